@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/** The `trt-vla` command line: one module per command under lib/cli/. */
+import { TrtVlaError } from '../errors.js';
+
+interface Command {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  info: async () => (await import('./info.js')).infoCommand,
+};
+
+function usage(): string {
+  return [
+    'Usage: trt-vla <command> [options]',
+    '',
+    'Commands:',
+    '  info [--json]     backends, device, versions, and why a backend is unavailable',
+    '',
+    'Run `trt-vla <command> --help` for a command\'s options.',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 1;
+  }
+  if (name === '--version' || name === '-v') {
+    const { readFile } = await import('node:fs/promises');
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    console.log(pkg.version);
+    return 0;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    console.error(`trt-vla: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  const command = await load();
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof TrtVlaError) {
+      console.error(`trt-vla: ${err.code}: ${err.message}`);
+    } else {
+      console.error(err);
+    }
+    process.exitCode = 1;
+  },
+);

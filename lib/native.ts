@@ -1,0 +1,136 @@
+/**
+ * Loading the native addon, and the one place that declares its shape in TypeScript.
+ *
+ * The addon is loaded lazily on first use, so the pure TypeScript parts of the package (prompts,
+ * trajectory parsing, metrics) work even where no binary can be loaded. Set TRT_VLA_ADDON_PATH to load
+ * a specific .node file (e.g. a sanitizer build).
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { TrtVlaError } from './errors.js';
+import { formatLoadFailure } from './loadDiagnostics.js';
+
+export interface NativeBuildInfo {
+  version: string;
+  gitRevision: string;
+  buildSystem: 'cmake' | 'node-gyp';
+  compiler: string;
+  arch: string;
+  backends: Array<'cpu' | 'cuda' | 'tensorrt'>;
+  simd: string[];
+  cudaVersion?: string;
+  cudaArchitectures?: string;
+  tensorrtVersion?: string;
+  sanitize: boolean;
+}
+
+export interface NativeBackendStatus {
+  compiled: boolean;
+  available: boolean;
+  reason?: string;
+}
+
+export interface NativeRuntimeInfo {
+  backends: { cpu: NativeBackendStatus; cuda: NativeBackendStatus; tensorrt: NativeBackendStatus };
+  device?: {
+    index: number;
+    name: string;
+    sm: number;
+    computeCapability: string;
+    integrated: boolean;
+    multiprocessors: number;
+    totalMemoryBytes: number;
+    canMapHostMemory: boolean;
+    count: number;
+  };
+  cuda?: { driverVersion?: string; runtimeVersion: string };
+  tensorrt?: { version: string };
+  cpu: { simd: 'avx2' | 'neon' | 'scalar'; threads: number; features: { avx2: boolean; fma: boolean; f16c: boolean; neon: boolean } };
+  build: NativeBuildInfo;
+}
+
+export interface NativeFrame {
+  readonly data: Uint8Array;
+  readonly zeroCopy: boolean;
+  readonly pinned: boolean;
+  readonly disposed: boolean;
+  readonly byteLength: number;
+  readonly stride: number;
+  dispose(): void;
+  /** FNV-1a 64 of the bytes as native code reads them. */
+  digest(): bigint;
+  /** Native address of the pixel memory. */
+  address(): bigint;
+  /** Native code writes byte i = (i * 31 + seed) & 0xff. */
+  writeTestPattern(seed: number): void;
+}
+
+export interface NativeMemoryStats {
+  frameAllocations: number;
+  frameLiveBytes: number;
+  frameLiveCount: number;
+}
+
+export interface NativeCudaSelfTest {
+  correct: boolean;
+  readMappedMemory: boolean;
+  elements: number;
+  kernelMs: number;
+}
+
+export interface NativeAddon {
+  NativeFrame: new (width: number, height: number, format: string, stride?: number) => NativeFrame;
+  setErrorClass(ctor: new (code: string, message: string) => Error): void;
+  buildInfo(): NativeBuildInfo;
+  runtimeInfo(): Promise<NativeRuntimeInfo>;
+  memoryStats(): NativeMemoryStats;
+  cudaSelfTest(elements?: number): Promise<NativeCudaSelfTest>;
+}
+
+/** The package root (where package.json, build/ and prebuilds/ live), from lib/ or dist/. */
+export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const require = createRequire(import.meta.url);
+let loaded: { addon: NativeAddon; path: string } | undefined;
+
+function glibcVersion(): string | undefined {
+  const report = process.report?.getReport?.() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return report?.header?.glibcVersionRuntime;
+}
+
+function load(): { addon: NativeAddon; path: string } {
+  let addonPath: string | undefined = process.env.TRT_VLA_ADDON_PATH;
+  try {
+    if (!addonPath) {
+      const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+      addonPath = nodeGypBuild.resolve(packageRoot);
+    }
+    const addon = require(addonPath) as NativeAddon;
+    addon.setErrorClass(TrtVlaError as unknown as new (code: string, message: string) => Error);
+    return { addon, path: addonPath };
+  } catch (error) {
+    const message = formatLoadFailure(error, {
+      platform: process.platform,
+      arch: process.arch,
+      nodeVersion: process.version,
+      napiVersion: process.versions.napi ?? 'unknown',
+      glibc: glibcVersion(),
+      addonPath,
+    });
+    throw new TrtVlaError('ERR_ADDON_LOAD', message, { cause: error });
+  }
+}
+
+/** The loaded addon (loaded on first call; throws ERR_ADDON_LOAD with causes and fixes). */
+export function native(): NativeAddon {
+  loaded ??= load();
+  return loaded.addon;
+}
+
+/** Path of the loaded .node file. */
+export function nativeAddonPath(): string {
+  loaded ??= load();
+  return loaded.path;
+}

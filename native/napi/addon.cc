@@ -1,0 +1,53 @@
+// Module init: the only place that lists what the addon exports. lib/native.ts declares the same
+// surface in TypeScript.
+#include <napi.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "napi/addon_data.h"
+#include "napi/frame_wrap.h"
+#include "napi/js_error.h"
+#include "napi/runtime_info.h"
+#include "napi/testing.h"
+
+namespace tv::napi {
+
+AddonData* addonData(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
+
+namespace {
+
+// setErrorClass(TrtVlaError): native errors are constructed as new TrtVlaError(code, message).
+Napi::Value setErrorClass(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsFunction()) {
+    throw Napi::TypeError::New(env, "setErrorClass expects a constructor");
+  }
+  addonData(env)->errorClass = Napi::Persistent(info[0].As<Napi::Function>());
+  return env.Undefined();
+}
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  // TRT_VLA_NO_EXTERNAL_BUFFERS=1 behaves like Electron's memory cage (tests use it for the copy path).
+  char const* noExternal = std::getenv("TRT_VLA_NO_EXTERNAL_BUFFERS");
+  data->externalBuffersAllowed = !(noExternal != nullptr && std::strcmp(noExternal, "1") == 0);
+  env.SetInstanceData<AddonData>(data);
+
+  Napi::Function frame = NativeFrame::defineClass(env);
+  data->frameConstructor = Napi::Persistent(frame);
+  exports.Set("NativeFrame", frame);
+  exports.Set("setErrorClass", Napi::Function::New(env, setErrorClass, "setErrorClass"));
+  exports.Set("buildInfo", Napi::Function::New(env, buildInfo, "buildInfo"));
+  exports.Set("runtimeInfo", Napi::Function::New(env, runtimeInfo, "runtimeInfo"));
+  exports.Set("memoryStats", Napi::Function::New(env, memoryStats, "memoryStats"));
+  exports.Set("cudaSelfTest", Napi::Function::New(env, cudaSelfTest, "cudaSelfTest"));
+  exports.Set("testing", makeTestingExports(env));
+  return exports;
+}
+
+}  // namespace
+}  // namespace tv::napi
+
+static Napi::Object initTrtVla(Napi::Env env, Napi::Object exports) { return tv::napi::init(env, exports); }
+NODE_API_MODULE(trt_vla, initTrtVla)

@@ -1,0 +1,16 @@
+// Per-environment state of the addon (one per Node.js environment / worker thread).
+#pragma once
+
+#include <napi.h>
+
+namespace tv::napi {
+
+struct AddonData {
+  Napi::FunctionReference errorClass;        // lib/errors.ts TrtVlaError(code, message)
+  Napi::FunctionReference frameConstructor;  // NativeFrame
+  bool externalBuffersAllowed = true;        // false under Electron's memory cage (or when simulated)
+};
+
+AddonData* addonData(Napi::Env env);
+
+}  // namespace tv::napi

@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// Builds the addon with CMake (through cmake-js): the full build, with CUDA and TensorRT where found.
+//
+//   node scripts/build-native.mjs [--out DIR] [--sanitize] [--debug]
+//
+// Environment (each optional): TRT_VLA_CUDA / TRT_VLA_TENSORRT = AUTO|ON|OFF, TENSORRT_ROOT,
+// TRT_VLA_CUDA_ARCHITECTURES (e.g. "87" or "87;90"), CUDACXX (path to nvcc), TRT_VLA_BUILD_JOBS.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+
+export function findNvcc(env = process.env) {
+  const candidates = [
+    env.CUDACXX,
+    env.CUDA_HOME && path.join(env.CUDA_HOME, 'bin', 'nvcc'),
+    env.CUDA_PATH && path.join(env.CUDA_PATH, 'bin', 'nvcc'),
+    '/usr/local/cuda/bin/nvcc',
+  ].filter(Boolean);
+  for (const candidate of candidates) if (existsSync(candidate)) return candidate;
+  const which = spawnSync('sh', ['-c', 'command -v nvcc'], { encoding: 'utf8' });
+  return which.status === 0 && which.stdout.trim() ? which.stdout.trim() : undefined;
+}
+
+export function buildNative({ out = 'build', sanitize = false, debug = false, env = process.env, stdio = 'inherit' } = {}) {
+  const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+  const jobs = Number(env.TRT_VLA_BUILD_JOBS) || Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  const defines = {
+    TRT_VLA_CUDA: env.TRT_VLA_CUDA ?? 'AUTO',
+    TRT_VLA_TENSORRT: env.TRT_VLA_TENSORRT ?? 'AUTO',
+    TRT_VLA_SANITIZE: sanitize ? 'ON' : 'OFF',
+  };
+  if (env.TRT_VLA_CUDA_ARCHITECTURES) defines.TRT_VLA_CUDA_ARCHITECTURES = env.TRT_VLA_CUDA_ARCHITECTURES;
+  if (env.TENSORRT_ROOT) defines.TENSORRT_ROOT = env.TENSORRT_ROOT;
+  const childEnv = { ...env };
+  const nvcc = defines.TRT_VLA_CUDA === 'OFF' ? undefined : findNvcc(env);
+  if (nvcc) childEnv.CUDACXX = nvcc;
+  const args = [
+    cmakeJs,
+    'compile',
+    '--directory', root,
+    '--out', path.resolve(root, out),
+    '--config', debug ? 'Debug' : 'Release',
+    '--parallel', String(jobs),
+    '--log-level', 'warn',
+    ...Object.entries(defines).map(([k, v]) => `--CD${k}=${v}`),
+  ];
+  const result = spawnSync(process.execPath, args, { cwd: root, env: childEnv, stdio });
+  return result.status === 0;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      out: { type: 'string', default: 'build' },
+      sanitize: { type: 'boolean', default: false },
+      debug: { type: 'boolean', default: false },
+    },
+  });
+  process.exit(buildNative(values) ? 0 : 1);
+}

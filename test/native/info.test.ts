@@ -1,0 +1,76 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { info } from '../../lib/index.js';
+import { native, nativeAddonPath, packageRoot } from '../../lib/native.js';
+
+describe('info()', () => {
+  it('reports each backend with compiled / available / reason', async () => {
+    const i = await info();
+    expect(i.backends.cpu).toEqual({ compiled: true, available: true });
+    for (const name of ['cuda', 'tensorrt'] as const) {
+      const s = i.backends[name];
+      expect(typeof s.compiled).toBe('boolean');
+      expect(typeof s.available).toBe('boolean');
+      if (!s.available) expect(s.reason, `${name} needs a reason when unavailable`).toMatch(/\w+/);
+    }
+    // TensorRT cannot be installed on these machines: never compiled here, always with a reason.
+    if (!i.build.backends.includes('tensorrt')) {
+      expect(i.backends.tensorrt.compiled).toBe(false);
+      expect(i.backends.tensorrt.reason).toMatch(/TensorRT|CPU-only build/);
+    }
+    expect(i.cpu.threads).toBeGreaterThanOrEqual(1);
+    expect(['avx2', 'neon', 'scalar']).toContain(i.cpu.simd);
+    expect(i.build.addonPath).toBe(nativeAddonPath());
+    expect(i.build.version).toBe(JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')).version);
+  });
+
+  it('agrees with the build: a CUDA build reports cuda compiled, with a device or a reason', async () => {
+    const i = await info();
+    const cudaBuilt = i.build.backends.includes('cuda');
+    expect(i.backends.cuda.compiled).toBe(cudaBuilt);
+    if (cudaBuilt) {
+      expect(i.cuda?.runtimeVersion).toMatch(/^\d+\.\d+$/);
+      if (i.backends.cuda.available) {
+        expect(i.device?.sm).toBeGreaterThan(0);
+      } else {
+        expect(i.backends.cuda.reason).toMatch(/^no CUDA device: /);
+        expect(i.device).toBeUndefined();
+      }
+    }
+  });
+
+  it.runIf(process.env.TRT_VLA_SANITIZED === '1')('runs the sanitizer build when asked to', () => {
+    expect(native().buildInfo().sanitize).toBe(true);
+  });
+
+  it('writes build-info.json next to the binary, matching the binary', () => {
+    const file = path.join(path.dirname(nativeAddonPath()), 'build-info.json');
+    expect(existsSync(file)).toBe(true);
+    const written = JSON.parse(readFileSync(file, 'utf8'));
+    const fromBinary = native().buildInfo();
+    expect(written.backends).toEqual(fromBinary.backends);
+    expect(written.buildSystem).toBe(fromBinary.buildSystem);
+  });
+});
+
+describe('trt-vla info', () => {
+  const cli = path.join(packageRoot, 'dist', 'cli', 'main.js');
+
+  it('prints the runtime info as JSON with --json', () => {
+    const out = execFileSync(process.execPath, [cli, 'info', '--json'], { encoding: 'utf8', env: process.env });
+    const parsed = JSON.parse(out);
+    expect(Object.keys(parsed.backends)).toEqual(['cpu', 'cuda', 'tensorrt']);
+    expect(parsed.backends.cpu.available).toBe(true);
+    expect(parsed.build).toBeDefined();
+  });
+
+  it('prints a readable table by default', () => {
+    const out = execFileSync(process.execPath, [cli, 'info'], { encoding: 'utf8', env: process.env });
+    expect(out).toMatch(/^ {2}cpu {7}available/m);
+    expect(out).toMatch(/^ {2}tensorrt /m);
+  });
+});
