@@ -80,6 +80,24 @@ export interface NativeCudaSelfTest {
   kernelMs: number;
 }
 
+export interface NativeCheckpointPlanEntry {
+  name: string;
+  dtype?: 'F32' | 'F16' | 'BF16';
+  shape: number[];
+  init?: 'normal' | 'constant';
+  std?: number;
+  mean?: number;
+  seedName?: string;
+  awq?: boolean;
+}
+
+export interface NativeQuantizeReport {
+  quantizedLayers: number;
+  copiedTensors: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
 export interface NativeAddon {
   NativeFrame: new (width: number, height: number, format: string, stride?: number) => NativeFrame;
   setErrorClass(ctor: new (code: string, message: string) => Error): void;
@@ -87,6 +105,13 @@ export interface NativeAddon {
   runtimeInfo(): Promise<NativeRuntimeInfo>;
   memoryStats(): NativeMemoryStats;
   cudaSelfTest(elements?: number): Promise<NativeCudaSelfTest>;
+  writeRandomCheckpoint(
+    path: string,
+    plan: NativeCheckpointPlanEntry[],
+    seed: number,
+    options?: { threads?: number; metadata?: Record<string, string> },
+  ): Promise<void>;
+  quantizeCheckpoint(inputs: string[], output: string): Promise<NativeQuantizeReport>;
 }
 
 /** The package root (where package.json, build/ and prebuilds/ live), from lib/ or dist/. */

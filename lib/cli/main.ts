@@ -9,6 +9,8 @@ interface Command {
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   info: async () => (await import('./info.js')).infoCommand,
+  'make-model': async () => (await import('./makeModel.js')).makeModelCommand,
+  quantize: async () => (await import('./quantize.js')).quantizeCommand,
 };
 
 function usage(): string {
@@ -17,6 +19,8 @@ function usage(): string {
     '',
     'Commands:',
     '  info [--json]     backends, device, versions, and why a backend is unavailable',
+    '  make-model        write a Qwen2.5-VL-shaped model with seeded random weights',
+    '  quantize          int4 round-to-nearest quantization of a bf16 checkpoint (AutoAWQ packing)',
     '',
     'Run `trt-vla <command> --help` for a command\'s options.',
   ].join('\n');

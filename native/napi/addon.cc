@@ -6,6 +6,8 @@
 #include <cstring>
 
 #include "napi/addon_data.h"
+#include "napi/checkpoint_tools.h"
+#include "napi/engine_wrap.h"
 #include "napi/frame_wrap.h"
 #include "napi/js_error.h"
 #include "napi/runtime_info.h"
@@ -42,7 +44,17 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New(env, runtimeInfo, "runtimeInfo"));
   exports.Set("memoryStats", Napi::Function::New(env, memoryStats, "memoryStats"));
   exports.Set("cudaSelfTest", Napi::Function::New(env, cudaSelfTest, "cudaSelfTest"));
-  exports.Set("testing", makeTestingExports(env));
+  exports.Set("writeRandomCheckpoint", Napi::Function::New(env, writeRandomCheckpoint, "writeRandomCheckpoint"));
+  exports.Set("quantizeCheckpoint", Napi::Function::New(env, quantizeCheckpoint, "quantizeCheckpoint"));
+
+  Napi::Object testing = makeTestingExports(env);
+  Napi::Function engineClass = EngineHandle::defineClass(env);
+  Napi::Function contextClass = ContextHandle::defineClass(env);
+  data->engineConstructor = Napi::Persistent(engineClass);
+  data->contextConstructor = Napi::Persistent(contextClass);
+  testing.Set("loadCpuLlmEngine", Napi::Function::New(env, loadCpuLlmEngine, "loadCpuLlmEngine"));
+  testing.Set("loadCpuVisionEngine", Napi::Function::New(env, loadCpuVisionEngine, "loadCpuVisionEngine"));
+  exports.Set("testing", testing);
   return exports;
 }
 

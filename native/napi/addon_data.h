@@ -7,7 +7,9 @@ namespace tv::napi {
 
 struct AddonData {
   Napi::FunctionReference errorClass;        // lib/errors.ts TrtVlaError(code, message)
-  Napi::FunctionReference frameConstructor;  // NativeFrame
+  Napi::FunctionReference frameConstructor;    // NativeFrame
+  Napi::FunctionReference engineConstructor;   // EngineHandle
+  Napi::FunctionReference contextConstructor;  // ContextHandle
   bool externalBuffersAllowed = true;        // false under Electron's memory cage (or when simulated)
 };
 

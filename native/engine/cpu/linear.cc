@@ -1,0 +1,253 @@
+#include "engine/cpu/linear.h"
+
+#include <cstring>
+
+#include "core/error.h"
+#include "core/fp16.h"
+
+namespace tv::engine::cpu {
+
+namespace {
+
+using tv::cpu::kernels;
+using tv::cpu::kQ4GroupSize;
+
+// Rows per parallel work item: whole 8-row tiles of the int4 layout, and a multiple of what the dense
+// SIMD kernels process together.
+constexpr std::int64_t kRowGrain = 16;
+
+std::size_t denseElementSize(DenseType type) { return type == DenseType::kF32 ? 4 : 2; }
+
+void checkShape(TensorView const& t, std::vector<std::int64_t> const& expected) {
+  TV_CHECK(t.shape == expected, ErrorCode::kModelLoad, "tensor '", t.name, "' has shape ", formatShape(t.shape),
+           " but the config implies ", formatShape(expected));
+}
+
+DenseType denseTypeOf(TensorView const& t) {
+  switch (t.dtype) {
+    case DType::kF32: return DenseType::kF32;
+    case DType::kF16: return DenseType::kF16;
+    case DType::kBF16: return DenseType::kBF16;
+    default: TV_THROW(ErrorCode::kModelLoad, "tensor '", t.name, "' has dtype ", dtypeName(t.dtype), "; expected F32, F16 or BF16");
+  }
+}
+
+// A copy of an int32 tensor into aligned memory (mapped data may be unaligned).
+std::vector<std::int32_t> int32Copy(TensorView const& t) {
+  TV_CHECK(t.dtype == DType::kI32, ErrorCode::kModelLoad, "tensor '", t.name, "' has dtype ", dtypeName(t.dtype), "; expected I32");
+  std::vector<std::int32_t> out(static_cast<std::size_t>(t.elements()));
+  t.copyTo(out.data());
+  return out;
+}
+
+}  // namespace
+
+Linear Linear::dense(DenseMatrix matrix, std::shared_ptr<void const> keepAlive, std::vector<float> bias) {
+  Linear l;
+  l.rows_ = matrix.rows;
+  l.cols_ = matrix.cols;
+  l.dense_ = matrix;
+  l.keepAlive_ = std::move(keepAlive);
+  l.bias_ = std::move(bias);
+  return l;
+}
+
+Linear Linear::quantized(Q4Weights weights, std::vector<float> bias) {
+  Linear l;
+  l.rows_ = weights.rows();
+  l.cols_ = weights.cols();
+  l.q4_ = std::make_shared<Q4Weights>(std::move(weights));
+  l.bias_ = std::move(bias);
+  return l;
+}
+
+std::size_t Linear::weightBytes() const {
+  if (q4_) return q4_->bytes();
+  return static_cast<std::size_t>(rows_) * static_cast<std::size_t>(cols_) * denseElementSize(dense_.type);
+}
+
+tv::cpu::Q8Buffer& Q8Scratch::get(int k, int tokens) {
+  for (tv::cpu::Q8Buffer& b : buffers_) {
+    if (b.k() == k) {
+      if (b.tokens() < tokens) b = tv::cpu::Q8Buffer(tokens, k);
+      return b;
+    }
+  }
+  buffers_.emplace_back(tokens, k);
+  return buffers_.back();
+}
+
+void Linear::forward(ThreadPool& pool, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
+                     Q8Scratch& scratch) const {
+  if (q4_) {
+    tv::cpu::Q8Buffer& q8 = scratch.get(cols_, tokens);
+    q8.quantize(kernels(), x, ldx, tokens, tokens > 1 ? &pool : nullptr);
+    tv::cpu::Q4Matrix const w = q4_->view();
+    auto const matmul = kernels().matmulQ4;
+    pool.parallelFor(rows_, kRowGrain, [&](std::int64_t r0, std::int64_t r1) {
+      matmul(w, q8.rows(), tokens, y, ldy, static_cast<int>(r0), static_cast<int>(r1));
+    });
+  } else {
+    auto const matmul = kernels().matmulDense;
+    pool.parallelFor(rows_, kRowGrain, [&](std::int64_t r0, std::int64_t r1) {
+      matmul(dense_, x, ldx, tokens, y, ldy, static_cast<int>(r0), static_cast<int>(r1));
+    });
+  }
+  if (!bias_.empty()) {
+    for (int t = 0; t < tokens; ++t) {
+      float* row = y + static_cast<std::size_t>(t) * ldy;
+      for (int r = 0; r < rows_; ++r) row[r] += bias_[static_cast<std::size_t>(r)];
+    }
+  }
+}
+
+void Linear::forwardRows(ThreadPool& pool, float const* x, int tokens, float* y, std::size_t ldy, int rowBegin,
+                         int rowEnd, Q8Scratch& scratch) const {
+  TV_CHECK_INTERNAL(rowBegin >= 0 && rowBegin <= rowEnd && rowEnd <= rows_, "row range out of bounds");
+  if (q4_) {
+    tv::cpu::Q8Buffer& q8 = scratch.get(cols_, tokens);
+    q8.quantize(kernels(), x, static_cast<std::size_t>(cols_), tokens, nullptr);
+    kernels().matmulQ4(q4_->view(), q8.rows(), tokens, y, ldy, rowBegin, rowEnd);
+  } else {
+    kernels().matmulDense(dense_, x, static_cast<std::size_t>(cols_), tokens, y, ldy, rowBegin, rowEnd);
+  }
+  if (!bias_.empty()) {
+    for (int t = 0; t < tokens; ++t) {
+      for (int r = rowBegin; r < rowEnd; ++r) y[static_cast<std::size_t>(t) * ldy + r] += bias_[static_cast<std::size_t>(r)];
+    }
+  }
+}
+
+Linear Linear::withBias(std::vector<float> bias) && {
+  TV_CHECK_INTERNAL(bias.empty() || static_cast<int>(bias.size()) == rows_, "bias length mismatch");
+  bias_ = std::move(bias);
+  return std::move(*this);
+}
+
+std::vector<float> readFloatVector(TensorView const& t, std::int64_t expectedLength) {
+  checkShape(t, {expectedLength});
+  std::vector<float> out(static_cast<std::size_t>(expectedLength));
+  std::vector<std::uint16_t> halves;
+  switch (t.dtype) {
+    case DType::kF32: t.copyTo(out.data()); break;
+    case DType::kF16:
+    case DType::kBF16:
+      halves.resize(out.size());
+      t.copyTo(halves.data());
+      for (std::size_t i = 0; i < out.size(); ++i) out[i] = t.dtype == DType::kF16 ? halfToFloat(halves[i]) : bf16ToFloat(halves[i]);
+      break;
+    default: TV_THROW(ErrorCode::kModelLoad, "tensor '", t.name, "' has dtype ", dtypeName(t.dtype), "; expected a float type");
+  }
+  return out;
+}
+
+Linear loadDenseMatrix(TensorView const& tensor, std::shared_ptr<void const> keepAlive, int rows, int cols) {
+  checkShape(tensor, {rows, cols});
+  DenseMatrix m;
+  m.rows = rows;
+  m.cols = cols;
+  m.type = denseTypeOf(tensor);
+  std::size_t const elementSize = denseElementSize(m.type);
+  if (reinterpret_cast<std::uintptr_t>(tensor.data) % elementSize == 0) {
+    m.data = tensor.data;  // read in place from the map
+    return Linear::dense(m, std::move(keepAlive), {});
+  }
+  auto owned = std::make_shared<std::vector<std::uint8_t>>(tensor.bytes + 64);
+  auto* aligned = reinterpret_cast<std::uint8_t*>((reinterpret_cast<std::uintptr_t>(owned->data()) + 63) & ~std::uintptr_t{63});
+  tensor.copyTo(aligned);
+  m.data = aligned;
+  return Linear::dense(m, owned, {});
+}
+
+Linear loadLinear(SafetensorsSet const& weights, std::vector<std::string> const& prefixes, std::vector<int> const& expectedOut,
+                  int expectedIn, bool withBias, ThreadPool* pool) {
+  TV_CHECK_INTERNAL(!prefixes.empty() && prefixes.size() == expectedOut.size(), "bad loadLinear call");
+  int totalOut = 0;
+  for (int n : expectedOut) totalOut += n;
+
+  std::vector<float> bias;
+  if (withBias) {
+    for (std::size_t p = 0; p < prefixes.size(); ++p) {
+      std::vector<float> part = readFloatVector(weights.require(prefixes[p] + ".bias"), expectedOut[p]);
+      bias.insert(bias.end(), part.begin(), part.end());
+    }
+  }
+
+  bool const awq = weights.find(prefixes[0] + ".qweight") != nullptr;
+  if (awq) {
+    TV_CHECK(expectedIn % kQ4GroupSize == 0, ErrorCode::kModelLoad, "int4 layer '", prefixes[0], "' has in_features ",
+             expectedIn, ", not a multiple of the AWQ group size ", kQ4GroupSize);
+    int const groups = expectedIn / kQ4GroupSize;
+    int const totalWords = totalOut / 8;
+    // Fuse along N: concatenate each part's columns (AutoAWQ packs 8 output columns per int32).
+    std::vector<std::int32_t> qweight(static_cast<std::size_t>(expectedIn) * totalWords);
+    std::vector<std::int32_t> qzeros(static_cast<std::size_t>(groups) * totalWords);
+    std::vector<std::uint16_t> scales(static_cast<std::size_t>(groups) * totalOut);
+    int wordOffset = 0;
+    int columnOffset = 0;
+    for (std::size_t p = 0; p < prefixes.size(); ++p) {
+      int const n = expectedOut[p];
+      TV_CHECK(n % 8 == 0, ErrorCode::kModelLoad, "int4 layer '", prefixes[p], "' has out_features ", n, ", not a multiple of 8");
+      TensorView const& qw = weights.require(prefixes[p] + ".qweight");
+      TensorView const& qz = weights.require(prefixes[p] + ".qzeros");
+      TensorView const& sc = weights.require(prefixes[p] + ".scales");
+      checkShape(qw, {expectedIn, n / 8});
+      checkShape(qz, {groups, n / 8});
+      checkShape(sc, {groups, n});
+      TV_CHECK(sc.dtype == DType::kF16, ErrorCode::kModelLoad, "tensor '", sc.name, "' has dtype ", dtypeName(sc.dtype),
+               "; AutoAWQ scales are F16");
+      std::vector<std::int32_t> const qwPart = int32Copy(qw);
+      std::vector<std::int32_t> const qzPart = int32Copy(qz);
+      std::vector<std::uint16_t> scPart(static_cast<std::size_t>(sc.elements()));
+      sc.copyTo(scPart.data());
+      for (int k = 0; k < expectedIn; ++k) {
+        std::memcpy(&qweight[static_cast<std::size_t>(k) * totalWords + wordOffset], &qwPart[static_cast<std::size_t>(k) * (n / 8)],
+                    sizeof(std::int32_t) * (n / 8));
+      }
+      for (int g = 0; g < groups; ++g) {
+        std::memcpy(&qzeros[static_cast<std::size_t>(g) * totalWords + wordOffset], &qzPart[static_cast<std::size_t>(g) * (n / 8)],
+                    sizeof(std::int32_t) * (n / 8));
+        std::memcpy(&scales[static_cast<std::size_t>(g) * totalOut + columnOffset], &scPart[static_cast<std::size_t>(g) * n],
+                    sizeof(std::uint16_t) * n);
+      }
+      wordOffset += n / 8;
+      columnOffset += n;
+    }
+    tv::cpu::AwqTensors tensors;
+    tensors.inFeatures = expectedIn;
+    tensors.outFeatures = totalOut;
+    tensors.qweight = qweight.data();
+    tensors.qzeros = qzeros.data();
+    tensors.scales = scales.data();
+    return Linear::quantized(tv::cpu::repackAwq(tensors, pool), std::move(bias));
+  }
+
+  if (prefixes.size() == 1) {
+    TensorView const& w = weights.require(prefixes[0] + ".weight");
+    return loadDenseMatrix(w, nullptr, expectedOut[0], expectedIn).withBias(std::move(bias));
+  }
+  // Dense parts: concatenate rows into one owned matrix of the first part's type.
+  TensorView const& first = weights.require(prefixes[0] + ".weight");
+  DenseType const type = denseTypeOf(first);
+  std::size_t const elementSize = denseElementSize(type);
+  std::size_t const rowBytes = static_cast<std::size_t>(expectedIn) * elementSize;
+  auto owned = std::make_shared<std::vector<std::uint8_t>>(rowBytes * totalOut + 64);
+  auto* aligned = reinterpret_cast<std::uint8_t*>((reinterpret_cast<std::uintptr_t>(owned->data()) + 63) & ~std::uintptr_t{63});
+  std::size_t offset = 0;
+  for (std::size_t p = 0; p < prefixes.size(); ++p) {
+    TensorView const& w = weights.require(prefixes[p] + ".weight");
+    checkShape(w, {expectedOut[p], expectedIn});
+    TV_CHECK(denseTypeOf(w) == type, ErrorCode::kModelLoad, "tensor '", w.name, "' has dtype ", dtypeName(w.dtype),
+             " but '", first.name, "' has ", dtypeName(first.dtype));
+    w.copyTo(aligned + offset);
+    offset += w.bytes;
+  }
+  DenseMatrix m;
+  m.rows = totalOut;
+  m.cols = expectedIn;
+  m.type = type;
+  m.data = aligned;
+  return Linear::dense(m, owned, std::move(bias));
+}
+
+}  // namespace tv::engine::cpu

@@ -1,0 +1,82 @@
+// A linear layer y = W x (+ b) as the CPU kernels consume it: int4 (AWQ, repacked at load) or dense
+// fp32 / fp16 / bf16 (read in place from the memory-mapped checkpoint when aligned). Layers that share
+// an input (q/k/v, gate/up) are fused at load into one matrix, so one pass over the activations
+// serves them all.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/safetensors.h"
+#include "core/thread_pool.h"
+#include "engine/cpu/awq.h"
+#include "engine/cpu/kernels.h"
+#include "engine/cpu/q8_buffer.h"
+
+namespace tv::engine::cpu {
+
+using tv::cpu::DenseMatrix;
+using tv::cpu::DenseType;
+using tv::cpu::Q4Weights;
+
+// Quantized-activation buffers of one execution context, one per activation width (hidden,
+// intermediate, ...), grown on demand and reused across calls.
+class Q8Scratch {
+ public:
+  tv::cpu::Q8Buffer& get(int k, int tokens);
+
+ private:
+  std::vector<tv::cpu::Q8Buffer> buffers_;
+};
+
+class Linear {
+ public:
+  Linear() = default;
+  static Linear dense(DenseMatrix matrix, std::shared_ptr<void const> keepAlive, std::vector<float> bias);
+  static Linear quantized(Q4Weights weights, std::vector<float> bias);
+
+  int outFeatures() const { return rows_; }
+  int inFeatures() const { return cols_; }
+  bool isQuantized() const { return q4_ != nullptr; }
+  // Bytes of weight data one full matmul streams (for bandwidth figures).
+  std::size_t weightBytes() const;
+
+  // y[t * ldy + r] = sum_c W[r][c] * x[t * ldx + c] + b[r] for t < tokens, r < outFeatures.
+  // scratch holds the int8-quantized activations for int4 layers.
+  void forward(ThreadPool& pool, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
+               Q8Scratch& scratch) const;
+
+  // Only rows [rowBegin, rowEnd): used for the LM head when few logits are needed.
+  void forwardRows(ThreadPool& pool, float const* x, int tokens, float* y, std::size_t ldy, int rowBegin, int rowEnd,
+                   Q8Scratch& scratch) const;
+
+  // The same layer with a bias added (length outFeatures).
+  Linear withBias(std::vector<float> bias) &&;
+
+ private:
+  int rows_ = 0;
+  int cols_ = 0;
+  DenseMatrix dense_{};
+  std::shared_ptr<void const> keepAlive_;  // owned buffer or the mapped file behind dense_.data
+  std::shared_ptr<Q4Weights> q4_;
+  std::vector<float> bias_;
+};
+
+// Reads a float vector of any float dtype (norm weights, biases), checking its length.
+std::vector<float> readFloatVector(TensorView const& t, std::int64_t expectedLength);
+
+// Loads the linear layers with these Hugging Face prefixes ("model.layers.0.self_attn.q_proj", ...)
+// fused in order along the output dimension. Each part is either AutoAWQ (prefix.qweight / qzeros /
+// scales) or dense (prefix.weight [out, in]); all parts must be the same kind. expectedOut gives each
+// part's out_features and expectedIn the shared in_features (ERR_MODEL_LOAD on mismatch).
+Linear loadLinear(SafetensorsSet const& weights, std::vector<std::string> const& prefixes,
+                  std::vector<int> const& expectedOut, int expectedIn, bool withBias, ThreadPool* pool);
+
+// A dense matrix from one tensor [rows, cols] (e.g. a tied embedding used as LM head), read in place
+// when aligned (the caller keeps the mapped file alive), copied otherwise.
+Linear loadDenseMatrix(TensorView const& tensor, std::shared_ptr<void const> keepAlive, int rows, int cols);
+
+}  // namespace tv::engine::cpu

@@ -1,0 +1,340 @@
+#include "engine/cpu/llm_engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "engine/binding_names.h"
+#include "engine/cpu/kernels.h"
+#include "engine/cpu/ops.h"
+
+namespace tv::engine::cpu {
+
+namespace {
+
+// Tokens pushed through the whole layer stack at once. Bounds the activation scratch (a chunk needs
+// about chunk * (hidden * 6 + intermediate * 3) floats) while keeping prefill matmuls large enough to
+// reuse each weight tile across many tokens. Results do not depend on it: every token only reads the
+// KV cache of earlier positions, which earlier chunks have written.
+constexpr int kTokenChunk = 128;
+
+// "model." (classic Qwen2.5-VL checkpoints) or "model.language_model." (transformers >= 4.52 layout).
+std::string decoderPrefix(SafetensorsSet const& set) {
+  for (char const* prefix : {"model.", "model.language_model."}) {
+    std::string const p = prefix;
+    if (set.find(p + "layers.0.input_layernorm.weight") != nullptr || set.find(p + "norm.weight") != nullptr) return p;
+  }
+  TV_THROW(ErrorCode::kModelLoad, "no Qwen2 decoder weights found (expected 'model.layers.0.input_layernorm.weight' in ",
+           set.describeFiles(), ")");
+}
+
+QwenDecoderWeights loadDecoder(QwenTextConfig const& c, SafetensorsSet const& set, SafetensorsSet const& embedding,
+                               ThreadPool& pool) {
+  std::string const p = decoderPrefix(set);
+  QwenDecoderWeights w;
+  int const qOut = c.heads * c.headDim;
+  int const kvOut = c.kvHeads * c.headDim;
+  for (int i = 0; i < c.layers; ++i) {
+    std::string const l = p + "layers." + std::to_string(i) + ".";
+    QwenDecoderWeights::Layer layer;
+    layer.inputNorm = readFloatVector(set.require(l + "input_layernorm.weight"), c.hiddenSize);
+    layer.postAttentionNorm = readFloatVector(set.require(l + "post_attention_layernorm.weight"), c.hiddenSize);
+    layer.qkv = loadLinear(set, {l + "self_attn.q_proj", l + "self_attn.k_proj", l + "self_attn.v_proj"},
+                           {qOut, kvOut, kvOut}, c.hiddenSize, true, &pool);
+    layer.output = loadLinear(set, {l + "self_attn.o_proj"}, {c.hiddenSize}, qOut, false, &pool);
+    layer.gateUp = loadLinear(set, {l + "mlp.gate_proj", l + "mlp.up_proj"}, {c.intermediateSize, c.intermediateSize},
+                              c.hiddenSize, false, &pool);
+    layer.down = loadLinear(set, {l + "mlp.down_proj"}, {c.hiddenSize}, c.intermediateSize, false, &pool);
+    w.weightBytes += layer.qkv.weightBytes() + layer.output.weightBytes() + layer.gateUp.weightBytes() + layer.down.weightBytes();
+    w.layers.push_back(std::move(layer));
+  }
+  // A checkpoint with more layers than the config is inconsistent, not something to silently ignore.
+  TV_CHECK(set.find(p + "layers." + std::to_string(c.layers) + ".input_layernorm.weight") == nullptr, ErrorCode::kModelLoad,
+           "the checkpoint has more decoder layers than num_hidden_layers = ", c.layers);
+  w.finalNorm = readFloatVector(set.require(p + "norm.weight"), c.hiddenSize);
+
+  if (TensorView const* head = set.find("lm_head.weight"); head != nullptr && !c.tieWordEmbeddings) {
+    w.lmHead = loadDenseMatrix(*head, nullptr, c.vocabSize, c.hiddenSize);
+  } else if (set.find("lm_head.qweight") != nullptr && !c.tieWordEmbeddings) {
+    w.lmHead = loadLinear(set, {"lm_head"}, {c.vocabSize}, c.hiddenSize, false, &pool);
+  } else {
+    TV_CHECK(c.tieWordEmbeddings, ErrorCode::kModelLoad, "no 'lm_head.weight' and tie_word_embeddings is false");
+    TensorView const* tied = set.find(p + "embed_tokens.weight");
+    if (tied == nullptr) tied = embedding.find("embedding");
+    TV_CHECK(tied != nullptr, ErrorCode::kModelLoad, "the LM head is tied to the token embedding, but neither '", p,
+             "embed_tokens.weight' nor embedding.safetensors ('embedding') was found");
+    w.lmHead = loadDenseMatrix(*tied, nullptr, c.vocabSize, c.hiddenSize);
+  }
+  w.weightBytes += w.lmHead.weightBytes();
+  return w;
+}
+
+class CpuLlmContext final : public HostExecutionContext {
+ public:
+  explicit CpuLlmContext(CpuLlmEngine const& engine) : HostExecutionContext(engine), engine_(engine) {}
+
+ protected:
+  Shape inferOutputShape(std::string_view name) const override;
+  void execute() override;
+
+ private:
+  struct Token {
+    int batch;     // sequence index b
+    int slot;      // index within S
+    int position;  // KV cache position
+  };
+  void runChunk(Token const* tokens, int count, std::uint16_t const* embeds, int seqLen);
+  void attention(int layer, Token const* tokens, int count);
+
+  CpuLlmEngine const& engine_;
+  // Bound per enqueue.
+  std::vector<std::uint16_t*> kv_;  // per layer, [B, 2, Hkv, Cap, D]
+  int capacity_ = 0;
+  float const* rope_ = nullptr;
+  int ropeBatches_ = 1;
+  int ropeRows_ = 0;
+  // Scratch, reused across enqueues.
+  std::vector<float> x_, norm_, qkv_, attn_, gateUp_, act_, tmp_, selected_;
+  std::vector<std::vector<float>> scores_;
+  Q8Scratch quantScratch_;
+};
+
+Shape CpuLlmContext::inferOutputShape(std::string_view name) const {
+  QwenTextConfig const& c = engine_.config();
+  if (name == names::kLogits) return Shape{inputShape(names::kInputsEmbeds)[0], c.vocabSize};
+  // present_key_values_i: the same shape as its past_key_values_i.
+  std::string const present(name);
+  std::string const past = "past_key_values_" + present.substr(std::strlen("present_key_values_"));
+  return inputShape(past);
+}
+
+void CpuLlmContext::execute() {
+  QwenTextConfig const& c = engine_.config();
+  BoundTensor const& embeds = bound(names::kInputsEmbeds);
+  int const batch = static_cast<int>(embeds.shape[0]);
+  int const seqLen = static_cast<int>(embeds.shape[1]);
+  BoundTensor const& contextLengths = bound(names::kContextLengths);
+  BoundTensor const& lastTokenIds = bound(names::kLastTokenIds);
+  BoundTensor const& startIndex = bound(names::kKvCacheStartIndex);
+  BoundTensor const& rope = bound(names::kRopeCosSin);
+  BoundTensor const& logits = bound(names::kLogits);
+  TV_CHECK_ARG(contextLengths.shape[0] == batch, "context_lengths has ", contextLengths.shape[0], " entries for batch ", batch);
+  TV_CHECK_ARG(lastTokenIds.shape[0] == batch, "last_token_ids has ", lastTokenIds.shape[0], " rows for batch ", batch);
+  bool const fresh = startIndex.shape[0] == 0;
+  TV_CHECK_ARG(fresh || startIndex.shape[0] == batch, "kvcache_start_index must have 0 or ", batch, " entries");
+  bool const decode = !fresh && seqLen == 1;
+
+  ropeBatches_ = static_cast<int>(rope.shape[0]);
+  ropeRows_ = static_cast<int>(rope.shape[1]);
+  TV_CHECK_ARG(ropeBatches_ == 1 || ropeBatches_ == batch, "rope_rotary_cos_sin batch ", ropeBatches_, " must be 1 or ", batch);
+  rope_ = rope.as<float const>();
+
+  kv_.assign(static_cast<std::size_t>(c.layers), nullptr);
+  for (int l = 0; l < c.layers; ++l) {
+    BoundTensor const& past = bound(names::pastKeyValues(l));
+    BoundTensor const& present = bound(names::presentKeyValues(l));
+    TV_CHECK_ARG(past.shape[0] == batch, "past_key_values_", l, " batch ", past.shape[0], " does not match ", batch);
+    if (l == 0) capacity_ = static_cast<int>(past.shape[3]);
+    TV_CHECK_ARG(past.shape[3] == capacity_, "past_key_values_", l, " capacity differs from layer 0");
+    if (present.data != past.data) {
+      // TensorRT engines update the cache in place; a distinct output buffer gets the past copied in.
+      std::memcpy(present.data, past.data, static_cast<std::size_t>(past.shape.elements()) * sizeof(std::uint16_t));
+    }
+    kv_[static_cast<std::size_t>(l)] = present.as<std::uint16_t>();
+  }
+
+  std::int32_t const* lengths = contextLengths.as<std::int32_t const>();
+  std::int32_t const* starts = fresh ? nullptr : startIndex.as<std::int32_t const>();
+  std::int64_t const* lastIds = lastTokenIds.as<std::int64_t const>();
+  std::vector<Token> tokens;
+  std::vector<int> selectedIndex(static_cast<std::size_t>(batch));
+  for (int b = 0; b < batch; ++b) {
+    int const start = fresh ? 0 : starts[b];
+    int count = lengths[b];
+    if (decode) {
+      TV_CHECK_ARG(lengths[b] == start + 1, "decode: context_lengths[", b, "] = ", lengths[b],
+                   " must be kvcache_start_index + 1 = ", start + 1);
+      count = 1;
+    }
+    TV_CHECK_ARG(start >= 0, "kvcache_start_index[", b, "] = ", start, " is negative");
+    TV_CHECK_ARG(count >= 1 && count <= seqLen, "context_lengths[", b, "] = ", lengths[b], " must be in [1, ", seqLen, "]");
+    TV_CHECK_ARG(start + count <= capacity_, "sequence ", b, " needs KV positions up to ", start + count,
+                 " but the cache holds ", capacity_);
+    TV_CHECK_ARG(start + count <= ropeRows_, "sequence ", b, " needs rope rows up to ", start + count,
+                 " but rope_rotary_cos_sin has ", ropeRows_);
+    std::int64_t const last = lastIds[b];
+    TV_CHECK_ARG(last >= 0 && last < count, "last_token_ids[", b, "] = ", last, " must index one of the ", count, " new tokens");
+    for (int s = 0; s < count; ++s) {
+      if (s == last) selectedIndex[static_cast<std::size_t>(b)] = static_cast<int>(tokens.size());
+      tokens.push_back(Token{b, s, start + s});
+    }
+  }
+
+  int const hidden = c.hiddenSize;
+  selected_.assign(static_cast<std::size_t>(batch) * hidden, 0.0f);
+  auto const* embedData = embeds.as<std::uint16_t const>();
+  for (std::size_t begin = 0; begin < tokens.size(); begin += kTokenChunk) {
+    int const count = static_cast<int>(std::min<std::size_t>(kTokenChunk, tokens.size() - begin));
+    runChunk(tokens.data() + begin, count, embedData, seqLen);
+    for (int b = 0; b < batch; ++b) {
+      int const index = selectedIndex[static_cast<std::size_t>(b)];
+      if (index >= static_cast<int>(begin) && index < static_cast<int>(begin) + count) {
+        std::memcpy(&selected_[static_cast<std::size_t>(b) * hidden], &x_[static_cast<std::size_t>(index - begin) * hidden],
+                    sizeof(float) * hidden);
+      }
+    }
+  }
+
+  ThreadPool& pool = engine_.pool();
+  QwenDecoderWeights const& w = engine_.weights();
+  rmsNorm(pool, selected_.data(), w.finalNorm.data(), batch, hidden, c.rmsNormEps, selected_.data());
+  w.lmHead.forward(pool, selected_.data(), hidden, batch, logits.as<float>(), static_cast<std::size_t>(c.vocabSize),
+                   quantScratch_);
+}
+
+void CpuLlmContext::runChunk(Token const* tokens, int count, std::uint16_t const* embeds, int seqLen) {
+  QwenTextConfig const& c = engine_.config();
+  QwenDecoderWeights const& w = engine_.weights();
+  ThreadPool& pool = engine_.pool();
+  int const hidden = c.hiddenSize;
+  int const qkvWidth = (c.heads + 2 * c.kvHeads) * c.headDim;
+  std::size_t const n = static_cast<std::size_t>(count);
+  x_.resize(n * hidden);
+  norm_.resize(n * hidden);
+  qkv_.resize(n * qkvWidth);
+  attn_.resize(n * c.heads * c.headDim);
+  gateUp_.resize(n * 2 * c.intermediateSize);
+  act_.resize(n * c.intermediateSize);
+  tmp_.resize(n * hidden);
+
+  for (int t = 0; t < count; ++t) {
+    std::size_t const row = (static_cast<std::size_t>(tokens[t].batch) * seqLen + tokens[t].slot) * hidden;
+    tv::cpu::kernels().halfToFloat(embeds + row, &x_[static_cast<std::size_t>(t) * hidden], static_cast<std::size_t>(hidden));
+  }
+  for (int l = 0; l < c.layers; ++l) {
+    QwenDecoderWeights::Layer const& layer = w.layers[static_cast<std::size_t>(l)];
+    rmsNorm(pool, x_.data(), layer.inputNorm.data(), count, hidden, c.rmsNormEps, norm_.data());
+    layer.qkv.forward(pool, norm_.data(), hidden, count, qkv_.data(), qkvWidth, quantScratch_);
+    attention(l, tokens, count);
+    layer.output.forward(pool, attn_.data(), static_cast<std::size_t>(c.heads) * c.headDim, count, tmp_.data(), hidden,
+                         quantScratch_);
+    addInPlace(x_.data(), tmp_.data(), n * hidden);
+    rmsNorm(pool, x_.data(), layer.postAttentionNorm.data(), count, hidden, c.rmsNormEps, norm_.data());
+    layer.gateUp.forward(pool, norm_.data(), hidden, count, gateUp_.data(), 2 * static_cast<std::size_t>(c.intermediateSize),
+                         quantScratch_);
+    siluMultiply(pool, gateUp_.data(), count, c.intermediateSize, act_.data());
+    layer.down.forward(pool, act_.data(), c.intermediateSize, count, tmp_.data(), hidden, quantScratch_);
+    addInPlace(x_.data(), tmp_.data(), n * hidden);
+  }
+}
+
+// RoPE on q and k, the new k/v written into the cache, then causal attention of every new token over
+// positions [0, position] of its own sequence.
+void CpuLlmContext::attention(int layer, Token const* tokens, int count) {
+  QwenTextConfig const& c = engine_.config();
+  ThreadPool& pool = engine_.pool();
+  int const d = c.headDim;
+  int const half = d / 2;
+  int const qkvWidth = (c.heads + 2 * c.kvHeads) * d;
+  std::size_t const cap = static_cast<std::size_t>(capacity_);
+  std::uint16_t* cache = kv_[static_cast<std::size_t>(layer)];
+  auto toHalf = tv::cpu::kernels().floatToHalf;
+
+  pool.parallelFor(count, 1, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t t = begin; t < end; ++t) {
+      Token const& tok = tokens[t];
+      float* row = &qkv_[static_cast<std::size_t>(t) * qkvWidth];
+      int const ropeBatch = ropeBatches_ == 1 ? 0 : tok.batch;
+      float const* table = rope_ + (static_cast<std::size_t>(ropeBatch) * ropeRows_ + tok.position) * d;
+      applyRotary(row, c.heads + c.kvHeads, d, table, table + half);  // q heads then k heads
+      for (int g = 0; g < c.kvHeads; ++g) {
+        std::size_t const keyAt = ((static_cast<std::size_t>(tok.batch) * 2 + 0) * c.kvHeads + g) * cap * d + tok.position * static_cast<std::size_t>(d);
+        std::size_t const valueAt = ((static_cast<std::size_t>(tok.batch) * 2 + 1) * c.kvHeads + g) * cap * d + tok.position * static_cast<std::size_t>(d);
+        toHalf(row + static_cast<std::size_t>(c.heads + g) * d, cache + keyAt, static_cast<std::size_t>(d));
+        toHalf(row + static_cast<std::size_t>(c.heads + c.kvHeads + g) * d, cache + valueAt, static_cast<std::size_t>(d));
+      }
+    }
+  });
+
+  float const scale = 1.0f / std::sqrt(static_cast<float>(d));
+  int const group = c.heads / c.kvHeads;
+  std::int64_t const items = static_cast<std::int64_t>(count) * c.heads;
+  if (static_cast<int>(scores_.size()) < pool.size()) scores_.resize(static_cast<std::size_t>(pool.size()));
+  pool.run([&](int thread, int threads) {
+    std::vector<float>& scores = scores_[static_cast<std::size_t>(thread)];
+    if (scores.size() < cap) scores.resize(cap);
+    // Interleaved assignment balances work: later tokens attend over more positions.
+    for (std::int64_t item = thread; item < items; item += threads) {
+      int const t = static_cast<int>(item / c.heads);
+      int const h = static_cast<int>(item % c.heads);
+      Token const& tok = tokens[t];
+      int const g = h / group;
+      std::uint16_t const* keys = cache + ((static_cast<std::size_t>(tok.batch) * 2 + 0) * c.kvHeads + g) * cap * d;
+      std::uint16_t const* values = cache + ((static_cast<std::size_t>(tok.batch) * 2 + 1) * c.kvHeads + g) * cap * d;
+      attendHalf(&qkv_[static_cast<std::size_t>(t) * qkvWidth + static_cast<std::size_t>(h) * d], keys, values,
+                 static_cast<std::size_t>(d), tok.position + 1, d, scale,
+                 &attn_[(static_cast<std::size_t>(t) * c.heads + h) * d], scores.data());
+    }
+  });
+}
+
+}  // namespace
+
+std::unique_ptr<CpuLlmEngine> CpuLlmEngine::load(LlmLoadSpec spec) {
+  TV_CHECK_INTERNAL(spec.pool != nullptr, "LlmLoadSpec needs a thread pool");
+  std::unique_ptr<CpuLlmEngine> engine(new CpuLlmEngine());
+  engine->config_ = parseQwenTextConfig(spec.config, spec.configName);
+  engine->limits_ = spec.limits;
+  engine->pool_ = spec.pool;
+  LlmLimits const& lim = spec.limits;
+  TV_CHECK_ARG(lim.maxBatch >= 1 && lim.maxInputLength >= 1 && lim.maxKvCapacity >= lim.maxInputLength,
+               "invalid LLM limits: batch ", lim.maxBatch, ", input ", lim.maxInputLength, ", KV capacity ", lim.maxKvCapacity,
+               " (the KV capacity must hold the longest input)");
+  TV_CHECK(!spec.weightFiles.empty(), ErrorCode::kModelLoad, "no LLM weight files (model*.safetensors) were found");
+  for (std::string const& path : spec.weightFiles) engine->files_.add(std::make_shared<SafetensorsFile>(path));
+  SafetensorsSet embedding;
+  if (!spec.embeddingFile.empty()) embedding.add(std::make_shared<SafetensorsFile>(spec.embeddingFile));
+  engine->weights_ = loadDecoder(engine->config_, engine->files_, embedding, *engine->pool_);
+  if (!spec.embeddingFile.empty()) {
+    // The tied head may be read in place from embedding.safetensors: keep that map alive too.
+    for (auto const& file : embedding.files()) engine->files_.add(file);
+  }
+  engine->describeTensors();
+  return engine;
+}
+
+void CpuLlmEngine::describeTensors() {
+  QwenTextConfig const& c = config_;
+  std::int64_t const B = limits_.maxBatch;
+  std::int64_t const L = limits_.maxInputLength;
+  std::int64_t const cap = limits_.maxKvCapacity;
+  std::int64_t const H = c.hiddenSize;
+  std::int64_t const R = c.headDim;
+  addInput(names::kInputsEmbeds, DType::kF16, {-1, -1, H});
+  addInput(names::kContextLengths, DType::kI32, {-1});
+  addInput(names::kLastTokenIds, DType::kI64, {-1, 1});
+  addInput(names::kKvCacheStartIndex, DType::kI32, {-1});
+  addInput(names::kRopeCosSin, DType::kF32, {-1, cap, R});
+  for (int l = 0; l < c.layers; ++l) addInput(names::pastKeyValues(l), DType::kF16, {-1, 2, c.kvHeads, -1, c.headDim});
+  addOutput(names::kLogits, DType::kF32, {-1, c.vocabSize});
+  for (int l = 0; l < c.layers; ++l) addOutput(names::presentKeyValues(l), DType::kF16, {-1, 2, c.kvHeads, -1, c.headDim});
+
+  // The profiles of Edge-LLM's llm_build (cpp/builder/llmBuilder.cpp in 0.6.1).
+  for (int p : {names::kPrefillProfile, names::kDecodeProfile}) {
+    bool const prefill = p == names::kPrefillProfile;
+    setProfile(p, names::kInputsEmbeds, {1, 1, H}, {B, prefill ? std::max<std::int64_t>(1, L / 2) : 1, H}, {B, prefill ? L : 1, H});
+    setProfile(p, names::kContextLengths, {1}, {B}, {B});
+    setProfile(p, names::kLastTokenIds, {1, 1}, {B, 1}, {B, 1});
+    setProfile(p, names::kKvCacheStartIndex, {prefill ? 0 : 1}, {B}, {B});
+    setProfile(p, names::kRopeCosSin, {1, cap, R}, {B, cap, R}, {B, cap, R});
+    for (int l = 0; l < c.layers; ++l) {
+      setProfile(p, names::pastKeyValues(l), {1, 2, c.kvHeads, 0, c.headDim}, {B, 2, c.kvHeads, cap, c.headDim},
+                 {B, 2, c.kvHeads, cap, c.headDim});
+    }
+  }
+}
+
+std::unique_ptr<ExecutionContext> CpuLlmEngine::createExecutionContext() { return std::make_unique<CpuLlmContext>(*this); }
+
+}  // namespace tv::engine::cpu

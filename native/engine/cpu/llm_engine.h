@@ -1,0 +1,75 @@
+// The CPU LLM engine: the Qwen2 decoder of Qwen2.5-VL behind exactly the TensorRT Edge-LLM 0.6 LLM
+// engine contract (binding_names.h): inputs_embeds in, logits out, the fp16 KV cache
+// [B, 2, Hkv, Cap, D] per layer bound by the caller and updated in place, RoPE taken from the
+// caller's cos/sin table. Weights: dense (fp32/fp16/bf16) or AutoAWQ int4.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "core/safetensors.h"
+#include "core/thread_pool.h"
+#include "engine/cpu/host_context.h"
+#include "engine/cpu/linear.h"
+#include "engine/cpu/qwen_config.h"
+
+namespace tv::engine::cpu {
+
+// The optimization-profile limits (Edge-LLM's --maxBatchSize / --maxInputLen / --maxKVCacheCapacity).
+struct LlmLimits {
+  int maxBatch = 1;
+  int maxInputLength = 4096;
+  int maxKvCapacity = 4096;
+};
+
+struct LlmLoadSpec {
+  JsonValue config;                     // llm config.json (Edge-LLM or Hugging Face)
+  std::string configName = "config.json";
+  std::vector<std::string> weightFiles;  // safetensors with the decoder layers, final norm, LM head
+  // embedding.safetensors ("embedding" [vocab, hidden]): the tied LM head when the checkpoint has no
+  // embed_tokens of its own.
+  std::string embeddingFile;
+  LlmLimits limits;
+  std::shared_ptr<ThreadPool> pool;
+};
+
+struct QwenDecoderWeights {
+  struct Layer {
+    std::vector<float> inputNorm;
+    std::vector<float> postAttentionNorm;
+    Linear qkv;     // q, k, v fused: [(heads + 2 kvHeads) * headDim, hidden], with bias
+    Linear output;  // o_proj
+    Linear gateUp;  // gate and up fused: [2 * intermediate, hidden]
+    Linear down;
+  };
+  std::vector<Layer> layers;
+  std::vector<float> finalNorm;
+  Linear lmHead;
+  std::size_t weightBytes = 0;  // streamed per decoded token (all layers + LM head)
+};
+
+class CpuLlmEngine final : public HostEngineBase {
+ public:
+  static std::unique_ptr<CpuLlmEngine> load(LlmLoadSpec spec);
+
+  std::unique_ptr<ExecutionContext> createExecutionContext() override;
+
+  QwenTextConfig const& config() const { return config_; }
+  LlmLimits const& limits() const { return limits_; }
+  QwenDecoderWeights const& weights() const { return weights_; }
+  ThreadPool& pool() const { return *pool_; }
+
+ private:
+  CpuLlmEngine() = default;
+  void describeTensors();
+
+  QwenTextConfig config_;
+  LlmLimits limits_;
+  QwenDecoderWeights weights_;
+  SafetensorsSet files_;  // keeps the maps alive (dense weights are read in place)
+  std::shared_ptr<ThreadPool> pool_;
+};
+
+}  // namespace tv::engine::cpu

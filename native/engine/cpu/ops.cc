@@ -1,0 +1,85 @@
+#include "engine/cpu/ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/cpu/kernels.h"
+
+namespace tv::engine::cpu {
+
+void rmsNorm(ThreadPool& pool, float const* x, float const* weight, int rows, int n, double eps, float* out) {
+  auto normRow = [&](std::int64_t r) {
+    float const* in = x + static_cast<std::size_t>(r) * n;
+    float* o = out + static_cast<std::size_t>(r) * n;
+    double sum = 0.0;  // double: the mean of squares of 2048+ values loses little here and it is cheap
+    for (int i = 0; i < n; ++i) sum += static_cast<double>(in[i]) * in[i];
+    float const inv = static_cast<float>(1.0 / std::sqrt(sum / n + eps));
+    for (int i = 0; i < n; ++i) o[i] = in[i] * inv * weight[i];
+  };
+  if (rows == 1) {
+    normRow(0);
+    return;
+  }
+  pool.parallelFor(rows, 1, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t r = begin; r < end; ++r) normRow(r);
+  });
+}
+
+void applyRotary(float* v, int heads, int dim, float const* cos, float const* sin) {
+  int const half = dim / 2;
+  for (int h = 0; h < heads; ++h) {
+    float* x = v + static_cast<std::size_t>(h) * dim;
+    for (int i = 0; i < half; ++i) {
+      float const a = x[i];
+      float const b = x[i + half];
+      x[i] = a * cos[i] - b * sin[i];
+      x[i + half] = b * cos[i] + a * sin[i];
+    }
+  }
+}
+
+void siluMultiply(ThreadPool& pool, float const* gateUp, int rows, int n, float* out) {
+  auto rowFn = [&](std::int64_t r) {
+    float const* g = gateUp + static_cast<std::size_t>(r) * 2 * n;
+    float const* u = g + n;
+    float* o = out + static_cast<std::size_t>(r) * n;
+    for (int i = 0; i < n; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  };
+  if (rows == 1) {
+    rowFn(0);
+    return;
+  }
+  pool.parallelFor(rows, 1, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t r = begin; r < end; ++r) rowFn(r);
+  });
+}
+
+void geluInPlace(ThreadPool& pool, float* x, std::size_t n) {
+  pool.parallelFor(static_cast<std::int64_t>(n), 4096, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+  });
+}
+
+void addInPlace(float* dst, float const* src, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
+void attendHalf(float const* q, std::uint16_t const* keys, std::uint16_t const* values, std::size_t stride, int n, int dim,
+                float scale, float* out, float* scores) {
+  tv::cpu::KernelTable const& k = tv::cpu::kernels();
+  float maxScore = -INFINITY;
+  for (int t = 0; t < n; ++t) {
+    scores[t] = k.dotHalf(keys + static_cast<std::size_t>(t) * stride, q, dim) * scale;
+    maxScore = std::max(maxScore, scores[t]);
+  }
+  float sum = 0.0f;
+  for (int t = 0; t < n; ++t) {
+    scores[t] = std::exp(scores[t] - maxScore);
+    sum += scores[t];
+  }
+  float const inv = 1.0f / sum;
+  std::fill(out, out + dim, 0.0f);
+  for (int t = 0; t < n; ++t) k.axpyHalf(scores[t] * inv, values + static_cast<std::size_t>(t) * stride, out, dim);
+}
+
+}  // namespace tv::engine::cpu

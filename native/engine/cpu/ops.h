@@ -1,0 +1,35 @@
+// Row-wise operations of the CPU engines, built on the kernel table: normalisation, rotary embedding,
+// activations and attention over an fp16 key/value store. Matmuls live in linear.h.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/thread_pool.h"
+
+namespace tv::engine::cpu {
+
+// out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight, for `rows` rows of length n (in place allowed).
+void rmsNorm(ThreadPool& pool, float const* x, float const* weight, int rows, int n, double eps, float* out);
+
+// Rotary embedding, "rotate half" layout: for i < dim/2,
+//   (v[i], v[i + dim/2]) <- (v[i] * c[i] - v[i + dim/2] * s[i], v[i + dim/2] * c[i] + v[i] * s[i]).
+// Applied to `heads` consecutive vectors of length dim starting at v.
+void applyRotary(float* v, int heads, int dim, float const* cos, float const* sin);
+
+// out[i] = silu(gate[i]) * up[i] for each of `rows` rows; gate and up are the two halves of each row
+// of gateUp (row length 2n), out has row length n.
+void siluMultiply(ThreadPool& pool, float const* gateUp, int rows, int n, float* out);
+
+// In place: x = gelu(x) (exact, erf form, as torch.nn.GELU()).
+void geluInPlace(ThreadPool& pool, float* x, std::size_t n);
+
+// dst[i] += src[i].
+void addInPlace(float* dst, float const* src, std::size_t n);
+
+// One query attending to n keys/values (fp16, each of length dim, `stride` halves apart):
+//   out = sum_t softmax(scale * q.k_t) v_t. scores must hold n floats.
+void attendHalf(float const* q, std::uint16_t const* keys, std::uint16_t const* values, std::size_t stride, int n, int dim,
+                float scale, float* out, float* scores);
+
+}  // namespace tv::engine::cpu
