@@ -12,8 +12,11 @@ import { DFA_EDGES, DFA_END, type ByteDfa, type GrammarElement } from './grammar
 import type { GrammarTokenizer } from './grammarCompiler.js';
 import { sampleAnswers } from './grammarSamples.js';
 
+/** A sample answer with its DFA trace and canonical tokens. */
 export interface Sample {
+  /** DFA state before each byte, and the end state after the last. */
   states: Int32Array;
+  /** Canonical token ids (without the end-of-turn token). */
   ids: number[];
   /** Index of the token starting at each byte position (ids.length at the end), -1 inside a token. */
   tokenStart: Int32Array;
@@ -27,16 +30,22 @@ export function tokenizeSamples(dfa: ByteDfa, elements: readonly GrammarElement[
     const ids = tokenizer.encode(text);
     const tokenStart = new Int32Array(bin.length + 1).fill(-1);
     let pos = 0;
-    ids.forEach((id, k) => {
+    for (let k = 0; k < ids.length && pos >= 0; k++) {
       tokenStart[pos] = k;
-      const t = tokenizer.tokenBinary(id);
-      if (bin.startsWith(t, pos)) pos += t.length;
-      else pos = -Infinity;
-    });
+      const t = tokenizer.tokenBinary(ids[k]);
+      pos = bin.startsWith(t, pos) ? pos + t.length : -1;
+    }
+    // The token bytes must spell the sample exactly (NFC leaves the samples unchanged).
     if (pos !== bin.length) throw new TrtVlaError('ERR_INTERNAL', 'the tokenizer changed a grammar sample (normalization?)');
     tokenStart[bin.length] = ids.length;
     return { states, ids, tokenStart };
   });
+}
+
+/** One pass of a sample through a DFA state: the byte position where it was in that state. */
+interface Visit {
+  sample: Sample;
+  pos: number;
 }
 
 function decodeStrict(binary: string): string | undefined {
@@ -58,7 +67,7 @@ export function forcedRuns(
   samples: readonly Sample[],
   tokenizer: GrammarTokenizer,
 ): { runs: number[][]; ends: number[] } {
-  const visits = new Map<number, { sample: Sample; pos: number }[]>();
+  const visits = new Map<number, Visit[]>();
   for (const sample of samples) {
     sample.states.forEach((c, pos) => {
       if (dfa.kind[c] !== DFA_EDGES) return;
@@ -86,8 +95,8 @@ export function forcedRuns(
     }
     const seen = visits.get(c);
     if (bytes.length === 0 || !seen) continue;
-    const boundary = (v: { sample: Sample; pos: number }, q: number): boolean => v.sample.tokenStart[v.pos + q] >= 0;
-    const slice = (v: { sample: Sample; pos: number }, q: number): number[] =>
+    const boundary = (v: Visit, q: number): boolean => v.sample.tokenStart[v.pos + q] >= 0;
+    const slice = (v: Visit, q: number): number[] =>
       v.sample.ids.slice(v.sample.tokenStart[v.pos], v.sample.tokenStart[v.pos + q]);
     const canonical = seen.every((v) => boundary(v, 0));
     // A state that is never a canonical boundary is only reached after an off-canonical token; the
@@ -99,7 +108,11 @@ export function forcedRuns(
       let run: number[] | undefined;
       if (canonical) {
         const first = slice(seen[0], q);
-        if (seen.every((v) => { const s = slice(v, q); return s.length === first.length && s.every((t, i) => t === first[i]); })) run = first;
+        const same = (v: Visit): boolean => {
+          const other = slice(v, q);
+          return other.length === first.length && other.every((t, i) => t === first[i]);
+        };
+        if (seen.every(same)) run = first;
       } else {
         const text = decodeStrict(bytes.slice(0, q));
         const ids = text === undefined ? [] : tokenizer.encode(text);

@@ -176,6 +176,28 @@ describe('compiled answer grammar', () => {
     expect(isAccepting(fast, fast.forcedEnd[state])).toBe(true);
   });
 
+  it('splits the A7 nuScenes answer into these choices and {forced runs}', () => {
+    const ids = canonical(NUSCENES_ANSWER);
+    const parts: string[] = [];
+    let state = fast.start;
+    for (let i = 0; i < ids.length; ) {
+      const run = forcedRun(fast, state);
+      if (run.length) {
+        parts.push(`{${tok.decode(run)}}`);
+        i += run.length;
+        state = fast.forcedEnd[state];
+      } else {
+        parts.push(tok.decode([ids[i]]));
+        state = step(fast, state, ids[i++]);
+      }
+    }
+    expect(parts[0]).toBe(`{${PLANNING_FORMATS.nuscenes.preamble.slice(0, -1)}}`);
+    expect(parts.slice(1).join('|')).toBe(
+      ' [|2|.|1|5|{,}| |0|{.}|0|],| [|3|.|8|,| |0|{.}|0|9|{],}| [|5|.|8|6|{,}| |0|{.}|2|7|{],}| [|7|.|9|3|{,}| |0|{.}|6|6|{],}| ' +
+        '[|9|.|9|2|{,}| |1|.|2|8|{],}| [|1|1|.|7|7|{,}| |2|.|1|7|{]</PLANNING><|im_end|>}',
+    );
+  });
+
   it('keeps free text free but never lets it end the turn', () => {
     const slow = compileAnswerGrammar(tok, { format: 'nuscenes', mode: 'slow' });
     let state = slow.start;
