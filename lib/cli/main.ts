@@ -9,6 +9,7 @@ interface Command {
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   info: async () => (await import('./info.js')).infoCommand,
+  eval: async () => (await import('./eval.js')).evalCommand,
 };
 
 function usage(): string {
@@ -17,6 +18,8 @@ function usage(): string {
     '',
     'Commands:',
     '  info [--json]     backends, device, versions, and why a backend is unavailable',
+    '  eval --pred FILE --gt FILE [--format nuscenes|q7] [--json]',
+    '                    open-loop L2 / collision metrics of predictions against ground truth',
     '',
     'Run `trt-vla <command> --help` for a command\'s options.',
   ].join('\n');
