@@ -3,9 +3,9 @@
  * anywhere, even inside a number or a tag), emits each waypoint the moment its closing bracket arrives
  * and each reasoning section the moment it closes, and records every deviation from the trained format.
  *
- * `parsePlanning(text)` (parsePlanning.ts) is this decoder fed one chunk, so streaming and one-shot parsing cannot
- * disagree: the scanner only commits a token once no later text can change how it reads (an open `[`
- * waits for its `]`; a `<` that could still become a known tag waits for more text).
+ * `parsePlanning(text)` (parsePlanning.ts) is this decoder fed one chunk, so streaming and one-shot
+ * parsing cannot disagree: the scanner only commits a token once no later text can change how it
+ * reads (an open `[` waits for its `]`; a `<` that could still become a known tag waits for more).
  *
  * Tolerance follows the reference evaluator (impromptu-vla.md §4, §9): tags optional, a missing
  * closing tag, non-numeric brackets such as the `[x, y]` header skipped, integers and 0–2+ decimals,
@@ -13,15 +13,9 @@
  */
 import { TrtVlaError } from '../errors.js';
 import { resolvePlanningFormat, resolvePlanningMode, type PlanningMode } from '../prompt/answerSpec.js';
-import {
-  formatCoordinate,
-  PLANNING_CLOSE_TAG,
-  PLANNING_OPEN_TAG,
-  REASONING_SECTIONS,
-  type PlanningFormatSpec,
-  type ReasoningSectionKey,
-} from '../prompt/formats.js';
+import { formatCoordinate, PLANNING_CLOSE_TAG, PLANNING_OPEN_TAG, type PlanningFormatSpec, type ReasoningSectionKey } from '../prompt/formats.js';
 import { invalidArgument, optionalInteger } from '../validate.js';
+import { KNOWN_TAGS, SECTION_SHAPES, snippet, TRUNCATED_WAYPOINT, WAYPOINT_CONTENT, type KnownTag, type SectionShape } from './answerTokens.js';
 import type {
   ParsePlanningOptions,
   PlanningDiagnostic,
@@ -31,65 +25,9 @@ import type {
   Waypoint,
 } from './planningTypes.js';
 
-/** A reasoning section split into the pieces the scanner matches separately. */
-interface SectionShape {
-  readonly key: ReasoningSectionKey;
-  readonly index: number;
-  readonly openTag: string;
-  /** Trained text right after the open tag (e.g. "Let's start with the environment description: \n"). */
-  readonly leadIn: string;
-  /** Trained text right before the close tag ("\n"). */
-  readonly trail: string;
-  readonly closeTag: string;
-  /** Trained text right after the close tag ("" or "\n"). */
-  readonly after: string;
-}
-
-const SECTION_SHAPES: readonly SectionShape[] = REASONING_SECTIONS.map((section, index) => {
-  const openTag = /^<[^>]+>/.exec(section.open)![0];
-  const closeStart = section.close.indexOf('</');
-  const closeTag = /^<\/[^>]+>/.exec(section.close.slice(closeStart))![0];
-  return {
-    key: section.key,
-    index,
-    openTag,
-    leadIn: section.open.slice(openTag.length),
-    trail: section.close.slice(0, closeStart),
-    closeTag,
-    after: section.close.slice(closeStart + closeTag.length),
-  };
-});
-
-type TagKind = 'sectionOpen' | 'sectionClose' | 'planningOpen' | 'planningClose';
-interface KnownTag {
-  readonly text: string;
-  readonly kind: TagKind;
-  readonly section?: SectionShape;
-}
-
-const KNOWN_TAGS: readonly KnownTag[] = [
-  { text: PLANNING_OPEN_TAG, kind: 'planningOpen' },
-  { text: PLANNING_CLOSE_TAG, kind: 'planningClose' },
-  ...SECTION_SHAPES.flatMap((section): KnownTag[] => [
-    { text: section.openTag, kind: 'sectionOpen', section },
-    { text: section.closeTag, kind: 'sectionClose', section },
-  ]),
-];
-
-/** A coordinate as `float()` would take it, minus exponents and inf/nan (never trained, never useful). */
-const NUMBER = String.raw`[+-]?(?:\d+\.?\d*|\.\d+)`;
-/** Bracket content of a waypoint; groups: lead, x, before comma, after comma, y, trail. */
-const WAYPOINT_CONTENT = new RegExp(String.raw`^(\s*)(${NUMBER})(\s*),(\s*)(${NUMBER})(\s*)$`);
-/** What an unclosed bracket at the very end looks like when the text stopped mid-waypoint. */
-const TRUNCATED_WAYPOINT = /^\s*[+-]?[\d.]*\s*(?:,\s*[+-]?[\d.]*\s*)?$/;
-
 /** Token kinds that bound a stretch of free text; the text between two of them must match the format. */
 type Boundary = 'start' | 'sectionOpen' | 'sectionClose' | 'implicitClose' | 'planningOpen' | 'waypoint' | 'planningClose' | 'end';
 type Region = 'outside' | 'section' | 'planning' | 'after';
-
-/** How far a snippet in a message may run before it is cut. */
-const SNIPPET_CHARS = 60;
-const snippet = (text: string): string => JSON.stringify(text.length > SNIPPET_CHARS ? `${text.slice(0, SNIPPET_CHARS)}…` : text);
 
 export class WaypointStreamDecoder {
   readonly #spec: PlanningFormatSpec;
