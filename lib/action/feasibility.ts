@@ -164,6 +164,12 @@ function resolveLimits(value: unknown): FeasibilityLimits {
   return limits as unknown as FeasibilityLimits;
 }
 
+/** A strictly positive, finite duration in seconds. */
+function requirePositiveSeconds(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw invalidArgument(name, 'a positive number of seconds', value);
+  return value;
+}
+
 /**
  * Computes per-step kinematics of `waypoints` (x forward, y left, metres, the first one step after
  * now) and flags every limit crossed.
@@ -175,7 +181,7 @@ export function checkFeasibility(waypoints: readonly Point[], options: Feasibili
     if (!isObject(p)) throw invalidArgument(`waypoints[${i}]`, 'an object { x, y }', p);
     return { x: requireNumber(p.x, `waypoints[${i}].x`), y: requireNumber(p.y, `waypoints[${i}].y`) };
   });
-  const step = options.stepSeconds === undefined ? 0.5 : requireNumber(options.stepSeconds, 'options.stepSeconds', Number.MIN_VALUE);
+  const step = options.stepSeconds === undefined ? 0.5 : requirePositiveSeconds(options.stepSeconds, 'options.stepSeconds');
   const minSegment = options.minCurvatureSegment === undefined ? 0.5 : requireNumber(options.minCurvatureSegment, 'options.minCurvatureSegment', 0);
   const limits = resolveLimits(options.limits);
   const history = options.history === undefined ? undefined : validateEgoHistory(options.history, { name: 'options.history' });

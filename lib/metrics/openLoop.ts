@@ -106,11 +106,17 @@ export function padPrediction(predicted: readonly PlanarPoint[], steps: number):
 const isComplete = (mask: readonly (number | boolean)[] | undefined, steps: number): boolean =>
   mask === undefined || mask.slice(0, steps).every((m) => m === true || m === 1);
 
+/** A strictly positive, finite duration in seconds. */
+function requirePositiveSeconds(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw invalidArgument(name, 'a positive number of seconds', value);
+  return value;
+}
+
 /** Scores predictions against ground truth; see {@link OpenLoopReport}. */
 export function evaluateOpenLoop(samples: readonly OpenLoopSample[], options: OpenLoopOptions = {}): OpenLoopReport {
   if (!Array.isArray(samples) || samples.length === 0) throw invalidArgument('samples', 'a non-empty array of samples', samples);
   if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an object', options);
-  const stepSeconds = options.stepSeconds === undefined ? 0.5 : requireNumber(options.stepSeconds, 'options.stepSeconds', Number.MIN_VALUE);
+  const stepSeconds = options.stepSeconds === undefined ? 0.5 : requirePositiveSeconds(options.stepSeconds, 'options.stepSeconds');
   const steps = options.steps === undefined ? samples[0]!.groundTruth.waypoints.length : requireInteger(options.steps, 'options.steps', 1, 1000);
 
   const l2Sum = Array<number>(steps).fill(0);
