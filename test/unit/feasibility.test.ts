@@ -108,7 +108,20 @@ describe('checkFeasibility', () => {
     expect(r.violations.some((v) => v.quantity === 'acceleration' && v.step === 2)).toBe(true);
   });
 
+  it('honours another step length', () => {
+    // 1 s steps, 5 m apart: 5 m/s throughout, from 5 m/s now.
+    const r = checkFeasibility(pts([5, 0], [10, 0], [15, 0]), { currentSpeed: 5, stepSeconds: 1 });
+    expect(r.steps.map((s) => [s.t, s.speed, s.longitudinalAcceleration])).toEqual([
+      [1, 5, 0],
+      [2, 5, 0],
+      [3, 5, 0],
+    ]);
+  });
+
   it('validates its inputs', () => {
+    expect(() => checkFeasibility(pts([1, 0]), { currentSpeed: 1, stepSeconds: 0 })).toThrow(
+      'Expected a positive number of seconds for options.stepSeconds but received 0 of type number',
+    );
     expect(() => checkFeasibility([], { currentSpeed: 1 })).toThrow('Expected a non-empty array of { x, y } for waypoints');
     expect(() => checkFeasibility(pts([1, 0]))).toThrow(/for options.currentSpeed but received undefined/);
     expect(() => checkFeasibility(pts([1, 0]), { currentSpeed: -1 })).toThrow('Expected a finite number between 0 and Infinity for options.currentSpeed');
