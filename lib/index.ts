@@ -14,3 +14,93 @@ export {
   type FramePoolOptions,
   type PixelFormat,
 } from './frame.js';
+
+// Prompts: the Impromptu prompt builders, the ego history, the answer formats (pure TypeScript).
+export {
+  buildNuScenesPrompt,
+  NUSCENES_STATUS_WORDINGS,
+  type NuScenesPromptOptions,
+  type NuScenesStatusWording,
+} from './prompt/nuscenesPrompt.js';
+export { buildQ7Prompt, type Q7PromptOptions } from './prompt/q7Prompt.js';
+export { answerSpec, PLANNING_MODES, type AnswerSpec, type PlanningMode, type PlanningPrompt } from './prompt/answerSpec.js';
+export {
+  HISTORY_STEP_SECONDS,
+  loadEgoHistory,
+  MAX_HISTORY_ENTRIES,
+  validateEgoHistory,
+  type EgoHistory,
+  type EgoHistoryEntry,
+  type EgoStatusField,
+  type ValidateEgoHistoryOptions,
+} from './prompt/egoHistory.js';
+export {
+  formatCoordinate,
+  formatPlanningBlock,
+  formatWaypoint,
+  PLANNING_FORMATS,
+  REASONING_SECTIONS,
+  type PlanningFormat,
+  type PlanningFormatSpec,
+  type ReasoningSectionKey,
+  type ReasoningSectionSpec,
+} from './prompt/formats.js';
+
+// Actions: trajectory parsing (one-shot and streaming) and kinematic feasibility.
+export { parsePlanning } from './action/parsePlanning.js';
+export { WaypointStreamDecoder } from './action/WaypointStreamDecoder.js';
+export type {
+  ParsePlanningOptions,
+  PlanningDiagnostic,
+  PlanningDiagnosticCode,
+  PlanningParseResult,
+  PlanningStreamEvent,
+  ReasoningEvent,
+  Waypoint,
+  WaypointEvent,
+} from './action/planningTypes.js';
+export {
+  checkFeasibility,
+  NUPLAN_COMFORT_LIMITS,
+  PASSENGER_CAR_LIMITS,
+  type FeasibilityLimits,
+  type FeasibilityOptions,
+  type FeasibilityQuantity,
+  type FeasibilityReport,
+  type FeasibilityStep,
+  type FeasibilityViolation,
+} from './action/feasibility.js';
+
+// Metrics: open-loop L2 / collision in the Impromptu (ST-P3 / VAD) conventions.
+export {
+  boxesIntersect,
+  collisionsPerStep,
+  EGO_BOX,
+  egoBoxAt,
+  trajectoryYaws,
+  type EgoBoxOptions,
+  type OrientedBox,
+  type PlanarPoint,
+} from './metrics/collision.js';
+export {
+  cumulativeMeans,
+  evaluateOpenLoop,
+  horizonMetric,
+  l2PerStep,
+  padPrediction,
+  type GroundTruth,
+  type HorizonMetric,
+  type OpenLoopOptions,
+  type OpenLoopReport,
+  type OpenLoopSample,
+} from './metrics/openLoop.js';
+export {
+  joinRecords,
+  parseGroundTruthRecord,
+  parseJsonLines,
+  parsePredictionRecord,
+  type GroundTruthRecord,
+  type JoinedRecords,
+  type JoinOptions,
+  type PredictionRecord,
+} from './metrics/records.js';

@@ -11,6 +11,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   info: async () => (await import('./info.js')).infoCommand,
   'make-model': async () => (await import('./makeModel.js')).makeModelCommand,
   quantize: async () => (await import('./quantize.js')).quantizeCommand,
+  eval: async () => (await import('./eval.js')).evalCommand,
 };
 
 function usage(): string {
@@ -21,6 +22,8 @@ function usage(): string {
     '  info [--json]     backends, device, versions, and why a backend is unavailable',
     '  make-model        write a Qwen2.5-VL-shaped model with seeded random weights',
     '  quantize          int4 round-to-nearest quantization of a bf16 checkpoint (AutoAWQ packing)',
+    '  eval --pred FILE --gt FILE [--format nuscenes|q7] [--json]',
+    '                    open-loop L2 / collision metrics of predictions against ground truth',
     '',
     'Run `trt-vla <command> --help` for a command\'s options.',
   ].join('\n');

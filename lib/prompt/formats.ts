@@ -3,6 +3,8 @@
  * impromptu-vla.md §3). Prompt builders, the trajectory parser and the decoding grammar all take
  * their text from here, so the three cannot drift apart.
  */
+import { invalidArgument } from '../validate.js';
+import { numpyRound, pythonFixed, pythonFloatRepr } from './pythonNumbers.js';
 
 /** Which training format the checkpoint answers in. */
 export type PlanningFormat = 'nuscenes' | 'q7';
@@ -13,7 +15,11 @@ export interface PlanningFormatSpec {
   readonly waypoints: number;
   /** Seconds between waypoints. */
   readonly stepSeconds: number;
-  /** How numbers are written: Python `str(round(v, 2))` (1–2 decimals) or `f'{v:.2f}'` (always 2). */
+  /**
+   * How numbers are written. 'round2': NumPy `str(np.round(v, 2))` with zero printed as `0.0` (1–2
+   * decimals, trailing zeros dropped: `3.8`, `-12.53`, `12.0`); the nuScenes pipeline. 'fixed2':
+   * `f'{v:.2f}'` (always 2 decimals, `-0.00` possible); the q7 generators.
+   */
   readonly numberStyle: 'round2' | 'fixed2';
   /** Text from `<PLANNING>` up to the first waypoint, including the trailing space. */
   readonly preamble: string;
@@ -23,8 +29,13 @@ export interface PlanningFormatSpec {
   readonly closing: string;
 }
 
+/** The opening tag of the planning block; `preamble` starts with it. */
+export const PLANNING_OPEN_TAG = '<PLANNING>';
+/** The closing tag of the planning block; equals `closing` of both formats. */
+export const PLANNING_CLOSE_TAG = '</PLANNING>';
+
 const preamble = (seconds: number): string =>
-  `<PLANNING>Predicted future movement details for the next ${seconds} seconds (sampled at 0.5-second intervals), ` +
+  `${PLANNING_OPEN_TAG}Predicted future movement details for the next ${seconds} seconds (sampled at 0.5-second intervals), ` +
   'including BEV location in x and y directions (in meters). Positive x means forward direction while positive y ' +
   'means leftwards. The output is formatted as [x, y]: ';
 
@@ -36,7 +47,7 @@ export const PLANNING_FORMATS: Readonly<Record<PlanningFormat, PlanningFormatSpe
     numberStyle: 'round2',
     preamble: preamble(3),
     separator: ', ',
-    closing: '</PLANNING>',
+    closing: PLANNING_CLOSE_TAG,
   },
   q7: {
     name: 'q7',
@@ -45,58 +56,55 @@ export const PLANNING_FORMATS: Readonly<Record<PlanningFormat, PlanningFormatSpe
     numberStyle: 'fixed2',
     preamble: preamble(5),
     separator: ', ',
-    closing: '</PLANNING>',
+    closing: PLANNING_CLOSE_TAG,
   },
 };
 
-/** The slow-thinking answer's reasoning sections, in order, before the PLANNING block. */
+/**
+ * The slow-thinking answer's reasoning sections, in order, before the PLANNING block. Each section is
+ * `open + text + close` and the sections follow each other with nothing in between (the generators
+ * concatenate the pieces; only the first section's close lacks a trailing newline).
+ */
 export const REASONING_SECTIONS = [
   { key: 'sceneDescription', open: "<Scene Description>Let's start with the environment description: \n", close: '\n</Scene Description>' },
   { key: 'roadAgentAnalysis', open: '<Road Agent Analysis>\n', close: '\n</Road Agent Analysis>\n' },
   { key: 'metaPlanning', open: '<Meta Planning>\n', close: '\n</Meta Planning>\n' },
 ] as const;
 
+export type ReasoningSectionKey = (typeof REASONING_SECTIONS)[number]['key'];
+export type ReasoningSectionSpec = (typeof REASONING_SECTIONS)[number];
+
 /**
- * Formats one coordinate the way the training data did. 'round2': Python `str(round(v, 2))` — at
- * least one decimal, trailing zeros dropped ("3.8", "0.0", "-12.53", "12.0"); 'fixed2': `f'{v:.2f}'`
- * ("3.80", "-0.00" is kept). `-0.0` is normalised to `0.0` in 'round2' (as the nuScenes pipeline did).
+ * Formats one coordinate the way the training data did.
+ * - 'round2': the nuScenes pipeline's `np.round(v, 2)` printed with `str`, after its `if v == -0.0: v
+ *   = 0.0` (which also catches +0), so every zero prints `0.0`. NumPy rounds `v * 100` in floating
+ *   point, so near-ties can differ from Python's `round()`: 0.015 → `0.02`.
+ * - 'fixed2': the q7 generators' `f'{v:.2f}'`: exact value, ties to even (0.125 → `0.12`), and the sign
+ *   of zero is kept (`-0.00`, also for tiny negatives such as -0.001).
  */
 export function formatCoordinate(value: number, style: 'round2' | 'fixed2'): string {
-  if (!Number.isFinite(value)) throw new RangeError(`cannot format ${value} as a coordinate`);
-  if (style === 'fixed2') return pythonFixed2(value);
-  const rounded = pythonRound2(value);
-  if (rounded === 0) return '0.0';
-  const text = String(rounded);
-  return text.includes('.') || text.includes('e') ? text : `${text}.0`;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalidArgument('coordinate', 'a finite number', value);
+  if (style === 'fixed2') return pythonFixed(value, 2);
+  const rounded = numpyRound(value, 2);
+  return rounded === 0 ? '0.0' : pythonFloatRepr(rounded);
 }
 
-/** Python's round(v, 2) for doubles: exact decimal value, ties to even (as CPython's correctly rounded round). */
-function pythonRound2(value: number): number {
-  const fixed = exactFixed(value, 2);
-  return Number(fixed);
-}
-
-/** Python's f'{v:.2f}': correctly rounded from the exact binary value (ties to even), keeps "-0.00". */
-function pythonFixed2(value: number): string {
-  return exactFixed(value, 2);
+/** One waypoint as the answer writes it: `[x, y]` with the format's number style. */
+export function formatWaypoint(point: { readonly x: number; readonly y: number }, spec: PlanningFormatSpec): string {
+  return `[${formatCoordinate(point.x, spec.numberStyle)}, ${formatCoordinate(point.y, spec.numberStyle)}]`;
 }
 
 /**
- * Correctly rounded fixed-point text of a double (round half to even on the exact binary value), which
- * is what CPython does for both round() and format(). JS toFixed also rounds the exact value but
- * resolves exact ties away from zero; exact ties only occur for values like x.xx5 that are exactly
- * representable (e.g. 0.125), so they are handled explicitly.
+ * The exact PLANNING block the checkpoint was trained to write for these waypoints (x forward, y
+ * left, metres): preamble, waypoints joined by the separator, closing tag. Useful as a reference
+ * answer and for tests; the point count must equal the format's.
  */
-function exactFixed(value: number, digits: number): string {
-  const scale = 10 ** digits;
-  const scaled = value * scale;
-  const floor = Math.floor(scaled);
-  // An exact tie is possible only if value * 10^digits is exactly k + 0.5 in binary arithmetic and
-  // the multiplication was exact; verify by dividing back.
-  if (scaled - floor === 0.5 && (floor + 0.5) / scale === value) {
-    const even = floor % 2 === 0 ? floor : floor + 1;
-    const text = (even / scale).toFixed(digits);
-    return value < 0 && even === 0 ? `-${text.replace('-', '')}` : text;
+export function formatPlanningBlock(
+  points: readonly { readonly x: number; readonly y: number }[],
+  spec: PlanningFormatSpec,
+): string {
+  if (!Array.isArray(points) || points.length !== spec.waypoints) {
+    throw invalidArgument('points', `an array of ${spec.waypoints} waypoints`, points);
   }
-  return value.toFixed(digits);
+  return spec.preamble + points.map((p) => formatWaypoint(p, spec)).join(spec.separator) + spec.closing;
 }
