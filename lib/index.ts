@@ -4,6 +4,23 @@
  */
 export { TrtVlaError, isTrtVlaError, type TrtVlaErrorCode } from './errors.js';
 export { info, type RuntimeInfo, type BackendName, type BackendStatus } from './info.js';
+export { loadModel, Model, type BackendChoice, type BackendSelection, type LoadModelOptions } from './model/Model.js';
+export { Session } from './model/Session.js';
+export type {
+  GenerateRequest,
+  GenerateResult,
+  PlanEvent,
+  PlanRequest,
+  PlanResult,
+  PreparedInput,
+  SamplingOptions,
+  StopReason,
+  Timings,
+  TokenEvent,
+} from './model/types.js';
+export { IMPROMPTU_IMAGE_REGULARIZATION, type ImageRegularization } from './model/modelConfig.js';
+export { makeModel, type MakeModelOptions, type WeightQuantization } from './model/generate.js';
+export { MODEL_PRESETS, type ModelPreset } from './model/presets.js';
 export {
   allocFrame,
   createFramePool,

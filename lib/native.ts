@@ -98,6 +98,81 @@ export interface NativeQuantizeReport {
   bytesOut: number;
 }
 
+export interface NativeTimings {
+  preprocessMs: number;
+  visionMs: number;
+  embedMs: number;
+  prefillMs: number;
+  decodeMs: number;
+  firstTokenMs: number;
+  totalMs: number;
+}
+
+export interface NativeGenerateResult {
+  tokens: Int32Array;
+  stopReason: 'stop' | 'length' | 'grammar';
+  promptTokens: number;
+  cachedPromptTokens: number;
+  imageTokens: number;
+  forwardPasses: number;
+  forcedTokens: number;
+  timings: NativeTimings;
+}
+
+export interface NativeGenerateRequest {
+  inputIds: Int32Array;
+  images?: NativeFrame[];
+  sampling?: { temperature?: number; topK?: number; topP?: number; repetitionPenalty?: number; seed?: number };
+  maxNewTokens: number;
+  stopTokens?: Int32Array;
+  usePrefixCache?: boolean;
+  grammar?: NativeGrammar;
+  requestId: number;
+}
+
+export interface NativePrepared {
+  grids: [number, number, number][];
+  pixelValues?: Float32Array[];
+  cuSeqlens: Int32Array;
+  cuWindowSeqlens: Int32Array;
+  windowIndex: Int32Array;
+  reverseWindowIndex: Int32Array;
+  rotaryPosEmb: Float32Array;
+}
+
+export interface NativeSession {
+  generate(request: NativeGenerateRequest, onTokens: (ids: Int32Array, forced: boolean) => void): Promise<NativeGenerateResult>;
+  prepare(frames: NativeFrame[], pixelValues: boolean): Promise<NativePrepared>;
+  abort(requestId: number): void;
+  clearPrefixCache(): void;
+  readonly cachedTokens: number;
+  dispose(): void;
+}
+
+export interface NativeModelDescription {
+  backend: 'cpu' | 'tensorrt';
+  hiddenSize: number;
+  layers: number;
+  vocabSize: number;
+  kvCapacity: number;
+  maxInputLength: number;
+  hasVision: boolean;
+  threads: number;
+  weightBytes: number;
+  imagePad: number;
+}
+
+export interface NativeModel {
+  createSession(): NativeSession;
+  imageGrids(sizes: { width: number; height: number }[]): [number, number, number][];
+  positions(inputIds: Int32Array, grids: readonly (readonly [number, number, number])[]): [Int32Array, Int32Array, Int32Array];
+  describe(): NativeModelDescription;
+  dispose(): void;
+}
+
+/** A compiled answer grammar held natively (constructed from lib/action/grammarAutomaton arrays). */
+export type NativeGrammar = object;
+
 export interface NativeAddon {
   NativeFrame: new (width: number, height: number, format: string, stride?: number) => NativeFrame;
   setErrorClass(ctor: new (code: string, message: string) => Error): void;
@@ -112,6 +187,8 @@ export interface NativeAddon {
     options?: { threads?: number; metadata?: Record<string, string> },
   ): Promise<void>;
   quantizeCheckpoint(inputs: string[], output: string): Promise<NativeQuantizeReport>;
+  loadModel(spec: Record<string, unknown>): Promise<NativeModel>;
+  GrammarHandle: new (automaton: object) => NativeGrammar;
 }
 
 /** The package root (where package.json, build/ and prebuilds/ live), from lib/ or dist/. */

@@ -49,6 +49,8 @@ export interface PresetDims {
 /** The Qwen2.5-VL vocabulary size (embedding rows; the tokenizer uses ids up to 151664). */
 export const QWEN25VL_VOCAB_SIZE = 151936;
 
+/** Qwen2-VL image processor defaults: min_pixels 56 x 56, max_pixels 28 x 28 x 1280. */
+const QWEN_PROCESSOR_BOUNDS: ImageLimits = { minPixels: 56 * 56, maxPixels: 28 * 28 * 1280 };
 const VISION_COMMON = { patchSize: 14, temporalPatchSize: 2, spatialMergeSize: 2, windowSize: 112 };
 const TEXT_COMMON = { vocabSize: QWEN25VL_VOCAB_SIZE, ropeTheta: 1e6, rmsNormEps: 1e-6 };
 
@@ -62,12 +64,13 @@ export const PRESET_DIMS: Readonly<Record<ModelPreset, PresetDims>> = {
   small: {
     text: { hiddenSize: 512, intermediateSize: 1408, layers: 4, heads: 8, kvHeads: 2, headDim: 64, mropeSection: [8, 12, 12], ...TEXT_COMMON },
     vision: { depth: 4, hiddenSize: 256, heads: 4, intermediateSize: 512, outHiddenSize: 512, fullAttentionBlocks: [1, 3], ...VISION_COMMON },
-    image: { minPixels: 1024, maxPixels: 262144 },
+    image: QWEN_PROCESSOR_BOUNDS,
   },
   '3b-shape': {
     text: { hiddenSize: 2048, intermediateSize: 11008, layers: 36, heads: 16, kvHeads: 2, headDim: 128, mropeSection: [16, 24, 24], ...TEXT_COMMON },
     vision: { depth: 32, hiddenSize: 1280, heads: 16, intermediateSize: 3420, outHiddenSize: 2048, fullAttentionBlocks: [7, 15, 23, 31], ...VISION_COMMON },
-    // The Impromptu checkpoints were trained with LLaMA-Factory's image_max_pixels 262144 / min 1024.
-    image: { minPixels: 1024, maxPixels: 262144 },
+    // Qwen2.5-VL's processor defaults; the 262144-pixel training cap is LLaMA-Factory's regularisation
+    // before the processor (loadModel's imageRegularization), not a processor setting.
+    image: QWEN_PROCESSOR_BOUNDS,
   },
 };

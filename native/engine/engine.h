@@ -78,6 +78,12 @@ class ExecutionContext {
   virtual Shape tensorShape(std::string_view name) const = 0;
   // Runs one inference. Throws ERR_INVALID_ARGUMENT for missing shapes/addresses or invalid values.
   virtual void enqueue(Stream& stream) = 0;
+
+  // Optional: compute only these rows (ascending token ids) of an output whose last dimension is the
+  // vocabulary (the LLM's logits); other entries are left unspecified. For the next enqueue calls,
+  // until cleared with count 0. Returns false when the engine does not support it (TensorRT engines
+  // always compute every logit).
+  virtual bool setOutputRows(std::string_view name, std::int32_t const* rows, int count) { return false; }
 };
 
 class Engine {

@@ -10,6 +10,7 @@
 #include "napi/engine_wrap.h"
 #include "napi/frame_wrap.h"
 #include "napi/js_error.h"
+#include "napi/model_wrap.h"
 #include "napi/runtime_info.h"
 #include "napi/testing.h"
 
@@ -44,6 +45,12 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New(env, runtimeInfo, "runtimeInfo"));
   exports.Set("memoryStats", Napi::Function::New(env, memoryStats, "memoryStats"));
   exports.Set("cudaSelfTest", Napi::Function::New(env, cudaSelfTest, "cudaSelfTest"));
+  Napi::Function modelClass = ModelHandle::defineClass(env);
+  Napi::Function sessionClass = SessionHandle::defineClass(env);
+  data->modelConstructor = Napi::Persistent(modelClass);
+  data->sessionConstructor = Napi::Persistent(sessionClass);
+  exports.Set("loadModel", Napi::Function::New(env, loadModel, "loadModel"));
+  exports.Set("GrammarHandle", GrammarHandle::defineClass(env));
   exports.Set("writeRandomCheckpoint", Napi::Function::New(env, writeRandomCheckpoint, "writeRandomCheckpoint"));
   exports.Set("quantizeCheckpoint", Napi::Function::New(env, quantizeCheckpoint, "quantizeCheckpoint"));
 

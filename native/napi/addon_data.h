@@ -10,6 +10,8 @@ struct AddonData {
   Napi::FunctionReference frameConstructor;    // NativeFrame
   Napi::FunctionReference engineConstructor;   // EngineHandle
   Napi::FunctionReference contextConstructor;  // ContextHandle
+  Napi::FunctionReference modelConstructor;    // ModelHandle
+  Napi::FunctionReference sessionConstructor;  // SessionHandle
   bool externalBuffersAllowed = true;        // false under Electron's memory cage (or when simulated)
 };
 

@@ -6,6 +6,8 @@
 #include "core/error.h"
 #include "engine/cpu/kernels.h"
 #include "napi/js_error.h"
+#include "vla/image_resize.h"
+#include "vla/preprocess.h"
 
 namespace tv::napi {
 
@@ -56,12 +58,48 @@ Napi::Value convert(Napi::CallbackInfo const& info) {
   });
 }
 
+// resizeBicubic(rgb: Uint8Array, width, height, newWidth, newHeight) -> Uint8Array (Pillow-compatible).
+Napi::Value resizeBicubic(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    TV_CHECK_ARG(info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array,
+                 "resizeBicubic(rgb: Uint8Array, width, height, newWidth, newHeight)");
+    Napi::Uint8Array rgb = info[0].As<Napi::Uint8Array>();
+    vla::RgbImage in;
+    in.width = info[1].As<Napi::Number>().Int32Value();
+    in.height = info[2].As<Napi::Number>().Int32Value();
+    TV_CHECK_ARG(in.width > 0 && in.height > 0 && rgb.ElementLength() == static_cast<std::size_t>(in.width) * in.height * 3,
+                 "the RGB buffer must hold width * height * 3 bytes");
+    in.pixels.assign(rgb.Data(), rgb.Data() + rgb.ElementLength());
+    vla::RgbImage const out = vla::resizeBicubic(in, info[3].As<Napi::Number>().Int32Value(), info[4].As<Napi::Number>().Int32Value());
+    Napi::Uint8Array result = Napi::Uint8Array::New(env, out.pixels.size());
+    std::copy(out.pixels.begin(), out.pixels.end(), result.Data());
+    return result;
+  });
+}
+
+// smartResize(height, width, factor, minPixels, maxPixels) -> [height, width]
+Napi::Value smartResize(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    auto const [h, w] = vla::smartResize(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(),
+                                         info[2].As<Napi::Number>().Int32Value(), info[3].As<Napi::Number>().Int32Value(),
+                                         info[4].As<Napi::Number>().Int32Value());
+    Napi::Array out = Napi::Array::New(env, 2);
+    out.Set(0u, h);
+    out.Set(1u, w);
+    return out;
+  });
+}
+
 }  // namespace
 
 Napi::Object makeTestingExports(Napi::Env env) {
   Napi::Object testing = Napi::Object::New(env);
   testing.Set("simdLevels", Napi::Function::New(env, simdLevels, "simdLevels"));
   testing.Set("convert", Napi::Function::New(env, convert, "convert"));
+  testing.Set("resizeBicubic", Napi::Function::New(env, resizeBicubic, "resizeBicubic"));
+  testing.Set("smartResize", Napi::Function::New(env, smartResize, "smartResize"));
   return testing;
 }
 

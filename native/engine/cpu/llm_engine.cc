@@ -74,6 +74,18 @@ class CpuLlmContext final : public HostExecutionContext {
  public:
   explicit CpuLlmContext(CpuLlmEngine const& engine) : HostExecutionContext(engine), engine_(engine) {}
 
+  // Only these logit rows are computed (the grammar's allowed tokens): the LM head is the largest
+  // per-token cost of small models (151,936 rows).
+  bool setOutputRows(std::string_view name, std::int32_t const* rows, int count) override {
+    TV_CHECK_ARG(name == names::kLogits, "only the logits can be computed for selected rows");
+    outputRows_.assign(rows, rows + count);
+    for (std::size_t i = 0; i < outputRows_.size(); ++i) {
+      TV_CHECK_ARG(outputRows_[i] >= 0 && outputRows_[i] < engine_.config().vocabSize && (i == 0 || outputRows_[i] > outputRows_[i - 1]),
+                   "output rows must be ascending token ids inside the vocabulary");
+    }
+    return true;
+  }
+
  protected:
   Shape inferOutputShape(std::string_view name) const override;
   void execute() override;
@@ -97,6 +109,7 @@ class CpuLlmContext final : public HostExecutionContext {
   // Scratch, reused across enqueues.
   std::vector<float> x_, norm_, qkv_, attn_, gateUp_, act_, tmp_, selected_;
   std::vector<std::vector<float>> scores_;
+  std::vector<std::int32_t> outputRows_;
   Q8Scratch quantScratch_;
 };
 
@@ -189,8 +202,18 @@ void CpuLlmContext::execute() {
   ThreadPool& pool = engine_.pool();
   QwenDecoderWeights const& w = engine_.weights();
   rmsNorm(pool, selected_.data(), w.finalNorm.data(), batch, hidden, c.rmsNormEps, selected_.data());
-  w.lmHead.forward(pool, selected_.data(), hidden, batch, logits.as<float>(), static_cast<std::size_t>(c.vocabSize),
-                   quantScratch_);
+  if (outputRows_.empty()) {
+    w.lmHead.forward(pool, selected_.data(), hidden, batch, logits.as<float>(), static_cast<std::size_t>(c.vocabSize),
+                     quantScratch_);
+    return;
+  }
+  for (std::size_t i = 0; i < outputRows_.size();) {
+    std::size_t j = i + 1;
+    while (j < outputRows_.size() && outputRows_[j] == outputRows_[j - 1] + 1) ++j;  // a contiguous run
+    w.lmHead.forwardRows(pool, selected_.data(), batch, logits.as<float>(), static_cast<std::size_t>(c.vocabSize), outputRows_[i],
+                         outputRows_[j - 1] + 1, quantScratch_);
+    i = j;
+  }
 }
 
 void CpuLlmContext::runChunk(Token const* tokens, int count, std::uint16_t const* embeds, int seqLen) {

@@ -1,0 +1,267 @@
+/**
+ * loadModel() and Model: a loaded model (engines, embedding table, tokenizer) that hands out Sessions
+ * and runs plans through an internal session pool.
+ */
+import { abortError, throwIfAborted, TrtVlaError, withCallerStack } from '../errors.js';
+import { allocFrame, createFramePool, type FrameBuffer, type FrameOptions, type FramePool, type FramePoolOptions } from '../frame.js';
+import { info } from '../info.js';
+import { native, type NativeModelDescription } from '../native.js';
+import { TokenizerHost } from '../tokenizer/TokenizerHost.js';
+import { optionalInteger, optionalSignal, requireObject, requireOneOf, requireString } from '../validate.js';
+import { resolveModelFiles, type ModelFiles } from './bundle.js';
+import { ModelCore } from './ModelCore.js';
+import {
+  cpuLoadSpec,
+  defaultSampling,
+  IMPROMPTU_IMAGE_REGULARIZATION,
+  type ImageRegularization,
+  stopTokens,
+} from './modelConfig.js';
+import { Session } from './Session.js';
+import type { GenerateRequest, GenerateResult, PlanEvent, PlanRequest, PlanResult, PreparedInput } from './types.js';
+
+export type BackendChoice = 'auto' | 'cpu' | 'tensorrt';
+
+export interface LoadModelOptions {
+  /** 'auto' (default): TensorRT when the bundle has engines and TensorRT can run here, else CPU. */
+  backend?: BackendChoice;
+  /** CPU backend threads. Default: every CPU this process may use. */
+  threads?: number;
+  /** KV cache capacity per session, tokens (prompt + answer). Default 4096. */
+  maxKvCapacity?: number;
+  /** Most prompt tokens one prefill call takes (longer prompts are prefilled in chunks). Default: the capacity. */
+  maxInputLength?: number;
+  /** Most image tokens per request / per image (vision engine profile). Default 4096 / 2048. */
+  maxImageTokens?: number;
+  maxImageTokensPerImage?: number;
+  /**
+   * LLaMA-Factory image regularisation before the image processor, as the Impromptu checkpoints were
+   * trained (max 262144 px, min 1024 px). false: the processor's smart resize only. Default: Impromptu's.
+   */
+  imageRegularization?: ImageRegularization | false;
+  /** Sessions model.plan / model.generate may run in parallel (each its own KV cache). Default 1. */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+/** Where the model runs and why that backend was chosen. */
+export interface BackendSelection {
+  backend: 'cpu' | 'tensorrt';
+  reason: string;
+}
+
+export class Model implements AsyncDisposable {
+  readonly dir: string;
+  readonly backend: BackendSelection;
+  readonly #core: ModelCore;
+  readonly #pool: Session[] = [];
+  readonly #poolLoad = new Map<Session, number>();
+  readonly #concurrency: number;
+  readonly #frames = new Set<FrameBuffer | FramePool>();
+  #disposing: Promise<void> | undefined;
+
+  /** @internal Use loadModel(). */
+  constructor(core: ModelCore, backend: BackendSelection, concurrency: number) {
+    this.#core = core;
+    this.dir = core.files.dir;
+    this.backend = backend;
+    this.#concurrency = concurrency;
+  }
+
+  /** Model dimensions and runtime limits. */
+  get description(): NativeModelDescription {
+    this.#core.ensureLive();
+    return this.#core.native.describe();
+  }
+
+  /** The files the model was loaded from. */
+  get files(): ModelFiles {
+    return this.#core.files;
+  }
+
+  get disposed(): boolean {
+    return this.#core.disposed;
+  }
+
+  /** A camera frame in addon-owned memory (see allocFrame); disposed with the model. */
+  allocFrame(options: FrameOptions): FrameBuffer {
+    this.#core.ensureLive();
+    const frame = allocFrame(options);
+    this.#frames.add(frame);
+    return frame;
+  }
+
+  /** A frame pool (see createFramePool); disposed with the model. */
+  createFramePool(options: FramePoolOptions): FramePool {
+    this.#core.ensureLive();
+    const pool = createFramePool(options);
+    this.#frames.add(pool);
+    return pool;
+  }
+
+  /** A session with its own KV cache and prefix cache; one request at a time. */
+  createSession(): Session {
+    this.#core.ensureLive();
+    return new Session(this.#core);
+  }
+
+  plan(request: PlanRequest): Promise<PlanResult> {
+    return this.#withSession((s) => s.plan(request));
+  }
+
+  planStream(request: PlanRequest): AsyncIterable<PlanEvent> {
+    const self = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        const session = self.#acquire();
+        try {
+          yield* session.planStream(request);
+        } finally {
+          self.#release(session);
+        }
+      },
+    };
+  }
+
+  generate(request: GenerateRequest): Promise<GenerateResult> {
+    return this.#withSession((s) => s.generate(request));
+  }
+
+  prepare(request: GenerateRequest | PlanRequest, options: { pixelValues?: boolean } = {}): Promise<PreparedInput> {
+    return this.#withSession((s) => s.prepare(request, options));
+  }
+
+  /** Waits for running requests, then frees sessions, frames, engines and the tokenizer. Idempotent. */
+  dispose(): Promise<void> {
+    this.#disposing ??= (async () => {
+      this.#core.markDisposed();
+      await Promise.all(this.#pool.map((s) => s.dispose()));
+      for (const f of this.#frames) f.dispose();
+      this.#core.native.dispose();
+      await this.#core.tokenizer.dispose();
+    })();
+    return this.#disposing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
+  async #withSession<T>(fn: (s: Session) => Promise<T>): Promise<T> {
+    const session = this.#acquire();
+    try {
+      return await fn(session);
+    } finally {
+      this.#release(session);
+    }
+  }
+
+  // The least loaded pooled session; a new one while below the concurrency limit.
+  #acquire(): Session {
+    this.#core.ensureLive();
+    let best: Session | undefined;
+    for (const s of this.#pool) if (!best || this.#poolLoad.get(s)! < this.#poolLoad.get(best)!) best = s;
+    if (!best || (this.#poolLoad.get(best)! > 0 && this.#pool.length < this.#concurrency)) {
+      best = new Session(this.#core);
+      this.#pool.push(best);
+      this.#poolLoad.set(best, 0);
+    }
+    this.#poolLoad.set(best, this.#poolLoad.get(best)! + 1);
+    return best;
+  }
+
+  #release(session: Session): void {
+    this.#poolLoad.set(session, this.#poolLoad.get(session)! - 1);
+  }
+}
+
+async function chooseBackend(files: ModelFiles, choice: BackendChoice): Promise<BackendSelection> {
+  const runtime = await info();
+  const trt = runtime.backends.tensorrt;
+  const hasCpuWeights = files.llm.weightFiles.length > 0 && files.visual.weightFiles.length > 0;
+  const hasEngines = files.llm.engineFile !== undefined && files.visual.engineFile !== undefined;
+  if (choice === 'tensorrt' || (choice === 'auto' && hasEngines && trt.available)) {
+    if (!trt.available) {
+      throw new TrtVlaError('ERR_BACKEND_UNAVAILABLE', `The TensorRT backend is not available here: ${trt.reason ?? 'unknown reason'}`);
+    }
+    if (!hasEngines) throw new TrtVlaError('ERR_MODEL_LOAD', `${files.dir} has no TensorRT engines (llm/llm.engine, visual/visual.engine)`);
+    throw new TrtVlaError('ERR_BACKEND_UNAVAILABLE', 'The TensorRT backend is not part of this build yet');
+  }
+  if (!hasCpuWeights) {
+    const why = hasEngines
+      ? `it has only TensorRT engines, and TensorRT cannot run here (${trt.reason ?? 'unavailable'})`
+      : 'it has no model*.safetensors weights';
+    throw new TrtVlaError('ERR_MODEL_LOAD', `${files.dir} cannot run on the CPU backend: ${why}`);
+  }
+  const reason =
+    choice === 'cpu'
+      ? 'requested'
+      : hasEngines
+        ? `TensorRT engines present but TensorRT unavailable: ${trt.reason ?? 'unknown'}`
+        : 'no TensorRT engines in the bundle; running its safetensors weights';
+  return { backend: 'cpu', reason };
+}
+
+/** Loads a model directory (bundle layout or a Hugging Face Qwen2.5-VL checkpoint). */
+export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
+  requireString(dir, 'dir');
+  requireObject(options, 'options');
+  const backendChoice = requireOneOf(options.backend ?? 'auto', 'options.backend', ['auto', 'cpu', 'tensorrt'] as const);
+  const threads = optionalInteger(options.threads, 'options.threads', 1, 256);
+  const maxKvCapacity = optionalInteger(options.maxKvCapacity, 'options.maxKvCapacity', 64, 1 << 20) ?? 4096;
+  const maxInputLength = optionalInteger(options.maxInputLength, 'options.maxInputLength', 1, maxKvCapacity) ?? maxKvCapacity;
+  const maxImageTokens = optionalInteger(options.maxImageTokens, 'options.maxImageTokens', 1, 1 << 20) ?? 4096;
+  const maxImageTokensPerImage = optionalInteger(options.maxImageTokensPerImage, 'options.maxImageTokensPerImage', 1, 1 << 20) ?? Math.min(2048, maxImageTokens);
+  const concurrency = optionalInteger(options.concurrency, 'options.concurrency', 1, 64) ?? 1;
+  const signal = optionalSignal(options.signal, 'options.signal');
+  const regularization = options.imageRegularization ?? IMPROMPTU_IMAGE_REGULARIZATION;
+  if (regularization !== false) {
+    requireObject(regularization, 'options.imageRegularization');
+    optionalInteger(regularization.maxPixels, 'options.imageRegularization.maxPixels', 1, 1 << 30);
+    optionalInteger(regularization.minPixels, 'options.imageRegularization.minPixels', 0, 1 << 30);
+  }
+  throwIfAborted(signal);
+
+  const files = resolveModelFiles(dir);
+  const backend = await chooseBackend(files, backendChoice);
+  throwIfAborted(signal);
+  // The tokenizer thread and the native engines load at the same time.
+  const imagePad = configTokenId(files, 'image_token_id', 151655);
+  const visionStart = configTokenId(files, 'vision_start_token_id', 151652);
+  const spec = cpuLoadSpec(files, {
+    threads,
+    limits: { maxKvCapacity, maxInputLength, maxImageTokens, maxImageTokensPerImage },
+    regularization,
+    imagePad,
+    visionStart,
+  });
+  const [tokenizerResult, handleResult] = await Promise.allSettled([
+    TokenizerHost.load(files.llm.tokenizerDir),
+    withCallerStack(() => native().loadModel(spec)),
+  ]);
+  if (tokenizerResult.status === 'rejected' || handleResult.status === 'rejected') {
+    if (tokenizerResult.status === 'fulfilled') await tokenizerResult.value.dispose();
+    if (handleResult.status === 'fulfilled') handleResult.value.dispose();
+    throw tokenizerResult.status === 'rejected' ? tokenizerResult.reason : (handleResult as PromiseRejectedResult).reason;
+  }
+  const tokenizer = tokenizerResult.value;
+  const handle = handleResult.value;
+  try {
+    const ids = tokenizer.specialIds;
+    if (ids.imagePad !== imagePad || ids.visionStart !== visionStart) {
+      throw new TrtVlaError('ERR_MODEL_LOAD', `the tokenizer's image tokens (${ids.imagePad}, ${ids.visionStart}) differ from config.json's (${imagePad}, ${visionStart})`);
+    }
+    if (signal?.aborted) throw abortError(signal);
+    const core = new ModelCore(handle, tokenizer, files, defaultSampling(files), stopTokens(files, ids.imEnd, ids.endOfText));
+    return new Model(core, backend, concurrency);
+  } catch (err) {
+    handle.dispose();
+    await tokenizer.dispose();
+    throw err;
+  }
+}
+
+function configTokenId(files: ModelFiles, key: string, fallback: number): number {
+  const value = files.llm.config[key] ?? files.visual.config[key];
+  return typeof value === 'number' && Number.isInteger(value) ? value : fallback;
+}

@@ -1,0 +1,397 @@
+/**
+ * A Session owns an execution context, a KV cache and a prefix cache on the native side, and runs one
+ * request at a time (further requests wait their turn). Concurrent plans need separate sessions.
+ */
+import { checkFeasibility } from '../action/feasibility.js';
+import { parsePlanning } from '../action/parsePlanning.js';
+import type { PlanningStreamEvent } from '../action/planningTypes.js';
+import { WaypointStreamDecoder } from '../action/WaypointStreamDecoder.js';
+import { abortError, TrtVlaError, withCallerStack } from '../errors.js';
+import type { FrameBuffer } from '../frame.js';
+import type { NativeFrame, NativeGenerateResult, NativeSession } from '../native.js';
+import { buildNuScenesPrompt } from '../prompt/nuscenesPrompt.js';
+import { buildQ7Prompt } from '../prompt/q7Prompt.js';
+import type { PlanningPrompt } from '../prompt/answerSpec.js';
+import { IMAGE_PLACEHOLDER, type ChatMessage } from '../tokenizer/chatTemplate.js';
+import { invalidArgument, isObject, optionalInteger, optionalSignal, requireOneOf } from '../validate.js';
+import type { ModelCore } from './ModelCore.js';
+import type {
+  GenerateRequest,
+  GenerateResult,
+  PlanEvent,
+  PlanRequest,
+  PlanResult,
+  PreparedInput,
+  StopReason,
+  Timings,
+  TokenEvent,
+} from './types.js';
+
+let nextRequestId = 1;
+
+interface Encoded {
+  ids: Int32Array;
+  text: string;
+  grids: [number, number, number][];
+}
+
+interface RunOptions {
+  encoded: Encoded;
+  images: FrameBuffer[];
+  maxTokens: number;
+  sampling: GenerateRequest['sampling'];
+  signal: AbortSignal | undefined;
+  prefixCache: boolean;
+  grammar?: object;
+  onTokens?: (ids: Int32Array, forced: boolean) => void;
+  started: number;
+}
+
+function timingsOf(r: NativeGenerateResult, started: number): Timings {
+  return {
+    ...r.timings,
+    endToEndMs: performance.now() - started,
+    forwardPasses: r.forwardPasses,
+    generatedTokens: r.tokens.length,
+    forcedTokens: r.forcedTokens,
+    promptTokens: r.promptTokens,
+    cachedPromptTokens: r.cachedPromptTokens,
+    imageTokens: r.imageTokens,
+  };
+}
+
+/** Events produced by a running plan and taken by one async consumer: the plumbing of planStream. */
+class EventQueue<T> {
+  #items: T[] = [];
+  #waiter: { resolve: (r: IteratorResult<T>) => void; reject: (err: unknown) => void } | undefined;
+  #ended = false;
+  #failed = false;
+  #error: unknown;
+
+  push(item: T): void {
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    if (waiter) waiter.resolve({ value: item, done: false });
+    else this.#items.push(item);
+  }
+
+  end(error?: unknown): void {
+    this.#ended = true;
+    if (error !== undefined) {
+      this.#failed = true;
+      this.#error = error;
+    }
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    if (waiter) this.#settle(waiter.resolve, waiter.reject);
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.#items.length > 0) return Promise.resolve({ value: this.#items.shift()!, done: false });
+    return new Promise((resolve, reject) => {
+      if (this.#ended) this.#settle(resolve, reject);
+      else this.#waiter = { resolve, reject };
+    });
+  }
+
+  #settle(resolve: (r: IteratorResult<T>) => void, reject: (err: unknown) => void): void {
+    if (this.#failed) reject(this.#error);
+    else resolve({ value: undefined, done: true });
+  }
+}
+
+export class Session implements AsyncDisposable {
+  readonly #core: ModelCore;
+  readonly #native: NativeSession;
+  #queue: Promise<unknown> = Promise.resolve();
+  #running = 0;
+  #disposed = false;
+
+  /** @internal Use model.createSession(). */
+  constructor(core: ModelCore) {
+    this.#core = core;
+    this.#native = core.native.createSession();
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** Prompt tokens whose KV this session holds for reuse by the next request. */
+  get cachedTokens(): number {
+    return this.#native.cachedTokens;
+  }
+
+  /** Forgets the cached prompt prefix (the next request prefills everything). */
+  clearPrefixCache(): void {
+    this.#ensureLive();
+    this.#native.clearPrefixCache();
+  }
+
+  /** Raw generation: messages (chat template), text, or tokens; `<image>` placeholders are expanded. */
+  generate(request: GenerateRequest): Promise<GenerateResult> {
+    const started = performance.now();
+    return this.#exclusive(async () => {
+      const r = this.#validateCommon(request);
+      const encoded = await this.#encodeRequest(request, r.images);
+      const detok = this.#core.tokenizer.createDetokenizer({ skipSpecialTokens: true });
+      const onToken = request.onToken;
+      const result = await this.#run({
+        ...r,
+        encoded,
+        maxTokens: r.maxTokens ?? 512,
+        started,
+        onTokens: (ids, forced) => {
+          const text = detok.pushAll(ids);
+          onToken?.({ type: 'token', ids, text, forced });
+        },
+      });
+      const text = this.#core.tokenizer.decode(result.tokens, { skipSpecialTokens: true });
+      return { text, tokens: result.tokens, stopReason: result.stopReason as StopReason, timings: timingsOf(result, started) };
+    });
+  }
+
+  /** Plans a trajectory: the Impromptu prompt, (constrained) generation, parsed waypoints, feasibility. */
+  plan(request: PlanRequest): Promise<PlanResult> {
+    return this.#plan(request, undefined);
+  }
+
+  /** Like plan, streamed: token, waypoint and reasoning events as they happen, then 'done'. */
+  planStream(request: PlanRequest): AsyncIterable<PlanEvent> {
+    const queue = new EventQueue<PlanEvent>();
+    const controller = new AbortController();
+    const outer = request?.signal;
+    const signal = outer ? AbortSignal.any([outer, controller.signal]) : controller.signal;
+    let started = false;
+    const start = () => {
+      if (started) return;
+      started = true;
+      this.#plan({ ...request, signal }, (event) => queue.push(event)).then(
+        (result) => {
+          queue.push({ type: 'done', result });
+          queue.end();
+        },
+        (err) => queue.end(err),
+      );
+    };
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          start();
+          return queue.next();
+        },
+        return: async () => {
+          // The consumer stopped early: stop generating.
+          controller.abort(new TrtVlaError('ABORT_ERR', 'The plan stream was closed by its consumer'));
+          return { value: undefined as never, done: true };
+        },
+      }),
+    };
+  }
+
+  /** What the model will see for a request, without running it (prompt, ids, grids, positions, pixels). */
+  prepare(request: GenerateRequest | PlanRequest, options: { pixelValues?: boolean } = {}): Promise<PreparedInput> {
+    return this.#exclusive(async () => {
+      const r = this.#validateCommon(request);
+      const encoded = 'history' in request ? await this.#encodePlan(request as PlanRequest, r.images).then((p) => p.encoded) : await this.#encodeRequest(request as GenerateRequest, r.images);
+      const positionIds = this.#core.native.positions(encoded.ids, encoded.grids);
+      const prepared: PreparedInput = { promptText: encoded.text, inputIds: encoded.ids, imageGrids: encoded.grids, positionIds };
+      if (options.pixelValues && r.images.length > 0) {
+        const native = await withCallerStack(() => this.#native.prepare(r.images.map((f) => f._native), true));
+        prepared.pixelValues = native.pixelValues;
+      }
+      return prepared;
+    });
+  }
+
+  /** Waits for the running request, then frees the native session. Idempotent. */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    await this.#queue.catch(() => undefined);
+    this.#native.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
+  /** @internal Requests queued or running. */
+  get _busy(): boolean {
+    return this.#running > 0;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  async #plan(request: PlanRequest, emit: ((event: PlanEvent) => void) | undefined): Promise<PlanResult> {
+    const started = performance.now();
+    return this.#exclusive(async () => {
+      if (!isObject(request)) throw invalidArgument('request', 'an object', request);
+      const r = this.#validateCommon(request);
+      const { prompt, encoded } = await this.#encodePlan(request, r.images);
+      const constrained = request.constrained ?? true;
+      const grammar = constrained ? await this.#core.grammar(prompt.format.name, prompt.mode) : undefined;
+      const decoder = new WaypointStreamDecoder({ format: prompt.format, mode: prompt.mode });
+      const detok = this.#core.tokenizer.createDetokenizer({ skipSpecialTokens: true });
+      const result = await this.#run({
+        ...r,
+        encoded,
+        grammar,
+        started,
+        // Room for the whole answer: the slow chain can be long; fast answers are ~150 tokens.
+        maxTokens: r.maxTokens ?? (prompt.mode === 'slow' ? 2048 : 256),
+        onTokens: emit
+          ? (ids, forced) => {
+              const text = detok.pushAll(ids);
+              const token: TokenEvent = { type: 'token', ids, text, forced };
+              emit(token);
+              for (const e of decoder.push(text) as PlanningStreamEvent[]) {
+                emit(e.type === 'waypoint' ? { type: 'waypoint', index: e.index, waypoint: e.waypoint } : { type: 'reasoning', section: e.section, text: e.text });
+              }
+            }
+          : undefined,
+      });
+      const text = this.#core.tokenizer.decode(result.tokens, { skipSpecialTokens: true });
+      const parsed = parsePlanning(text, { format: prompt.format, mode: prompt.mode });
+      let feasibility;
+      if (parsed.waypoints.length > 0) {
+        try {
+          feasibility = checkFeasibility(parsed.waypoints, { history: request.history });
+        } catch {
+          feasibility = undefined; // not enough motion information for the first step
+        }
+      }
+      return {
+        waypoints: [...parsed.waypoints],
+        complete: parsed.complete,
+        text,
+        reasoning: { ...parsed.reasoning },
+        diagnostics: parsed.diagnostics,
+        feasibility,
+        tokens: result.tokens,
+        stopReason: result.stopReason as StopReason,
+        timings: timingsOf(result, started),
+      };
+    });
+  }
+
+  async #encodePlan(request: PlanRequest, images: FrameBuffer[]): Promise<{ prompt: PlanningPrompt; encoded: Encoded }> {
+    const format = request.format === undefined ? 'nuscenes' : requireOneOf(request.format, 'format', ['nuscenes', 'q7'] as const);
+    const prompt =
+      format === 'nuscenes'
+        ? buildNuScenesPrompt({ history: request.history, mode: request.mode, statusWording: request.statusWording })
+        : buildQ7Prompt({ history: request.history, mode: request.mode, views: images.length === 1 ? 1 : 3 });
+    if (images.length !== prompt.imageCount) {
+      throw invalidArgument('images', `${prompt.imageCount} frame(s) for the ${format} prompt`, images);
+    }
+    const encoded = await this.#encodeMessages([{ role: 'user', content: prompt.text }], images);
+    return { prompt, encoded };
+  }
+
+  async #encodeRequest(request: GenerateRequest, images: FrameBuffer[]): Promise<Encoded> {
+    const given = ['messages', 'text', 'tokens'].filter((k) => (request as unknown as Record<string, unknown>)[k] !== undefined);
+    if (given.length !== 1) throw invalidArgument('request', 'exactly one of messages, text or tokens', given.join(', ') || 'none');
+    if (request.messages !== undefined) {
+      if (!Array.isArray(request.messages)) throw invalidArgument('messages', 'an array of chat messages', request.messages);
+      return this.#encodeMessages(request.messages, images);
+    }
+    const grids = this.#grids(images);
+    if (request.text !== undefined) {
+      if (typeof request.text !== 'string') throw invalidArgument('text', 'a string', request.text);
+      const parts = request.text.split(IMAGE_PLACEHOLDER);
+      if (parts.length - 1 !== images.length) {
+        throw invalidArgument('images', `${parts.length - 1} frame(s), one per <image> placeholder`, images);
+      }
+      const t = this.#core.tokenizer.specialIds;
+      const pad = this.#core.tokenizer.tokenBinary(t.imagePad);
+      const text = parts
+        .map((p, i) => (i === 0 ? p : `${tokenText(this.#core, t.visionStart)}${pad.repeat(grids[i - 1]!.reduce((a, b) => a * b, 1) / 4)}${tokenText(this.#core, t.visionEnd)}${p}`))
+        .join('');
+      return { ids: await this.#core.tokenizer.encode(text), text, grids };
+    }
+    const tokens = request.tokens instanceof Int32Array ? request.tokens : Int32Array.from(request.tokens as number[]);
+    return { ids: tokens, text: this.#core.tokenizer.decode(tokens), grids };
+  }
+
+  async #encodeMessages(messages: ChatMessage[], images: FrameBuffer[]): Promise<Encoded> {
+    const grids = this.#grids(images);
+    const encoded = await this.#core.tokenizer.encodeChat(messages, { imageGrids: grids });
+    return { ids: encoded.ids, text: encoded.text, grids };
+  }
+
+  #grids(images: FrameBuffer[]): [number, number, number][] {
+    return images.length ? this.#core.native.imageGrids(images.map((f) => ({ width: f.width, height: f.height }))) : [];
+  }
+
+  #validateCommon(request: GenerateRequest | PlanRequest): {
+    images: FrameBuffer[];
+    maxTokens: number | undefined;
+    signal: AbortSignal | undefined;
+    sampling: GenerateRequest['sampling'];
+    prefixCache: boolean;
+  } {
+    if (!isObject(request)) throw invalidArgument('request', 'an object', request);
+    const images = (request.images ?? []) as FrameBuffer[];
+    if (!Array.isArray(images)) throw invalidArgument('images', 'an array of FrameBuffers', images);
+    images.forEach((f, i) => {
+      if (!this.#core.isFrame(f)) throw invalidArgument(`images[${i}]`, 'a FrameBuffer from allocFrame / a pool', f);
+      f._native; // throws ERR_DISPOSED for a disposed or released frame
+    });
+    const maxTokens = optionalInteger(request.maxTokens, 'maxTokens', 1, 1 << 20);
+    const signal = optionalSignal(request.signal, 'signal');
+    if (request.sampling !== undefined && !isObject(request.sampling)) throw invalidArgument('sampling', 'an object', request.sampling);
+    if (request.prefixCache !== undefined && typeof request.prefixCache !== 'boolean') {
+      throw invalidArgument('prefixCache', 'a boolean', request.prefixCache);
+    }
+    return { images, maxTokens, signal, sampling: request.sampling, prefixCache: request.prefixCache ?? true };
+  }
+
+  async #run(o: RunOptions): Promise<NativeGenerateResult> {
+    const { signal } = o;
+    if (signal?.aborted) throw abortError(signal);
+    const requestId = nextRequestId++;
+    const onAbort = () => this.#native.abort(requestId);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const frames: NativeFrame[] = o.images.map((f) => f._native);
+      return await withCallerStack(() =>
+        this.#native.generate(
+          {
+            inputIds: o.encoded.ids,
+            images: frames,
+            sampling: { ...this.#core.defaultSampling, ...o.sampling },
+            maxNewTokens: o.maxTokens,
+            stopTokens: Int32Array.from(this.#core.stopTokens),
+            usePrefixCache: o.prefixCache,
+            grammar: o.grammar,
+            requestId,
+          },
+          (ids, forced) => o.onTokens?.(ids, forced),
+        ),
+      );
+    } catch (err) {
+      if (err instanceof TrtVlaError && err.code === 'ABORT_ERR' && signal) throw abortError(signal);
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Runs fn after the previous request of this session finished (one at a time). */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.#ensureLive();
+    this.#running++;
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => undefined);
+    return run.finally(() => this.#running--);
+  }
+
+  #ensureLive(): void {
+    if (this.#disposed) throw new TrtVlaError('ERR_DISPOSED', 'This Session was disposed');
+    this.#core.ensureLive();
+  }
+}
+
+function tokenText(core: ModelCore, id: number): string {
+  return core.tokenizer.tokenBinary(id);
+}

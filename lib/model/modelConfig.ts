@@ -1,0 +1,116 @@
+/**
+ * From a model directory's files to what the runtime needs: the native load spec (engines, embedding
+ * table, image processor settings, token ids, limits), the default sampling of generation_config.json
+ * and the stop tokens.
+ */
+import type { ModelFiles } from './bundle.js';
+
+/** LLaMA-Factory's image regularisation, applied before the image processor (training-time behaviour). */
+export interface ImageRegularization {
+  /** Images above this many pixels are scaled down first. Impromptu: 262144 (512 x 512). */
+  maxPixels: number;
+  /** Images below this many pixels are scaled up first. Impromptu: 1024. */
+  minPixels: number;
+}
+
+/** What the Impromptu checkpoints were trained with (LLaMA-Factory image_max_pixels / image_min_pixels). */
+export const IMPROMPTU_IMAGE_REGULARIZATION: ImageRegularization = { maxPixels: 262144, minPixels: 1024 };
+
+export interface SamplingOptions {
+  /** 0 = greedy. */
+  temperature?: number;
+  /** Keep the k most likely tokens (0 = all). 1 = greedy. */
+  topK?: number;
+  /** Nucleus sampling threshold in (0, 1]. */
+  topP?: number;
+  /** Hugging Face repetition penalty over the prompt and the output (1 = off). */
+  repetitionPenalty?: number;
+  /** Seed of the random draw; same seed, same tokens. Default 0. */
+  seed?: number;
+}
+
+export interface NativeLoadLimits {
+  maxKvCapacity: number;
+  maxInputLength: number;
+  maxImageTokens: number;
+  maxImageTokensPerImage: number;
+}
+
+function num(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+function triple(value: unknown): [number, number, number] | undefined {
+  return Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === 'number') ? (value as [number, number, number]) : undefined;
+}
+
+/** The image processor settings of preprocessor_config.json (Qwen2VLImageProcessor), with its defaults. */
+export function preprocessSpec(files: ModelFiles, regularization: ImageRegularization | false): Record<string, unknown> {
+  const p = files.visual.preprocessorConfig ?? {};
+  const size = (p.size ?? {}) as Record<string, unknown>;
+  return {
+    patchSize: num(p.patch_size) ?? 14,
+    temporalPatchSize: num(p.temporal_patch_size) ?? 2,
+    mergeSize: num(p.merge_size) ?? 2,
+    // Newer processors write size.shortest_edge / longest_edge for the pixel bounds.
+    minPixels: num(p.min_pixels) ?? num(size.shortest_edge) ?? 56 * 56,
+    maxPixels: num(p.max_pixels) ?? num(size.longest_edge) ?? 28 * 28 * 1280,
+    mean: triple(p.image_mean) ?? [0.48145466, 0.4578275, 0.40821073],
+    std: triple(p.image_std) ?? [0.26862954, 0.26130258, 0.27577711],
+    rescaleFactor: num(p.rescale_factor) ?? 1 / 255,
+    preResizeMaxPixels: regularization ? regularization.maxPixels : 0,
+    preResizeMinPixels: regularization ? regularization.minPixels : 0,
+  };
+}
+
+/** Sampling defaults from generation_config.json (greedy when it does not sample). */
+export function defaultSampling(files: ModelFiles): Required<SamplingOptions> {
+  const g = files.llm.generationConfig ?? {};
+  const sampling: Required<SamplingOptions> = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: num(g.repetition_penalty) ?? 1, seed: 0 };
+  if (g.do_sample === true) {
+    sampling.temperature = num(g.temperature) ?? 1;
+    sampling.topK = num(g.top_k) ?? 50;
+    sampling.topP = num(g.top_p) ?? 1;
+  }
+  return sampling;
+}
+
+/** Token ids that end generation: generation_config's eos ids plus the chat turn's end. */
+export function stopTokens(files: ModelFiles, imEnd: number, endOfText: number): number[] {
+  const eos = files.llm.generationConfig?.eos_token_id;
+  const ids = new Set<number>([imEnd, endOfText]);
+  for (const id of Array.isArray(eos) ? eos : [eos]) if (typeof id === 'number') ids.add(id);
+  return [...ids];
+}
+
+/** The native loadModel spec for the CPU backend. */
+export function cpuLoadSpec(
+  files: ModelFiles,
+  options: { threads?: number; limits: NativeLoadLimits; regularization: ImageRegularization | false; imagePad: number; visionStart: number },
+): Record<string, unknown> {
+  const embeddingNames = ['embedding', 'model.embed_tokens.weight', 'model.language_model.embed_tokens.weight'];
+  const embeddingFiles = files.llm.embeddingFile ? [files.llm.embeddingFile] : files.llm.weightFiles;
+  return {
+    backend: 'cpu',
+    threads: options.threads,
+    llm: {
+      config: JSON.stringify(files.llm.config),
+      configName: relativeName(files, files.llm.configPath),
+      weightFiles: files.llm.weightFiles,
+      embeddingFile: files.llm.embeddingFile,
+    },
+    visual: {
+      config: JSON.stringify(files.visual.config),
+      configName: relativeName(files, files.visual.configPath),
+      weightFiles: files.visual.weightFiles,
+    },
+    embedding: { files: embeddingFiles, names: embeddingNames },
+    preprocess: preprocessSpec(files, options.regularization),
+    tokens: { imagePad: options.imagePad, visionStart: options.visionStart },
+    limits: options.limits,
+  };
+}
+
+function relativeName(files: ModelFiles, file: string): string {
+  return file.startsWith(files.dir) ? file.slice(files.dir.length + 1) : file;
+}

@@ -1,0 +1,133 @@
+/** Request, result and event types of Model / Session. */
+import type { FeasibilityReport } from '../action/feasibility.js';
+import type { PlanningDiagnostic, Waypoint } from '../action/planningTypes.js';
+import type { FrameBuffer } from '../frame.js';
+import type { PlanningMode } from '../prompt/answerSpec.js';
+import type { EgoHistoryEntry } from '../prompt/egoHistory.js';
+import type { PlanningFormat, ReasoningSectionKey } from '../prompt/formats.js';
+import type { ChatMessage } from '../tokenizer/chatTemplate.js';
+import type { SamplingOptions } from './modelConfig.js';
+
+export type { SamplingOptions };
+
+/** Per-stage timings of one request (milliseconds), and the work it took. */
+export interface Timings {
+  /** Frame conversion, resize, normalisation, patchify. */
+  preprocessMs: number;
+  /** The vision encoder. */
+  visionMs: number;
+  /** Token embeddings with the image spliced in, and the M-RoPE table. */
+  embedMs: number;
+  /** The prompt's prefill (the uncached part). */
+  prefillMs: number;
+  /** Everything after the prefill: decode steps and forced-token chunks. */
+  decodeMs: number;
+  /** From the start of the native request to the first generated token. */
+  firstTokenMs: number;
+  /** The native request from start to end. */
+  totalMs: number;
+  /** The call from JS: tokenization, waiting for the session, native work, parsing. */
+  endToEndMs: number;
+  /** LLM engine calls after the prompt prefill. */
+  forwardPasses: number;
+  /** Tokens generated (sampled and forced), including the end-of-turn token. */
+  generatedTokens: number;
+  /** Of which the grammar forced (jump-forward). */
+  forcedTokens: number;
+  /** Prompt tokens, including image tokens. */
+  promptTokens: number;
+  /** Prompt tokens whose KV came from the session's prefix cache. */
+  cachedPromptTokens: number;
+  imageTokens: number;
+}
+
+export type StopReason = 'stop' | 'length' | 'grammar';
+
+interface RequestCommon {
+  /** Camera frames, one per `<image>` placeholder, in order. */
+  images?: FrameBuffer[];
+  /** Most tokens to generate (default 512 for generate, enough for the answer format for plan). */
+  maxTokens?: number;
+  /** Default: the model's generation_config.json (the Impromptu checkpoints: greedy, repetition penalty 1.05). */
+  sampling?: SamplingOptions;
+  /** Aborting stops generation within one engine step; the promise rejects with ABORT_ERR. */
+  signal?: AbortSignal;
+  /** Reuse the session's cached KV of the longest identical prompt prefix (default true). */
+  prefixCache?: boolean;
+}
+
+/** model.generate: exactly one of messages / text / tokens. */
+export interface GenerateRequest extends RequestCommon {
+  /** Chat messages, rendered with the Qwen2.5-VL chat template (default system message added). */
+  messages?: ChatMessage[];
+  /** Raw text (no template); `<image>` placeholders are expanded. */
+  text?: string;
+  /** Token ids as they are (image pads must already be expanded). */
+  tokens?: Int32Array | number[];
+  /** Called with each batch of new tokens and the text they completed. */
+  onToken?: (event: TokenEvent) => void;
+}
+
+export interface GenerateResult {
+  text: string;
+  tokens: Int32Array;
+  stopReason: StopReason;
+  timings: Timings;
+}
+
+export interface PlanRequest extends RequestCommon {
+  /** Front camera (nuScenes) or front / front-right / front-left (q7 with 3 views). */
+  images: FrameBuffer[];
+  /** Ego history, oldest first, ending at t = 0 at the origin (see EgoHistoryEntry). */
+  history: EgoHistoryEntry[];
+  /** Answer format of the checkpoint: 'nuscenes' (6 waypoints / 3 s, default) or 'q7' (10 / 5 s). */
+  format?: PlanningFormat;
+  /** 'fast' answers the PLANNING block; 'slow' the reasoning chain first. Default 'fast'. */
+  mode?: PlanningMode;
+  /** nuScenes status wording (see buildNuScenesPrompt). Default 'speed'. */
+  statusWording?: 'speed' | 'velocity-x' | 'none';
+  /** Grammar-constrained decoding with jump-forward (default true): every plan parses. */
+  constrained?: boolean;
+}
+
+export interface PlanResult {
+  /** The parsed trajectory (x forward, y left, metres; t in seconds after now). */
+  waypoints: Waypoint[];
+  /** Whether the answer held all the format's waypoints. */
+  complete: boolean;
+  /** The answer text (without the end-of-turn token). */
+  text: string;
+  /** Slow mode: the reasoning sections. */
+  reasoning: Partial<Record<ReasoningSectionKey, string>>;
+  diagnostics: readonly PlanningDiagnostic[];
+  feasibility: FeasibilityReport | undefined;
+  tokens: Int32Array;
+  stopReason: StopReason;
+  timings: Timings;
+}
+
+export interface TokenEvent {
+  type: 'token';
+  ids: Int32Array;
+  /** The text these ids completed (may be empty while a character is split across tokens). */
+  text: string;
+  /** Forced by the grammar (jump-forward), not sampled. */
+  forced: boolean;
+}
+
+export type PlanEvent =
+  | TokenEvent
+  | { type: 'waypoint'; index: number; waypoint: Waypoint }
+  | { type: 'reasoning'; section: ReasoningSectionKey; text: string }
+  | { type: 'done'; result: PlanResult };
+
+/** What the model would see for a request, without running it. */
+export interface PreparedInput {
+  promptText: string;
+  inputIds: Int32Array;
+  imageGrids: [number, number, number][];
+  /** M-RoPE position ids (t, h, w) of every prompt token. */
+  positionIds: [Int32Array, Int32Array, Int32Array];
+  /** Per image: [patches][3*2*14*14] normalised pixel values in Qwen2VLImageProcessor order. */
+  pixelValues?: Float32Array[];
+}

@@ -1,0 +1,662 @@
+#include "napi/model_wrap.h"
+
+#include <utility>
+
+#include "core/cpu_features.h"
+#include "core/error.h"
+#include "core/json.h"
+#include "engine/cpu/llm_engine.h"
+#include "engine/cpu/qwen_config.h"
+#include "engine/cpu/vision_engine.h"
+#include "napi/addon_data.h"
+#include "napi/frame_wrap.h"
+#include "napi/js_error.h"
+#include "napi/js_values.h"
+#include "vla/grammar.h"
+#include "vla/positions.h"
+
+namespace tv::napi {
+
+namespace {
+
+// ---- model loading --------------------------------------------------------------------------------
+
+struct LoadSpec {
+  std::string backend = "cpu";
+  int threads = 1;
+  std::string llmConfig, llmConfigName;
+  std::vector<std::string> llmWeights;
+  std::string llmEmbeddingFile;
+  std::string visualConfig, visualConfigName;
+  std::vector<std::string> visualWeights;
+  std::vector<std::string> embeddingFiles, embeddingNames;
+  vla::PreprocessConfig preprocess;
+  vla::SpecialTokens tokens;
+  engine::cpu::LlmLimits llmLimits;
+  engine::cpu::VisionLimits visionLimits;
+};
+
+std::array<float, 3> floatTriple(Napi::Object const& o, char const* key, std::array<float, 3> fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  TV_CHECK_ARG(v.IsArray() && v.As<Napi::Array>().Length() == 3, "Expected three numbers for ", key);
+  Napi::Array a = v.As<Napi::Array>();
+  std::array<float, 3> out{};
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    TV_CHECK_ARG(a.Get(i).IsNumber(), "Expected three numbers for ", key);
+    out[i] = a.Get(i).As<Napi::Number>().FloatValue();
+  }
+  return out;
+}
+
+LoadSpec parseLoadSpec(Napi::Object spec) {
+  LoadSpec s;
+  s.backend = optionalString(spec, "backend", "cpu");
+  TV_CHECK(s.backend == "cpu", ErrorCode::kBackendUnavailable, "backend '", s.backend,
+           "' is not available in this build (TensorRT was not compiled in)");
+  s.threads = static_cast<int>(optionalInteger(spec, "threads", availableCpuCount(), 1, 256));
+  Napi::Object llm = requireObject(spec.Get("llm"), "llm");
+  s.llmConfig = requireString(llm, "config");
+  s.llmConfigName = optionalString(llm, "configName", "llm/config.json");
+  s.llmWeights = requireStringArray(llm, "weightFiles");
+  s.llmEmbeddingFile = optionalString(llm, "embeddingFile", "");
+  Napi::Value visual = spec.Get("visual");
+  if (visual.IsObject()) {
+    Napi::Object v = visual.As<Napi::Object>();
+    s.visualConfig = requireString(v, "config");
+    s.visualConfigName = optionalString(v, "configName", "visual/config.json");
+    s.visualWeights = requireStringArray(v, "weightFiles");
+  }
+  Napi::Object embedding = requireObject(spec.Get("embedding"), "embedding");
+  s.embeddingFiles = requireStringArray(embedding, "files");
+  s.embeddingNames = requireStringArray(embedding, "names");
+  Napi::Value pre = spec.Get("preprocess");
+  if (pre.IsObject()) {
+    Napi::Object p = pre.As<Napi::Object>();
+    vla::PreprocessConfig& c = s.preprocess;
+    c.patchSize = static_cast<int>(optionalInteger(p, "patchSize", c.patchSize, 1, 1024));
+    c.temporalPatchSize = static_cast<int>(optionalInteger(p, "temporalPatchSize", c.temporalPatchSize, 1, 16));
+    c.mergeSize = static_cast<int>(optionalInteger(p, "mergeSize", c.mergeSize, 1, 16));
+    c.minPixels = static_cast<int>(optionalInteger(p, "minPixels", c.minPixels, 1, 1 << 30));
+    c.maxPixels = static_cast<int>(optionalInteger(p, "maxPixels", c.maxPixels, 1, 1 << 30));
+    c.preResizeMaxPixels = static_cast<int>(optionalInteger(p, "preResizeMaxPixels", 0, 0, 1 << 30));
+    c.preResizeMinPixels = static_cast<int>(optionalInteger(p, "preResizeMinPixels", 0, 0, 1 << 30));
+    c.mean = floatTriple(p, "mean", c.mean);
+    c.std = floatTriple(p, "std", c.std);
+    c.rescaleFactor = optionalNumber(p, "rescaleFactor", c.rescaleFactor);
+    TV_CHECK_ARG(c.minPixels <= c.maxPixels, "minPixels must not exceed maxPixels");
+  }
+  Napi::Value tokens = spec.Get("tokens");
+  if (tokens.IsObject()) {
+    Napi::Object t = tokens.As<Napi::Object>();
+    s.tokens.imagePad = static_cast<std::int32_t>(optionalInteger(t, "imagePad", s.tokens.imagePad, 0, 1 << 30));
+    s.tokens.visionStart = static_cast<std::int32_t>(optionalInteger(t, "visionStart", s.tokens.visionStart, 0, 1 << 30));
+  }
+  Napi::Value limits = spec.Get("limits");
+  if (limits.IsObject()) {
+    Napi::Object l = limits.As<Napi::Object>();
+    s.llmLimits.maxKvCapacity = static_cast<int>(optionalInteger(l, "maxKvCapacity", 4096, 16, 1 << 20));
+    s.llmLimits.maxInputLength = static_cast<int>(optionalInteger(l, "maxInputLength", s.llmLimits.maxKvCapacity, 1, 1 << 20));
+    s.visionLimits.maxImageTokens = static_cast<int>(optionalInteger(l, "maxImageTokens", 4096, 1, 1 << 20));
+    s.visionLimits.maxImageTokensPerImage =
+        static_cast<int>(optionalInteger(l, "maxImageTokensPerImage", s.visionLimits.maxImageTokens, 1, 1 << 20));
+  }
+  s.llmLimits.maxInputLength = std::min(s.llmLimits.maxInputLength, s.llmLimits.maxKvCapacity);
+  return s;
+}
+
+class LoadModelWorker : public PromiseWorker {
+ public:
+  LoadModelWorker(Napi::Env env, LoadSpec spec) : PromiseWorker(env), spec_(std::move(spec)) {}
+
+ protected:
+  void run() override {
+    pool_ = std::make_shared<ThreadPool>(spec_.threads);
+    auto model = std::make_shared<vla::VlaModel>();
+    model->backend = spec_.backend;
+    model->memory = std::make_unique<vla::HostEngineMemory>();
+
+    engine::cpu::LlmLoadSpec llm;
+    llm.configName = spec_.llmConfigName;
+    llm.config = parseJson(spec_.llmConfig, llm.configName);
+    llm.weightFiles = spec_.llmWeights;
+    llm.embeddingFile = spec_.llmEmbeddingFile;
+    llm.limits = spec_.llmLimits;
+    llm.pool = pool_;
+    auto llmEngine = engine::cpu::CpuLlmEngine::load(std::move(llm));
+    engine::cpu::QwenTextConfig const& tc = llmEngine->config();
+    weightBytes_ = static_cast<double>(llmEngine->weights().weightBytes);
+    model->text = vla::TextModelInfo{tc.hiddenSize, tc.layers, tc.kvHeads, tc.headDim, tc.vocabSize, tc.mropeSection, tc.ropeTheta};
+    model->kvCapacity = spec_.llmLimits.maxKvCapacity;
+    model->maxInputLength = spec_.llmLimits.maxInputLength;
+    model->llm = std::move(llmEngine);
+
+    if (!spec_.visualConfig.empty()) {
+      engine::cpu::VisionLoadSpec vision;
+      vision.configName = spec_.visualConfigName;
+      vision.config = parseJson(spec_.visualConfig, vision.configName);
+      vision.weightFiles = spec_.visualWeights;
+      vision.limits = spec_.visionLimits;
+      vision.pool = pool_;
+      auto visionEngine = engine::cpu::CpuVisionEngine::load(std::move(vision));
+      engine::cpu::QwenVisionConfig const& vc = visionEngine->config();
+      spec_.preprocess.windowSize = vc.windowSize;
+      spec_.preprocess.visionHeadDim = vc.headDim();
+      TV_CHECK(vc.patchSize == spec_.preprocess.patchSize && vc.temporalPatchSize == spec_.preprocess.temporalPatchSize &&
+                   vc.spatialMergeSize == spec_.preprocess.mergeSize,
+               ErrorCode::kModelLoad, "the image processor's patch / temporal patch / merge sizes (", spec_.preprocess.patchSize,
+               ", ", spec_.preprocess.temporalPatchSize, ", ", spec_.preprocess.mergeSize,
+               ") disagree with the vision encoder's config");
+      TV_CHECK(vc.outHiddenSize == tc.hiddenSize, ErrorCode::kModelLoad, "the vision encoder's out_hidden_size (", vc.outHiddenSize,
+               ") differs from the language model's hidden_size (", tc.hiddenSize, ")");
+      model->vision = std::move(visionEngine);
+    }
+    model->preprocess = spec_.preprocess;
+    model->tokens = spec_.tokens;
+    model->embedding = vla::EmbeddingTable::load(spec_.embeddingFiles, spec_.embeddingNames, tc.vocabSize, tc.hiddenSize);
+    model_ = std::move(model);
+  }
+
+  Napi::Value result(Napi::Env env) override {
+    Napi::Object handle = addonData(env)->modelConstructor.New({});
+    ModelHandle::Unwrap(handle)->adopt(std::move(model_), std::move(pool_), weightBytes_);
+    return handle;
+  }
+
+ private:
+  LoadSpec spec_;
+  std::shared_ptr<vla::VlaModel> model_;
+  std::shared_ptr<ThreadPool> pool_;
+  double weightBytes_ = 0;
+};
+
+Napi::Array gridsToJs(Napi::Env env, std::vector<vla::ImageGrid> const& grids) {
+  Napi::Array out = Napi::Array::New(env, grids.size());
+  for (std::size_t i = 0; i < grids.size(); ++i) {
+    Napi::Array g = Napi::Array::New(env, 3);
+    g.Set(0u, grids[i].t);
+    g.Set(1u, grids[i].h);
+    g.Set(2u, grids[i].w);
+    out.Set(static_cast<std::uint32_t>(i), g);
+  }
+  return out;
+}
+
+std::vector<vla::ImageGrid> gridsFromJs(Napi::Value value) {
+  TV_CHECK_ARG(value.IsArray(), "Expected an array of [t, h, w] grids");
+  Napi::Array a = value.As<Napi::Array>();
+  std::vector<vla::ImageGrid> grids;
+  for (std::uint32_t i = 0; i < a.Length(); ++i) {
+    std::vector<std::int64_t> const g = requireIntegerArray(a.Get(i), "grid");
+    TV_CHECK_ARG(g.size() == 3 && g[0] >= 1 && g[1] >= 2 && g[2] >= 2 && g[1] <= 4096 && g[2] <= 4096, "Expected a [t, h, w] grid");
+    grids.push_back(vla::ImageGrid{static_cast<int>(g[0]), static_cast<int>(g[1]), static_cast<int>(g[2])});
+  }
+  return grids;
+}
+
+std::vector<std::int32_t> int32sFromJs(Napi::Value value, char const* what) {
+  TV_CHECK_ARG(value.IsTypedArray() && value.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array, "Expected an Int32Array for ",
+               what);
+  Napi::Int32Array a = value.As<Napi::Int32Array>();
+  return std::vector<std::int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+// Frames (NativeFrame objects) as the pipeline reads them; syncs copy-mode frames now, on the JS thread.
+void framesFromJs(Napi::Value value, std::vector<vla::FrameView>& views, std::vector<std::shared_ptr<FrameMemory>>& memory) {
+  TV_CHECK_ARG(value.IsArray(), "Expected an array of frames");
+  Napi::Array a = value.As<Napi::Array>();
+  for (std::uint32_t i = 0; i < a.Length(); ++i) {
+    NativeFrame* frame = NativeFrame::unwrap(a.Get(i), "images");
+    std::shared_ptr<FrameMemory> m = frame->syncToNative();
+    views.push_back(vla::FrameView{frame->layout(), m->data()});
+    memory.push_back(std::move(m));
+  }
+}
+
+// ---- generation -----------------------------------------------------------------------------------
+
+struct TokenMessage {
+  bool done = false;
+  bool forced = false;
+  std::vector<std::int32_t> tokens;
+};
+
+struct GenerateJob;
+void deliver(Napi::Env env, Napi::Function callback, GenerateJob* job, TokenMessage* message);
+using TokenChannel = Napi::TypedThreadSafeFunction<GenerateJob, TokenMessage, deliver>;
+
+struct GenerateJob {
+  explicit GenerateJob(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise::Deferred deferred;
+  TokenChannel channel;
+  Napi::ObjectReference sessionObject;  // keeps the session handle alive until the promise settles
+  SessionHandle* handle = nullptr;
+  std::shared_ptr<vla::VlaSession> session;
+  vla::GenerateRequest request;
+  std::uint64_t requestId = 0;
+  vla::GenerateResult result;
+  bool failed = false;
+  CapturedError error;
+};
+
+char const* stopReasonName(vla::StopReason r) {
+  switch (r) {
+    case vla::StopReason::kStopToken: return "stop";
+    case vla::StopReason::kMaxTokens: return "length";
+    case vla::StopReason::kGrammarComplete: return "grammar";
+  }
+  return "stop";
+}
+
+Napi::Object resultToJs(Napi::Env env, vla::GenerateResult const& r) {
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Int32Array tokens = Napi::Int32Array::New(env, r.tokens.size());
+  std::copy(r.tokens.begin(), r.tokens.end(), tokens.Data());
+  out.Set("tokens", tokens);
+  out.Set("stopReason", stopReasonName(r.stopReason));
+  out.Set("promptTokens", r.promptTokens);
+  out.Set("cachedPromptTokens", r.cachedPromptTokens);
+  out.Set("imageTokens", r.imageTokens);
+  out.Set("forwardPasses", r.forwardPasses);
+  out.Set("forcedTokens", r.forcedTokens);
+  Napi::Object t = Napi::Object::New(env);
+  t.Set("preprocessMs", r.timings.preprocessMs);
+  t.Set("visionMs", r.timings.visionMs);
+  t.Set("embedMs", r.timings.embedMs);
+  t.Set("prefillMs", r.timings.prefillMs);
+  t.Set("decodeMs", r.timings.decodeMs);
+  t.Set("firstTokenMs", r.timings.firstTokenMs);
+  t.Set("totalMs", r.timings.totalMs);
+  out.Set("timings", t);
+  return out;
+}
+
+// Runs on the JS thread, in order: token batches, then the final message that settles the promise
+// (so no token can arrive after the promise resolved).
+void deliver(Napi::Env env, Napi::Function callback, GenerateJob* job, TokenMessage* message) {
+  std::unique_ptr<TokenMessage> owned(message);
+  if (env == nullptr) return;  // environment shutting down
+  if (!owned->done) {
+    Napi::Int32Array ids = Napi::Int32Array::New(env, owned->tokens.size());
+    std::copy(owned->tokens.begin(), owned->tokens.end(), ids.Data());
+    try {
+      callback.Call({ids, Napi::Boolean::New(env, owned->forced)});
+    } catch (Napi::Error const&) {
+      // A throwing JS callback must not take the generation down; the error surfaces as unhandled.
+    }
+    return;
+  }
+  job->handle->busy().store(false);
+  if (job->failed) {
+    job->deferred.Reject(makeJsError(env, job->error).Value());
+  } else {
+    job->deferred.Resolve(resultToJs(env, job->result));
+  }
+  job->sessionObject.Reset();
+  job->channel.Release();
+}
+
+class ChannelObserver final : public vla::TokenObserver {
+ public:
+  explicit ChannelObserver(TokenChannel& channel) : channel_(channel) {}
+  void onTokens(std::int32_t const* tokens, int count, bool forced) override {
+    auto* message = new TokenMessage{false, forced, std::vector<std::int32_t>(tokens, tokens + count)};
+    if (channel_.NonBlockingCall(message) != napi_ok) delete message;
+  }
+
+ private:
+  TokenChannel& channel_;
+};
+
+class GenerateWorker : public Napi::AsyncWorker {
+ public:
+  GenerateWorker(Napi::Env env, GenerateJob* job) : Napi::AsyncWorker(env), job_(job) {}
+
+ protected:
+  void Execute() override {
+    try {
+      ChannelObserver observer(job_->channel);
+      job_->result = job_->session->generate(job_->request, job_->requestId, &observer);
+    } catch (...) {
+      job_->failed = true;
+      job_->error = captureCurrentException();
+    }
+    job_->request.frameMemory.clear();  // frames may be freed as soon as the plan is done
+    auto* done = new TokenMessage{true, false, {}};
+    if (job_->channel.BlockingCall(done) != napi_ok) delete done;
+  }
+  void OnOK() override {}
+  void OnError(Napi::Error const&) override {}
+
+ private:
+  GenerateJob* job_;
+};
+
+vla::SamplingConfig samplingFromJs(Napi::Value value) {
+  vla::SamplingConfig s;
+  if (!value.IsObject()) return s;
+  Napi::Object o = value.As<Napi::Object>();
+  s.temperature = optionalNumber(o, "temperature", 0.0);
+  s.topK = static_cast<int>(optionalInteger(o, "topK", 0, 0, 1 << 24));
+  s.topP = optionalNumber(o, "topP", 1.0);
+  s.repetitionPenalty = optionalNumber(o, "repetitionPenalty", 1.0);
+  s.seed = static_cast<std::uint64_t>(optionalInteger(o, "seed", 0, 0, 9007199254740991LL));
+  return s;
+}
+
+class PrepareWorker : public PromiseWorker {
+ public:
+  PrepareWorker(Napi::Env env, std::shared_ptr<vla::VlaSession> session, std::vector<vla::FrameView> views,
+                std::vector<std::shared_ptr<FrameMemory>> memory, bool pixels)
+      : PromiseWorker(env), session_(std::move(session)), views_(std::move(views)), memory_(std::move(memory)), pixels_(pixels) {}
+
+ protected:
+  void run() override { inputs_ = session_->preprocess(views_, pixels_); }
+  Napi::Value result(Napi::Env env) override {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("grids", gridsToJs(env, inputs_.grids));
+    if (pixels_) {
+      Napi::Array images = Napi::Array::New(env, inputs_.grids.size());
+      std::size_t offset = 0;
+      std::size_t const patchDim = inputs_.pixelValues.size() / static_cast<std::size_t>(std::max(inputs_.totalPatches(), 1));
+      for (std::size_t i = 0; i < inputs_.grids.size(); ++i) {
+        std::size_t const n = static_cast<std::size_t>(inputs_.grids[i].patches()) * patchDim;
+        Napi::Float32Array values = Napi::Float32Array::New(env, n);
+        std::copy(inputs_.pixelValues.begin() + static_cast<std::ptrdiff_t>(offset),
+                  inputs_.pixelValues.begin() + static_cast<std::ptrdiff_t>(offset + n), values.Data());
+        images.Set(static_cast<std::uint32_t>(i), values);
+        offset += n;
+      }
+      out.Set("pixelValues", images);
+    }
+    auto int32s = [&](std::vector<std::int32_t> const& v) {
+      Napi::Int32Array a = Napi::Int32Array::New(env, v.size());
+      std::copy(v.begin(), v.end(), a.Data());
+      return a;
+    };
+    auto int64s = [&](std::vector<std::int64_t> const& v) {
+      Napi::Int32Array a = Napi::Int32Array::New(env, v.size());
+      for (std::size_t i = 0; i < v.size(); ++i) a[i] = static_cast<std::int32_t>(v[i]);
+      return a;
+    };
+    out.Set("cuSeqlens", int32s(inputs_.cuSeqlens));
+    out.Set("cuWindowSeqlens", int32s(inputs_.cuWindowSeqlens));
+    out.Set("windowIndex", int64s(inputs_.windowIndex));
+    out.Set("reverseWindowIndex", int64s(inputs_.reverseWindowIndex));
+    Napi::Float32Array rotary = Napi::Float32Array::New(env, inputs_.rotaryPosEmb.size());
+    std::copy(inputs_.rotaryPosEmb.begin(), inputs_.rotaryPosEmb.end(), rotary.Data());
+    out.Set("rotaryPosEmb", rotary);
+    return out;
+  }
+
+ private:
+  std::shared_ptr<vla::VlaSession> session_;
+  std::vector<vla::FrameView> views_;
+  std::vector<std::shared_ptr<FrameMemory>> memory_;
+  bool pixels_;
+  vla::VisionInputs inputs_;
+};
+
+}  // namespace
+
+// ---- ModelHandle ------------------------------------------------------------------------------------
+
+Napi::Function ModelHandle::defineClass(Napi::Env env) {
+  return DefineClass(env, "ModelHandle",
+                     {
+                         InstanceMethod<&ModelHandle::createSession>("createSession"),
+                         InstanceMethod<&ModelHandle::imageGrids>("imageGrids"),
+                         InstanceMethod<&ModelHandle::positions>("positions"),
+                         InstanceMethod<&ModelHandle::describe>("describe"),
+                         InstanceMethod<&ModelHandle::dispose>("dispose"),
+                     });
+}
+
+ModelHandle::ModelHandle(Napi::CallbackInfo const& info) : Napi::ObjectWrap<ModelHandle>(info) {}
+
+void ModelHandle::adopt(std::shared_ptr<vla::VlaModel> model, std::shared_ptr<ThreadPool> pool, double weightBytes) {
+  model_ = std::move(model);
+  pool_ = std::move(pool);
+  weightBytes_ = weightBytes;
+}
+
+std::shared_ptr<vla::VlaModel const> ModelHandle::model() const {
+  TV_CHECK(model_ != nullptr, ErrorCode::kDisposed, "this model was disposed");
+  return model_;
+}
+
+Napi::Value ModelHandle::createSession(Napi::CallbackInfo const& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    std::shared_ptr<vla::VlaModel const> m = model();
+    Napi::Object session = addonData(info.Env())->sessionConstructor.New({});
+    SessionHandle::Unwrap(session)->attach(Value(), m);
+    return session;
+  });
+}
+
+// imageGrids(sizes: {width, height}[]) -> [t, h, w][]
+Napi::Value ModelHandle::imageGrids(Napi::CallbackInfo const& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    std::shared_ptr<vla::VlaModel const> m = model();
+    TV_CHECK_ARG(info[0].IsArray(), "imageGrids(sizes)");
+    Napi::Array sizes = info[0].As<Napi::Array>();
+    std::vector<vla::ImageGrid> grids;
+    for (std::uint32_t i = 0; i < sizes.Length(); ++i) {
+      Napi::Object s = requireObject(sizes.Get(i), "image size");
+      int const w = static_cast<int>(optionalInteger(s, "width", 0, 1, 1 << 20));
+      int const h = static_cast<int>(optionalInteger(s, "height", 0, 1, 1 << 20));
+      grids.push_back(vla::modelGrid(w, h, m->preprocess));
+    }
+    return gridsToJs(info.Env(), grids);
+  });
+}
+
+// positions(inputIds: Int32Array, grids) -> [t, h, w] Int32Arrays over the prompt (M-RoPE ids).
+Napi::Value ModelHandle::positions(Napi::CallbackInfo const& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    std::shared_ptr<vla::VlaModel const> m = model();
+    std::vector<std::int32_t> const ids = int32sFromJs(info[0], "inputIds");
+    std::vector<vla::ImageGrid> const grids = gridsFromJs(info[1]);
+    int const n = static_cast<int>(ids.size());
+    vla::MropePositions const p = vla::mropePositions(ids.data(), n, std::max(n, 1), m->tokens.imagePad, grids, m->preprocess.mergeSize);
+    Napi::Env env = info.Env();
+    Napi::Array out = Napi::Array::New(env, 3);
+    std::vector<std::int32_t> const* axes[3] = {&p.t, &p.h, &p.w};
+    for (std::uint32_t a = 0; a < 3; ++a) {
+      Napi::Int32Array values = Napi::Int32Array::New(env, static_cast<std::size_t>(n));
+      std::copy(axes[a]->begin(), axes[a]->begin() + n, values.Data());
+      out.Set(a, values);
+    }
+    return out;
+  });
+}
+
+Napi::Value ModelHandle::describe(Napi::CallbackInfo const& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    std::shared_ptr<vla::VlaModel const> m = model();
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("backend", m->backend);
+    out.Set("hiddenSize", m->text.hiddenSize);
+    out.Set("layers", m->text.layers);
+    out.Set("vocabSize", m->text.vocabSize);
+    out.Set("kvCapacity", m->kvCapacity);
+    out.Set("maxInputLength", m->maxInputLength);
+    out.Set("hasVision", m->vision != nullptr);
+    out.Set("threads", pool_ ? pool_->size() : 0);
+    out.Set("weightBytes", weightBytes_);
+    out.Set("imagePad", m->tokens.imagePad);
+    return out;
+  });
+}
+
+Napi::Value ModelHandle::dispose(Napi::CallbackInfo const& info) {
+  model_.reset();  // sessions and running plans hold their own references
+  pool_.reset();
+  return info.Env().Undefined();
+}
+
+// ---- SessionHandle ----------------------------------------------------------------------------------
+
+Napi::Function SessionHandle::defineClass(Napi::Env env) {
+  return DefineClass(env, "SessionHandle",
+                     {
+                         InstanceMethod<&SessionHandle::generate>("generate"),
+                         InstanceMethod<&SessionHandle::prepare>("prepare"),
+                         InstanceMethod<&SessionHandle::abort>("abort"),
+                         InstanceMethod<&SessionHandle::clearPrefixCache>("clearPrefixCache"),
+                         InstanceAccessor<&SessionHandle::cachedTokens>("cachedTokens"),
+                         InstanceMethod<&SessionHandle::dispose>("dispose"),
+                     });
+}
+
+SessionHandle::SessionHandle(Napi::CallbackInfo const& info) : Napi::ObjectWrap<SessionHandle>(info) {}
+
+void SessionHandle::attach(Napi::Object model, std::shared_ptr<vla::VlaModel const> vlaModel) {
+  model_ = Napi::Persistent(model);
+  session_ = std::make_shared<vla::VlaSession>(std::move(vlaModel));
+}
+
+std::shared_ptr<vla::VlaSession> SessionHandle::session() const {
+  TV_CHECK(session_ != nullptr, ErrorCode::kDisposed, "this session was disposed");
+  return session_;
+}
+
+// generate({ inputIds: Int32Array, images: NativeFrame[], sampling, maxNewTokens, stopTokens: Int32Array,
+//            usePrefixCache, requestId }, onTokens(ids: Int32Array, forced: boolean)) -> Promise<result>
+Napi::Value SessionHandle::generate(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    std::shared_ptr<vla::VlaSession> session = this->session();
+    Napi::Object request = requireObject(info[0], "request");
+    TV_CHECK_ARG(info[1].IsFunction(), "generate(request, onTokens)");
+    auto job = std::make_unique<GenerateJob>(env);
+    job->request.inputIds = int32sFromJs(request.Get("inputIds"), "inputIds");
+    Napi::Value images = request.Get("images");
+    if (!images.IsUndefined()) framesFromJs(images, job->request.frames, job->request.frameMemory);
+    job->request.sampling = samplingFromJs(request.Get("sampling"));
+    job->request.maxNewTokens = static_cast<int>(optionalInteger(request, "maxNewTokens", 256, 1, 1 << 20));
+    Napi::Value stops = request.Get("stopTokens");
+    if (!stops.IsUndefined()) job->request.stopTokens = int32sFromJs(stops, "stopTokens");
+    Napi::Value grammar = request.Get("grammar");
+    if (!grammar.IsUndefined() && !grammar.IsNull()) job->request.constraint = GrammarHandle::unwrap(grammar)->constraint();
+    job->request.usePrefixCache = request.Get("usePrefixCache").IsUndefined() || request.Get("usePrefixCache").ToBoolean().Value();
+    job->requestId = static_cast<std::uint64_t>(optionalInteger(request, "requestId", 0, 1, 9007199254740991LL));
+    TV_CHECK_ARG(job->requestId != 0, "generate needs a non-zero requestId");
+    bool expected = false;
+    TV_CHECK_ARG(busy_.compare_exchange_strong(expected, true), "this session is already running a plan (one at a time)");
+    try {
+      job->session = std::move(session);
+      job->handle = this;
+      job->sessionObject = Napi::Persistent(Value());
+      Napi::Promise promise = job->deferred.Promise();
+      job->channel = TokenChannel::New(env, info[1].As<Napi::Function>(), "trt-vla tokens", 0, 1, job.get(),
+                                       [](Napi::Env, void*, GenerateJob* j) { delete j; });
+      GenerateJob* raw = job.release();  // owned by the channel from here on (deleted by its finalizer)
+      (new GenerateWorker(env, raw))->Queue();
+      return promise;
+    } catch (...) {
+      busy_.store(false);
+      throw;
+    }
+  });
+}
+
+Napi::Value SessionHandle::prepare(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    std::vector<vla::FrameView> views;
+    std::vector<std::shared_ptr<FrameMemory>> memory;
+    framesFromJs(info[0], views, memory);
+    TV_CHECK_ARG(!views.empty(), "prepare needs at least one frame");
+    auto* worker = new PrepareWorker(env, session(), std::move(views), std::move(memory), info[1].ToBoolean().Value());
+    worker->Queue();
+    return worker->promise();
+  });
+}
+
+Napi::Value SessionHandle::abort(Napi::CallbackInfo const& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    TV_CHECK_ARG(info[0].IsNumber(), "abort(requestId)");
+    if (session_) session_->requestAbort(static_cast<std::uint64_t>(info[0].As<Napi::Number>().Int64Value()));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value SessionHandle::clearPrefixCache(Napi::CallbackInfo const& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    TV_CHECK_ARG(!busy_.load(), "cannot clear the prefix cache while a plan runs");
+    session()->clearPrefixCache();
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value SessionHandle::cachedTokens(Napi::CallbackInfo const& info) {
+  return Napi::Number::New(info.Env(), session_ && !busy_.load() ? session_->cachedTokens() : 0);
+}
+
+Napi::Value SessionHandle::dispose(Napi::CallbackInfo const& info) {
+  session_.reset();  // a running plan keeps its own reference and finishes first
+  return info.Env().Undefined();
+}
+
+// ---- GrammarHandle ----------------------------------------------------------------------------------
+
+namespace {
+napi_type_tag const kGrammarTypeTag = {0x2c8b1f4d7e6a5039ULL, 0x9d0e3f2a1b4c5d6eULL};
+
+template <typename T, typename Array>
+std::vector<T> typedVector(Napi::Object const& o, char const* key) {
+  Napi::Value v = o.Get(key);
+  TV_CHECK_ARG(v.IsTypedArray(), "grammar: expected a typed array for ", key);
+  Napi::TypedArray t = v.As<Napi::TypedArray>();
+  TV_CHECK_ARG(t.ElementSize() == sizeof(T), "grammar: wrong element type for ", key);
+  auto const* data = reinterpret_cast<T const*>(static_cast<std::uint8_t const*>(t.ArrayBuffer().Data()) + t.ByteOffset());
+  return std::vector<T>(data, data + t.ElementLength());
+}
+}  // namespace
+
+Napi::Function GrammarHandle::defineClass(Napi::Env env) { return DefineClass(env, "GrammarHandle", {}); }
+
+// new GrammarHandle(automaton)
+GrammarHandle::GrammarHandle(Napi::CallbackInfo const& info) : Napi::ObjectWrap<GrammarHandle>(info) {
+  guard(info.Env(), [&] {
+    Napi::Object a = requireObject(info[0], "grammar automaton");
+    TV_CHECK_ARG(optionalInteger(a, "version", 1, 1, 1) == 1, "grammar: unsupported format version");
+    vla::GrammarArrays g;
+    g.numStates = static_cast<int>(optionalInteger(a, "numStates", 0, 1, 1 << 24));
+    g.start = static_cast<int>(optionalInteger(a, "start", 0, 0, 1 << 24));
+    g.textVocabSize = static_cast<int>(optionalInteger(a, "textVocabSize", 0, 1, 1 << 24));
+    g.vocabSize = static_cast<int>(optionalInteger(a, "vocabSize", 0, 1, 1 << 24));
+    g.kind = typedVector<std::uint8_t, Napi::Uint8Array>(a, "kind");
+    g.accepting = typedVector<std::uint8_t, Napi::Uint8Array>(a, "accepting");
+    g.transOffsets = typedVector<std::int32_t, Napi::Int32Array>(a, "transOffsets");
+    g.transTokens = typedVector<std::int32_t, Napi::Int32Array>(a, "transTokens");
+    g.transNext = typedVector<std::int32_t, Napi::Int32Array>(a, "transNext");
+    g.defaultNext = typedVector<std::int32_t, Napi::Int32Array>(a, "defaultNext");
+    g.fallback = typedVector<std::int32_t, Napi::Int32Array>(a, "fallback");
+    g.forcedOffsets = typedVector<std::int32_t, Napi::Int32Array>(a, "forcedOffsets");
+    g.forcedTokens = typedVector<std::int32_t, Napi::Int32Array>(a, "forcedTokens");
+    g.forcedEnd = typedVector<std::int32_t, Napi::Int32Array>(a, "forcedEnd");
+    constraint_ = std::make_shared<vla::GrammarConstraint>(std::move(g));
+  });
+  napi_type_tag_object(info.Env(), info.This(), &kGrammarTypeTag);
+}
+
+GrammarHandle* GrammarHandle::unwrap(Napi::Value value) {
+  bool tagged = false;
+  if (value.IsObject()) napi_check_object_type_tag(value.Env(), value, &kGrammarTypeTag, &tagged);
+  TV_CHECK_ARG(tagged, "Expected a compiled grammar for grammar");
+  return Napi::ObjectWrap<GrammarHandle>::Unwrap(value.As<Napi::Object>());
+}
+
+Napi::Value loadModel(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    auto* worker = new LoadModelWorker(env, parseLoadSpec(requireObject(info[0], "model spec")));
+    worker->Queue();
+    return worker->promise();
+  });
+}
+
+}  // namespace tv::napi

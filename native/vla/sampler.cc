@@ -1,0 +1,134 @@
+#include "vla/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace tv::vla {
+
+namespace {
+std::uint64_t splitMix(std::uint64_t& s) {
+  std::uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+Sampler::Sampler(SamplingConfig config) : config_(config) {
+  TV_CHECK_ARG(config.temperature >= 0.0 && std::isfinite(config.temperature), "temperature must be >= 0");
+  TV_CHECK_ARG(config.topK >= 0, "topK must be >= 0");
+  TV_CHECK_ARG(config.topP > 0.0 && config.topP <= 1.0, "topP must be in (0, 1]");
+  TV_CHECK_ARG(config.repetitionPenalty > 0.0 && std::isfinite(config.repetitionPenalty), "repetitionPenalty must be > 0");
+  std::uint64_t seed = config.seed;
+  for (auto& s : state_) s = splitMix(seed);
+}
+
+double Sampler::uniform() {
+  auto rotl = [](std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); };
+  std::uint64_t const result = rotl(state_[1] * 5, 7) * 9;
+  std::uint64_t const t = state_[1] << 17;
+  state_[2] ^= state_[0];
+  state_[3] ^= state_[1];
+  state_[1] ^= state_[2];
+  state_[0] ^= state_[3];
+  state_[2] ^= t;
+  state_[3] = rotl(state_[3], 45);
+  return static_cast<double>(result >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
+}
+
+void Sampler::resetHistory(std::int32_t const* prompt, int count, int vocab) {
+  seen_.assign(static_cast<std::size_t>(vocab), 0);
+  seenList_.clear();
+  for (int i = 0; i < count; ++i) noteToken(prompt[i]);
+}
+
+void Sampler::noteToken(std::int32_t token) {
+  if (token < 0 || static_cast<std::size_t>(token) >= seen_.size() || seen_[static_cast<std::size_t>(token)]) return;
+  seen_[static_cast<std::size_t>(token)] = 1;
+  seenList_.push_back(token);
+}
+
+std::int32_t Sampler::sample(float* logits, int vocab, std::int32_t const* allowed, int allowedCount) {
+  TV_CHECK_INTERNAL(vocab > 0, "empty logits");
+  if (config_.repetitionPenalty != 1.0) {
+    float const p = static_cast<float>(config_.repetitionPenalty);
+    for (std::int32_t id : seenList_) {
+      if (id >= vocab) continue;
+      float& v = logits[id];
+      v = v < 0.0f ? v * p : v / p;
+    }
+  }
+  candidates_.clear();
+  if (allowed != nullptr) {
+    TV_CHECK_INTERNAL(allowedCount > 0, "the grammar allows no token");
+    for (int i = 0; i < allowedCount; ++i) {
+      std::int32_t const id = allowed[i];
+      TV_CHECK_INTERNAL(id >= 0 && id < vocab, "allowed token ", id, " outside the vocabulary");
+      candidates_.emplace_back(logits[id], id);
+    }
+  }
+  if (greedy()) {
+    std::int32_t best = -1;
+    float bestValue = -INFINITY;
+    auto consider = [&](float v, std::int32_t id) {
+      // NaN never wins; ties go to the lowest id.
+      if (v > bestValue || (v == bestValue && (best < 0 || id < best))) {
+        bestValue = v;
+        best = id;
+      }
+    };
+    if (allowed != nullptr) {
+      for (auto const& [v, id] : candidates_) consider(v, id);
+    } else {
+      for (int id = 0; id < vocab; ++id) consider(logits[id], id);
+    }
+    TV_CHECK(best >= 0, ErrorCode::kInternal, "all logits are NaN or -inf: the model produced no usable scores");
+    return best;
+  }
+  if (allowed == nullptr) {
+    candidates_.reserve(static_cast<std::size_t>(vocab));
+    for (int id = 0; id < vocab; ++id) candidates_.emplace_back(logits[id], id);
+  }
+  // Descending by logit, ties by id: a deterministic order for top-k / top-p.
+  auto const byScore = [](auto const& a, auto const& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+  std::size_t keep = candidates_.size();
+  if (config_.topK > 0 && static_cast<std::size_t>(config_.topK) < keep) {
+    keep = static_cast<std::size_t>(config_.topK);
+    std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<std::ptrdiff_t>(keep), candidates_.end(), byScore);
+  } else {
+    std::sort(candidates_.begin(), candidates_.end(), byScore);
+  }
+  candidates_.resize(keep);
+  double const invT = 1.0 / config_.temperature;
+  double const maxLogit = candidates_.front().first;
+  std::vector<double> probs(candidates_.size());
+  double sum = 0.0;
+  for (std::size_t i = 0; i < candidates_.size(); ++i) {
+    probs[i] = std::exp((candidates_[i].first - maxLogit) * invT);
+    sum += probs[i];
+  }
+  // Nucleus: the smallest prefix whose probability reaches topP (always at least one token).
+  std::size_t nucleus = candidates_.size();
+  if (config_.topP < 1.0) {
+    double cumulative = 0.0;
+    for (std::size_t i = 0; i < candidates_.size(); ++i) {
+      cumulative += probs[i] / sum;
+      if (cumulative >= config_.topP) {
+        nucleus = i + 1;
+        break;
+      }
+    }
+  }
+  double total = 0.0;
+  for (std::size_t i = 0; i < nucleus; ++i) total += probs[i];
+  double target = uniform() * total;
+  for (std::size_t i = 0; i < nucleus; ++i) {
+    target -= probs[i];
+    if (target < 0.0) return candidates_[i].second;
+  }
+  return candidates_[nucleus - 1].second;
+}
+
+}  // namespace tv::vla

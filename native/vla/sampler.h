@@ -1,0 +1,44 @@
+// Token sampling on fp32 logits, in Hugging Face's order: repetition penalty (over the prompt and the
+// tokens generated so far), then temperature, top-k and top-p, then a seeded draw. Greedy (argmax,
+// lowest id on ties) when temperature is 0 or top-k is 1. An optional allowed-token list (the
+// grammar's mask) restricts every step.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace tv::vla {
+
+struct SamplingConfig {
+  double temperature = 0.0;        // 0: greedy
+  int topK = 0;                    // 0: no limit
+  double topP = 1.0;               // 1: no limit
+  double repetitionPenalty = 1.0;  // 1: off; > 1 discourages repeats (Hugging Face semantics)
+  std::uint64_t seed = 0;
+};
+
+class Sampler {
+ public:
+  explicit Sampler(SamplingConfig config);
+
+  bool greedy() const { return config_.temperature <= 0.0 || config_.topK == 1; }
+
+  // Penalised tokens: everything in the prompt, plus each sampled token (call noteToken).
+  void resetHistory(std::int32_t const* prompt, int count, int vocab);
+  void noteToken(std::int32_t token);
+
+  // Picks a token. logits [vocab] may be modified (penalty). With allowed (sorted or not) only those
+  // ids can be picked; logits need only be valid at the allowed ids then.
+  std::int32_t sample(float* logits, int vocab, std::int32_t const* allowed = nullptr, int allowedCount = 0);
+
+ private:
+  double uniform();
+
+  SamplingConfig config_;
+  std::uint64_t state_[4];
+  std::vector<std::uint8_t> seen_;   // [vocab]: penalised ids
+  std::vector<std::int32_t> seenList_;
+  std::vector<std::pair<float, std::int32_t>> candidates_;
+};
+
+}  // namespace tv::vla

@@ -1,0 +1,158 @@
+// The host pipeline of one plan, backend-agnostic: frames -> preprocess -> vision engine -> embeddings
+// with the image spliced in -> M-RoPE table -> prefill (profile 0, chunked where needed, reusing the
+// cached prompt prefix) -> decode loop (profile 1) with sampling, a per-step token constraint and
+// jump-forward of forced tokens -> stop. Talks to engines only through engine/engine.h; all engine
+// memory goes through EngineMemory, so the same code drives CPU and TensorRT engines.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "vla/embedding.h"
+#include "vla/engine_memory.h"
+#include "vla/frame.h"
+#include "vla/preprocess.h"
+#include "vla/sampler.h"
+
+namespace tv::vla {
+
+// What the pipeline needs to know about the language model (from its config).
+struct TextModelInfo {
+  int hiddenSize = 0;
+  int layers = 0;
+  int kvHeads = 0;
+  int headDim = 0;
+  int vocabSize = 0;
+  std::array<int, 3> mropeSection{16, 24, 24};
+  double ropeTheta = 1e6;
+};
+
+struct SpecialTokens {
+  std::int32_t imagePad = 151655;
+  std::int32_t visionStart = 151652;
+};
+
+// A model: engines (shared by every session; each session has its own execution contexts), the token
+// embedding table and the configs. Immutable once loaded.
+struct VlaModel {
+  std::unique_ptr<engine::Engine> llm;
+  std::unique_ptr<engine::Engine> vision;
+  std::unique_ptr<EngineMemory> memory;
+  EmbeddingTable embedding;
+  TextModelInfo text;
+  PreprocessConfig preprocess;
+  SpecialTokens tokens;
+  int kvCapacity = 0;      // the LLM engine's maximum KV capacity
+  int maxInputLength = 0;  // the most tokens one prefill call takes
+  std::string backend;     // "cpu" | "tensorrt"
+};
+
+// A token-level grammar (lib/action/grammarAutomaton.ts, mirrored natively in grammar.h): which
+// tokens a state allows, where each leads, and the run of tokens the grammar forces from a state.
+class TokenConstraint {
+ public:
+  virtual ~TokenConstraint() = default;
+  virtual int startState() const = 0;
+  virtual bool accepting(int state) const = 0;
+  // Restricts the next token. Returns true with the complete allowed list in `allowed` (the engine may
+  // then compute only those logits), or false after setting the logits of disallowed ids to -inf
+  // (states that allow most of the vocabulary, such as free text).
+  virtual bool restrict(int state, std::vector<std::int32_t>& allowed, float* logits, int vocab) const = 0;
+  // The allowed list of a state when it has one (without touching logits); false otherwise.
+  virtual bool allowedList(int state, std::vector<std::int32_t>& allowed) const = 0;
+  // The state after token, or -1 when the token is not allowed.
+  virtual int next(int state, std::int32_t token) const = 0;
+  // Tokens forced from this state (may be empty) and the state after them.
+  virtual void forcedRun(int state, std::vector<std::int32_t>& out, int& endState) const = 0;
+};
+
+struct GenerateRequest {
+  std::vector<std::int32_t> inputIds;  // the whole prompt, image pads expanded to each image's grid
+  std::vector<FrameView> frames;       // 0..N images, in prompt order
+  std::vector<std::shared_ptr<FrameMemory>> frameMemory;  // keeps the frames alive while running
+  SamplingConfig sampling;
+  int maxNewTokens = 256;
+  std::vector<std::int32_t> stopTokens;
+  bool usePrefixCache = true;
+  std::shared_ptr<TokenConstraint const> constraint;
+};
+
+enum class StopReason { kStopToken, kMaxTokens, kGrammarComplete };
+
+struct StageTimings {
+  double preprocessMs = 0;
+  double visionMs = 0;
+  double embedMs = 0;
+  double prefillMs = 0;
+  double decodeMs = 0;
+  double firstTokenMs = 0;  // request start -> first generated token known
+  double totalMs = 0;
+};
+
+struct GenerateResult {
+  std::vector<std::int32_t> tokens;  // generated (sampled and forced), including a stop token
+  StopReason stopReason = StopReason::kMaxTokens;
+  StageTimings timings;
+  int promptTokens = 0;
+  int cachedPromptTokens = 0;  // prompt tokens whose KV came from the prefix cache
+  int imageTokens = 0;
+  int forwardPasses = 0;       // LLM engine calls after the prompt prefill
+  int forcedTokens = 0;
+};
+
+// Receives tokens as they are decided (on the generating thread).
+class TokenObserver {
+ public:
+  virtual ~TokenObserver() = default;
+  virtual void onTokens(std::int32_t const* tokens, int count, bool forced) = 0;
+};
+
+class VlaSession {
+ public:
+  explicit VlaSession(std::shared_ptr<VlaModel const> model);
+  ~VlaSession();
+
+  // Runs one request to completion. Throws ABORT_ERR when requestAbort(requestId) was called for this
+  // request (checked between engine calls); the session stays usable afterwards.
+  GenerateResult generate(GenerateRequest const& request, std::uint64_t requestId, TokenObserver* observer);
+
+  // The preprocessing alone (what the model would see), for model.prepare().
+  VisionInputs preprocess(std::vector<FrameView> const& frames, bool keepPixelValues) const;
+
+  // Aborts the request with this id, if it is running or about to run (ids come from the caller).
+  void requestAbort(std::uint64_t requestId) { abortRequest_.store(requestId, std::memory_order_relaxed); }
+  void clearPrefixCache() { cachedIds_.clear(); }
+  int cachedTokens() const { return static_cast<int>(cachedIds_.size()); }
+
+ private:
+  std::vector<std::uint16_t> runVision(VisionInputs const& inputs);
+  // One LLM call over `count` new tokens starting at KV position `start` (start < 0: fresh prefill);
+  // returns the logits of the last one in logitsHost_.
+  void runLlm(std::uint16_t const* embeds, int count, int start);
+  void checkAbort() const;
+  // Asks the LLM engine for only the logits the grammar allows in `state` (all when not a list state).
+  void selectLogitRows(TokenConstraint const* constraint, int state);
+
+  std::shared_ptr<VlaModel const> model_;
+  engine::HostStream stream_;
+  std::unique_ptr<engine::ExecutionContext> llm_;
+  std::unique_ptr<engine::ExecutionContext> vision_;
+  std::vector<EngineBuffer> kv_;  // per layer [1, 2, Hkv, Cap, D] fp16, bound as past and present
+  EngineBuffer rope_;             // [1, Cap, headDim] fp32
+  EngineBuffer embeds_;           // [1, maxInputLength, hidden] fp16
+  EngineBuffer contextLengths_, lastTokenIds_, startIndex_, dummy_, logits_;
+  std::vector<float> ropeHost_;
+  std::vector<float> logitsHost_;
+  std::vector<std::int32_t> rows_;
+  std::vector<std::int32_t> cachedIds_;  // tokens whose KV is in the cache, in order
+  std::atomic<std::uint64_t> abortRequest_{0};
+  std::uint64_t runningRequest_ = 0;
+};
+
+}  // namespace tv::vla

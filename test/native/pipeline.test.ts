@@ -1,0 +1,249 @@
+// The Model / Session API end to end on the tiny generated model (CPU backend): generation from images
+// and text, determinism, streaming, prefix cache, chunked prefill, concurrency, abort, the event loop,
+// and clean errors for bad input.
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { loadModel, type Model, type PlanRequest, TrtVlaError } from '../../lib/index.js';
+import { referenceEncode } from '../helpers/qwen.js';
+import { testModel } from '../helpers/models.js';
+
+const HISTORY = [
+  { t: -1.5, x: -6.02, y: 0.11, ax: 0.12, ay: -0.03, vx: 4.01, speed: 4.02, steering: 0.5 },
+  { t: -1.0, x: -4.01, y: 0.06, ax: 0.1, ay: 0, vx: 4.0, speed: 4.0, steering: 0.4 },
+  { t: -0.5, x: -2.0, y: 0.02, ax: 0.09, ay: 0.01, vx: 4.03, speed: 4.03, steering: 0.3 },
+  { t: 0, x: 0, y: 0, ax: 0.1, ay: 0, vx: 4.05, speed: 4.05, steering: 0.3 },
+];
+
+function fill(data: Uint8Array, seed: number): void {
+  let s = seed;
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = s >>> 24;
+  }
+}
+
+async function expectCode(promise: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, `expected ${code}`).toBeInstanceOf(TrtVlaError);
+  expect((err as TrtVlaError).code).toBe(code);
+  if (message) expect((err as Error).message).toMatch(message);
+}
+
+describe('Model / Session on the tiny model', () => {
+  let dir: string;
+  let model: Model;
+  let request: () => PlanRequest;
+
+  beforeAll(async () => {
+    dir = await testModel('tiny', 'awq');
+    model = await loadModel(dir, { maxKvCapacity: 1024 });
+    const frame = model.allocFrame({ width: 320, height: 180, format: 'rgb8' });
+    fill(frame.data, 3);
+    request = () => ({ images: [frame], history: HISTORY });
+  });
+  afterAll(() => model.dispose());
+
+  it('plans from an image and the ego history: every plan parses, with per-stage timings', async () => {
+    const plan = await model.plan(request());
+    expect(plan.waypoints).toHaveLength(6);
+    expect(plan.complete).toBe(true);
+    expect(plan.waypoints.map((w) => w.t)).toEqual([0.5, 1, 1.5, 2, 2.5, 3]);
+    expect(plan.text.startsWith('<PLANNING>Predicted future movement details for the next 3 seconds')).toBe(true);
+    expect(plan.text.endsWith('</PLANNING>')).toBe(true);
+    expect(plan.stopReason).toBe('grammar');
+    const t = plan.timings;
+    for (const key of ['preprocessMs', 'visionMs', 'prefillMs', 'decodeMs', 'firstTokenMs', 'totalMs'] as const) expect(t[key]).toBeGreaterThan(0);
+    expect(t.imageTokens).toBeGreaterThan(0);
+    expect(t.promptTokens).toBeGreaterThan(t.imageTokens);
+    expect(t.generatedTokens).toBe(plan.tokens.length);
+    // Jump-forward: the preamble and separators go in as chunks, not one decode step per token.
+    expect(t.forwardPasses / t.generatedTokens).toBeLessThanOrEqual(0.45);
+  });
+
+  it('generates from chat messages with an image; same seed, same tokens', async () => {
+    const frame = request().images[0]!;
+    const run = (seed: number) =>
+      model.generate({
+        messages: [{ role: 'user', content: 'Describe the road ahead. <image>' }],
+        images: [frame],
+        maxTokens: 12,
+        sampling: { temperature: 0.9, topK: 40, topP: 0.95, seed },
+      });
+    const a = await run(7);
+    const b = await run(7);
+    expect(a.tokens.length).toBe(12);
+    expect(Array.from(b.tokens)).toEqual(Array.from(a.tokens));
+    expect(a.stopReason).toBe('length');
+    expect(typeof a.text).toBe('string');
+  });
+
+  it('streams exactly what plan returns (greedy), waypoints in order as they complete', async () => {
+    const plan = await model.plan(request());
+    const events = [];
+    for await (const e of model.planStream(request())) events.push(e);
+    const done = events.at(-1)!;
+    expect(done.type).toBe('done');
+    const streamed = done.type === 'done' ? done.result : undefined;
+    expect(Array.from(streamed!.tokens)).toEqual(Array.from(plan.tokens));
+    const waypoints = events.filter((e) => e.type === 'waypoint');
+    expect(waypoints.map((e) => (e.type === 'waypoint' ? e.index : -1))).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(waypoints.map((e) => (e.type === 'waypoint' ? e.waypoint : undefined))).toEqual(plan.waypoints);
+    const tokenText = events.map((e) => (e.type === 'token' ? e.text : '')).join('');
+    expect(tokenText).toBe(plan.text);
+    // Each waypoint event comes right after the token that closed its bracket.
+    const firstWaypoint = events.findIndex((e) => e.type === 'waypoint');
+    const before = events.slice(0, firstWaypoint).map((e) => (e.type === 'token' ? e.text : '')).join('');
+    expect(before.endsWith(']') || before.endsWith('],')).toBe(true);
+  });
+
+  it('prefix-cached and uncached runs give identical tokens', async () => {
+    const session = model.createSession();
+    const first = await session.plan(request());
+    const second = await session.plan(request());
+    expect(second.timings.cachedPromptTokens).toBeGreaterThan(10); // system prompt + text before the image
+    expect(first.timings.cachedPromptTokens).toBe(0);
+    const uncached = await model.createSession().plan({ ...request(), prefixCache: false });
+    expect(uncached.timings.cachedPromptTokens).toBe(0);
+    expect(Array.from(second.tokens)).toEqual(Array.from(first.tokens));
+    expect(Array.from(uncached.tokens)).toEqual(Array.from(first.tokens));
+    await session.dispose();
+  });
+
+  it('chunked prefill (short maxInputLength) gives the same plan as one-shot prefill', async () => {
+    const chunked = await loadModel(dir, { maxKvCapacity: 1024, maxInputLength: 48 });
+    try {
+      const frame = chunked.allocFrame({ width: 320, height: 180, format: 'rgb8' });
+      frame.data.set(request().images[0]!.data);
+      const a = await chunked.plan({ images: [frame], history: HISTORY });
+      const b = await model.plan(request());
+      expect(Array.from(a.tokens)).toEqual(Array.from(b.tokens));
+    } finally {
+      await chunked.dispose();
+    }
+  });
+
+  it('two sessions planning concurrently return what they return sequentially', async () => {
+    const other = model.allocFrame({ width: 224, height: 224, format: 'rgb8' });
+    fill(other.data, 99);
+    const r2: PlanRequest = { images: [other], history: HISTORY.slice(1) };
+    const s1 = model.createSession();
+    const s2 = model.createSession();
+    const sequential = [await s1.plan(request()), await s2.plan(r2)];
+    const s3 = model.createSession();
+    const s4 = model.createSession();
+    const concurrent = await Promise.all([s3.plan(request()), s4.plan(r2)]);
+    expect(concurrent.map((p) => Array.from(p.tokens))).toEqual(sequential.map((p) => Array.from(p.tokens)));
+    await Promise.all([s1, s2, s3, s4].map((s) => s.dispose()));
+  });
+
+  it('abort stops generation within one step with ABORT_ERR; the session stays usable', async () => {
+    const session = model.createSession();
+    const controller = new AbortController();
+    let tokensSeen = 0;
+    let tokensAfterAbort = 0;
+    const running = session.generate({
+      text: 'Tell me a long story. <image>',
+      images: request().images,
+      maxTokens: 400,
+      signal: controller.signal,
+      onToken: (e) => {
+        if (controller.signal.aborted) tokensAfterAbort += e.ids.length;
+        tokensSeen += e.ids.length;
+        if (tokensSeen >= 3 && !controller.signal.aborted) controller.abort(new Error('driver took over'));
+      },
+    });
+    await expectCode(running, 'ABORT_ERR');
+    expect(tokensSeen).toBeLessThan(400);
+    expect(tokensAfterAbort).toBeLessThanOrEqual(2); // at most the step in flight
+    const after = await session.plan(request());
+    const fresh = await model.createSession().plan(request());
+    expect(Array.from(after.tokens)).toEqual(Array.from(fresh.tokens));
+    // An already aborted signal rejects at once.
+    await expectCode(session.plan({ ...request(), signal: AbortSignal.abort() }), 'ABORT_ERR');
+    await session.dispose();
+  });
+
+  it('tokenizes the chat prompt exactly like the reference tokenizer', async () => {
+    const prepared = await model.prepare(request());
+    expect(Array.from(prepared.inputIds)).toEqual(referenceEncode(prepared.promptText));
+    expect(prepared.promptText.startsWith('<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n')).toBe(true);
+    expect(prepared.promptText.endsWith('<|im_end|>\n<|im_start|>assistant\n')).toBe(true);
+  });
+
+  it('rejects bad input with TrtVlaError codes', async () => {
+    const frame = request().images[0]!;
+    await expectCode(model.plan({ images: [frame, frame], history: HISTORY }), 'ERR_INVALID_ARGUMENT', /images/);
+    await expectCode(model.plan({ images: [], history: HISTORY }), 'ERR_INVALID_ARGUMENT', /images/);
+    await expectCode(model.plan({ images: [frame], history: [{ t: 0, x: 1, y: 0 }] as never }), 'ERR_INVALID_ARGUMENT');
+    await expectCode(model.generate({ text: 'two <image> <image>', images: [frame] }), 'ERR_INVALID_ARGUMENT', /placeholder/);
+    await expectCode(model.generate({ text: 'x', tokens: [1] }), 'ERR_INVALID_ARGUMENT', /exactly one/);
+    await expectCode(model.generate({ tokens: [1, 2, 999999] }), 'ERR_INVALID_ARGUMENT', /token id/);
+    await expectCode(model.generate({ tokens: [1, 151655, 2] }), 'ERR_INVALID_ARGUMENT', /image-pad/);
+    await expectCode(model.plan({ images: [{} as never], history: HISTORY }), 'ERR_INVALID_ARGUMENT', /FrameBuffer/);
+    const disposed = model.allocFrame({ width: 64, height: 64, format: 'rgb8' });
+    disposed.dispose();
+    await expectCode(model.plan({ images: [disposed], history: HISTORY }), 'ERR_DISPOSED');
+    await expectCode(model.generate({ text: 'hi', maxTokens: 0 }), 'ERR_INVALID_ARGUMENT', /maxTokens/);
+  });
+});
+
+describe('loading', () => {
+  it('a bundle with a missing file is ERR_MODEL_LOAD naming it', async () => {
+    const dir = await testModel('tiny', 'awq');
+    const copy = mkdtempSync(path.join(os.tmpdir(), 'trt-vla-bundle-'));
+    cpSync(dir, copy, { recursive: true });
+    rmSync(path.join(copy, 'llm', 'tokenizer.json'));
+    await expectCode(loadModel(copy), 'ERR_MODEL_LOAD', /tokenizer\.json/);
+    cpSync(dir, copy, { recursive: true });
+    rmSync(path.join(copy, 'llm', 'embedding.safetensors'));
+    await expectCode(loadModel(copy), 'ERR_MODEL_LOAD', /embedding\.safetensors/);
+    cpSync(dir, copy, { recursive: true });
+    rmSync(path.join(copy, 'visual', 'model.safetensors'));
+    await expectCode(loadModel(copy), 'ERR_MODEL_LOAD', /safetensors/);
+    await expectCode(loadModel(path.join(copy, 'nope')), 'ERR_MODEL_LOAD', /not found/);
+    await expectCode(loadModel(dir, { backend: 'tensorrt' }), 'ERR_BACKEND_UNAVAILABLE');
+    await expectCode(loadModel(dir, { threads: 0 }), 'ERR_INVALID_ARGUMENT');
+    await expectCode(loadModel(dir, { signal: AbortSignal.abort() }), 'ABORT_ERR');
+    rmSync(copy, { recursive: true, force: true });
+  });
+
+  it('keeps the event loop ticking during load and plan (a 1 ms timer never stalls > 50 ms)', async () => {
+    const dir = await testModel('tiny', 'awq');
+    let last = performance.now();
+    let worst = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      worst = Math.max(worst, now - last);
+      last = now;
+    }, 1);
+    try {
+      const m = await loadModel(dir);
+      const frame = m.allocFrame({ width: 320, height: 180, format: 'rgb8' });
+      await m.plan({ images: [frame], history: HISTORY });
+      await m.plan({ images: [frame], history: HISTORY, mode: 'slow', maxTokens: 64 });
+      await m.dispose();
+    } finally {
+      clearInterval(timer);
+    }
+    expect(worst).toBeLessThan(50);
+  });
+
+  it('dispose waits for a running plan; later calls throw ERR_DISPOSED', async () => {
+    const dir = await testModel('tiny', 'awq');
+    const m = await loadModel(dir);
+    const frame = m.allocFrame({ width: 64, height: 64, format: 'rgb8' });
+    const running = m.plan({ images: [frame], history: HISTORY });
+    await m.dispose();
+    await expect(running).resolves.toMatchObject({ complete: true });
+    expect(() => m.createSession()).toThrow(TrtVlaError);
+    await expectCode(m.plan({ images: [frame], history: HISTORY }), 'ERR_DISPOSED');
+    expect(frame.disposed).toBe(true);
+  });
+});
