@@ -12,6 +12,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'make-model': async () => (await import('./makeModel.js')).makeModelCommand,
   quantize: async () => (await import('./quantize.js')).quantizeCommand,
   eval: async () => (await import('./eval.js')).evalCommand,
+  plan: async () => (await import('./plan.js')).planCommand,
+  bench: async () => (await import('./bench.js')).benchCommand,
 };
 
 function usage(): string {
@@ -20,6 +22,10 @@ function usage(): string {
     '',
     'Commands:',
     '  info [--json]     backends, device, versions, and why a backend is unavailable',
+    '  plan --model DIR --image FILE --history FILE [--format nuscenes|q7] [--mode fast|slow] [--json] [--viz FILE.png]',
+    '                    plan a trajectory from camera images and an ego history',
+    '  bench [--model DIR] [--frames N] [--sessions K] [--json FILE] [--html FILE]',
+    '                    FPS benchmark of the plan pipeline (default: the tiny demo model on the CPU)',
     '  make-model        write a Qwen2.5-VL-shaped model with seeded random weights',
     '  quantize          int4 round-to-nearest quantization of a bf16 checkpoint (AutoAWQ packing)',
     '  eval --pred FILE --gt FILE [--format nuscenes|q7] [--json]',

@@ -60,8 +60,11 @@ QwenDecoderWeights loadDecoder(QwenTextConfig const& c, SafetensorsSet const& se
     w.lmHead = loadLinear(set, {"lm_head"}, {c.vocabSize}, c.hiddenSize, false, &pool);
   } else {
     TV_CHECK(c.tieWordEmbeddings, ErrorCode::kModelLoad, "no 'lm_head.weight' and tie_word_embeddings is false");
+    // The token embedding: in the checkpoint, or as Edge-LLM's "embedding" tensor (embedding.safetensors,
+    // given separately in the bundle layout or among the weight files of a Hugging Face-style folder).
     TensorView const* tied = set.find(p + "embed_tokens.weight");
     if (tied == nullptr) tied = embedding.find("embedding");
+    if (tied == nullptr) tied = set.find("embedding");
     TV_CHECK(tied != nullptr, ErrorCode::kModelLoad, "the LM head is tied to the token embedding, but neither '", p,
              "embed_tokens.weight' nor embedding.safetensors ('embedding') was found");
     w.lmHead = loadDenseMatrix(*tied, nullptr, c.vocabSize, c.hiddenSize);

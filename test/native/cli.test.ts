@@ -1,0 +1,128 @@
+// The command line on the tiny model: plan (text, --json, --viz), make-model determinism, and
+// quantize of a Hugging Face-layout checkpoint that then loads and plans.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { loadModel } from '../../lib/index.js';
+import { makeModel } from '../../lib/model/generate.js';
+import { packageRoot } from '../../lib/native.js';
+import { testModel } from '../helpers/models.js';
+
+const cli = path.join(packageRoot, 'dist', 'cli', 'main.js');
+const run = (args: string[]) => execFileSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+
+const HISTORY = [
+  { t: -1.0, x: -4.01, y: 0.06, ax: 0.1, ay: 0, vx: 4.0, speed: 4.0, steering: 0.4 },
+  { t: -0.5, x: -2.0, y: 0.02, ax: 0.09, ay: 0.01, vx: 4.03, speed: 4.03, steering: 0.3 },
+  { t: 0, x: 0, y: 0, ax: 0.1, ay: 0, vx: 4.05, speed: 4.05, steering: 0.3 },
+];
+
+let scratch: string;
+let image: string;
+let history: string;
+let model: string;
+
+beforeAll(async () => {
+  scratch = mkdtempSync(path.join(os.tmpdir(), 'trt-vla-cli-'));
+  image = path.join(scratch, 'front.jpg');
+  await sharp({ create: { width: 400, height: 225, channels: 3, background: { r: 80, g: 110, b: 150 } } }).jpeg().toFile(image);
+  history = path.join(scratch, 'history.json');
+  writeFileSync(history, JSON.stringify(HISTORY));
+  model = await testModel('tiny', 'awq');
+});
+
+function sha(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+describe('trt-vla plan', () => {
+  it('prints the waypoints, the answer and the timings', () => {
+    const out = run(['plan', '--model', model, '--image', image, '--history', history]);
+    expect(out.match(/^ {2}t=\d\.\ds /gm)).toHaveLength(6);
+    expect(out).toMatch(/^answer: <PLANNING>Predicted future movement/m);
+    expect(out).toMatch(/^timings: preprocess [\d.]+ ms, vision/m);
+    expect(out).toMatch(/forward passes \d+/);
+  });
+
+  it('--json prints the PlanResult; q7 gives 10 waypoints', () => {
+    const nuscenes = JSON.parse(run(['plan', '--model', model, '--image', image, '--history', history, '--json']));
+    expect(nuscenes.waypoints).toHaveLength(6);
+    expect(nuscenes.complete).toBe(true);
+    for (const key of ['text', 'feasibility', 'timings', 'reasoning', 'tokens']) expect(nuscenes).toHaveProperty(key);
+    expect(nuscenes.timings.forwardPasses / nuscenes.timings.generatedTokens).toBeLessThanOrEqual(0.45);
+    const q7History = HISTORY.map((h) => ({ ...h, vy: 0.01 }));
+    writeFileSync(path.join(scratch, 'q7.json'), JSON.stringify(q7History));
+    const q7 = JSON.parse(run(['plan', '--model', model, '--image', image, '--history', path.join(scratch, 'q7.json'), '--format', 'q7', '--json']));
+    expect(q7.waypoints).toHaveLength(10);
+    expect(q7.complete).toBe(true);
+  });
+
+  it('--viz draws the bird\'s-eye view beside the camera image', async () => {
+    const png = path.join(scratch, 'plan.png');
+    run(['plan', '--model', model, '--image', image, '--history', history, '--viz', png]);
+    const meta = await sharp(png).metadata();
+    expect(meta.format).toBe('png');
+    expect(meta.height).toBe(640);
+    expect(meta.width).toBe(Math.round((400 * 640) / 225) + 480); // camera scaled to 640 high + the 480-wide plot
+  });
+
+  it('rejects missing arguments with a readable error', () => {
+    expect(() => run(['plan', '--model', model, '--history', history])).toThrow(/Expected at least one image file for --image/);
+  });
+});
+
+describe('trt-vla make-model and quantize', () => {
+  it('same seed, same bytes', async () => {
+    const a = path.join(scratch, 'a');
+    const b = path.join(scratch, 'b');
+    await makeModel({ preset: 'tiny', quant: 'awq', out: a, seed: 3 });
+    run(['make-model', '--preset', 'tiny', '--quant', 'awq', '--out', b, '--seed', '3']);
+    for (const file of ['llm/model.safetensors', 'llm/embedding.safetensors', 'visual/model.safetensors', 'llm/config.json', 'llm/tokenizer.json']) {
+      expect(sha(path.join(b, file)), file).toBe(sha(path.join(a, file)));
+    }
+    const c = path.join(scratch, 'c');
+    await makeModel({ preset: 'tiny', quant: 'awq', out: c, seed: 4 });
+    expect(sha(path.join(c, 'llm/model.safetensors'))).not.toBe(sha(path.join(a, 'llm/model.safetensors')));
+  });
+
+  it('a Hugging Face-layout checkpoint loads, and quantize makes an int4 one that plans', async () => {
+    const bundle = await testModel('tiny', 'fp16');
+    const hf = path.join(scratch, 'hf');
+    execFileSync('mkdir', ['-p', hf]);
+    const llmConfig = JSON.parse(readFileSync(path.join(bundle, 'llm', 'config.json'), 'utf8'));
+    const visualConfig = JSON.parse(readFileSync(path.join(bundle, 'visual', 'config.json'), 'utf8'));
+    writeFileSync(path.join(hf, 'config.json'), JSON.stringify({ ...llmConfig, vision_config: visualConfig.vision_config }));
+    copyFileSync(path.join(bundle, 'llm', 'model.safetensors'), path.join(hf, 'model-00001-of-00003.safetensors'));
+    copyFileSync(path.join(bundle, 'visual', 'model.safetensors'), path.join(hf, 'model-00002-of-00003.safetensors'));
+    copyFileSync(path.join(bundle, 'llm', 'embedding.safetensors'), path.join(hf, 'model-00003-of-00003.safetensors'));
+    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) copyFileSync(path.join(bundle, 'llm', f), path.join(hf, f));
+    copyFileSync(path.join(bundle, 'visual', 'preprocessor_config.json'), path.join(hf, 'preprocessor_config.json'));
+
+    const plan = async (dir: string) => {
+      await using m = await loadModel(dir);
+      const frame = m.allocFrame({ width: 320, height: 180, format: 'rgb8' });
+      frame.data.fill(100);
+      return { plan: await m.plan({ images: [frame], history: HISTORY }), weightBytes: m.description.weightBytes, layout: m.files.layout };
+    };
+    const fromBundle = await plan(bundle);
+    const fromHf = await plan(hf);
+    expect(fromHf.layout).toBe('huggingface');
+    expect(Array.from(fromHf.plan.tokens)).toEqual(Array.from(fromBundle.plan.tokens));
+
+    const quantized = path.join(scratch, 'hf-int4');
+    const out = run(['quantize', '--in', hf, '--out', quantized]);
+    expect(out).toMatch(/quantized 14 layers/); // 2 layers x 7 linear layers
+    expect(readdirSync(quantized)).toContain('model.safetensors');
+    const config = JSON.parse(readFileSync(path.join(quantized, 'config.json'), 'utf8'));
+    expect(config.quantization_config).toMatchObject({ quant_method: 'awq', bits: 4, group_size: 128 });
+    const fromInt4 = await plan(quantized);
+    expect(fromInt4.plan.complete).toBe(true);
+    expect(fromInt4.weightBytes).toBeLessThan(fromHf.weightBytes);
+  });
+});
