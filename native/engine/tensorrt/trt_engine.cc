@@ -1,0 +1,344 @@
+#include "engine/tensorrt/trt_engine.h"
+
+#include <NvInferRuntime.h>
+#include <NvInferVersion.h>
+#include <cuda_runtime_api.h>
+#include <dlfcn.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "core/library_file.h"
+#include "core/mapped_file.h"
+#include "engine/graph_key.h"
+
+namespace tv::engine::trt {
+
+namespace {
+
+// ---- logging ----------------------------------------------------------------------------------------
+
+class Logger final : public nvinfer1::ILogger {
+ public:
+  void log(Severity severity, nvinfer1::AsciiChar const* message) noexcept override {
+    LogLevel const level = toLevel(severity);
+    if (static_cast<int>(level) > level_.load()) return;
+    try {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (sink_) {
+        sink_(level, message);
+        return;
+      }
+    } catch (...) {
+      // A failing sink must not take TensorRT down; fall back to stderr.
+    }
+    std::fprintf(stderr, "trt-vla: TensorRT %s: %s\n", levelName(level), message);
+  }
+
+  void setLevel(LogLevel level) { level_.store(static_cast<int>(level)); }
+  void setSink(std::function<void(LogLevel, std::string const&)> sink) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    sink_ = std::move(sink);
+  }
+
+ private:
+  static LogLevel toLevel(Severity s) {
+    switch (s) {
+      case Severity::kINTERNAL_ERROR:
+      case Severity::kERROR: return LogLevel::kError;
+      case Severity::kWARNING: return LogLevel::kWarning;
+      case Severity::kINFO: return LogLevel::kInfo;
+      default: return LogLevel::kVerbose;
+    }
+  }
+  static char const* levelName(LogLevel l) {
+    switch (l) {
+      case LogLevel::kError: return "error";
+      case LogLevel::kWarning: return "warning";
+      case LogLevel::kInfo: return "info";
+      default: return "verbose";
+    }
+  }
+
+  std::atomic<int> level_{static_cast<int>(LogLevel::kWarning)};
+  std::mutex mutex_;
+  std::function<void(LogLevel, std::string const&)> sink_;
+};
+
+Logger& logger() {
+  static Logger* instance = new Logger();  // never destroyed: TensorRT may log during static teardown
+  return *instance;
+}
+
+#define TV_TRT_CUDA_CHECK(expr)                                                                                     \
+  do {                                                                                                             \
+    cudaError_t const tvStatus_ = (expr);                                                                          \
+    if (tvStatus_ != cudaSuccess) TV_THROW(ErrorCode::kInternal, #expr, " failed: ", cudaGetErrorString(tvStatus_)); \
+  } while (0)
+
+DType fromTrt(nvinfer1::DataType t, std::string const& name) {
+  switch (t) {
+    case nvinfer1::DataType::kFLOAT: return DType::kF32;
+    case nvinfer1::DataType::kHALF: return DType::kF16;
+    case nvinfer1::DataType::kBF16: return DType::kBF16;
+    case nvinfer1::DataType::kINT32: return DType::kI32;
+    case nvinfer1::DataType::kINT64: return DType::kI64;
+    case nvinfer1::DataType::kINT8: return DType::kI8;
+    case nvinfer1::DataType::kUINT8: return DType::kU8;
+    case nvinfer1::DataType::kBOOL: return DType::kBool;
+    default: TV_THROW(ErrorCode::kEngineIncompatible, "engine tensor '", name, "' has an unsupported data type (",
+                      static_cast<int>(t), ")");
+  }
+}
+
+Shape fromDims(nvinfer1::Dims const& d) {
+  Shape s;
+  for (int i = 0; i < d.nbDims; ++i) s.dims.push_back(d.d[i]);
+  return s;
+}
+
+nvinfer1::Dims toDims(Shape const& s) {
+  TV_CHECK_ARG(s.rank() <= nvinfer1::Dims::MAX_DIMS, "shape ", s.str(), " has too many dimensions for TensorRT");
+  nvinfer1::Dims d{};
+  d.nbDims = s.rank();
+  for (int i = 0; i < s.rank(); ++i) d.d[i] = s[i];
+  return d;
+}
+
+std::mutex gPluginMutex;
+std::set<std::string> gLoadedPlugins;
+
+}  // namespace
+
+void setLogLevel(LogLevel level) { logger().setLevel(level); }
+void setLogSink(std::function<void(LogLevel, std::string const&)> sink) { logger().setSink(std::move(sink)); }
+
+int runtimeVersion() { return getInferLibVersion(); }
+
+std::string availabilityProblem() {
+  int count = 0;
+  cudaError_t const err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess || count == 0) {
+    cudaGetLastError();
+    return std::string("no CUDA device: ") + (err != cudaSuccess ? cudaGetErrorString(err) : "none found");
+  }
+  int const version = getInferLibVersion();
+  // Engines are tied to the TensorRT version they were built with; the library must match the
+  // headers this binary was compiled against at least in major.minor.
+  if (version / 100 != NV_TENSORRT_VERSION / 100) {
+    return "TensorRT library version " + std::to_string(version) + " differs from the " + std::to_string(NV_TENSORRT_VERSION) +
+           " this binary was built with: rebuild trt-vla (npm rebuild trt-vla)";
+  }
+  return "";
+}
+
+void loadPluginLibrary(std::string const& path) {
+  std::lock_guard<std::mutex> lock(gPluginMutex);
+  if (gLoadedPlugins.count(path) != 0) return;
+  std::string const problem = libraryFileProblem(path);
+  TV_CHECK(problem.empty(), ErrorCode::kModelLoad, "the TensorRT Edge-LLM plugin library cannot be loaded: ", problem);
+  // RTLD_GLOBAL is not needed: the plugins register themselves with TensorRT from static initializers.
+  void* handle = ::dlopen(path.c_str(), RTLD_LAZY | RTLD_LOCAL);
+  if (handle == nullptr) {
+    char const* why = ::dlerror();
+    TV_THROW(ErrorCode::kModelLoad, "cannot load the TensorRT Edge-LLM plugin library ", path, ": ", why != nullptr ? why : "unknown error",
+             " (build it with TensorRT Edge-LLM 0.6.1 against this TensorRT)");
+  }
+  // Edge-LLM >= 0.6 exports initEdgellmPlugins(logger, namespace) to share the host's logger.
+  using InitPlugins = bool (*)(void*, char const*);
+  if (auto init = reinterpret_cast<InitPlugins>(::dlsym(handle, "initEdgellmPlugins")); init != nullptr) {
+    init(static_cast<nvinfer1::ILogger*>(&logger()), "");
+  }
+  gLoadedPlugins.insert(path);  // the handle stays open for the life of the process
+}
+
+// ---- engine -----------------------------------------------------------------------------------------
+
+struct TrtEngine::Core {
+  std::unique_ptr<nvinfer1::IRuntime> runtime;
+  std::unique_ptr<nvinfer1::ICudaEngine> engine;  // destroyed before runtime (declared after it)
+  std::vector<TensorDesc> tensors;
+  ContextOptions options;
+  std::string path;
+  ~Core() {
+    engine.reset();
+    runtime.reset();
+  }
+};
+
+TrtEngine::~TrtEngine() = default;
+
+std::unique_ptr<TrtEngine> TrtEngine::load(std::string const& path, ContextOptions options) {
+  std::string const problem = availabilityProblem();
+  TV_CHECK(problem.empty(), ErrorCode::kBackendUnavailable, "TensorRT cannot run here: ", problem);
+  auto core = std::make_shared<Core>();
+  core->path = path;
+  core->options = options;
+  core->runtime.reset(nvinfer1::createInferRuntime(logger()));
+  TV_CHECK(core->runtime != nullptr, ErrorCode::kBackendUnavailable, "TensorRT could not create a runtime");
+  {
+    MappedFile plan(path);  // mapped, not read: the plan is copied once, by TensorRT, into the engine
+    core->engine.reset(core->runtime->deserializeCudaEngine(plan.data(), plan.size()));
+  }
+  TV_CHECK(core->engine != nullptr, ErrorCode::kEngineIncompatible, path,
+           " could not be deserialized: it was built by another TensorRT version or for another GPU, or its plugin library "
+           "(libNvInfer_edgellm_plugin.so) is not loaded; the TensorRT log above says which");
+  nvinfer1::ICudaEngine const& e = *core->engine;
+  for (int i = 0; i < e.getNbIOTensors(); ++i) {
+    char const* name = e.getIOTensorName(i);
+    TensorDesc t;
+    t.name = name;
+    t.dtype = fromTrt(e.getTensorDataType(name), t.name);
+    t.shape = fromDims(e.getTensorShape(name));
+    t.mode = e.getTensorIOMode(name) == nvinfer1::TensorIOMode::kINPUT ? TensorIOMode::kInput : TensorIOMode::kOutput;
+    TV_CHECK(e.getTensorLocation(name) == nvinfer1::TensorLocation::kDEVICE, ErrorCode::kEngineIncompatible, "engine tensor '", t.name,
+             "' lives in host memory; Edge-LLM engines keep every tensor on the device");
+    core->tensors.push_back(std::move(t));
+  }
+  std::unique_ptr<TrtEngine> engine(new TrtEngine());
+  engine->core_ = std::move(core);
+  return engine;
+}
+
+std::vector<TensorDesc> const& TrtEngine::ioTensors() const { return core_->tensors; }
+
+int TrtEngine::optimizationProfiles() const { return core_->engine->getNbOptimizationProfiles(); }
+
+ProfileShapes TrtEngine::profileShapes(std::string_view name, int profile) const {
+  TensorDesc const& t = requireTensor(name);
+  TV_CHECK_ARG(t.mode == TensorIOMode::kInput, "'", name, "' is an output: outputs have no profile shapes");
+  TV_CHECK_ARG(profile >= 0 && profile < optimizationProfiles(), "no optimization profile ", profile);
+  auto get = [&](nvinfer1::OptProfileSelector s) { return fromDims(core_->engine->getProfileShape(t.name.c_str(), profile, s)); };
+  return ProfileShapes{get(nvinfer1::OptProfileSelector::kMIN), get(nvinfer1::OptProfileSelector::kOPT),
+                       get(nvinfer1::OptProfileSelector::kMAX)};
+}
+
+std::int64_t TrtEngine::contextMemoryBytes() const { return core_->engine->getDeviceMemorySizeV2(); }
+
+// ---- execution context ------------------------------------------------------------------------------
+
+namespace {
+
+class TrtContext final : public ExecutionContext {
+ public:
+  explicit TrtContext(std::shared_ptr<TrtEngine::Core> core) : core_(std::move(core)) {
+    context_.reset(core_->engine->createExecutionContext(nvinfer1::ExecutionContextAllocationStrategy::kUSER_MANAGED));
+    TV_CHECK(context_ != nullptr, ErrorCode::kOutOfMemory, "TensorRT could not create an execution context");
+    // One scratch allocation sized for the largest profile serves prefill and decode alike.
+    std::int64_t const bytes = core_->engine->getDeviceMemorySizeV2();
+    if (bytes > 0) TV_TRT_CUDA_CHECK(cudaMalloc(&scratch_, static_cast<std::size_t>(bytes)));
+    context_->setDeviceMemoryV2(scratch_, bytes);
+  }
+
+  ~TrtContext() override {
+    for (auto& [key, graph] : graphs_) {
+      cudaGraphExecDestroy(graph.exec);
+      cudaGraphDestroy(graph.graph);
+    }
+    context_.reset();  // before its memory and before the engine (core_)
+    if (scratch_ != nullptr) cudaFree(scratch_);
+  }
+
+  void setOptimizationProfile(int profile, Stream& stream) override {
+    TV_CHECK_ARG(profile >= 0 && profile < core_->engine->getNbOptimizationProfiles(), "no optimization profile ", profile);
+    if (profile == profile_ && profileSet_) return;
+    TV_CHECK(context_->setOptimizationProfileAsync(profile, static_cast<cudaStream_t>(stream.handle())), ErrorCode::kInternal,
+             "TensorRT rejected optimization profile ", profile);
+    profile_ = profile;
+    profileSet_ = true;
+    key_.profile = profile;
+  }
+
+  int optimizationProfile() const override { return profile_; }
+
+  void setInputShape(std::string_view name, Shape const& shape) override {
+    std::string const n(name);
+    TV_CHECK_ARG(context_->setInputShape(n.c_str(), toDims(shape)), "TensorRT rejected shape ", shape.str(), " for input '", n,
+                 "' in profile ", profile_, " (outside the engine's profile?)");
+    key_.setShape(n, shape.dims);
+  }
+
+  void setTensorAddress(std::string_view name, void* address) override {
+    std::string const n(name);
+    TV_CHECK_ARG(address != nullptr, "tensor '", n, "' needs a non-null address (bind a dummy for zero-size tensors)");
+    TV_CHECK_ARG(context_->setTensorAddress(n.c_str(), address), "TensorRT rejected the address of tensor '", n, "'");
+    key_.setAddress(n, address);
+  }
+
+  Shape tensorShape(std::string_view name) const override {
+    std::string const n(name);
+    return fromDims(context_->getTensorShape(n.c_str()));
+  }
+
+  void enqueue(Stream& stream) override {
+    auto const s = static_cast<cudaStream_t>(stream.handle());
+    if (!core_->options.cudaGraphs || graphsFailed_ || profile_ != core_->options.graphProfile) {
+      TV_CHECK(context_->enqueueV3(s), ErrorCode::kInternal, "TensorRT enqueueV3 failed (see the TensorRT log)");
+      return;
+    }
+    // Decode steps repeat with identical shapes and addresses: replay a captured graph. As in Edge-LLM,
+    // a step with new bindings first runs normally (TensorRT may set up state), then is captured.
+    std::uint64_t const key = key_.hash();
+    auto it = graphs_.find(key);
+    if (it != graphs_.end()) {
+      TV_TRT_CUDA_CHECK(cudaGraphLaunch(it->second.exec, s));
+      return;
+    }
+    TV_CHECK(context_->enqueueV3(s), ErrorCode::kInternal, "TensorRT enqueueV3 failed (see the TensorRT log)");
+    TV_TRT_CUDA_CHECK(cudaStreamSynchronize(s));
+    Graph graph;
+    bool captured = cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+    if (captured) {
+      bool const ran = context_->enqueueV3(s);
+      captured = cudaStreamEndCapture(s, &graph.graph) == cudaSuccess && ran;
+#if CUDART_VERSION >= 12000
+      captured = captured && cudaGraphInstantiate(&graph.exec, graph.graph, 0) == cudaSuccess;
+#else
+      captured = captured && cudaGraphInstantiate(&graph.exec, graph.graph, nullptr, nullptr, 0) == cudaSuccess;
+#endif
+    }
+    if (!captured) {
+      // Not capturable (some plugins are not): this context runs without graphs from now on.
+      cudaGetLastError();
+      cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+      if (cudaStreamIsCapturing(s, &status) == cudaSuccess && status != cudaStreamCaptureStatusNone) {
+        cudaGraph_t ignored = nullptr;
+        cudaStreamEndCapture(s, &ignored);
+        if (ignored != nullptr) cudaGraphDestroy(ignored);
+      }
+      cudaGetLastError();
+      if (graph.graph != nullptr) cudaGraphDestroy(graph.graph);
+      graphsFailed_ = true;
+      return;
+    }
+    // The normal run above produced this step's results; the graph serves the next ones.
+    graphs_.emplace(key, graph);
+  }
+
+ private:
+  struct Graph {
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+  };
+
+  std::shared_ptr<TrtEngine::Core> core_;
+  std::unique_ptr<nvinfer1::IExecutionContext> context_;
+  void* scratch_ = nullptr;
+  int profile_ = 0;
+  bool profileSet_ = false;
+  GraphKey key_;
+  std::unordered_map<std::uint64_t, Graph> graphs_;
+  bool graphsFailed_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<ExecutionContext> TrtEngine::createExecutionContext() { return std::make_unique<TrtContext>(core_); }
+
+}  // namespace tv::engine::trt

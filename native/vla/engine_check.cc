@@ -1,0 +1,153 @@
+#include "vla/engine_check.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "engine/binding_names.h"
+
+namespace tv::vla {
+
+namespace names = engine::names;
+
+namespace {
+
+class Checker {
+ public:
+  Checker(engine::Engine const& engine, std::vector<std::string>& problems) : engine_(engine), problems_(problems) {}
+
+  // The tensor, checked for direction, dtype and rank; null (and a problem) when absent or wrong.
+  engine::TensorDesc const* tensor(std::string const& name, engine::TensorIOMode mode, DType dtype, int rank) {
+    engine::TensorDesc const* t = engine_.findTensor(name);
+    if (t == nullptr) {
+      problems_.push_back("missing " + std::string(mode == engine::TensorIOMode::kInput ? "input" : "output") + " '" + name + "'");
+      return nullptr;
+    }
+    bool ok = true;
+    if (t->mode != mode) ok = fail(name + " is an " + (t->mode == engine::TensorIOMode::kInput ? "input" : "output") + ", expected the other");
+    if (t->dtype != dtype) ok = fail(name + " is " + dtypeName(t->dtype) + ", expected " + dtypeName(dtype));
+    if (t->shape.rank() != rank) ok = fail(name + " has rank " + std::to_string(t->shape.rank()) + ", expected " + std::to_string(rank));
+    return ok ? t : nullptr;
+  }
+
+  // A static dimension must equal the expected value (dynamic -1 dims are checked via profiles).
+  void dim(engine::TensorDesc const* t, int index, std::int64_t expected, char const* meaning) {
+    if (t == nullptr) return;
+    std::int64_t const d = t->shape[index];
+    if (d != -1 && d != expected) {
+      fail(t->name + " dimension " + std::to_string(index) + " (" + meaning + ") is " + std::to_string(d) + " in the engine, " +
+           std::to_string(expected) + " in the config");
+    }
+  }
+
+  engine::ProfileShapes profile(std::string const& name, int p) { return engine_.profileShapes(name, p); }
+
+  bool fail(std::string message) {
+    problems_.push_back(std::move(message));
+    return false;
+  }
+
+ private:
+  engine::Engine const& engine_;
+  std::vector<std::string>& problems_;
+};
+
+}  // namespace
+
+std::vector<std::string> checkLlmEngine(engine::Engine const& engine, TextModelInfo const& text, LlmEngineLimits& limits) {
+  std::vector<std::string> problems;
+  Checker c(engine, problems);
+  using M = engine::TensorIOMode;
+  if (engine.optimizationProfiles() != 2) {
+    c.fail("the engine has " + std::to_string(engine.optimizationProfiles()) + " optimization profiles; Edge-LLM LLM engines have 2 (prefill, decode)");
+  }
+  auto const* embeds = c.tensor(names::kInputsEmbeds, M::kInput, DType::kF16, 3);
+  c.dim(embeds, 2, text.hiddenSize, "hidden_size");
+  c.tensor(names::kContextLengths, M::kInput, DType::kI32, 1);
+  c.tensor(names::kLastTokenIds, M::kInput, DType::kI64, 2);
+  c.tensor(names::kKvCacheStartIndex, M::kInput, DType::kI32, 1);
+  auto const* rope = c.tensor(names::kRopeCosSin, M::kInput, DType::kF32, 3);
+  c.dim(rope, 2, text.headDim, "rotary dim = head_dim");
+  auto const* logits = c.tensor(names::kLogits, M::kOutput, DType::kF32, 2);
+  limits.vocabSize = logits != nullptr && logits->shape[1] > 0 ? static_cast<int>(logits->shape[1]) : 0;
+  if (logits != nullptr && limits.vocabSize > text.vocabSize) {
+    c.fail("logits have " + std::to_string(limits.vocabSize) + " entries, more than vocab_size " + std::to_string(text.vocabSize));
+  }
+  for (int l = 0; l < text.layers; ++l) {
+    for (bool past : {true, false}) {
+      auto const* kv = c.tensor(past ? names::pastKeyValues(l) : names::presentKeyValues(l), past ? M::kInput : M::kOutput, DType::kF16, 5);
+      c.dim(kv, 1, 2, "K and V");
+      c.dim(kv, 2, text.kvHeads, "num_key_value_heads");
+      c.dim(kv, 4, text.headDim, "head_dim");
+    }
+  }
+  if (engine.findTensor(names::pastKeyValues(text.layers)) != nullptr) {
+    c.fail("the engine has more KV-cache layers than num_hidden_layers = " + std::to_string(text.layers));
+  }
+  for (engine::TensorDesc const& t : engine.ioTensors()) {
+    bool const known = t.name == names::kInputsEmbeds || t.name == names::kContextLengths || t.name == names::kLastTokenIds ||
+                       t.name == names::kKvCacheStartIndex || t.name == names::kRopeCosSin || t.name == names::kLogits ||
+                       t.name.rfind("past_key_values_", 0) == 0 || t.name.rfind("present_key_values_", 0) == 0;
+    if (!known) c.fail("unsupported tensor '" + t.name + "' (EAGLE, LoRA, Qwen3-VL deepstack and TRT-native-attention engines are not supported)");
+  }
+  if (!problems.empty() || engine.optimizationProfiles() != 2) return problems;
+
+  engine::ProfileShapes const prefill = c.profile(names::kInputsEmbeds, names::kPrefillProfile);
+  engine::ProfileShapes const decode = c.profile(names::kInputsEmbeds, names::kDecodeProfile);
+  limits.maxBatch = static_cast<int>(prefill.max[0]);
+  limits.maxInputLength = static_cast<int>(prefill.max[1]);
+  if (decode.max[1] != 1) c.fail("the decode profile (1) takes " + std::to_string(decode.max[1]) + " tokens per step; expected 1");
+  if (c.profile(names::kKvCacheStartIndex, names::kPrefillProfile).min[0] != 0) {
+    c.fail("the prefill profile does not allow an empty kvcache_start_index (fresh prefill)");
+  }
+  int capacity = -1;
+  for (int l = 0; l < text.layers && problems.empty(); ++l) {
+    for (int p : {names::kPrefillProfile, names::kDecodeProfile}) {
+      std::int64_t const cap = c.profile(names::pastKeyValues(l), p).max[3];
+      if (capacity < 0) capacity = static_cast<int>(cap);
+      if (cap != capacity) c.fail(names::pastKeyValues(l) + " has KV capacity " + std::to_string(cap) + " in profile " + std::to_string(p) +
+                                  ", other layers " + std::to_string(capacity));
+    }
+  }
+  limits.kvCapacity = capacity;
+  if (rope != nullptr && rope->shape[1] != -1 && rope->shape[1] != capacity) {
+    c.fail("rope_rotary_cos_sin covers " + std::to_string(rope->shape[1]) + " positions but the KV capacity is " + std::to_string(capacity));
+  }
+  if (limits.maxInputLength > capacity) c.fail("the prefill profile takes more tokens than the KV cache holds");
+  return problems;
+}
+
+std::vector<std::string> checkVisionEngine(engine::Engine const& engine, int patchDim, int rotaryAngles, int outHidden,
+                                           VisionEngineLimits& limits) {
+  std::vector<std::string> problems;
+  Checker c(engine, problems);
+  using M = engine::TensorIOMode;
+  auto const* input = c.tensor(names::kVisualInput, M::kInput, DType::kF16, 2);
+  c.dim(input, 1, patchDim, "channels * temporal_patch_size * patch_size^2");
+  auto const* rotary = c.tensor(names::kVisualRotaryPosEmb, M::kInput, DType::kF32, 2);
+  c.dim(rotary, 1, rotaryAngles, "vision head_dim / 2");
+  c.tensor(names::kVisualCuSeqlens, M::kInput, DType::kI32, 1);
+  c.tensor(names::kVisualMaxSeqlenCarrier, M::kInput, DType::kI32, 1);
+  c.tensor(names::kVisualCuWindowSeqlens, M::kInput, DType::kI32, 1);
+  c.tensor(names::kVisualWindowIndex, M::kInput, DType::kI64, 1);
+  c.tensor(names::kVisualReverseWindowIndex, M::kInput, DType::kI64, 1);
+  auto const* output = c.tensor(names::kVisualOutput, M::kOutput, DType::kF16, 2);
+  c.dim(output, 1, outHidden, "out_hidden_size = the LLM's hidden_size");
+  for (engine::TensorDesc const& t : engine.ioTensors()) {
+    bool const known = t.name == names::kVisualInput || t.name == names::kVisualRotaryPosEmb || t.name == names::kVisualCuSeqlens ||
+                       t.name == names::kVisualMaxSeqlenCarrier || t.name == names::kVisualCuWindowSeqlens ||
+                       t.name == names::kVisualWindowIndex || t.name == names::kVisualReverseWindowIndex || t.name == names::kVisualOutput;
+    if (!known) c.fail("unsupported visual tensor '" + t.name + "' (an Edge-LLM 0.5 dense-mask or a newer ViT engine?)");
+  }
+  if (problems.empty()) limits.maxImageTokens = static_cast<int>(c.profile(names::kVisualInput, 0).max[0] / 4);
+  return problems;
+}
+
+void requireCompatible(std::vector<std::string> const& problems, std::string const& what) {
+  if (problems.empty()) return;
+  std::string message = what + " does not match the model config (" + std::to_string(problems.size()) + " problem" +
+                        (problems.size() > 1 ? "s" : "") + "):";
+  for (std::string const& p : problems) message += "\n  - " + p;
+  TV_THROW(ErrorCode::kEngineIncompatible, message);
+}
+
+}  // namespace tv::vla
