@@ -46,7 +46,8 @@ export interface NativeRuntimeInfo {
     count: number;
   };
   cuda?: { driverVersion?: string; runtimeVersion: string };
-  tensorrt?: { version: string };
+  /** The TensorRT library loaded at run time and the headers this binary was built with. */
+  tensorrt?: { runtimeVersion: string; buildVersion: string };
   cpu: { simd: 'avx2' | 'neon' | 'scalar'; threads: number; features: { avx2: boolean; fma: boolean; f16c: boolean; neon: boolean } };
   build: NativeBuildInfo;
 }
@@ -160,6 +161,8 @@ export interface NativeModelDescription {
   threads: number;
   weightBytes: number;
   imagePad: number;
+  /** Entries per logits row: vocabSize, or a reduced vocabulary's size. */
+  logitsWidth: number;
 }
 
 export interface NativeModel {

@@ -37,7 +37,7 @@ export function formatInfo(i: RuntimeInfo): string {
     lines.push('device     none');
   }
   if (i.cuda) lines.push(`cuda       driver ${i.cuda.driverVersion ?? 'none'}, runtime ${i.cuda.runtimeVersion}`);
-  if (i.tensorrt) lines.push(`tensorrt   ${i.tensorrt.version}`);
+  if (i.tensorrt) lines.push(`tensorrt   ${i.tensorrt.runtimeVersion} (built against ${i.tensorrt.buildVersion})`);
   const f = i.cpu.features;
   const feats = Object.entries(f).filter(([, on]) => on).map(([k]) => k).join(', ') || 'none';
   lines.push(`cpu        ${i.cpu.threads} threads, features: ${feats}`);

@@ -11,10 +11,11 @@ import { optionalInteger, optionalSignal, requireObject, requireOneOf, requireSt
 import { resolveModelFiles, type ModelFiles } from './bundle.js';
 import { ModelCore } from './ModelCore.js';
 import {
-  cpuLoadSpec,
   defaultSampling,
   IMPROMPTU_IMAGE_REGULARIZATION,
   type ImageRegularization,
+  nativeLoadSpec,
+  resolvePluginLibrary,
   stopTokens,
 } from './modelConfig.js';
 import { Session } from './Session.js';
@@ -27,9 +28,15 @@ export interface LoadModelOptions {
   backend?: BackendChoice;
   /** CPU backend threads. Default: every CPU this process may use. */
   threads?: number;
-  /** KV cache capacity per session, tokens (prompt + answer). Default 4096. */
+  /**
+   * KV cache capacity per session, tokens (prompt + answer). CPU default 4096. TensorRT: fixed when the
+   * engine was built (llm_build --maxKVCacheCapacity); leave it out, or give that same value.
+   */
   maxKvCapacity?: number;
-  /** Most prompt tokens one prefill call takes (longer prompts are prefilled in chunks). Default: the capacity. */
+  /**
+   * Most prompt tokens one prefill call takes (longer prompts are prefilled in chunks). Default: the
+   * KV capacity (CPU), the engine's --maxInputLen (TensorRT, which also caps it).
+   */
   maxInputLength?: number;
   /** Most image tokens per request / per image (vision engine profile). Default 4096 / 2048. */
   maxImageTokens?: number;
@@ -41,6 +48,13 @@ export interface LoadModelOptions {
   imageRegularization?: ImageRegularization | false;
   /** Sessions model.plan / model.generate may run in parallel (each its own KV cache). Default 1. */
   concurrency?: number;
+  /**
+   * TensorRT: the Edge-LLM plugin library (libNvInfer_edgellm_plugin.so) its engines need. Default:
+   * $TRT_VLA_PLUGIN_PATH, then $EDGELLM_PLUGIN_PATH, then libNvInfer_edgellm_plugin.so in the model folder.
+   */
+  pluginLibrary?: string;
+  /** TensorRT: capture the decode step as a CUDA graph and replay it each token. Default true. */
+  cudaGraphs?: boolean;
   signal?: AbortSignal;
 }
 
@@ -185,7 +199,7 @@ async function chooseBackend(files: ModelFiles, choice: BackendChoice): Promise<
       throw new TrtVlaError('ERR_BACKEND_UNAVAILABLE', `The TensorRT backend is not available here: ${trt.reason ?? 'unknown reason'}`);
     }
     if (!hasEngines) throw new TrtVlaError('ERR_MODEL_LOAD', `${files.dir} has no TensorRT engines (llm/llm.engine, visual/visual.engine)`);
-    throw new TrtVlaError('ERR_BACKEND_UNAVAILABLE', 'The TensorRT backend is not part of this build yet');
+    return { backend: 'tensorrt', reason: choice === 'tensorrt' ? 'requested' : 'TensorRT engines in the bundle and TensorRT available' };
   }
   if (!hasCpuWeights) {
     const why = hasEngines
@@ -208,8 +222,12 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   requireObject(options, 'options');
   const backendChoice = requireOneOf(options.backend ?? 'auto', 'options.backend', ['auto', 'cpu', 'tensorrt'] as const);
   const threads = optionalInteger(options.threads, 'options.threads', 1, 256);
-  const maxKvCapacity = optionalInteger(options.maxKvCapacity, 'options.maxKvCapacity', 64, 1 << 20) ?? 4096;
-  const maxInputLength = optionalInteger(options.maxInputLength, 'options.maxInputLength', 1, maxKvCapacity) ?? maxKvCapacity;
+  const maxKvCapacity = optionalInteger(options.maxKvCapacity, 'options.maxKvCapacity', 64, 1 << 20);
+  const maxInputLength = optionalInteger(options.maxInputLength, 'options.maxInputLength', 1, maxKvCapacity ?? 1 << 20);
+  if (options.pluginLibrary !== undefined) requireString(options.pluginLibrary, 'options.pluginLibrary');
+  if (options.cudaGraphs !== undefined && typeof options.cudaGraphs !== 'boolean') {
+    throw new TrtVlaError('ERR_INVALID_ARGUMENT', `options.cudaGraphs must be a boolean, got ${typeof options.cudaGraphs}`);
+  }
   const maxImageTokens = optionalInteger(options.maxImageTokens, 'options.maxImageTokens', 1, 1 << 20) ?? 4096;
   const maxImageTokensPerImage = optionalInteger(options.maxImageTokensPerImage, 'options.maxImageTokensPerImage', 1, 1 << 20) ?? Math.min(2048, maxImageTokens);
   const concurrency = optionalInteger(options.concurrency, 'options.concurrency', 1, 64) ?? 1;
@@ -228,7 +246,10 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   // The tokenizer thread and the native engines load at the same time.
   const imagePad = configTokenId(files, 'image_token_id', 151655);
   const visionStart = configTokenId(files, 'vision_start_token_id', 151652);
-  const spec = cpuLoadSpec(files, {
+  const spec = nativeLoadSpec(files, {
+    backend: backend.backend,
+    tensorrt:
+      backend.backend === 'tensorrt' ? { pluginLibrary: resolvePluginLibrary(files.dir, options.pluginLibrary), cudaGraphs: options.cudaGraphs ?? true } : undefined,
     threads,
     limits: { maxKvCapacity, maxInputLength, maxImageTokens, maxImageTokensPerImage },
     regularization,

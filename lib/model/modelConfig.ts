@@ -3,6 +3,10 @@
  * table, image processor settings, token ids, limits), the default sampling of generation_config.json
  * and the stop tokens.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+import { TrtVlaError } from '../errors.js';
 import type { ModelFiles } from './bundle.js';
 
 /** LLaMA-Factory's image regularisation, applied before the image processor (training-time behaviour). */
@@ -30,8 +34,10 @@ export interface SamplingOptions {
 }
 
 export interface NativeLoadLimits {
-  maxKvCapacity: number;
-  maxInputLength: number;
+  /** Undefined: 4096 on the CPU, the engine's build-time capacity on TensorRT. */
+  maxKvCapacity?: number;
+  /** Undefined: the KV capacity on the CPU, the engine's --maxInputLen on TensorRT. */
+  maxInputLength?: number;
   maxImageTokens: number;
   maxImageTokensPerImage: number;
 }
@@ -83,27 +89,68 @@ export function stopTokens(files: ModelFiles, imEnd: number, endOfText: number):
   return [...ids];
 }
 
-/** The native loadModel spec for the CPU backend. */
-export function cpuLoadSpec(
+/** The Edge-LLM plugin library file's conventional name (Edge-LLM's CMake target NvInfer_edgellm_plugin). */
+export const EDGELLM_PLUGIN_FILE = 'libNvInfer_edgellm_plugin.so';
+
+/**
+ * The plugin library TensorRT engines need: the option, $TRT_VLA_PLUGIN_PATH, $EDGELLM_PLUGIN_PATH
+ * (Edge-LLM's own variable), then one in the model folder. Throws when none is found: every Edge-LLM
+ * engine uses its attention plugin, so deserializing without it can only fail, less clearly.
+ */
+export function resolvePluginLibrary(modelDir: string, option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const candidates: [string, string | undefined][] = [
+    ['options.pluginLibrary', option],
+    ['TRT_VLA_PLUGIN_PATH', env.TRT_VLA_PLUGIN_PATH],
+    ['EDGELLM_PLUGIN_PATH', env.EDGELLM_PLUGIN_PATH],
+  ];
+  for (const [source, value] of candidates) {
+    if (value === undefined || value === '') continue;
+    if (!existsSync(value)) throw new TrtVlaError('ERR_MODEL_LOAD', `the Edge-LLM plugin library given by ${source} does not exist: ${value}`);
+    return path.resolve(value);
+  }
+  const bundled = path.join(modelDir, EDGELLM_PLUGIN_FILE);
+  if (existsSync(bundled)) return bundled;
+  throw new TrtVlaError(
+    'ERR_MODEL_LOAD',
+    `TensorRT Edge-LLM engines need the plugin library ${EDGELLM_PLUGIN_FILE}: pass options.pluginLibrary, set TRT_VLA_PLUGIN_PATH, ` +
+      `or copy it into ${modelDir}`,
+  );
+}
+
+/** The native loadModel spec: engines or weights, embedding table, processor settings, token ids, limits. */
+export function nativeLoadSpec(
   files: ModelFiles,
-  options: { threads?: number; limits: NativeLoadLimits; regularization: ImageRegularization | false; imagePad: number; visionStart: number },
+  options: {
+    backend: 'cpu' | 'tensorrt';
+    tensorrt?: { pluginLibrary: string; cudaGraphs: boolean };
+    threads?: number;
+    limits: NativeLoadLimits;
+    regularization: ImageRegularization | false;
+    imagePad: number;
+    visionStart: number;
+  },
 ): Record<string, unknown> {
+  const trt = options.backend === 'tensorrt';
   const embeddingNames = ['embedding', 'model.embed_tokens.weight', 'model.language_model.embed_tokens.weight'];
   const embeddingFiles = files.llm.embeddingFile ? [files.llm.embeddingFile] : files.llm.weightFiles;
   return {
-    backend: 'cpu',
+    backend: options.backend,
     threads: options.threads,
     llm: {
       config: JSON.stringify(files.llm.config),
       configName: relativeName(files, files.llm.configPath),
-      weightFiles: files.llm.weightFiles,
+      weightFiles: trt ? [] : files.llm.weightFiles,
+      engineFile: trt ? files.llm.engineFile : undefined,
       embeddingFile: files.llm.embeddingFile,
+      vocabMapFile: files.llm.vocabMapFile,
     },
     visual: {
       config: JSON.stringify(files.visual.config),
       configName: relativeName(files, files.visual.configPath),
-      weightFiles: files.visual.weightFiles,
+      weightFiles: trt ? [] : files.visual.weightFiles,
+      engineFile: trt ? files.visual.engineFile : undefined,
     },
+    tensorrt: options.tensorrt,
     embedding: { files: embeddingFiles, names: embeddingNames },
     preprocess: preprocessSpec(files, options.regularization),
     tokens: { imagePad: options.imagePad, visionStart: options.visionStart },

@@ -42,6 +42,13 @@ double optionalNumber(Napi::Object const& object, char const* key, double fallba
   return v.As<Napi::Number>().DoubleValue();
 }
 
+bool optionalBoolean(Napi::Object const& object, char const* key, bool fallback) {
+  Napi::Value v = object.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  TV_CHECK_ARG(v.IsBoolean(), "Expected a boolean for ", key);
+  return v.As<Napi::Boolean>().Value();
+}
+
 std::vector<std::string> optionalStringArray(Napi::Object const& object, char const* key) {
   Napi::Value v = object.Get(key);
   if (v.IsUndefined() || v.IsNull()) return {};

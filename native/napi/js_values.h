@@ -16,6 +16,7 @@ std::string optionalString(Napi::Object const& object, char const* key, std::str
 std::int64_t optionalInteger(Napi::Object const& object, char const* key, std::int64_t fallback, std::int64_t min,
                              std::int64_t max);
 double optionalNumber(Napi::Object const& object, char const* key, double fallback);
+bool optionalBoolean(Napi::Object const& object, char const* key, bool fallback);
 std::vector<std::string> requireStringArray(Napi::Object const& object, char const* key);
 std::vector<std::string> optionalStringArray(Napi::Object const& object, char const* key);
 std::vector<std::int64_t> requireIntegerArray(Napi::Value value, char const* what);

@@ -5,14 +5,12 @@
 #include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/json.h"
-#include "engine/cpu/llm_engine.h"
-#include "engine/cpu/qwen_config.h"
-#include "engine/cpu/vision_engine.h"
 #include "napi/addon_data.h"
 #include "napi/frame_wrap.h"
 #include "napi/js_error.h"
 #include "napi/js_values.h"
 #include "vla/grammar.h"
+#include "vla/model_loader.h"
 #include "vla/positions.h"
 
 namespace tv::napi {
@@ -20,21 +18,6 @@ namespace tv::napi {
 namespace {
 
 // ---- model loading --------------------------------------------------------------------------------
-
-struct LoadSpec {
-  std::string backend = "cpu";
-  int threads = 1;
-  std::string llmConfig, llmConfigName;
-  std::vector<std::string> llmWeights;
-  std::string llmEmbeddingFile;
-  std::string visualConfig, visualConfigName;
-  std::vector<std::string> visualWeights;
-  std::vector<std::string> embeddingFiles, embeddingNames;
-  vla::PreprocessConfig preprocess;
-  vla::SpecialTokens tokens;
-  engine::cpu::LlmLimits llmLimits;
-  engine::cpu::VisionLimits visionLimits;
-};
 
 std::array<float, 3> floatTriple(Napi::Object const& o, char const* key, std::array<float, 3> fallback) {
   Napi::Value v = o.Get(key);
@@ -49,23 +32,32 @@ std::array<float, 3> floatTriple(Napi::Object const& o, char const* key, std::ar
   return out;
 }
 
-LoadSpec parseLoadSpec(Napi::Object spec) {
-  LoadSpec s;
-  s.backend = optionalString(spec, "backend", "cpu");
-  TV_CHECK(s.backend == "cpu", ErrorCode::kBackendUnavailable, "backend '", s.backend,
-           "' is not available in this build (TensorRT was not compiled in)");
+vla::ModelLoadSpec parseLoadSpec(Napi::Object spec) {
+  vla::ModelLoadSpec s;
+  std::string const backend = optionalString(spec, "backend", "cpu");
+  TV_CHECK_ARG(backend == "cpu" || backend == "tensorrt", "backend must be 'cpu' or 'tensorrt', got '", backend, "'");
+  s.backend = backend == "cpu" ? vla::Backend::kCpu : vla::Backend::kTensorrt;
   s.threads = static_cast<int>(optionalInteger(spec, "threads", availableCpuCount(), 1, 256));
   Napi::Object llm = requireObject(spec.Get("llm"), "llm");
   s.llmConfig = requireString(llm, "config");
   s.llmConfigName = optionalString(llm, "configName", "llm/config.json");
-  s.llmWeights = requireStringArray(llm, "weightFiles");
+  s.llmWeights = optionalStringArray(llm, "weightFiles");
   s.llmEmbeddingFile = optionalString(llm, "embeddingFile", "");
+  s.vocabMapFile = optionalString(llm, "vocabMapFile", "");
+  s.tensorrt.llmEngineFile = optionalString(llm, "engineFile", "");
   Napi::Value visual = spec.Get("visual");
   if (visual.IsObject()) {
     Napi::Object v = visual.As<Napi::Object>();
     s.visualConfig = requireString(v, "config");
     s.visualConfigName = optionalString(v, "configName", "visual/config.json");
-    s.visualWeights = requireStringArray(v, "weightFiles");
+    s.visualWeights = optionalStringArray(v, "weightFiles");
+    s.tensorrt.visualEngineFile = optionalString(v, "engineFile", "");
+  }
+  Napi::Value trt = spec.Get("tensorrt");
+  if (trt.IsObject()) {
+    Napi::Object t = trt.As<Napi::Object>();
+    s.tensorrt.pluginLibrary = optionalString(t, "pluginLibrary", "");
+    s.tensorrt.cudaGraphs = optionalBoolean(t, "cudaGraphs", true);
   }
   Napi::Object embedding = requireObject(spec.Get("embedding"), "embedding");
   s.embeddingFiles = requireStringArray(embedding, "files");
@@ -95,79 +87,31 @@ LoadSpec parseLoadSpec(Napi::Object spec) {
   Napi::Value limits = spec.Get("limits");
   if (limits.IsObject()) {
     Napi::Object l = limits.As<Napi::Object>();
-    s.llmLimits.maxKvCapacity = static_cast<int>(optionalInteger(l, "maxKvCapacity", 4096, 16, 1 << 20));
-    s.llmLimits.maxInputLength = static_cast<int>(optionalInteger(l, "maxInputLength", s.llmLimits.maxKvCapacity, 1, 1 << 20));
+    s.requestedKvCapacity = static_cast<int>(optionalInteger(l, "maxKvCapacity", 0, 16, 1 << 20));
+    s.requestedInputLength = static_cast<int>(optionalInteger(l, "maxInputLength", 0, 1, 1 << 20));
     s.visionLimits.maxImageTokens = static_cast<int>(optionalInteger(l, "maxImageTokens", 4096, 1, 1 << 20));
     s.visionLimits.maxImageTokensPerImage =
         static_cast<int>(optionalInteger(l, "maxImageTokensPerImage", s.visionLimits.maxImageTokens, 1, 1 << 20));
   }
-  s.llmLimits.maxInputLength = std::min(s.llmLimits.maxInputLength, s.llmLimits.maxKvCapacity);
   return s;
 }
 
 class LoadModelWorker : public PromiseWorker {
  public:
-  LoadModelWorker(Napi::Env env, LoadSpec spec) : PromiseWorker(env), spec_(std::move(spec)) {}
+  LoadModelWorker(Napi::Env env, vla::ModelLoadSpec spec) : PromiseWorker(env), spec_(std::move(spec)) {}
 
  protected:
-  void run() override {
-    pool_ = std::make_shared<ThreadPool>(spec_.threads);
-    auto model = std::make_shared<vla::VlaModel>();
-    model->backend = spec_.backend;
-    model->memory = std::make_unique<vla::HostEngineMemory>();
-
-    engine::cpu::LlmLoadSpec llm;
-    llm.configName = spec_.llmConfigName;
-    llm.config = parseJson(spec_.llmConfig, llm.configName);
-    llm.weightFiles = spec_.llmWeights;
-    llm.embeddingFile = spec_.llmEmbeddingFile;
-    llm.limits = spec_.llmLimits;
-    llm.pool = pool_;
-    auto llmEngine = engine::cpu::CpuLlmEngine::load(std::move(llm));
-    engine::cpu::QwenTextConfig const& tc = llmEngine->config();
-    weightBytes_ = static_cast<double>(llmEngine->weights().weightBytes);
-    model->text = vla::TextModelInfo{tc.hiddenSize, tc.layers, tc.kvHeads, tc.headDim, tc.vocabSize, tc.mropeSection, tc.ropeTheta};
-    model->kvCapacity = spec_.llmLimits.maxKvCapacity;
-    model->maxInputLength = spec_.llmLimits.maxInputLength;
-    model->llm = std::move(llmEngine);
-
-    if (!spec_.visualConfig.empty()) {
-      engine::cpu::VisionLoadSpec vision;
-      vision.configName = spec_.visualConfigName;
-      vision.config = parseJson(spec_.visualConfig, vision.configName);
-      vision.weightFiles = spec_.visualWeights;
-      vision.limits = spec_.visionLimits;
-      vision.pool = pool_;
-      auto visionEngine = engine::cpu::CpuVisionEngine::load(std::move(vision));
-      engine::cpu::QwenVisionConfig const& vc = visionEngine->config();
-      spec_.preprocess.windowSize = vc.windowSize;
-      spec_.preprocess.visionHeadDim = vc.headDim();
-      TV_CHECK(vc.patchSize == spec_.preprocess.patchSize && vc.temporalPatchSize == spec_.preprocess.temporalPatchSize &&
-                   vc.spatialMergeSize == spec_.preprocess.mergeSize,
-               ErrorCode::kModelLoad, "the image processor's patch / temporal patch / merge sizes (", spec_.preprocess.patchSize,
-               ", ", spec_.preprocess.temporalPatchSize, ", ", spec_.preprocess.mergeSize,
-               ") disagree with the vision encoder's config");
-      TV_CHECK(vc.outHiddenSize == tc.hiddenSize, ErrorCode::kModelLoad, "the vision encoder's out_hidden_size (", vc.outHiddenSize,
-               ") differs from the language model's hidden_size (", tc.hiddenSize, ")");
-      model->vision = std::move(visionEngine);
-    }
-    model->preprocess = spec_.preprocess;
-    model->tokens = spec_.tokens;
-    model->embedding = vla::EmbeddingTable::load(spec_.embeddingFiles, spec_.embeddingNames, tc.vocabSize, tc.hiddenSize);
-    model_ = std::move(model);
-  }
+  void run() override { model_ = vla::loadVlaModel(std::move(spec_)); }
 
   Napi::Value result(Napi::Env env) override {
     Napi::Object handle = addonData(env)->modelConstructor.New({});
-    ModelHandle::Unwrap(handle)->adopt(std::move(model_), std::move(pool_), weightBytes_);
+    ModelHandle::Unwrap(handle)->adopt(std::move(model_));
     return handle;
   }
 
  private:
-  LoadSpec spec_;
+  vla::ModelLoadSpec spec_;
   std::shared_ptr<vla::VlaModel> model_;
-  std::shared_ptr<ThreadPool> pool_;
-  double weightBytes_ = 0;
 };
 
 Napi::Array gridsToJs(Napi::Env env, std::vector<vla::ImageGrid> const& grids) {
@@ -414,11 +358,7 @@ Napi::Function ModelHandle::defineClass(Napi::Env env) {
 
 ModelHandle::ModelHandle(Napi::CallbackInfo const& info) : Napi::ObjectWrap<ModelHandle>(info) {}
 
-void ModelHandle::adopt(std::shared_ptr<vla::VlaModel> model, std::shared_ptr<ThreadPool> pool, double weightBytes) {
-  model_ = std::move(model);
-  pool_ = std::move(pool);
-  weightBytes_ = weightBytes;
-}
+void ModelHandle::adopt(std::shared_ptr<vla::VlaModel> model) { model_ = std::move(model); }
 
 std::shared_ptr<vla::VlaModel const> ModelHandle::model() const {
   TV_CHECK(model_ != nullptr, ErrorCode::kDisposed, "this model was disposed");
@@ -483,8 +423,9 @@ Napi::Value ModelHandle::describe(Napi::CallbackInfo const& info) {
     out.Set("kvCapacity", m->kvCapacity);
     out.Set("maxInputLength", m->maxInputLength);
     out.Set("hasVision", m->vision != nullptr);
-    out.Set("threads", pool_ ? pool_->size() : 0);
-    out.Set("weightBytes", weightBytes_);
+    out.Set("threads", m->pool ? m->pool->size() : 0);
+    out.Set("weightBytes", m->weightBytes);
+    out.Set("logitsWidth", m->logitsWidth());
     out.Set("imagePad", m->tokens.imagePad);
     return out;
   });
@@ -492,7 +433,6 @@ Napi::Value ModelHandle::describe(Napi::CallbackInfo const& info) {
 
 Napi::Value ModelHandle::dispose(Napi::CallbackInfo const& info) {
   model_.reset();  // sessions and running plans hold their own references
-  pool_.reset();
   return info.Env().Undefined();
 }
 

@@ -22,7 +22,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
  public:
   static Napi::Function defineClass(Napi::Env env);
   explicit ModelHandle(Napi::CallbackInfo const& info);
-  void adopt(std::shared_ptr<vla::VlaModel> model, std::shared_ptr<ThreadPool> pool, double weightBytes);
+  void adopt(std::shared_ptr<vla::VlaModel> model);
   std::shared_ptr<vla::VlaModel const> model() const;
 
  private:
@@ -33,8 +33,6 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
   Napi::Value dispose(Napi::CallbackInfo const& info);
 
   std::shared_ptr<vla::VlaModel> model_;
-  std::shared_ptr<ThreadPool> pool_;
-  double weightBytes_ = 0;
 };
 
 class SessionHandle : public Napi::ObjectWrap<SessionHandle> {

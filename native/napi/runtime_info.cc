@@ -14,6 +14,8 @@
 #endif
 #if defined(TRT_VLA_WITH_TENSORRT)
 #include <NvInferVersion.h>
+
+#include "engine/tensorrt/trt_engine.h"
 #endif
 
 namespace tv::napi {
@@ -103,6 +105,10 @@ class RuntimeInfoWorker : public PromiseWorker {
 #if defined(TRT_VLA_WITH_CUDA)
     cuda::runtimeStatus();  // the slow part: initialises the CUDA driver, off the JS thread
 #endif
+#if defined(TRT_VLA_WITH_TENSORRT)
+    tensorrtProblem_ = engine::trt::availabilityProblem();
+    tensorrtVersion_ = engine::trt::runtimeVersion();
+#endif
   }
 
   Napi::Value result(Napi::Env env) override {
@@ -136,7 +142,14 @@ class RuntimeInfoWorker : public PromiseWorker {
 #endif
 
 #if defined(TRT_VLA_WITH_TENSORRT)
-    backends.Set("tensorrt", backendStatus(env, true, false, "TensorRT backend runtime probe not implemented"));
+    backends.Set("tensorrt", backendStatus(env, true, tensorrtProblem_.empty(), tensorrtProblem_));
+    Napi::Object trtInfo = Napi::Object::New(env);
+    // getInferLibVersion(): major * 10000 + minor * 100 + patch in TensorRT 10.
+    trtInfo.Set("runtimeVersion", std::to_string(tensorrtVersion_ / 10000) + "." + std::to_string(tensorrtVersion_ / 100 % 100) + "." +
+                                      std::to_string(tensorrtVersion_ % 100));
+    trtInfo.Set("buildVersion", std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + "." +
+                                    std::to_string(NV_TENSORRT_PATCH));
+    info.Set("tensorrt", trtInfo);
 #else
     backends.Set("tensorrt", backendStatus(env, false, false, TRT_VLA_TENSORRT_REASON));
 #endif
@@ -156,6 +169,12 @@ class RuntimeInfoWorker : public PromiseWorker {
     info.Set("build", makeBuildInfo(env));
     return info;
   }
+
+ private:
+#if defined(TRT_VLA_WITH_TENSORRT)
+  std::string tensorrtProblem_;
+  int tensorrtVersion_ = 0;
+#endif
 };
 
 #if defined(TRT_VLA_WITH_CUDA)

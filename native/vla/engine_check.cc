@@ -53,7 +53,7 @@ class Checker {
 
 }  // namespace
 
-std::vector<std::string> checkLlmEngine(engine::Engine const& engine, TextModelInfo const& text, LlmEngineLimits& limits) {
+std::vector<std::string> checkLlmEngine(engine::Engine const& engine, TextModelInfo const& text, int logitsWidth, LlmEngineLimits& limits) {
   std::vector<std::string> problems;
   Checker c(engine, problems);
   using M = engine::TensorIOMode;
@@ -69,8 +69,10 @@ std::vector<std::string> checkLlmEngine(engine::Engine const& engine, TextModelI
   c.dim(rope, 2, text.headDim, "rotary dim = head_dim");
   auto const* logits = c.tensor(names::kLogits, M::kOutput, DType::kF32, 2);
   limits.vocabSize = logits != nullptr && logits->shape[1] > 0 ? static_cast<int>(logits->shape[1]) : 0;
-  if (logits != nullptr && limits.vocabSize > text.vocabSize) {
-    c.fail("logits have " + std::to_string(limits.vocabSize) + " entries, more than vocab_size " + std::to_string(text.vocabSize));
+  if (logits != nullptr && limits.vocabSize != logitsWidth) {
+    c.fail("logits have " + std::to_string(limits.vocabSize) + " entries per token, expected " + std::to_string(logitsWidth) +
+           (logitsWidth == text.vocabSize ? " (vocab_size; a reduced-vocabulary engine needs its vocab_map.safetensors)"
+                                          : " (the reduced vocabulary of vocab_map.safetensors)"));
   }
   for (int l = 0; l < text.layers; ++l) {
     for (bool past : {true, false}) {

@@ -20,7 +20,8 @@ struct LlmEngineLimits {
 };
 
 // Mismatches between an LLM engine and the model config (empty when compatible); fills limits.
-std::vector<std::string> checkLlmEngine(engine::Engine const& engine, TextModelInfo const& text, LlmEngineLimits& limits);
+// logitsWidth: vocab_size, or the reduced vocabulary's size when the bundle has a vocab_map.
+std::vector<std::string> checkLlmEngine(engine::Engine const& engine, TextModelInfo const& text, int logitsWidth, LlmEngineLimits& limits);
 
 struct VisionEngineLimits {
   int maxImageTokens = 0;

@@ -19,6 +19,8 @@ class EngineMemory {
   virtual void release(void* p) noexcept = 0;
   virtual void upload(void* dst, void const* src, std::size_t bytes, engine::Stream& stream) = 0;
   virtual void download(void* dst, void const* src, std::size_t bytes, engine::Stream& stream) = 0;
+  // A stream of its own for one session (a CUDA stream on the device), so sessions run concurrently.
+  virtual std::unique_ptr<engine::Stream> createStream() = 0;
 };
 
 class HostEngineMemory final : public EngineMemory {
@@ -28,6 +30,7 @@ class HostEngineMemory final : public EngineMemory {
   void release(void* p) noexcept override;
   void upload(void* dst, void const* src, std::size_t bytes, engine::Stream&) override { std::memcpy(dst, src, bytes); }
   void download(void* dst, void const* src, std::size_t bytes, engine::Stream&) override { std::memcpy(dst, src, bytes); }
+  std::unique_ptr<engine::Stream> createStream() override { return std::make_unique<engine::HostStream>(); }
 };
 
 // An owning buffer in engine memory.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "core/error.h"
 #include "engine/binding_names.h"
@@ -32,6 +33,7 @@ int firstImagePad(std::int32_t const* ids, int count, std::int32_t imagePad) {
 VlaSession::VlaSession(std::shared_ptr<VlaModel const> model) : model_(std::move(model)) {
   VlaModel const& m = *model_;
   TextModelInfo const& t = m.text;
+  stream_ = m.memory->createStream();
   llm_ = m.llm->createExecutionContext();
   if (m.vision) vision_ = m.vision->createExecutionContext();
   std::size_t const kvBytes = static_cast<std::size_t>(2) * t.kvHeads * m.kvCapacity * t.headDim * sizeof(std::uint16_t);
@@ -42,9 +44,11 @@ VlaSession::VlaSession(std::shared_ptr<VlaModel const> model) : model_(std::move
   lastTokenIds_ = EngineBuffer(*m.memory, sizeof(std::int64_t));
   startIndex_ = EngineBuffer(*m.memory, sizeof(std::int32_t));
   dummy_ = EngineBuffer(*m.memory, 16);  // non-null address for zero-size tensors
-  logits_ = EngineBuffer(*m.memory, static_cast<std::size_t>(t.vocabSize) * sizeof(float));
+  logits_ = EngineBuffer(*m.memory, static_cast<std::size_t>(m.logitsWidth()) * sizeof(float));
   ropeHost_.resize(static_cast<std::size_t>(m.kvCapacity) * t.headDim);
-  logitsHost_.resize(static_cast<std::size_t>(t.vocabSize));
+  // Tokens a reduced vocabulary lacks stay at -inf for good: only mapped entries are ever written.
+  logitsHost_.assign(static_cast<std::size_t>(t.vocabSize), m.vocabMap ? -std::numeric_limits<float>::infinity() : 0.0f);
+  if (m.vocabMap) reducedHost_.resize(static_cast<std::size_t>(m.logitsWidth()));
 }
 
 VlaSession::~VlaSession() = default;
@@ -52,6 +56,15 @@ VlaSession::~VlaSession() = default;
 void VlaSession::selectLogitRows(TokenConstraint const* constraint, int state) {
   rows_.clear();
   if (constraint != nullptr && state >= 0) constraint->allowedList(state, rows_);
+  if (model_->vocabMap) {
+    // Engine rows are reduced ids; allowed tokens the engine cannot produce have no row.
+    std::size_t kept = 0;
+    for (std::int32_t id : rows_) {
+      std::int32_t const r = model_->vocabMap->toReduced(id);
+      if (r >= 0) rows_[kept++] = r;
+    }
+    rows_.resize(kept);
+  }
   std::sort(rows_.begin(), rows_.end());
   llm_->setOutputRows(names::kLogits, rows_.data(), static_cast<int>(rows_.size()));
 }
@@ -82,12 +95,12 @@ std::vector<std::uint16_t> VlaSession::runVision(VisionInputs const& in) {
 
   auto upload = [&](std::vector<EngineBuffer>& keep, void const* data, std::size_t bytes) {
     keep.emplace_back(mem, std::max<std::size_t>(bytes, 16));
-    mem.upload(keep.back().data(), data, bytes, stream_);
+    mem.upload(keep.back().data(), data, bytes, *stream_);
     return keep.back().data();
   };
   std::vector<EngineBuffer> buffers;
   engine::ExecutionContext& ctx = *vision_;
-  ctx.setOptimizationProfile(0, stream_);
+  ctx.setOptimizationProfile(0, *stream_);
   auto bind = [&](char const* name, engine::Shape shape, void const* data, std::size_t bytes) {
     ctx.setInputShape(name, shape);
     ctx.setTensorAddress(name, upload(buffers, data, bytes));
@@ -106,10 +119,10 @@ std::vector<std::uint16_t> VlaSession::runVision(VisionInputs const& in) {
   buffers.emplace_back(mem, outBytes);
   void* output = buffers.back().data();
   ctx.setTensorAddress(names::kVisualOutput, output);
-  ctx.enqueue(stream_);
+  ctx.enqueue(*stream_);
   std::vector<std::uint16_t> host(static_cast<std::size_t>(units) * outHidden);
-  mem.download(host.data(), output, outBytes, stream_);
-  stream_.synchronize();
+  mem.download(host.data(), output, outBytes, *stream_);
+  stream_->synchronize();
   return host;
 }
 
@@ -119,19 +132,19 @@ void VlaSession::runLlm(std::uint16_t const* embeds, int count, int start) {
   EngineMemory& mem = *m.memory;
   engine::ExecutionContext& ctx = *llm_;
   bool const decode = start >= 0 && count == 1;
-  ctx.setOptimizationProfile(decode ? names::kDecodeProfile : names::kPrefillProfile, stream_);
+  ctx.setOptimizationProfile(decode ? names::kDecodeProfile : names::kPrefillProfile, *stream_);
 
-  mem.upload(embeds_.data(), embeds, static_cast<std::size_t>(count) * t.hiddenSize * sizeof(std::uint16_t), stream_);
+  mem.upload(embeds_.data(), embeds, static_cast<std::size_t>(count) * t.hiddenSize * sizeof(std::uint16_t), *stream_);
   ctx.setInputShape(names::kInputsEmbeds, {1, count, t.hiddenSize});
   ctx.setTensorAddress(names::kInputsEmbeds, embeds_.data());
 
   std::int32_t const contextLength = decode ? start + 1 : count;
-  mem.upload(contextLengths_.data(), &contextLength, sizeof contextLength, stream_);
+  mem.upload(contextLengths_.data(), &contextLength, sizeof contextLength, *stream_);
   ctx.setInputShape(names::kContextLengths, {1});
   ctx.setTensorAddress(names::kContextLengths, contextLengths_.data());
 
   std::int64_t const last = count - 1;
-  mem.upload(lastTokenIds_.data(), &last, sizeof last, stream_);
+  mem.upload(lastTokenIds_.data(), &last, sizeof last, *stream_);
   ctx.setInputShape(names::kLastTokenIds, {1, 1});
   ctx.setTensorAddress(names::kLastTokenIds, lastTokenIds_.data());
 
@@ -140,7 +153,7 @@ void VlaSession::runLlm(std::uint16_t const* embeds, int count, int start) {
     ctx.setTensorAddress(names::kKvCacheStartIndex, dummy_.data());
   } else {
     std::int32_t const committed = start;
-    mem.upload(startIndex_.data(), &committed, sizeof committed, stream_);
+    mem.upload(startIndex_.data(), &committed, sizeof committed, *stream_);
     ctx.setInputShape(names::kKvCacheStartIndex, {1});
     ctx.setTensorAddress(names::kKvCacheStartIndex, startIndex_.data());
   }
@@ -153,9 +166,15 @@ void VlaSession::runLlm(std::uint16_t const* embeds, int count, int start) {
     ctx.setTensorAddress(names::presentKeyValues(l), kv_[static_cast<std::size_t>(l)].data());
   }
   ctx.setTensorAddress(names::kLogits, logits_.data());
-  ctx.enqueue(stream_);
-  mem.download(logitsHost_.data(), logits_.data(), logitsHost_.size() * sizeof(float), stream_);
-  stream_.synchronize();
+  ctx.enqueue(*stream_);
+  if (m.vocabMap) {
+    mem.download(reducedHost_.data(), logits_.data(), reducedHost_.size() * sizeof(float), *stream_);
+    stream_->synchronize();
+    for (std::size_t r = 0; r < reducedHost_.size(); ++r) logitsHost_[static_cast<std::size_t>(m.vocabMap->toFull(static_cast<int>(r)))] = reducedHost_[r];
+  } else {
+    mem.download(logitsHost_.data(), logits_.data(), logitsHost_.size() * sizeof(float), *stream_);
+    stream_->synchronize();
+  }
 }
 
 GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_t requestId, TokenObserver* observer) {
@@ -195,7 +214,7 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
   std::vector<std::uint16_t> embeds(static_cast<std::size_t>(promptLength) * t.hiddenSize);
   m.embedding.embed(ids.data(), promptLength, m.tokens.imagePad, imageEmbeddings.data(), result.imageTokens, embeds.data());
   mropeCosSin(positions, 0, m.kvCapacity, t.headDim, t.mropeSection, t.ropeTheta, ropeHost_.data());
-  m.memory->upload(rope_.data(), ropeHost_.data(), ropeHost_.size() * sizeof(float), stream_);
+  m.memory->upload(rope_.data(), ropeHost_.data(), ropeHost_.size() * sizeof(float), *stream_);
   result.timings.embedMs = msSince(t2);
 
   // Prefix cache: reuse the KV of the longest common prefix before the first image (image pads carry
@@ -283,6 +302,12 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
     checkAbort();
     allowed.clear();
     bool const listed = constraint != nullptr && constraint->restrict(state, allowed, logitsHost_.data(), t.vocabSize);
+    if (listed && m.vocabMap) {
+      auto const outside = [&](std::int32_t id) { return m.vocabMap->toReduced(id) < 0; };
+      allowed.erase(std::remove_if(allowed.begin(), allowed.end(), outside), allowed.end());
+      TV_CHECK_ARG(!allowed.empty(), "the grammar allows only tokens that the engine's reduced vocabulary lacks "
+                                     "(vocab_map.safetensors); rebuild the engine with those tokens kept");
+    }
     std::int32_t const token = sampler.sample(logitsHost_.data(), t.vocabSize, listed ? allowed.data() : nullptr,
                                               listed ? static_cast<int>(allowed.size()) : 0);
     emit(&token, 1, false);

@@ -13,7 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "core/thread_pool.h"
 #include "engine/engine.h"
+#include "engine/vocab_map.h"
 #include "vla/embedding.h"
 #include "vla/engine_memory.h"
 #include "vla/frame.h"
@@ -51,6 +53,13 @@ struct VlaModel {
   int kvCapacity = 0;      // the LLM engine's maximum KV capacity
   int maxInputLength = 0;  // the most tokens one prefill call takes
   std::string backend;     // "cpu" | "tensorrt"
+  double weightBytes = 0;  // LLM weights as stored (the bytes a decode step streams)
+  std::shared_ptr<ThreadPool> pool;  // CPU engines' and host work's threads (null: none)
+  // Reduced-vocabulary engines: their logits are indexed by reduced id. The session maps them back
+  // into full-vocabulary logits (ids outside the map at -inf), so sampling, stop tokens and grammars
+  // all work with the tokenizer's ids.
+  std::shared_ptr<engine::VocabMap const> vocabMap;
+  int logitsWidth() const { return vocabMap ? vocabMap->reducedSize() : text.vocabSize; }
 };
 
 // A token-level grammar (lib/action/grammarAutomaton.ts, mirrored natively in grammar.h): which
@@ -140,7 +149,7 @@ class VlaSession {
   void selectLogitRows(TokenConstraint const* constraint, int state);
 
   std::shared_ptr<VlaModel const> model_;
-  engine::HostStream stream_;
+  std::unique_ptr<engine::Stream> stream_;
   std::unique_ptr<engine::ExecutionContext> llm_;
   std::unique_ptr<engine::ExecutionContext> vision_;
   std::vector<EngineBuffer> kv_;  // per layer [1, 2, Hkv, Cap, D] fp16, bound as past and present
@@ -148,7 +157,8 @@ class VlaSession {
   EngineBuffer embeds_;           // [1, maxInputLength, hidden] fp16
   EngineBuffer contextLengths_, lastTokenIds_, startIndex_, dummy_, logits_;
   std::vector<float> ropeHost_;
-  std::vector<float> logitsHost_;
+  std::vector<float> logitsHost_;    // full vocabulary
+  std::vector<float> reducedHost_;   // the engine's reduced logits, when the model has a vocabulary map
   std::vector<std::int32_t> rows_;
   std::vector<std::int32_t> cachedIds_;  // tokens whose KV is in the cache, in order
   std::atomic<std::uint64_t> abortRequest_{0};

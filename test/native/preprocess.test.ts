@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadModel, type Model } from '../../lib/index.js';
 import { resolveModelFiles } from '../../lib/model/bundle.js';
-import { cpuLoadSpec } from '../../lib/model/modelConfig.js';
+import { nativeLoadSpec } from '../../lib/model/modelConfig.js';
 import { native } from '../../lib/native.js';
 import { resizeBicubicReference, qwenPixelValues } from '../helpers/imageReference.js';
 import { testModel } from '../helpers/models.js';
@@ -122,7 +122,8 @@ describe('model.prepare()', () => {
     const dir = await testModel('tiny', 'awq');
     const files = resolveModelFiles(dir);
     const handle = await native().loadModel(
-      cpuLoadSpec(files, {
+      nativeLoadSpec(files, {
+        backend: 'cpu',
         limits: { maxKvCapacity: 256, maxInputLength: 256, maxImageTokens: 1024, maxImageTokensPerImage: 1024 },
         regularization: false,
         imagePad: 151655,

@@ -83,8 +83,8 @@ class CpuLlmContext final : public HostExecutionContext {
     TV_CHECK_ARG(name == names::kLogits, "only the logits can be computed for selected rows");
     outputRows_.assign(rows, rows + count);
     for (std::size_t i = 0; i < outputRows_.size(); ++i) {
-      TV_CHECK_ARG(outputRows_[i] >= 0 && outputRows_[i] < engine_.config().vocabSize && (i == 0 || outputRows_[i] > outputRows_[i - 1]),
-                   "output rows must be ascending token ids inside the vocabulary");
+      TV_CHECK_ARG(outputRows_[i] >= 0 && outputRows_[i] < engine_.logitsWidth() && (i == 0 || outputRows_[i] > outputRows_[i - 1]),
+                   "output rows must be ascending indexes inside the logits (", engine_.logitsWidth(), ")");
     }
     return true;
   }
@@ -101,6 +101,8 @@ class CpuLlmContext final : public HostExecutionContext {
   };
   void runChunk(Token const* tokens, int count, std::uint16_t const* embeds, int seqLen);
   void attention(int layer, Token const* tokens, int count);
+  // The LM head over the final-normed selected_ rows: all logits, or outputRows_ only.
+  void lmHead(int batch, float* logits);
 
   CpuLlmEngine const& engine_;
   // Bound per enqueue.
@@ -113,12 +115,13 @@ class CpuLlmContext final : public HostExecutionContext {
   std::vector<float> x_, norm_, qkv_, attn_, gateUp_, act_, tmp_, selected_;
   std::vector<std::vector<float>> scores_;
   std::vector<std::int32_t> outputRows_;
+  std::vector<std::int32_t> headRows_;  // full-vocabulary LM-head rows to compute (reduced vocabularies)
+  std::vector<float> fullLogits_;       // [B, vocab_size] staging for reduced vocabularies
   Q8Scratch quantScratch_;
 };
 
 Shape CpuLlmContext::inferOutputShape(std::string_view name) const {
-  QwenTextConfig const& c = engine_.config();
-  if (name == names::kLogits) return Shape{inputShape(names::kInputsEmbeds)[0], c.vocabSize};
+  if (name == names::kLogits) return Shape{inputShape(names::kInputsEmbeds)[0], engine_.logitsWidth()};
   // present_key_values_i: the same shape as its past_key_values_i.
   std::string const present(name);
   std::string const past = "past_key_values_" + present.substr(std::strlen("present_key_values_"));
@@ -205,17 +208,48 @@ void CpuLlmContext::execute() {
   ThreadPool& pool = engine_.pool();
   QwenDecoderWeights const& w = engine_.weights();
   rmsNorm(pool, selected_.data(), w.finalNorm.data(), batch, hidden, c.rmsNormEps, selected_.data());
-  if (outputRows_.empty()) {
-    w.lmHead.forward(pool, selected_.data(), hidden, batch, logits.as<float>(), static_cast<std::size_t>(c.vocabSize),
-                     quantScratch_);
+  lmHead(batch, logits.as<float>());
+}
+
+void CpuLlmContext::lmHead(int batch, float* logits) {
+  QwenTextConfig const& c = engine_.config();
+  Linear const& head = engine_.weights().lmHead;
+  ThreadPool& pool = engine_.pool();
+  std::size_t const vocab = static_cast<std::size_t>(c.vocabSize);
+  VocabMap const* map = engine_.vocabMap();
+  if (map == nullptr && outputRows_.empty()) {
+    head.forward(pool, selected_.data(), c.hiddenSize, batch, logits, vocab, quantScratch_);
     return;
   }
-  for (std::size_t i = 0; i < outputRows_.size();) {
+  // The full-vocabulary rows wanted, ascending (a vocabulary map is ascending, so the order holds).
+  std::vector<std::int32_t> const* rows = &outputRows_;
+  if (map != nullptr) {
+    headRows_.clear();
+    if (outputRows_.empty()) {
+      headRows_ = map->reducedToFull();
+    } else {
+      for (std::int32_t r : outputRows_) headRows_.push_back(map->toFull(r));
+    }
+    rows = &headRows_;
+    fullLogits_.resize(static_cast<std::size_t>(batch) * vocab);
+  }
+  float* out = map != nullptr ? fullLogits_.data() : logits;
+  for (std::size_t i = 0; i < rows->size();) {
     std::size_t j = i + 1;
-    while (j < outputRows_.size() && outputRows_[j] == outputRows_[j - 1] + 1) ++j;  // a contiguous run
-    w.lmHead.forwardRows(pool, selected_.data(), batch, logits.as<float>(), static_cast<std::size_t>(c.vocabSize), outputRows_[i],
-                         outputRows_[j - 1] + 1, quantScratch_);
+    while (j < rows->size() && (*rows)[j] == (*rows)[j - 1] + 1) ++j;  // a contiguous run
+    head.forwardRows(pool, selected_.data(), batch, out, vocab, (*rows)[i], (*rows)[j - 1] + 1, quantScratch_);
     i = j;
+  }
+  if (map == nullptr) return;
+  std::size_t const width = static_cast<std::size_t>(map->reducedSize());
+  for (int b = 0; b < batch; ++b) {
+    float const* full = &fullLogits_[static_cast<std::size_t>(b) * vocab];
+    float* reduced = logits + static_cast<std::size_t>(b) * width;
+    if (outputRows_.empty()) {
+      for (std::size_t r = 0; r < width; ++r) reduced[r] = full[map->toFull(static_cast<int>(r))];
+    } else {
+      for (std::int32_t r : outputRows_) reduced[r] = full[map->toFull(r)];
+    }
   }
 }
 
@@ -313,6 +347,10 @@ std::unique_ptr<CpuLlmEngine> CpuLlmEngine::load(LlmLoadSpec spec) {
   engine->config_ = parseQwenTextConfig(spec.config, spec.configName);
   engine->limits_ = spec.limits;
   engine->pool_ = spec.pool;
+  engine->vocabMap_ = std::move(spec.vocabMap);
+  TV_CHECK(engine->vocabMap_ == nullptr || engine->vocabMap_->fullSize() == engine->config_.vocabSize, ErrorCode::kModelLoad,
+           "the vocabulary map is for a vocabulary of ", engine->vocabMap_ ? engine->vocabMap_->fullSize() : 0, " tokens, the model has ",
+           engine->config_.vocabSize);
   LlmLimits const& lim = spec.limits;
   TV_CHECK_ARG(lim.maxBatch >= 1 && lim.maxInputLength >= 1 && lim.maxKvCapacity >= lim.maxInputLength,
                "invalid LLM limits: batch ", lim.maxBatch, ", input ", lim.maxInputLength, ", KV capacity ", lim.maxKvCapacity,
@@ -343,7 +381,7 @@ void CpuLlmEngine::describeTensors() {
   addInput(names::kKvCacheStartIndex, DType::kI32, {-1});
   addInput(names::kRopeCosSin, DType::kF32, {-1, cap, R});
   for (int l = 0; l < c.layers; ++l) addInput(names::pastKeyValues(l), DType::kF16, {-1, 2, c.kvHeads, -1, c.headDim});
-  addOutput(names::kLogits, DType::kF32, {-1, c.vocabSize});
+  addOutput(names::kLogits, DType::kF32, {-1, logitsWidth()});
   for (int l = 0; l < c.layers; ++l) addOutput(names::presentKeyValues(l), DType::kF16, {-1, 2, c.kvHeads, -1, c.headDim});
 
   // The profiles of Edge-LLM's llm_build (cpp/builder/llmBuilder.cpp in 0.6.1).

@@ -14,6 +14,7 @@
 #include "engine/cpu/host_context.h"
 #include "engine/cpu/linear.h"
 #include "engine/cpu/qwen_config.h"
+#include "engine/vocab_map.h"
 
 namespace tv::engine::cpu {
 
@@ -33,6 +34,9 @@ struct LlmLoadSpec {
   std::string embeddingFile;
   LlmLimits limits;
   std::shared_ptr<ThreadPool> pool;
+  // A reduced-vocabulary engine (vocab_map.safetensors): the logits are [B, reduced size], entry j the
+  // LM-head row of full id vocabMap->toFull(j), as an Edge-LLM engine built with --reduced_vocab_dir.
+  std::shared_ptr<VocabMap const> vocabMap;
 };
 
 struct QwenDecoderWeights {
@@ -60,6 +64,9 @@ class CpuLlmEngine final : public HostEngineBase {
   LlmLimits const& limits() const { return limits_; }
   QwenDecoderWeights const& weights() const { return weights_; }
   ThreadPool& pool() const { return *pool_; }
+  VocabMap const* vocabMap() const { return vocabMap_.get(); }
+  // The width of the logits: the reduced vocabulary size, or vocab_size.
+  int logitsWidth() const { return vocabMap_ ? vocabMap_->reducedSize() : config_.vocabSize; }
 
  private:
   CpuLlmEngine() = default;
@@ -70,6 +77,7 @@ class CpuLlmEngine final : public HostEngineBase {
   QwenDecoderWeights weights_;
   SafetensorsSet files_;  // keeps the maps alive (dense weights are read in place)
   std::shared_ptr<ThreadPool> pool_;
+  std::shared_ptr<VocabMap const> vocabMap_;
 };
 
 }  // namespace tv::engine::cpu

@@ -1,0 +1,36 @@
+// Engine memory for TensorRT engines: device memory (cudaMalloc, so the GPU caches it — on Jetson the
+// same DRAM, but pinned-host memory would be uncached for the GPU, tensorrt-edge-llm.md §D) and one
+// non-blocking CUDA stream per session. Only compiled where the CUDA toolkit was found.
+#pragma once
+
+#include "cuda/stream.h"
+#include "vla/engine_memory.h"
+
+namespace tv::cuda {
+
+// engine::Stream over a CUDA stream.
+class EngineStream final : public engine::Stream {
+ public:
+  void synchronize() override { stream_.synchronize(); }
+  void* handle() const override { return stream_.get(); }
+
+ private:
+  cuda::Stream stream_;
+};
+
+class DeviceEngineMemory final : public vla::EngineMemory {
+ public:
+  // Throws ERR_BACKEND_UNAVAILABLE ("no CUDA device: ...") when no device is usable.
+  DeviceEngineMemory();
+
+  engine::MemoryLocation location() const override { return engine::MemoryLocation::kDevice; }
+  void* allocate(std::size_t bytes) override;
+  void release(void* p) noexcept override;
+  // Host memory may be pageable: cudaMemcpyAsync stages a pageable upload before returning, and the
+  // pipeline synchronizes the stream before it reads a download.
+  void upload(void* dst, void const* src, std::size_t bytes, engine::Stream& stream) override;
+  void download(void* dst, void const* src, std::size_t bytes, engine::Stream& stream) override;
+  std::unique_ptr<engine::Stream> createStream() override { return std::make_unique<EngineStream>(); }
+};
+
+}  // namespace tv::cuda

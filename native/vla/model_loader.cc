@@ -1,0 +1,151 @@
+#include "vla/model_loader.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "core/json.h"
+#include "engine/binding_names.h"
+#include "engine/cpu/qwen_config.h"
+#include "vla/engine_check.h"
+
+#if defined(TRT_VLA_WITH_TENSORRT)
+#include "cuda/engine_memory.h"
+#include "engine/tensorrt/trt_engine.h"
+#endif
+
+namespace tv::vla {
+
+namespace {
+
+TextModelInfo textInfo(engine::cpu::QwenTextConfig const& c) {
+  return TextModelInfo{c.hiddenSize, c.layers, c.kvHeads, c.headDim, c.vocabSize, c.mropeSection, c.ropeTheta};
+}
+
+// The image processor and the vision encoder must agree on patching, and its output must be the LLM's width.
+void checkVisionConfig(engine::cpu::QwenVisionConfig const& vc, PreprocessConfig const& pre, int llmHidden) {
+  TV_CHECK(vc.patchSize == pre.patchSize && vc.temporalPatchSize == pre.temporalPatchSize && vc.spatialMergeSize == pre.mergeSize,
+           ErrorCode::kModelLoad, "the image processor's patch / temporal patch / merge sizes (", pre.patchSize, ", ",
+           pre.temporalPatchSize, ", ", pre.mergeSize, ") disagree with the vision encoder's config");
+  TV_CHECK(vc.outHiddenSize == llmHidden, ErrorCode::kModelLoad, "the vision encoder's out_hidden_size (", vc.outHiddenSize,
+           ") differs from the language model's hidden_size (", llmHidden, ")");
+}
+
+// reduced_vocab_size in config.json and vocab_map.safetensors come together (Edge-LLM's rule).
+std::shared_ptr<engine::VocabMap const> loadVocabMap(ModelLoadSpec const& spec, JsonValue const& llmConfig, int vocabSize) {
+  JsonFields const fields(llmConfig, spec.llmConfigName);
+  std::int64_t const reduced = fields.integer("reduced_vocab_size", 0);
+  if (spec.vocabMapFile.empty()) {
+    TV_CHECK(reduced == 0, ErrorCode::kModelLoad, spec.llmConfigName, " declares reduced_vocab_size = ", reduced,
+             " but the bundle has no vocab_map.safetensors next to it");
+    return nullptr;
+  }
+  auto map = std::make_shared<engine::VocabMap const>(engine::VocabMap::load(spec.vocabMapFile, vocabSize));
+  TV_CHECK(reduced == 0 || reduced == map->reducedSize(), ErrorCode::kModelLoad, spec.llmConfigName, " declares reduced_vocab_size = ",
+           reduced, " but ", spec.vocabMapFile, " maps ", map->reducedSize(), " ids");
+  return map;
+}
+
+void loadCpuEngines(ModelLoadSpec& spec, JsonValue llmConfig, VlaModel& model) {
+  engine::cpu::LlmLoadSpec llm;
+  llm.configName = spec.llmConfigName;
+  llm.config = std::move(llmConfig);
+  llm.weightFiles = spec.llmWeights;
+  llm.embeddingFile = spec.llmEmbeddingFile;
+  llm.limits = spec.llmLimits;
+  llm.pool = model.pool;
+  llm.vocabMap = model.vocabMap;
+  auto llmEngine = engine::cpu::CpuLlmEngine::load(std::move(llm));
+  model.weightBytes = static_cast<double>(llmEngine->weights().weightBytes);
+  model.kvCapacity = spec.llmLimits.maxKvCapacity;
+  model.maxInputLength = spec.llmLimits.maxInputLength;
+  model.llm = std::move(llmEngine);
+  model.memory = std::make_unique<HostEngineMemory>();
+  if (spec.visualConfig.empty()) return;
+  engine::cpu::VisionLoadSpec vision;
+  vision.configName = spec.visualConfigName;
+  vision.config = parseJson(spec.visualConfig, vision.configName);
+  vision.weightFiles = spec.visualWeights;
+  vision.limits = spec.visionLimits;
+  vision.pool = model.pool;
+  model.vision = engine::cpu::CpuVisionEngine::load(std::move(vision));
+}
+
+#if defined(TRT_VLA_WITH_TENSORRT)
+void loadTensorrtEngines(ModelLoadSpec& spec, VlaModel& model) {
+  TensorrtOptions const& o = spec.tensorrt;
+  TV_CHECK(!o.llmEngineFile.empty(), ErrorCode::kModelLoad, "the TensorRT backend needs llm/llm.engine");
+  // The device first: without one, say so before touching any engine file.
+  model.memory = std::make_unique<cuda::DeviceEngineMemory>();
+  if (!o.pluginLibrary.empty()) engine::trt::loadPluginLibrary(o.pluginLibrary);
+  engine::trt::ContextOptions llmOptions;
+  llmOptions.cudaGraphs = o.cudaGraphs;
+  llmOptions.graphProfile = engine::names::kDecodeProfile;
+  model.llm = engine::trt::TrtEngine::load(o.llmEngineFile, llmOptions);
+  if (!o.visualEngineFile.empty()) {
+    engine::trt::ContextOptions visionOptions;
+    visionOptions.cudaGraphs = false;  // image sizes vary per plan; nothing repeats to replay
+    model.vision = engine::trt::TrtEngine::load(o.visualEngineFile, visionOptions);
+  }
+}
+#endif
+
+}  // namespace
+
+std::shared_ptr<VlaModel> loadVlaModel(ModelLoadSpec spec) {
+  auto model = std::make_shared<VlaModel>();
+  model->pool = std::make_shared<ThreadPool>(spec.threads);
+  JsonValue llmConfig = parseJson(spec.llmConfig, spec.llmConfigName);
+  engine::cpu::QwenTextConfig const tc = engine::cpu::parseQwenTextConfig(llmConfig, spec.llmConfigName);
+  model->text = textInfo(tc);
+  model->vocabMap = loadVocabMap(spec, llmConfig, tc.vocabSize);
+
+  engine::cpu::QwenVisionConfig vc;
+  if (!spec.visualConfig.empty()) {
+    vc = engine::cpu::parseQwenVisionConfig(parseJson(spec.visualConfig, spec.visualConfigName), spec.visualConfigName);
+    checkVisionConfig(vc, spec.preprocess, tc.hiddenSize);
+    spec.preprocess.windowSize = vc.windowSize;
+    spec.preprocess.visionHeadDim = vc.headDim();
+  }
+
+  if (spec.backend == Backend::kCpu) {
+    model->backend = "cpu";
+    spec.llmLimits.maxKvCapacity = spec.requestedKvCapacity > 0 ? spec.requestedKvCapacity : 4096;
+    spec.llmLimits.maxInputLength =
+        std::min(spec.requestedInputLength > 0 ? spec.requestedInputLength : spec.llmLimits.maxKvCapacity, spec.llmLimits.maxKvCapacity);
+    loadCpuEngines(spec, std::move(llmConfig), *model);
+  } else {
+#if defined(TRT_VLA_WITH_TENSORRT)
+    model->backend = "tensorrt";
+    loadTensorrtEngines(spec, *model);
+#else
+    TV_THROW(ErrorCode::kBackendUnavailable, "the TensorRT backend is not compiled into this build (", TRT_VLA_TENSORRT_REASON, ")");
+#endif
+  }
+
+  // Every engine, of either backend, must match the configs before anything runs.
+  LlmEngineLimits llmLimits;
+  requireCompatible(checkLlmEngine(*model->llm, model->text, model->logitsWidth(), llmLimits), "the LLM engine");
+  if (model->vision) {
+    VisionEngineLimits visionLimits;
+    requireCompatible(checkVisionEngine(*model->vision, vc.patchDim(), vc.headDim() / 2, tc.hiddenSize, visionLimits),
+                      "the visual engine");
+  }
+  if (spec.backend == Backend::kTensorrt) {
+    TV_CHECK_ARG(llmLimits.maxBatch >= 1, "the LLM engine's profiles allow no batch");
+    TV_CHECK_ARG(spec.requestedKvCapacity == 0 || spec.requestedKvCapacity == llmLimits.kvCapacity, "maxKvCapacity ",
+                 spec.requestedKvCapacity, " differs from the engine's KV capacity ", llmLimits.kvCapacity,
+                 ", which is fixed when the engine is built (llm_build --maxKVCacheCapacity)");
+    model->kvCapacity = llmLimits.kvCapacity;
+    model->maxInputLength = spec.requestedInputLength > 0 ? std::min(spec.requestedInputLength, llmLimits.maxInputLength)
+                                                          : llmLimits.maxInputLength;
+  } else {
+    TV_CHECK_INTERNAL(llmLimits.kvCapacity == model->kvCapacity && llmLimits.maxInputLength == model->maxInputLength,
+                      "the CPU LLM engine's profiles disagree with its limits");
+  }
+  model->preprocess = spec.preprocess;
+  model->tokens = spec.tokens;
+  model->embedding = EmbeddingTable::load(spec.embeddingFiles, spec.embeddingNames, tc.vocabSize, tc.hiddenSize);
+  return model;
+}
+
+}  // namespace tv::vla
