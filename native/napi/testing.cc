@@ -9,8 +9,6 @@
 
 namespace tv::napi {
 
-namespace {
-
 SimdLevel parseLevel(Napi::Value value) {
   std::string const name = value.IsString() ? value.As<Napi::String>().Utf8Value() : "best";
   if (name == "best") return simdLevel();
@@ -19,6 +17,8 @@ SimdLevel parseLevel(Napi::Value value) {
   if (name == "neon") return SimdLevel::kNeon;
   TV_THROW(ErrorCode::kInvalidArgument, "unknown SIMD level '", name, "'");
 }
+
+namespace {
 
 // simdLevels(): the kernel levels usable in this process, best last.
 Napi::Value simdLevels(Napi::CallbackInfo const& info) {
@@ -62,6 +62,8 @@ Napi::Object makeTestingExports(Napi::Env env) {
   Napi::Object testing = Napi::Object::New(env);
   testing.Set("simdLevels", Napi::Function::New(env, simdLevels, "simdLevels"));
   testing.Set("convert", Napi::Function::New(env, convert, "convert"));
+  addKernelTestHooks(env, testing);
+  addBenchHooks(env, testing);
   return testing;
 }
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/aligned_buffer.h"
 #include "engine/cpu/kernels.h"
 
 namespace tv {
@@ -25,25 +26,26 @@ namespace tv::cpu {
 
 inline constexpr int kAwqOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
 
-// Owns the storage behind a Q4Matrix (64-byte aligned).
+// Owns the storage behind a Q4Matrix (kernels.h documents the tiled layout), 64-byte aligned.
 class Q4Weights {
  public:
   Q4Weights() = default;
-  Q4Weights(int rows, int cols);  // zero-filled; cols % 128 == 0
+  Q4Weights(int rows, int cols);  // zero-filled (all weights 0); cols % 128 == 0, else ERR_INVALID_ARGUMENT
   Q4Matrix view() const;
   int rows() const { return rows_; }
   int cols() const { return cols_; }
-  std::uint8_t* nibbles() { return nibbles_.data(); }
-  float* scale() { return scale_.data(); }
-  float* minimum() { return minimum_.data(); }
-  std::size_t bytes() const;  // memory a matmul streams: nibbles + scale + minimum
+  int tiles() const { return (rows_ + kQ4TileRows - 1) / kQ4TileRows; }
+  std::uint8_t* nibbles() { return nibbles_.data(); }     // [tiles][cols/32][128]
+  std::uint16_t* scales() { return scales_.data(); }      // [tiles][cols/128][8] fp16
+  std::uint8_t* zeros() { return zeros_.data(); }         // [tiles][cols/128][8] 0..15
+  std::size_t bytes() const;  // memory a matmul streams: nibbles + scales + zeros (padding rows included)
 
  private:
   int rows_ = 0;
   int cols_ = 0;
-  std::vector<std::uint8_t> nibbles_;
-  std::vector<float> scale_;
-  std::vector<float> minimum_;
+  AlignedBuffer<std::uint8_t> nibbles_;
+  AlignedBuffer<std::uint16_t> scales_;
+  AlignedBuffer<std::uint8_t> zeros_;
 };
 
 // AutoAWQ tensors of one linear layer (host memory, e.g. memory-mapped from safetensors).
@@ -55,12 +57,18 @@ struct AwqTensors {
   std::uint16_t const* scales = nullptr;  // [K/128, N] fp16
 };
 
-// AutoAWQ -> kernel layout. Throws ERR_MODEL_LOAD when K % 128 or N % 8 is not 0.
-// When a pool is given, rows are converted in parallel on it.
+// AutoAWQ -> kernel layout. Throws ERR_MODEL_LOAD when K % 128 or N % 8 is not 0, a dimension is not
+// positive, or a tensor pointer is null. When a pool is given, row tiles are converted in parallel on it.
 Q4Weights repackAwq(AwqTensors const& awq, ThreadPool* pool = nullptr);
 
 // Round-to-nearest int4 quantization of W^T given as weight[N][K] (Hugging Face nn.Linear layout,
-// fp32), per 128-input group, asymmetric (zero in 0..15), written as AutoAWQ tensors.
+// fp32), per 128-input group, asymmetric, written as AutoAWQ tensors. For each group:
+//   lo = min(min w, 0), hi = max(max w, 0)   (the range always holds 0: with zero points limited to
+//                                             0..15, a range away from 0 could not be represented)
+//   scale = (hi - lo) / 15, rounded UP to fp16 (so 15 steps still cover the range), 1 if hi == lo
+//   zero = clamp(round(-lo / scale), 0, 15),  q = clamp(round(w / scale) + zero, 0, 15)
+// so every dequantized weight is within scale / 2 of the input. Throws ERR_INVALID_ARGUMENT on
+// non-finite weights, on a range too wide for fp16 scales, or when K % 128 or N % 8 is not 0.
 struct AwqOwned {
   std::vector<std::int32_t> qweight;  // [K, N/8]
   std::vector<std::int32_t> qzeros;   // [K/128, N/8]
@@ -70,6 +78,7 @@ struct AwqOwned {
 AwqOwned quantizeRtnAwq(float const* weight, int outFeatures, int inFeatures);
 
 // Dequantizes AutoAWQ tensors to weight[N][K] (fp32, nn.Linear layout): the reference for tests.
+// Exact: (q - zero) * scale has at most 4 + 11 significant bits. Same checks as repackAwq.
 std::vector<float> dequantizeAwq(AwqTensors const& awq);
 
 }  // namespace tv::cpu

@@ -15,30 +15,45 @@ namespace tv::cpu {
 // ---- Int4 weights and int8 activations --------------------------------------------------------
 //
 // Int4 matrices use the AWQ group size: one scale and one zero point per 128 input columns
-// (w = q * scale + minimum, minimum = -zero * scale, q in 0..15). Activations multiplied with them
-// are quantized to int8 in blocks of 32 (one fp32 scale per block), llama.cpp's Q8_0 idea; the
-// dot product runs on integers within a block.
+// (w = (q - zero) * scale, q and zero in 0..15). Activations multiplied with them are quantized to
+// int8 in blocks of 32 (one fp32 scale per block), llama.cpp's Q8_0 idea; the dot product runs on
+// integers within a block:
+//   sum_c w[c] x[c] = sum_groups scale * (sum_blocks d_b * isum_b - zero * groupSum)
+// with isum_b = sum of q * xq over the block (an exact int32) and groupSum the sum of the dequantized
+// activations over the group (Q8Vector::groupSum), so the zero point costs one multiply per group.
 inline constexpr int kQ4GroupSize = 128;
 inline constexpr int kQ8BlockSize = 32;
+inline constexpr int kQ4TileRows = 8;      // rows interleaved in one tile
+inline constexpr int kQ4BlockBytes = 128;  // one tile x one 32-column block: 8 rows x 32 nibbles
 
 // An int4 weight matrix W [rows = out_features, cols = in_features] (y = W x), cols % 128 == 0,
-// in the CPU engine's layout (repacked from AutoAWQ at load, see awq.h):
-//   nibbles  [rows][cols / 2]  per 32-column block, byte j (0..15) holds column j in its low nibble and
-//                              column j + 16 in its high nibble (values 0..15)
-//   scale    [rows][cols / 128]
-//   minimum  [rows][cols / 128]  = -zero * scale
+// in the CPU engine's layout (repacked from AutoAWQ at load, see awq.h; owned by Q4Weights).
+//
+// Rows are interleaved in tiles of 8 (the last tile padded with zero rows: q = 0, scale = 0), so a
+// 32-byte load feeds 8 rows at once and one SIMD lane accumulates one row; no horizontal sums.
+// tiles = ceil(rows / 8), blocks = cols / 32, groups = cols / 128.
+//   nibbles [tiles][blocks][4 chunks][8 rows][4 bytes]   (128 bytes per tile and block)
+//       byte j (0..3) of row r in chunk i of block b holds, for that row,
+//       column 32b + 4i + j      in its low nibble   (chunk i, low  = block quad i)
+//       column 32b + 4(i+4) + j  in its high nibble  (chunk i, high = block quad i + 4)
+//       so `and 0x0f` / `shift 4` of one 32-byte chunk yield two [8 rows][4 columns] registers that
+//       multiply a broadcast of 4 consecutive activations (vpmaddubsw / sdot by lane).
+//   scales  [tiles][groups][8 rows]  fp16 (AutoAWQ's scales, exact)
+//   zeros   [tiles][groups][8 rows]  uint8 0..15
+// The tile of row r is r / 8 and its lane r % 8; block b of tile t starts at byte (t * blocks + b) * 128.
 struct Q4Matrix {
   int rows = 0;
   int cols = 0;
   std::uint8_t const* nibbles = nullptr;
-  float const* scale = nullptr;
-  float const* minimum = nullptr;
+  std::uint16_t const* scales = nullptr;
+  std::uint8_t const* zeros = nullptr;
 };
 
-// One activation vector of length k (k % 128 == 0), quantized for Q4 matmuls.
+// One activation vector of length k (k % 128 == 0), quantized for Q4 matmuls (see Q8Buffer,
+// q8_buffer.h, which owns these arrays).
 struct Q8Vector {
-  std::int8_t* values = nullptr;  // [k]
-  float* scale = nullptr;         // [k / 32]: x ≈ values * scale within each block
+  std::int8_t* values = nullptr;  // [k], each in -127..127 (never -128: the kernels' int16 sums rely on it)
+  float* scale = nullptr;         // [k / 32]: x ~ values * scale within each block
   float* groupSum = nullptr;      // [k / 128]: sum of the dequantized values over each 128-group
 };
 
@@ -59,13 +74,17 @@ struct KernelTable {
   void (*floatToHalf)(float const* src, std::uint16_t* dst, std::size_t n) = nullptr;
   void (*bf16ToFloat)(std::uint16_t const* src, float* dst, std::size_t n) = nullptr;
 
-  // Quantizes x[0..k) (k % 128 == 0) into out (blocks of 32: scale = max|x| / 127, values rounded
-  // to nearest; groupSum over each 128 columns of the dequantized values).
+  // Quantizes x[0..k) (k % 128 == 0) into out (blocks of 32: scale d = max|x| / 127, values =
+  // x * (1 / d) rounded to nearest even, 0 for an all-zero block; groupSum over each 128 columns of
+  // the dequantized values). values and scale are bit-identical at every SIMD level.
   void (*quantizeQ8)(float const* x, int k, Q8Vector const& out) = nullptr;
 
   // Y[t][r] = sum_c W[r][c] * X_t[c] for t in [0, tokens), r in [rowBegin, rowEnd).
   // x: tokens quantized vectors of length w.cols; y: row t starts at y + t * ldy (indexed by r).
   // tokens == 1 is the decode GEMV; larger counts are prefill GEMMs (weights reused across tokens).
+  // Only rows in [rowBegin, rowEnd) are written. Split rows across threads in multiples of 8 (a tile);
+  // other splits are correct but compute the shared tile twice. A row's value never depends on the
+  // split or on the token count.
   void (*matmulQ4)(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, std::size_t ldy, int rowBegin,
                    int rowEnd) = nullptr;
 
@@ -91,7 +110,13 @@ KernelTable const& kernelsFor(SimdLevel level);
 namespace detail {
 // Fill the entries a SIMD file implements; the others keep their reference values.
 void installAvx2Kernels(KernelTable& table);
+void installAvx2Q4Kernels(KernelTable& table);  // kernels_avx2_q4.cc, called by installAvx2Kernels
 void installNeonKernels(KernelTable& table);
+void installNeonQ4Kernels(KernelTable& table);  // kernels_neon_q4.cc, called by installNeonKernels
+
+// Reference dot product of one dense row with x over n columns (any n): the column tail of the SIMD
+// dense kernels, so that tails are computed by the reference, never by a pasted copy.
+float denseDotRef(DenseType type, void const* row, float const* x, int n);
 }  // namespace detail
 
 }  // namespace tv::cpu

@@ -1,4 +1,10 @@
-// Portable reference kernels: the definition of correct for every SIMD variant.
+// Portable reference kernels: the definition of correct for every SIMD variant. Written for clarity,
+// one output at a time, in the order the formulas in kernels.h read; speed is the SIMD files' job.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
 #include "core/fp16.h"
 #include "engine/cpu/kernels.h"
 
@@ -18,7 +24,125 @@ void bf16ToFloatRef(std::uint16_t const* src, float* dst, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) dst[i] = tv::bf16ToFloat(src[i]);
 }
 
+// ---- Q8 activations ----------------------------------------------------------------------------
+
+void quantizeQ8Ref(float const* x, int k, Q8Vector const& out) {
+  int const blocks = k / kQ8BlockSize;
+  int const blocksPerGroup = kQ4GroupSize / kQ8BlockSize;
+  for (int g = 0; g < k / kQ4GroupSize; ++g) {
+    float groupSum = 0.0f;
+    for (int b = g * blocksPerGroup; b < (g + 1) * blocksPerGroup && b < blocks; ++b) {
+      float const* xb = x + b * kQ8BlockSize;
+      std::int8_t* qb = out.values + b * kQ8BlockSize;
+      float amax = 0.0f;
+      bool finite = true;
+      for (int i = 0; i < kQ8BlockSize; ++i) {
+        finite = finite && std::isfinite(xb[i]);
+        amax = std::max(amax, std::fabs(xb[i]));
+      }
+      if (!finite) {
+        // int8 cannot carry Inf or NaN: the block's scale becomes NaN so every output reading it is NaN,
+        // instead of the non-finite input vanishing into a finite result.
+        for (int i = 0; i < kQ8BlockSize; ++i) qb[i] = 0;
+        out.scale[b] = std::numeric_limits<float>::quiet_NaN();
+        groupSum += out.scale[b] * 0.0f;
+        continue;
+      }
+      float const d = amax / 127.0f;
+      float const id = d != 0.0f ? 1.0f / d : 0.0f;
+      int sum = 0;
+      for (int i = 0; i < kQ8BlockSize; ++i) {
+        // |x * id| <= 127 (up to one rounding), so the value fits without clamping; nearbyint rounds
+        // half to even like the SIMD conversions (cvtps2dq, fcvtns).
+        int const q = static_cast<int>(std::nearbyint(xb[i] * id));
+        qb[i] = static_cast<std::int8_t>(q);
+        sum += q;
+      }
+      out.scale[b] = d;
+      groupSum += d * static_cast<float>(sum);
+    }
+    out.groupSum[g] = groupSum;
+  }
+}
+
+// ---- Int4 x int8 matmul -------------------------------------------------------------------------
+
+// The weight q (0..15) of row lane `lane` (0..7) and column c (0..31) in one 128-byte tile block.
+int q4At(std::uint8_t const* block, int lane, int c) {
+  int const quad = c / 4;
+  std::uint8_t const byte = block[(quad % 4) * 32 + lane * 4 + c % 4];
+  return quad < 4 ? (byte & 0x0f) : (byte >> 4);
+}
+
+void matmulQ4Ref(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, std::size_t ldy, int rowBegin,
+                 int rowEnd) {
+  int const blocks = w.cols / kQ8BlockSize;
+  int const groups = w.cols / kQ4GroupSize;
+  int const blocksPerGroup = kQ4GroupSize / kQ8BlockSize;
+  for (int r = rowBegin; r < rowEnd; ++r) {
+    int const tile = r / kQ4TileRows;
+    int const lane = r % kQ4TileRows;
+    std::uint8_t const* tileNibbles = w.nibbles + static_cast<std::size_t>(tile) * blocks * kQ4BlockBytes;
+    for (int t = 0; t < tokens; ++t) {
+      float acc = 0.0f;
+      for (int g = 0; g < groups; ++g) {
+        float blockSum = 0.0f;  // sum_b d_b * isum_b
+        for (int b = g * blocksPerGroup; b < (g + 1) * blocksPerGroup; ++b) {
+          std::int8_t const* xq = x[t].values + b * kQ8BlockSize;
+          std::int32_t isum = 0;  // exact: |isum| <= 32 * 15 * 127
+          for (int c = 0; c < kQ8BlockSize; ++c) isum += q4At(tileNibbles + b * kQ4BlockBytes, lane, c) * xq[c];
+          blockSum += static_cast<float>(isum) * x[t].scale[b];
+        }
+        std::size_t const at = (static_cast<std::size_t>(tile) * groups + g) * kQ4TileRows + lane;
+        float const scale = tv::halfToFloat(w.scales[at]);
+        float const zeroScale = static_cast<float>(w.zeros[at]) * scale;  // exact: 4-bit x 11-bit mantissa
+        acc += scale * blockSum;
+        acc -= zeroScale * x[t].groupSum[g];
+      }
+      y[t * ldy + r] = acc;
+    }
+  }
+}
+
+// ---- Dense matmul, attention helpers ------------------------------------------------------------
+
+float denseAt(DenseType type, void const* row, int c) {
+  switch (type) {
+    case DenseType::kF32: return static_cast<float const*>(row)[c];
+    case DenseType::kF16: return tv::halfToFloat(static_cast<std::uint16_t const*>(row)[c]);
+    case DenseType::kBF16: return tv::bf16ToFloat(static_cast<std::uint16_t const*>(row)[c]);
+  }
+  return 0.0f;
+}
+
+std::size_t denseElementBytes(DenseType type) { return type == DenseType::kF32 ? 4 : 2; }
+
+void matmulDenseRef(DenseMatrix const& w, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
+                    int rowBegin, int rowEnd) {
+  std::size_t const rowBytes = static_cast<std::size_t>(w.cols) * denseElementBytes(w.type);
+  for (int r = rowBegin; r < rowEnd; ++r) {
+    void const* row = static_cast<std::uint8_t const*>(w.data) + r * rowBytes;
+    for (int t = 0; t < tokens; ++t) y[t * ldy + r] = detail::denseDotRef(w.type, row, x + t * ldx, w.cols);
+  }
+}
+
+float dotHalfRef(std::uint16_t const* k, float const* q, int n) {
+  float sum = 0.0f;
+  for (int i = 0; i < n; ++i) sum += tv::halfToFloat(k[i]) * q[i];
+  return sum;
+}
+
+void axpyHalfRef(float a, std::uint16_t const* v, float* y, int n) {
+  for (int i = 0; i < n; ++i) y[i] += a * tv::halfToFloat(v[i]);
+}
+
 }  // namespace
+
+float detail::denseDotRef(DenseType type, void const* row, float const* x, int n) {
+  float sum = 0.0f;
+  for (int c = 0; c < n; ++c) sum += denseAt(type, row, c) * x[c];
+  return sum;
+}
 
 KernelTable const& referenceKernels() {
   static KernelTable const table = [] {
@@ -27,6 +151,11 @@ KernelTable const& referenceKernels() {
     t.halfToFloat = halfToFloatRef;
     t.floatToHalf = floatToHalfRef;
     t.bf16ToFloat = bf16ToFloatRef;
+    t.quantizeQ8 = quantizeQ8Ref;
+    t.matmulQ4 = matmulQ4Ref;
+    t.matmulDense = matmulDenseRef;
+    t.dotHalf = dotHalfRef;
+    t.axpyHalf = axpyHalfRef;
     return t;
   }();
   return table;

@@ -1,0 +1,35 @@
+#include "engine/cpu/q8_buffer.h"
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+namespace tv::cpu {
+
+Q8Buffer::Q8Buffer(int tokens, int k) : tokens_(tokens), k_(k) {
+  TV_CHECK_ARG(tokens > 0 && k > 0 && k % kQ4GroupSize == 0, "Q8Buffer needs tokens > 0 and k a multiple of ",
+               kQ4GroupSize, "; got tokens ", tokens, ", k ", k);
+  std::size_t const t = static_cast<std::size_t>(tokens), n = static_cast<std::size_t>(k);
+  values_ = AlignedBuffer<std::int8_t>(t * n);
+  scales_ = AlignedBuffer<float>(t * (n / kQ8BlockSize));
+  groupSums_ = AlignedBuffer<float>(t * (n / kQ4GroupSize));
+  rows_.resize(t);
+  for (std::size_t i = 0; i < t; ++i) {
+    rows_[i].values = values_.data() + i * n;
+    rows_[i].scale = scales_.data() + i * (n / kQ8BlockSize);
+    rows_[i].groupSum = groupSums_.data() + i * (n / kQ4GroupSize);
+  }
+}
+
+void Q8Buffer::quantize(KernelTable const& table, float const* x, std::size_t ldx, int tokens, ThreadPool* pool) {
+  TV_CHECK_ARG(tokens >= 0 && tokens <= tokens_, "Q8Buffer holds ", tokens_, " tokens; asked to quantize ", tokens);
+  auto work = [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t t = begin; t < end; ++t) table.quantizeQ8(x + static_cast<std::size_t>(t) * ldx, k_, rows_[t]);
+  };
+  if (pool != nullptr) {
+    pool->parallelFor(tokens, 1, work);
+  } else {
+    work(0, tokens);
+  }
+}
+
+}  // namespace tv::cpu

@@ -1,0 +1,226 @@
+// Benchmark hooks (exports.testing.bench*, used by scripts/bench-kernels.mjs): run one kernel over a
+// ThreadPool on large synthetic matrices and time each repetition, next to a read-bandwidth probe
+// measured the same way, so kernel GB/s can be read as a fraction of what memory delivers.
+// They run synchronously on the calling thread (a benchmark wants nothing else running).
+//
+// Weights are allocated in enough copies to exceed the last-level cache (`minBytes`, default 256 MB)
+// and the repetitions rotate through them: a decode step streams ~2 GB of weights, so a GEMV timed on
+// one L3-resident matrix would overstate what the engine sees.
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/error.h"
+#include "core/fp16.h"
+#include "core/thread_pool.h"
+#include "engine/cpu/awq.h"
+#include "engine/cpu/kernels.h"
+#include "engine/cpu/q8_buffer.h"
+#include "napi/js_error.h"
+#include "napi/testing.h"
+
+namespace tv::napi {
+
+namespace {
+
+struct Rng {  // xorshift64: deterministic synthetic data
+  std::uint64_t s = 0x9e3779b97f4a7c15ull;
+  std::uint64_t next() {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
+  }
+  float uniform() { return static_cast<float>(next() >> 40) / static_cast<float>(1 << 24) * 2.0f - 1.0f; }
+};
+
+int option(Napi::Object options, char const* name, int fallback) {
+  Napi::Value v = options.Get(name);
+  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : fallback;
+}
+
+double optionDouble(Napi::Object options, char const* name, double fallback) {
+  Napi::Value v = options.Get(name);
+  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
+}
+
+// Times `reps` calls of step(rep) (after one untimed call per copy) and returns per-rep seconds.
+template <typename Step>
+Napi::Array timeReps(Napi::Env env, int reps, int warmups, Step&& step) {
+  for (int i = 0; i < warmups; ++i) step(i);
+  Napi::Array seconds = Napi::Array::New(env, static_cast<std::size_t>(reps));
+  for (int rep = 0; rep < reps; ++rep) {
+    auto const start = std::chrono::steady_clock::now();
+    step(rep);
+    std::chrono::duration<double> const d = std::chrono::steady_clock::now() - start;
+    seconds.Set(static_cast<std::uint32_t>(rep), d.count());
+  }
+  return seconds;
+}
+
+struct Common {
+  int rows, cols, tokens, threads, reps;
+  double minBytes;
+  cpu::KernelTable const* table;
+};
+
+Common commonOptions(Napi::CallbackInfo const& info) {
+  TV_CHECK_ARG(info[0].IsObject(), "expected an options object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  Common c;
+  c.rows = option(o, "rows", 2048);
+  c.cols = option(o, "cols", 2048);
+  c.tokens = option(o, "tokens", 1);
+  c.threads = option(o, "threads", 1);
+  c.reps = option(o, "reps", 10);
+  c.minBytes = optionDouble(o, "minBytes", 256.0 * 1024 * 1024);
+  c.table = &cpu::kernelsFor(parseLevel(o.Get("level")));
+  TV_CHECK_ARG(c.rows > 0 && c.cols > 0 && c.tokens > 0 && c.reps > 0 && c.threads >= 1 && c.threads <= 64,
+               "bad benchmark options");
+  return c;
+}
+
+int copiesFor(double minBytes, std::size_t bytes) {
+  int const copies = static_cast<int>(minBytes / static_cast<double>(bytes)) + 1;
+  return copies < 1 ? 1 : (copies > 64 ? 64 : copies);
+}
+
+Napi::Object result(Napi::Env env, Napi::Array seconds, double bytes, double macs, int copies) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("seconds", seconds);
+  out.Set("weightBytes", bytes);
+  out.Set("macs", macs);
+  out.Set("copies", copies);
+  return out;
+}
+
+// benchQ4({ rows, cols, tokens, threads, reps, level, minBytes }) -> { seconds[], weightBytes, macs, copies }
+Napi::Value benchQ4(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    Common const c = commonOptions(info);
+    TV_CHECK_ARG(c.cols % cpu::kQ4GroupSize == 0, "cols must be a multiple of 128");
+    Rng rng;
+    std::vector<cpu::Q4Weights> weights;
+    std::size_t const bytes = cpu::Q4Weights(c.rows, c.cols).bytes();
+    int const copies = copiesFor(c.minBytes, bytes);
+    for (int i = 0; i < copies; ++i) {
+      cpu::Q4Weights w(c.rows, c.cols);
+      std::size_t const nibbleBytes = static_cast<std::size_t>(w.tiles()) * (c.cols / 32) * cpu::kQ4BlockBytes;
+      for (std::size_t j = 0; j < nibbleBytes; ++j) w.nibbles()[j] = static_cast<std::uint8_t>(rng.next());
+      std::size_t const groupEntries = static_cast<std::size_t>(w.tiles()) * (c.cols / 128) * cpu::kQ4TileRows;
+      for (std::size_t j = 0; j < groupEntries; ++j) {
+        w.scales()[j] = floatToHalf(0.01f + 0.01f * std::abs(rng.uniform()));
+        w.zeros()[j] = static_cast<std::uint8_t>(rng.next() & 15);
+      }
+      weights.push_back(std::move(w));
+    }
+    std::vector<float> x(static_cast<std::size_t>(c.tokens) * c.cols);
+    for (float& v : x) v = rng.uniform();
+    cpu::Q8Buffer q(c.tokens, c.cols);
+    q.quantize(*c.table, x.data(), c.cols, c.tokens);
+    std::vector<float> y(static_cast<std::size_t>(c.tokens) * c.rows);
+    ThreadPool pool(c.threads);
+    auto step = [&](int rep) {
+      cpu::Q4Matrix const m = weights[static_cast<std::size_t>(rep % copies)].view();
+      pool.parallelFor(c.rows, cpu::kQ4TileRows, [&](std::int64_t b, std::int64_t e) {
+        c.table->matmulQ4(m, q.rows(), c.tokens, y.data(), c.rows, static_cast<int>(b), static_cast<int>(e));
+      });
+    };
+    Napi::Array seconds = timeReps(env, c.reps, copies, step);
+    return result(env, seconds, static_cast<double>(bytes), static_cast<double>(c.rows) * c.cols * c.tokens, copies);
+  });
+}
+
+// benchDense({ type: 'f16' | 'bf16' | 'f32', rows, cols, tokens, threads, reps, level, minBytes })
+Napi::Value benchDense(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    Common const c = commonOptions(info);
+    Napi::Value typeValue = info[0].As<Napi::Object>().Get("type");
+    std::string const type = typeValue.IsString() ? typeValue.As<Napi::String>().Utf8Value() : "f16";
+    cpu::DenseMatrix w;
+    w.rows = c.rows;
+    w.cols = c.cols;
+    w.type = type == "f32" ? cpu::DenseType::kF32 : type == "bf16" ? cpu::DenseType::kBF16 : cpu::DenseType::kF16;
+    std::size_t const elementBytes = w.type == cpu::DenseType::kF32 ? 4 : 2;
+    std::size_t const bytes = static_cast<std::size_t>(c.rows) * c.cols * elementBytes;
+    int const copies = copiesFor(c.minBytes, bytes);
+    Rng rng;
+    std::vector<AlignedBuffer<std::uint8_t>> data;
+    for (int i = 0; i < copies; ++i) {
+      AlignedBuffer<std::uint8_t> buffer(bytes);
+      for (std::size_t j = 0; j < bytes / elementBytes; ++j) {
+        float const v = 0.05f * rng.uniform();
+        if (w.type == cpu::DenseType::kF32) {
+          std::memcpy(buffer.data() + j * 4, &v, 4);
+        } else {
+          std::uint16_t const h = w.type == cpu::DenseType::kF16 ? floatToHalf(v) : floatToBf16(v);
+          std::memcpy(buffer.data() + j * 2, &h, 2);
+        }
+      }
+      data.push_back(std::move(buffer));
+    }
+    std::vector<float> x(static_cast<std::size_t>(c.tokens) * c.cols);
+    for (float& v : x) v = rng.uniform();
+    std::vector<float> y(static_cast<std::size_t>(c.tokens) * c.rows);
+    ThreadPool pool(c.threads);
+    auto step = [&](int rep) {
+      cpu::DenseMatrix m = w;
+      m.data = data[static_cast<std::size_t>(rep % copies)].data();
+      pool.parallelFor(c.rows, 4, [&](std::int64_t b, std::int64_t e) {
+        c.table->matmulDense(m, x.data(), c.cols, c.tokens, y.data(), c.rows, static_cast<int>(b), static_cast<int>(e));
+      });
+    };
+    Napi::Array seconds = timeReps(env, c.reps, copies, step);
+    return result(env, seconds, static_cast<double>(bytes), static_cast<double>(c.rows) * c.cols * c.tokens, copies);
+  });
+}
+
+// readBandwidth({ megabytes = 512, threads, reps }) -> { seconds[], bytes }: every thread sums its
+// contiguous share of one large buffer (four independent 64-bit sums, which the compiler vectorizes).
+Napi::Value readBandwidth(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    TV_CHECK_ARG(info[0].IsObject(), "expected an options object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    int const threads = option(o, "threads", 1), reps = option(o, "reps", 5);
+    std::size_t const bytes = static_cast<std::size_t>(option(o, "megabytes", 512)) << 20;
+    TV_CHECK_ARG(threads >= 1 && threads <= 64 && reps >= 1 && bytes > 0, "bad bandwidth options");
+    std::size_t const words = bytes / sizeof(std::uint64_t);
+    AlignedBuffer<std::uint64_t> buffer(words);
+    for (std::size_t i = 0; i < words; ++i) buffer[i] = i;
+    ThreadPool pool(threads);
+    std::vector<std::uint64_t> sums(static_cast<std::size_t>(threads) * 8);
+    auto step = [&](int) {
+      pool.run([&](int index, int count) {
+        std::size_t const per = words / count / 4 * 4;
+        std::uint64_t const* p = buffer.data() + per * index;
+        std::uint64_t a = 0, b = 0, cc = 0, d = 0;
+        for (std::size_t i = 0; i < per; i += 4) {
+          a += p[i];
+          b += p[i + 1];
+          cc += p[i + 2];
+          d += p[i + 3];
+        }
+        sums[static_cast<std::size_t>(index) * 8] = a + b + cc + d;  // one cache line per thread
+      });
+    };
+    Napi::Array seconds = timeReps(env, reps, 1, step);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("seconds", seconds);
+    out.Set("bytes", static_cast<double>(words / threads / 4 * 4 * threads * sizeof(std::uint64_t)));
+    return out;
+  });
+}
+
+}  // namespace
+
+void addBenchHooks(Napi::Env env, Napi::Object testing) {
+  testing.Set("benchQ4", Napi::Function::New(env, benchQ4, "benchQ4"));
+  testing.Set("benchDense", Napi::Function::New(env, benchDense, "benchDense"));
+  testing.Set("readBandwidth", Napi::Function::New(env, readBandwidth, "readBandwidth"));
+}
+
+}  // namespace tv::napi
