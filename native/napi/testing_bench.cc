@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/fp16.h"
 #include "core/thread_pool.h"
@@ -20,9 +21,44 @@
 #include "napi/js_error.h"
 #include "napi/testing.h"
 
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
+#include <immintrin.h>
+#define TV_BENCH_AVX2 1
+#endif
+
 namespace tv::napi {
 
 namespace {
+
+// Sums bytes [0, n) (n % 128 == 0) as 64-bit words: the read-bandwidth probe's inner loop. Plain
+// sequential loads, no software prefetch (which measured slower): this is what the hardware streams.
+std::uint64_t sumWords(std::uint64_t const* p, std::size_t words) {
+  std::uint64_t a = 0, b = 0, c = 0, d = 0;
+  for (std::size_t i = 0; i < words; i += 4) {
+    a += p[i];
+    b += p[i + 1];
+    c += p[i + 2];
+    d += p[i + 3];
+  }
+  return a + b + c + d;
+}
+
+#if defined(TV_BENCH_AVX2)
+// The same with 32-byte loads (~10% more bandwidth than the compiler's SSE2 loop on Zen 3), used when
+// the CPU has AVX2 so the probe is as fast as the AVX2 kernels can possibly read.
+__attribute__((target("avx2"))) std::uint64_t sumWordsAvx2(std::uint64_t const* p, std::size_t words) {
+  __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+  for (std::size_t i = 0; i < words; i += 16) {
+    a = _mm256_add_epi64(a, _mm256_load_si256(reinterpret_cast<__m256i const*>(p + i)));
+    b = _mm256_add_epi64(b, _mm256_load_si256(reinterpret_cast<__m256i const*>(p + i + 4)));
+    c = _mm256_add_epi64(c, _mm256_load_si256(reinterpret_cast<__m256i const*>(p + i + 8)));
+    d = _mm256_add_epi64(d, _mm256_load_si256(reinterpret_cast<__m256i const*>(p + i + 12)));
+  }
+  alignas(32) std::uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d)));
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+#endif
 
 struct Rng {  // xorshift64: deterministic synthetic data
   std::uint64_t s = 0x9e3779b97f4a7c15ull;
@@ -179,7 +215,7 @@ Napi::Value benchDense(Napi::CallbackInfo const& info) {
 }
 
 // readBandwidth({ megabytes = 512, threads, reps }) -> { seconds[], bytes }: every thread sums its
-// contiguous share of one large buffer (four independent 64-bit sums, which the compiler vectorizes).
+// contiguous share of one large buffer with the widest loads this CPU has.
 Napi::Value readBandwidth(Napi::CallbackInfo const& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
@@ -189,28 +225,28 @@ Napi::Value readBandwidth(Napi::CallbackInfo const& info) {
     std::size_t const bytes = static_cast<std::size_t>(option(o, "megabytes", 512)) << 20;
     TV_CHECK_ARG(threads >= 1 && threads <= 64 && reps >= 1 && bytes > 0, "bad bandwidth options");
     std::size_t const words = bytes / sizeof(std::uint64_t);
+    std::size_t const per = words / static_cast<std::size_t>(threads) / 16 * 16;  // whole 128-byte steps
     AlignedBuffer<std::uint64_t> buffer(words);
     for (std::size_t i = 0; i < words; ++i) buffer[i] = i;
+    bool const avx2 = cpuFeatures().avx2;
     ThreadPool pool(threads);
     std::vector<std::uint64_t> sums(static_cast<std::size_t>(threads) * 8);
     auto step = [&](int) {
-      pool.run([&](int index, int count) {
-        std::size_t const per = words / count / 4 * 4;
-        std::uint64_t const* p = buffer.data() + per * index;
-        std::uint64_t a = 0, b = 0, cc = 0, d = 0;
-        for (std::size_t i = 0; i < per; i += 4) {
-          a += p[i];
-          b += p[i + 1];
-          cc += p[i + 2];
-          d += p[i + 3];
-        }
-        sums[static_cast<std::size_t>(index) * 8] = a + b + cc + d;  // one cache line per thread
+      pool.run([&](int index, int) {
+        std::uint64_t const* p = buffer.data() + per * static_cast<std::size_t>(index);
+#if defined(TV_BENCH_AVX2)
+        std::uint64_t const sum = avx2 ? sumWordsAvx2(p, per) : sumWords(p, per);
+#else
+        std::uint64_t const sum = sumWords(p, per);
+        (void)avx2;
+#endif
+        sums[static_cast<std::size_t>(index) * 8] = sum;  // one cache line per thread
       });
     };
     Napi::Array seconds = timeReps(env, reps, 1, step);
     Napi::Object out = Napi::Object::New(env);
     out.Set("seconds", seconds);
-    out.Set("bytes", static_cast<double>(words / threads / 4 * 4 * threads * sizeof(std::uint64_t)));
+    out.Set("bytes", static_cast<double>(per * threads * sizeof(std::uint64_t)));
     return out;
   });
 }
