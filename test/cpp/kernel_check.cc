@@ -102,7 +102,9 @@ void checkQuantize(KernelTable const& best, KernelTable const& ref) {
   int const k = 1152;
   std::vector<float> x(k);
   for (float& v : x) v = 3.0f * rng.uniform();
-  for (int i = 0; i < 32; ++i) x[64 + i] = 0.0f;  // an all-zero block
+  for (int i = 0; i < 32; ++i) x[64 + i] = 0.0f;           // an all-zero block
+  for (int i = 0; i < 32; ++i) x[160 + i] = 1e-38f * (i % 3);  // a tiny block (zeros)
+  x[400] = 3e38f;                                            // a huge finite block
   x[200] = NAN;
   x[300] = INFINITY;
   Q8Buffer a(1, k), b(1, k);

@@ -126,6 +126,8 @@ describe('quantizeQ8', () => {
   const k = 1152;
   const x = activations(rng, 3 * k);
   x.fill(0, 64, 96); // an all-zero block
+  for (let i = 160; i < 192; i++) x[i] = (i % 3) * 1e-38 * (i % 2 ? 1 : -1); // tiny (subnormal) block: zeros
+  x[200] = 3e38; // a huge but finite block
   x[k + 40] = NaN; // token 1, block 1
   x[2 * k + 500] = -Infinity; // token 2, block 15
   const ref = testing().quantizeQ8(x, k, 'scalar');
@@ -138,7 +140,8 @@ describe('quantizeQ8', () => {
         expect(Array.from(ref.values.subarray(b * 32, b * 32 + 32))).toEqual(new Array(32).fill(0));
         continue;
       }
-      const d = Math.fround(Math.max(...block.map(Math.abs)) / 127);
+      const amax = Math.max(...block.map(Math.abs));
+      const d = amax < Math.fround(1e-30) ? 0 : Math.fround(amax / 127); // kQ8TinyBlock
       expect(ref.scales[b], `block ${b}`).toBe(d);
       const id = d === 0 ? 0 : Math.fround(1 / d);
       for (let i = 0; i < 32; i++) {

@@ -25,6 +25,9 @@ inline constexpr int kQ4GroupSize = 128;
 inline constexpr int kQ8BlockSize = 32;
 inline constexpr int kQ4TileRows = 8;      // rows interleaved in one tile
 inline constexpr int kQ4BlockBytes = 128;  // one tile x one 32-column block: 8 rows x 32 nibbles
+// A Q8 block whose max|x| is below this quantizes to zeros with scale 0: for smaller maxima 1 / scale
+// would overflow to Inf (and 0 * Inf to NaN). Far below any activation that matters.
+inline constexpr float kQ8TinyBlock = 1e-30f;
 
 // An int4 weight matrix W [rows = out_features, cols = in_features] (y = W x), cols % 128 == 0,
 // in the CPU engine's layout (repacked from AutoAWQ at load, see awq.h; owned by Q4Weights).
@@ -75,8 +78,9 @@ struct KernelTable {
   void (*bf16ToFloat)(std::uint16_t const* src, float* dst, std::size_t n) = nullptr;
 
   // Quantizes x[0..k) (k % 128 == 0) into out (blocks of 32: scale d = max|x| / 127, values =
-  // x * (1 / d) rounded to nearest even, 0 for an all-zero block; groupSum over each 128 columns of
-  // the dequantized values). values and scale are bit-identical at every SIMD level.
+  // x * (1 / d) rounded to nearest even; d = 0 and values 0 when max|x| < kQ8TinyBlock; d = NaN and
+  // values 0 when the block holds Inf or NaN; groupSum over each 128 columns of the dequantized
+  // values). values and scale are bit-identical at every SIMD level.
   void (*quantizeQ8)(float const* x, int k, Q8Vector const& out) = nullptr;
 
   // Y[t][r] = sum_c W[r][c] * X_t[c] for t in [0, tokens), r in [rowBegin, rowEnd).

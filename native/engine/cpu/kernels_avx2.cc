@@ -87,7 +87,7 @@ void quantizeQ8Avx2(float const* x, int k, Q8Vector const& out) {
         groupSum += out.scale[b] * 0.0f;
         continue;
       }
-      float const d = amax / 127.0f;
+      float const d = amax >= kQ8TinyBlock ? amax / 127.0f : 0.0f;
       __m256 const id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
       __m256i q[4];
       for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], id));  // MXCSR: nearest even

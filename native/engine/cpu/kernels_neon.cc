@@ -66,7 +66,7 @@ void quantizeQ8Neon(float const* x, int k, Q8Vector const& out) {
         groupSum += out.scale[b] * 0.0f;
         continue;
       }
-      float const d = amax / 127.0f;
+      float const d = amax >= kQ8TinyBlock ? amax / 127.0f : 0.0f;
       float const id = d != 0.0f ? 1.0f / d : 0.0f;
       int32x4_t q[8];
       int32x4_t sum = vdupq_n_s32(0);
