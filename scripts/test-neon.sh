@@ -2,7 +2,8 @@
 # Tests the NEON kernels on an x86 machine: cross-compiles the standalone kernel check
 # (test/cpp/kernel_check.cc, NEON table vs reference table) for AArch64 and runs it under qemu-user,
 # once for baseline NEON and once with the dot-product extension (the SDOT path of kernels_neon_q4.cc).
-# With --host it instead builds the same check for this machine (the AVX2 kernels on x86-64).
+# With --host it instead builds the same check for this machine (the AVX2 kernels on x86-64);
+# CHECK_FLAGS adds compiler flags, e.g. CHECK_FLAGS="-fsanitize=address,undefined -g".
 #
 #   apt-get install g++-aarch64-linux-gnu qemu-user     # Debian / Ubuntu
 #   scripts/test-neon.sh [--host]
@@ -12,7 +13,7 @@ out="$root/build-kernel-check"
 mkdir -p "$out"
 common=(core/error.cc core/cpu_features.cc core/thread_pool.cc engine/cpu/kernels.cc engine/cpu/kernels_ref.cc
         engine/cpu/kernels_neon.cc engine/cpu/kernels_neon_q4.cc engine/cpu/awq.cc engine/cpu/q8_buffer.cc)
-flags=(-std=c++17 -O2 -Wall -Wextra -Wno-unused-parameter -I"$root/native")
+flags=(-std=c++17 -O2 -Wall -Wextra -Wno-unused-parameter -I"$root/native" ${CHECK_FLAGS:-})
 
 if [[ "${1:-}" == "--host" ]]; then
   cxx="${CXX:-c++}"
