@@ -27,6 +27,10 @@ namespace {
 // temporaries fill the 16 ymm registers; measured fastest of 2..8 on Zen 3 (4: -5%, 8: spills).
 constexpr int kTokenTile = 6;
 constexpr int kActivationBudget = 128 * 1024;  // bytes of int8 activations per token block (L2)
+// Decode GEMV streams the weights once: prefetching 2 KB ahead of the tile stream keeps more DRAM
+// reads in flight than the hardware prefetcher alone (measured on Zen 3, 128 MB matrix: 1 thread
+// 13.6 -> 16.5 GB/s, 2 threads 25.6 -> 29 GB/s; 1-12 KB all help, 2 KB was best).
+constexpr int kGemvPrefetchBytes = 2048;
 
 inline int minInt(int a, int b) { return a < b ? a : b; }
 inline int maxInt(int a, int b) { return a > b ? a : b; }
@@ -68,6 +72,10 @@ void q4Tile(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out) {
     for (int t = 0; t < T; ++t) gacc[t] = _mm256_setzero_ps();
     for (int b = g * 4; b < g * 4 + 4; ++b) {
       std::uint8_t const* p = nib + static_cast<std::size_t>(b) * kQ4BlockBytes;
+      if constexpr (T == 1) {  // GEMM tiles re-read their weights from L1 and need no prefetch
+        _mm_prefetch(reinterpret_cast<char const*>(p) + kGemvPrefetchBytes, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<char const*>(p) + kGemvPrefetchBytes + 64, _MM_HINT_T0);
+      }
       __m256i sum16[T];
       for (int i = 0; i < 4; ++i) {
         __m256i const raw = _mm256_load_si256(reinterpret_cast<__m256i const*>(p + 32 * i));

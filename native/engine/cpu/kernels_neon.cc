@@ -115,7 +115,7 @@ void denseTile(DenseMatrix const& w, float const* x, std::size_t ldx, float* y, 
   int const vecCols = w.cols & ~7;
   std::size_t const nextTile = static_cast<std::size_t>(R) * w.cols * bytes;
   for (int c = 0; c < vecCols; c += 8) {
-    if ((c * bytes) % 64 == 0) {  // see the AVX2 file: rows are short streams, prefetch the next tile
+    if ((c * bytes) % 64 == 0) {  // as in the AVX2 file (measured there, not on Orin): prefetch the next tile
       for (int r = 0; r < R; ++r) __builtin_prefetch(static_cast<char const*>(rows[r]) + nextTile + c * bytes);
     }
     float32x4_t xv[T][2];
