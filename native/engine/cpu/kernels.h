@@ -1,5 +1,5 @@
 // CPU kernels behind one dispatch table (ggml's pattern, simplified): every kernel has a portable
-// reference implementation (kernels_ref.cc), and SIMD variants (kernels_avx2.cc, kernels_neon.cc)
+// reference implementation (kernels_ref.cc), and SIMD variants (kernels_avx2*.cc, kernels_neon*.cc)
 // replace entries where they exist. kernels() is the table for this CPU; referenceKernels() is what
 // the tests compare against. Kernels are single-threaded over a range; callers split work across the
 // engine's thread pool.

@@ -10,9 +10,9 @@
 // scale. Each of the 8 lanes is one row, so no horizontal sums are needed.
 //
 // Weights are unpacked once per tile block and reused for kTokenTile tokens; token blocks keep their
-// activations in L2 while one tile's weights (4 KB per 1024 columns) stay in L1. (Unpacking a group
-// once into an L1 scratch for all tokens of a block was measured slower: the loads cost more than the
-// 12 ALU ops per block it saves at 6 tokens.)
+// activations in L2 while one tile's weights (4 KB per 1024 columns) stay in L1. Measured and dropped
+// on Zen 3: unpacking each group once into an L1 scratch shared by all tokens of a block (88 vs 98
+// GMAC/s), and two row tiles per activation broadcast (no gain).
 #include <immintrin.h>
 
 #include <cstring>
@@ -24,7 +24,7 @@ namespace tv::cpu {
 namespace {
 
 // Tokens per register tile: 6 x (int16 sum, float group sum, float row sum) + 2 weight registers +
-// temporaries fill the 16 ymm registers; measured fastest of 2..8 on Zen 3 (4: -5%, 8: spills).
+// temporaries fill the 16 ymm registers; measured fastest of 2..8 on Zen 3 (4: -5%, 8: -4%).
 constexpr int kTokenTile = 6;
 constexpr int kActivationBudget = 128 * 1024;  // bytes of int8 activations per token block (L2)
 // Decode GEMV streams the weights once: prefetching 2 KB ahead of the tile stream keeps more DRAM
