@@ -11,8 +11,6 @@
 
 namespace tv::napi {
 
-namespace {
-
 SimdLevel parseLevel(Napi::Value value) {
   std::string const name = value.IsString() ? value.As<Napi::String>().Utf8Value() : "best";
   if (name == "best") return simdLevel();
@@ -21,6 +19,8 @@ SimdLevel parseLevel(Napi::Value value) {
   if (name == "neon") return SimdLevel::kNeon;
   TV_THROW(ErrorCode::kInvalidArgument, "unknown SIMD level '", name, "'");
 }
+
+namespace {
 
 // simdLevels(): the kernel levels usable in this process, best last.
 Napi::Value simdLevels(Napi::CallbackInfo const& info) {
@@ -100,6 +100,8 @@ Napi::Object makeTestingExports(Napi::Env env) {
   testing.Set("convert", Napi::Function::New(env, convert, "convert"));
   testing.Set("resizeBicubic", Napi::Function::New(env, resizeBicubic, "resizeBicubic"));
   testing.Set("smartResize", Napi::Function::New(env, smartResize, "smartResize"));
+  addKernelTestHooks(env, testing);
+  addBenchHooks(env, testing);
   return testing;
 }
 

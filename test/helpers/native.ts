@@ -1,11 +1,79 @@
 // Test access to the addon, including its test hooks (exports.testing).
 import { native } from '../../lib/native.js';
 
+/** AutoAWQ GEMM tensors of one linear layer (see native/engine/cpu/awq.h). */
+export interface AwqTensors {
+  qweight: Int32Array; // [K, N/8]
+  qzeros: Int32Array; // [K/128, N/8]
+  scales: Uint16Array; // [K/128, N] fp16
+}
+
+/** An int4 matrix repacked into the kernel layout (opaque; owned by the addon). */
+export type Q4Handle = { readonly __brand: 'Q4Weights' };
+
+export interface Q8Output {
+  values: Int8Array; // [tokens * k]
+  scales: Float32Array; // [tokens * k / 32]
+  groupSums: Float32Array; // [tokens * k / 128]
+}
+
+/** Row range and threading of a matmul hook: rows [rowBegin, rowEnd) split in chunks of `grain`. */
+export interface MatmulOptions {
+  threads?: number;
+  grain?: number;
+  rowBegin?: number;
+  rowEnd?: number;
+}
+
+export interface BenchOptions {
+  rows: number;
+  cols: number;
+  tokens: number;
+  threads: number;
+  reps: number;
+  level?: string;
+  type?: 'f32' | 'f16' | 'bf16';
+  minBytes?: number;
+}
+
+export interface BenchResult {
+  seconds: number[];
+  weightBytes: number;
+  macs: number;
+  copies: number;
+}
+
 export interface TestingHooks {
   simdLevels(): string[];
   convert(kind: 'halfToFloat' | 'bf16ToFloat', input: Uint16Array, level?: string): Float32Array;
   convert(kind: 'floatToHalf', input: Float32Array, level?: string): Uint16Array;
+  awqQuantize(weight: Float32Array, outFeatures: number, inFeatures: number): AwqTensors;
+  awqDequantize(qweight: Int32Array, qzeros: Int32Array, scales: Uint16Array, inFeatures: number, outFeatures: number): Float32Array;
+  q4Repack(qweight: Int32Array, qzeros: Int32Array, scales: Uint16Array, inFeatures: number, outFeatures: number, threads?: number): Q4Handle;
+  q4Nibbles(handle: Q4Handle): Uint8Array;
+  quantizeQ8(x: Float32Array, k: number, level?: string): Q8Output;
+  /** Returns [tokens][rows + 3]: rows outside the range and the 3 padding floats keep a sentinel. */
+  matmulQ4(handle: Q4Handle, x: Float32Array, tokens: number, level?: string, options?: MatmulOptions): Float32Array;
+  matmulDense(
+    type: 'f32' | 'f16' | 'bf16',
+    w: Float32Array | Uint16Array,
+    rows: number,
+    cols: number,
+    x: Float32Array,
+    tokens: number,
+    level?: string,
+    options?: MatmulOptions,
+  ): Float32Array;
+  dotHalf(k: Uint16Array, q: Float32Array, level?: string): number;
+  axpyHalf(a: number, v: Uint16Array, y: Float32Array, level?: string): Float32Array;
+  benchQ4(options: BenchOptions): BenchResult;
+  benchDense(options: BenchOptions): BenchResult;
+  readBandwidth(options: { megabytes?: number; threads: number; reps: number }): { seconds: number[]; bytes: number };
 }
+
+/** The value the matmul hooks leave in every output slot a kernel must not write. */
+export const SENTINEL = -7777.25;
+export const OUTPUT_PAD = 3;
 
 export function testing(): TestingHooks {
   return (native() as unknown as { testing: TestingHooks }).testing;

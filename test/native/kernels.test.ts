@@ -1,7 +1,18 @@
 // Every SIMD kernel equals its reference (and the reference equals an independent JS computation).
 import { describe, expect, it } from 'vitest';
 
-import { testing } from '../helpers/native.js';
+import { TrtVlaError } from '../../lib/index.js';
+import {
+  dequantizeQ8,
+  expectClose,
+  expectSentinels,
+  halfToNumber,
+  matmulF64,
+  Rng,
+  TOLERANCE,
+  unpad,
+} from '../helpers/kernels.js';
+import { type AwqTensors, type Q4Handle, testing } from '../helpers/native.js';
 
 function halfToFloatJs(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
@@ -71,6 +82,310 @@ describe('fp16 / bf16 conversion kernels', () => {
     for (let i = 0; i < 65536; i += 1) {
       view.setUint32(0, i << 16);
       if (!sameFloat(out[i]!, view.getFloat32(0))) expect.fail(`bf16 0x${i.toString(16)}`);
+    }
+  });
+});
+
+// ---- Int4 formats and matmul kernels --------------------------------------------------------------
+
+function expectCode(fn: () => unknown, code: string): void {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(TrtVlaError);
+    expect((e as TrtVlaError).code).toBe(code);
+    return;
+  }
+  expect.fail(`expected ${code}`);
+}
+
+/** Activations like a transformer's: Gaussian with a few large outliers. */
+function activations(rng: Rng, n: number): Float32Array {
+  return rng.floats(n, (r) => (r.next() < 0.01 ? 8 : 1) * r.gauss());
+}
+
+interface Q4Case {
+  rows: number;
+  cols: number;
+  awq: AwqTensors;
+  dequantized: Float32Array; // [rows][cols]
+  handle: Q4Handle;
+}
+
+function q4Case(rows: number, cols: number, seed: number): Q4Case {
+  const rng = new Rng(seed);
+  const w = rng.floats(rows * cols, (r) => 0.05 * r.gauss());
+  const awq = testing().awqQuantize(w, rows, cols);
+  const dequantized = testing().awqDequantize(awq.qweight, awq.qzeros, awq.scales, cols, rows);
+  return { rows, cols, awq, dequantized, handle: testing().q4Repack(awq.qweight, awq.qzeros, awq.scales, cols, rows, 2) };
+}
+
+describe('quantizeQ8', () => {
+  const levels = testing().simdLevels();
+  const rng = new Rng(7);
+  const k = 1152;
+  const x = activations(rng, 3 * k);
+  x.fill(0, 64, 96); // an all-zero block
+  for (let i = 160; i < 192; i++) x[i] = (i % 3) * 1e-38 * (i % 2 ? 1 : -1); // tiny (subnormal) block: zeros
+  x[200] = 3e38; // a huge but finite block
+  x[k + 40] = NaN; // token 1, block 1
+  x[2 * k + 500] = -Infinity; // token 2, block 15
+  const ref = testing().quantizeQ8(x, k, 'scalar');
+
+  it('the reference matches an independent computation', () => {
+    for (let b = 0; b < x.length / 32; b++) {
+      const block = Array.from(x.subarray(b * 32, b * 32 + 32));
+      if (!block.every(Number.isFinite)) {
+        expect(ref.scales[b], `block ${b}`).toBeNaN();
+        expect(Array.from(ref.values.subarray(b * 32, b * 32 + 32))).toEqual(new Array(32).fill(0));
+        continue;
+      }
+      const amax = Math.max(...block.map(Math.abs));
+      const d = amax < Math.fround(1e-30) ? 0 : Math.fround(amax / 127); // kQ8TinyBlock
+      expect(ref.scales[b], `block ${b}`).toBe(d);
+      const id = d === 0 ? 0 : Math.fround(1 / d);
+      for (let i = 0; i < 32; i++) {
+        const v = Math.fround(block[i]! * id);
+        const rounded = (Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v)) + 0; // half to even, no -0
+        expect(ref.values[b * 32 + i]).toBe(rounded);
+      }
+    }
+    expect(Math.min(...ref.values)).toBeGreaterThanOrEqual(-127);
+  });
+
+  it.each(levels)('%s: values and scales are bit-identical to the reference', (level) => {
+    const q = testing().quantizeQ8(x, k, level);
+    expect(q.values).toEqual(ref.values);
+    expect(Array.from(q.scales, (v) => (Number.isNaN(v) ? 'NaN' : v))).toEqual(Array.from(ref.scales, (v) => (Number.isNaN(v) ? 'NaN' : v)));
+    expectClose(q.groupSums, ref.groupSums, TOLERANCE.groupSum, `${level} groupSum`);
+    expect(Number.isNaN(q.groupSums[k / 128])).toBe(true); // the NaN block's group
+  });
+});
+
+describe('AutoAWQ formats', () => {
+  it('decodes the AutoAWQ nibble order {0,2,4,6,1,3,5,7} (hand-checked example)', () => {
+    // One word per input row: nibble i = i, so column kAwqOrder[i] holds i. Expected per column n:
+    // n=0 nibble 0, n=1 nibble 4, n=2 nibble 1, n=3 nibble 5, n=4 nibble 2, n=5 nibble 6, n=6 nibble 3, n=7 nibble 7.
+    const K = 128;
+    const qweight = new Int32Array(K).fill(0x76543210);
+    const qzeros = Int32Array.of(0x00000010); // nibble 1 = 1 -> column 2 has zero point 1
+    const scales = Uint16Array.from({ length: 8 }, (_, n) => [0x3c00, 0x4000, 0x4200, 0x4400, 0x4500, 0x4600, 0x4700, 0x4800][n]!); // 1..8
+    const w = testing().awqDequantize(qweight, qzeros, scales, K, 8);
+    const expected = [0, 4, 1 - 1, 5, 2, 6, 3, 7].map((q, n) => q * (n + 1));
+    for (let n = 0; n < 8; n++) expect(Array.from(w.subarray(n * K, n * K + K)), `column ${n}`).toEqual(new Array(K).fill(expected[n]));
+
+    // The repacked kernel computes the same: a one-hot activation reads column k of every row.
+    const handle = testing().q4Repack(qweight, qzeros, scales, K, 8);
+    const x = new Float32Array(K);
+    x[37] = 1;
+    const y = unpad(testing().matmulQ4(handle, x, 1, 'scalar'), 1, 8);
+    for (let n = 0; n < 8; n++) expect(y[n]).toBeCloseTo(expected[n]!, 5);
+  });
+
+  it('repacks into the documented tile layout (kernels.h)', () => {
+    const c = q4Case(16, 256, 3);
+    const nibbles = testing().q4Nibbles(c.handle);
+    const scales = Array.from(c.awq.scales, halfToNumber);
+    // Recover q from the layout formula and check (q - zero) * scale against the dequantized AutoAWQ.
+    let checked = 0;
+    for (let r = 0; r < c.rows; r++) {
+      const [tile, lane] = [Math.floor(r / 8), r % 8];
+      for (let col = 0; col < c.cols; col++) {
+        const block = Math.floor(col / 32);
+        const quad = Math.floor((col % 32) / 4);
+        const byte = nibbles[(tile * (c.cols / 32) + block) * 128 + (quad % 4) * 32 + lane * 4 + (col % 4)]!;
+        const q = quad < 4 ? byte & 15 : byte >> 4;
+        const g = Math.floor(col / 128);
+        const zeroWord = c.awq.qzeros[g * (c.rows / 8) + Math.floor(r / 8)]!;
+        const zero = (zeroWord >>> (4 * [0, 4, 1, 5, 2, 6, 3, 7][r % 8]!)) & 15;
+        expect((q - zero) * scales[g * c.rows + r]!).toBe(c.dequantized[r * c.cols + col]);
+        checked++;
+      }
+    }
+    expect(checked).toBe(16 * 256);
+  });
+
+  it('quantizeRtnAwq round-trips within half a step, including awkward groups', () => {
+    const rng = new Rng(11);
+    const N = 16;
+    const K = 384;
+    const w = rng.floats(N * K, (r) => r.gauss());
+    const group = (n: number, g: number, f: (i: number) => number) => {
+      for (let i = 0; i < 128; i++) w[n * K + g * 128 + i] = f(i);
+    };
+    group(0, 0, () => 0); // all zero
+    group(1, 1, () => 2.5); // all equal, positive
+    group(2, 2, () => -0.75); // all equal, negative
+    group(3, 0, (i) => 10 + i / 128); // range away from 0
+    group(4, 1, (i) => 1e-6 * Math.sin(i)); // tiny: fp16 subnormal scales
+    group(5, 2, (i) => 3000 * Math.cos(i)); // large
+    const awq = testing().awqQuantize(w, N, K);
+    const deq = testing().awqDequantize(awq.qweight, awq.qzeros, awq.scales, K, N);
+    for (let n = 0; n < N; n++) {
+      for (let k = 0; k < K; k++) {
+        const scale = halfToNumber(awq.scales[Math.floor(k / 128) * N + n]!);
+        const error = Math.abs(w[n * K + k]! - deq[n * K + k]!);
+        if (!(error <= TOLERANCE.rtnHalfStep * scale)) expect.fail(`[${n}, ${k}] error ${error} > scale / 2 = ${scale / 2}`);
+      }
+    }
+    expect(Array.from(deq.subarray(0, 128))).toEqual(new Array(128).fill(0));
+  });
+
+  it('rejects bad shapes and non-finite weights with coded errors', () => {
+    expectCode(() => testing().awqQuantize(new Float32Array(8 * 100), 8, 100), 'ERR_INVALID_ARGUMENT');
+    expectCode(() => testing().awqQuantize(Float32Array.from({ length: 8 * 128 }, (_, i) => (i === 9 ? NaN : 0)), 8, 128), 'ERR_INVALID_ARGUMENT');
+    const bad = (K: number, N: number) => () => {
+      const groups = Math.floor(K / 128); // array sizes as the hook computes them, so the shape check is repackAwq's
+      return testing().q4Repack(new Int32Array(Math.floor((K * N) / 8)), new Int32Array(Math.floor((groups * N) / 8)), new Uint16Array(groups * N), K, N);
+    };
+    expectCode(bad(100, 8), 'ERR_MODEL_LOAD');
+    expectCode(bad(128, 12), 'ERR_MODEL_LOAD');
+    expectCode(bad(0, 8), 'ERR_MODEL_LOAD');
+  });
+});
+
+describe('matmulQ4', () => {
+  const levels = testing().simdLevels();
+  // Row counts are AWQ's (multiples of 8); odd row ranges exercise partial tiles.
+  const shapes: Array<[rows: number, cols: number]> = [
+    [8, 128],
+    [16, 256],
+    [72, 1152],
+    [40, 2048],
+  ];
+  const tokenCounts = [1, 3, 7, 33];
+  const cases = shapes.map(([rows, cols], i) => q4Case(rows, cols, 100 + i));
+
+  it.each(cases.map((c) => [`${c.rows}x${c.cols}`, c] as const))('%s: the reference equals the int4 math and the fp32 product', (_, c) => {
+    const rng = new Rng(c.rows * 31 + c.cols);
+    const tokens = 7;
+    const x = activations(rng, tokens * c.cols);
+    const y = unpad(testing().matmulQ4(c.handle, x, tokens, 'scalar'), tokens, c.rows);
+    const xq = dequantizeQ8(testing().quantizeQ8(x, c.cols, 'scalar'));
+    expectClose(y, matmulF64(c.dequantized, c.rows, c.cols, xq, tokens), TOLERANCE.q4ExactMath, 'vs exact int4 x int8 math');
+    expectClose(y, matmulF64(c.dequantized, c.rows, c.cols, x, tokens), TOLERANCE.q4ActivationQ8, 'vs dequantized W x fp32 x');
+  });
+
+  it.each(levels)('%s equals the reference on every shape, token count and odd row range', (level) => {
+    for (const c of cases) {
+      for (const tokens of tokenCounts) {
+        const x = activations(new Rng(tokens * 1000 + c.cols), tokens * c.cols);
+        const ranges: Array<[number, number]> = [[0, c.rows], [3, c.rows - 2], [c.rows - 1, c.rows]];
+        for (const [rowBegin, rowEnd] of ranges) {
+          const what = `${level} ${c.rows}x${c.cols} tokens ${tokens} rows [${rowBegin}, ${rowEnd})`;
+          const y = testing().matmulQ4(c.handle, x, tokens, level, { rowBegin, rowEnd });
+          const ref = testing().matmulQ4(c.handle, x, tokens, 'scalar', { rowBegin, rowEnd });
+          expectSentinels(y, tokens, c.rows, rowBegin, rowEnd, what);
+          const got = unpad(y, tokens, c.rows, rowBegin, rowEnd);
+          expect(got.every(Number.isFinite), what).toBe(true);
+          expectClose(got, unpad(ref, tokens, c.rows, rowBegin, rowEnd), TOLERANCE.floatOrder, what);
+        }
+      }
+    }
+  });
+
+  it.each(levels)('%s: thread count, split and batch size never change a result (bit-exact)', (level) => {
+    const c = cases[2]!;
+    const tokens = 33;
+    const x = activations(new Rng(5), tokens * c.cols);
+    const one = testing().matmulQ4(c.handle, x, tokens, level, { threads: 1 });
+    expect(testing().matmulQ4(c.handle, x, tokens, level, { threads: 2 })).toEqual(one);
+    expect(testing().matmulQ4(c.handle, x, tokens, level, { threads: 3, grain: 3 })).toEqual(one); // splits inside tiles
+    const alone = testing().matmulQ4(c.handle, x.subarray(5 * c.cols, 6 * c.cols), 1, level);
+    expect(unpad(alone, 1, c.rows)).toEqual(unpad(one, tokens, c.rows).subarray(5 * c.rows, 6 * c.rows));
+  });
+
+  it.each(levels)('%s: a non-finite activation makes its token NaN, and only its token', (level) => {
+    const c = cases[1]!;
+    const x = activations(new Rng(9), 3 * c.cols);
+    x[c.cols + 17] = Infinity;
+    x[2 * c.cols + 200] = NaN;
+    const y = unpad(testing().matmulQ4(c.handle, x, 3, level), 3, c.rows);
+    expect(y.subarray(0, c.rows).every(Number.isFinite)).toBe(true);
+    expect(y.subarray(c.rows).every(Number.isNaN)).toBe(true);
+  });
+
+  it('repacking on a thread pool gives the same layout', () => {
+    const c = cases[3]!;
+    const serial = testing().q4Repack(c.awq.qweight, c.awq.qzeros, c.awq.scales, c.cols, c.rows, 1);
+    expect(testing().q4Nibbles(serial)).toEqual(testing().q4Nibbles(c.handle));
+  });
+});
+
+describe('matmulDense, dotHalf, axpyHalf', () => {
+  const levels = testing().simdLevels();
+  const shapes: Array<[rows: number, cols: number]> = [
+    [1, 5],
+    [5, 37],
+    [7, 128],
+    [33, 1001],
+    [6, 2048],
+  ];
+  const types = ['f32', 'f16', 'bf16'] as const;
+
+  function weights(type: (typeof types)[number], n: number, rng: Rng): { w: Float32Array | Uint16Array; values: Float32Array } {
+    const values = rng.floats(n, (r) => r.gauss());
+    if (type === 'f32') return { w: values, values };
+    if (type === 'f16') {
+      const w = testing().convert('floatToHalf', values, 'scalar');
+      return { w, values: testing().convert('halfToFloat', w, 'scalar') };
+    }
+    const w = Uint16Array.from(new Uint32Array(values.buffer), (bits) => bits >>> 16); // truncate to bf16
+    return { w, values: testing().convert('bf16ToFloat', w, 'scalar') };
+  }
+
+  it.each(levels)('%s equals the reference (and fp64) for every type, odd shapes and token counts', (level) => {
+    const rng = new Rng(21);
+    for (const type of types) {
+      for (const [rows, cols] of shapes) {
+        const { w, values } = weights(type, rows * cols, rng);
+        for (const tokens of [1, 3, 7]) {
+          const what = `${level} ${type} ${rows}x${cols} tokens ${tokens}`;
+          const x = rng.floats(tokens * cols, (r) => r.gauss());
+          const [rowBegin, rowEnd] = rows > 2 ? [1, rows - 1] : [0, rows];
+          const y = testing().matmulDense(type, w, rows, cols, x, tokens, level, { rowBegin, rowEnd });
+          expectSentinels(y, tokens, rows, rowBegin, rowEnd, what);
+          const ref = unpad(testing().matmulDense(type, w, rows, cols, x, tokens, 'scalar', { rowBegin, rowEnd }), tokens, rows, rowBegin, rowEnd);
+          expectClose(unpad(y, tokens, rows, rowBegin, rowEnd), ref, TOLERANCE.floatOrder, what);
+          const f64 = matmulF64(values, rows, cols, x, tokens);
+          const f64Range = Float64Array.from({ length: tokens * (rowEnd - rowBegin) }, (_, i) => {
+            const t = Math.floor(i / (rowEnd - rowBegin));
+            return f64[t * rows + rowBegin + (i % (rowEnd - rowBegin))]!;
+          });
+          expectClose(ref, f64Range, TOLERANCE.floatOrder, `${what} reference vs fp64`);
+        }
+      }
+    }
+  });
+
+  it.each(levels)('%s: threads do not change results; Inf and NaN propagate like the reference', (level) => {
+    const rng = new Rng(4);
+    const [rows, cols, tokens] = [37, 1001, 4];
+    const { w } = weights('f16', rows * cols, rng);
+    const x = rng.floats(tokens * cols, (r) => r.gauss());
+    const one = testing().matmulDense('f16', w, rows, cols, x, tokens, level);
+    expect(testing().matmulDense('f16', w, rows, cols, x, tokens, level, { threads: 2, grain: 3 })).toEqual(one);
+    x[cols + 3] = Infinity;
+    x[2 * cols + 1000] = NaN; // in the column tail
+    const y = testing().matmulDense('f16', w, rows, cols, x, tokens, level);
+    expectClose(y, testing().matmulDense('f16', w, rows, cols, x, tokens, 'scalar'), TOLERANCE.floatOrder, level);
+    expect(unpad(y, tokens, rows).subarray(rows, 3 * rows).every((v) => !Number.isFinite(v))).toBe(true);
+  });
+
+  it.each(levels)('%s: dotHalf and axpyHalf equal the reference for every length', (level) => {
+    const rng = new Rng(8);
+    for (const n of [1, 7, 8, 15, 16, 64, 128, 131]) {
+      const k = testing().convert('floatToHalf', rng.floats(n, (r) => r.gauss()), 'scalar');
+      const q = rng.floats(n, (r) => r.gauss());
+      expectClose([testing().dotHalf(k, q, level)], [testing().dotHalf(k, q, 'scalar')], TOLERANCE.floatOrder, `dotHalf ${n}`);
+      const kf = testing().convert('halfToFloat', k, 'scalar');
+      let dot = 0;
+      for (let i = 0; i < n; i++) dot += kf[i]! * q[i]!;
+      expectClose([testing().dotHalf(k, q, 'scalar')], [dot], TOLERANCE.floatOrder, `dotHalf ${n} vs fp64`);
+      const y = rng.floats(n, (r) => r.gauss());
+      const ref = testing().axpyHalf(0.375, k, y, 'scalar');
+      expectClose(testing().axpyHalf(0.375, k, y, level), ref, TOLERANCE.floatOrder, `axpyHalf ${n}`);
+      expectClose(ref, Array.from(y, (v, i) => v + 0.375 * kf[i]!), TOLERANCE.floatOrder, `axpyHalf ${n} vs fp64`);
     }
   });
 });

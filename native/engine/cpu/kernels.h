@@ -1,5 +1,5 @@
 // CPU kernels behind one dispatch table (ggml's pattern, simplified): every kernel has a portable
-// reference implementation (kernels_ref.cc), and SIMD variants (kernels_avx2.cc, kernels_neon.cc)
+// reference implementation (kernels_ref.cc), and SIMD variants (kernels_avx2*.cc, kernels_neon*.cc)
 // replace entries where they exist. kernels() is the table for this CPU; referenceKernels() is what
 // the tests compare against. Kernels are single-threaded over a range; callers split work across the
 // engine's thread pool.
@@ -25,6 +25,9 @@ inline constexpr int kQ4GroupSize = 128;
 inline constexpr int kQ8BlockSize = 32;
 inline constexpr int kQ4TileRows = 8;      // rows interleaved in one tile
 inline constexpr int kQ4BlockBytes = 128;  // one tile x one 32-column block: 8 rows x 32 nibbles
+// A Q8 block whose max|x| is below this quantizes to zeros with scale 0: for smaller maxima 1 / scale
+// would overflow to Inf (and 0 * Inf to NaN). Far below any activation that matters.
+inline constexpr float kQ8TinyBlock = 1e-30f;
 
 // An int4 weight matrix W [rows = out_features, cols = in_features] (y = W x), cols % 128 == 0,
 // in the CPU engine's layout (repacked from AutoAWQ at load, see awq.h; owned by Q4Weights).
@@ -75,8 +78,9 @@ struct KernelTable {
   void (*bf16ToFloat)(std::uint16_t const* src, float* dst, std::size_t n) = nullptr;
 
   // Quantizes x[0..k) (k % 128 == 0) into out (blocks of 32: scale d = max|x| / 127, values =
-  // x * (1 / d) rounded to nearest even, 0 for an all-zero block; groupSum over each 128 columns of
-  // the dequantized values). values and scale are bit-identical at every SIMD level.
+  // x * (1 / d) rounded to nearest even; d = 0 and values 0 when max|x| < kQ8TinyBlock; d = NaN and
+  // values 0 when the block holds Inf or NaN; groupSum over each 128 columns of the dequantized
+  // values). values and scale are bit-identical at every SIMD level.
   void (*quantizeQ8)(float const* x, int k, Q8Vector const& out) = nullptr;
 
   // Y[t][r] = sum_c W[r][c] * X_t[c] for t in [0, tokens), r in [rowBegin, rowEnd).
@@ -110,7 +114,9 @@ KernelTable const& kernelsFor(SimdLevel level);
 namespace detail {
 // Fill the entries a SIMD file implements; the others keep their reference values.
 void installAvx2Kernels(KernelTable& table);
+void installAvx2Q4Kernels(KernelTable& table);  // kernels_avx2_q4.cc, called by installAvx2Kernels
 void installNeonKernels(KernelTable& table);
+void installNeonQ4Kernels(KernelTable& table);  // kernels_neon_q4.cc, called by installNeonKernels
 
 // Reference dot product of one dense row with x over n columns (any n): the column tail of the SIMD
 // dense kernels, so that tails are computed by the reference, never by a pasted copy.

@@ -9,6 +9,10 @@ namespace tv::cpu {
 
 namespace {
 
+// Local min / max: std::min / std::max are library templates (see the note above).
+inline int minInt(int a, int b) { return a < b ? a : b; }
+inline int maxInt(int a, int b) { return a > b ? a : b; }
+
 void halfToFloatAvx2(std::uint16_t const* src, float* dst, std::size_t n) {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -36,12 +40,206 @@ void bf16ToFloatAvx2(std::uint16_t const* src, float* dst, std::size_t n) {
   if (i < n) referenceKernels().bf16ToFloat(src + i, dst + i, n - i);
 }
 
+
+// Sum of the 8 lanes in a fixed order (so every caller reduces the same way).
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline int hsumInt(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+// ---- Q8 activations ----------------------------------------------------------------------------
+
+// Same arithmetic as quantizeQ8Ref: d = amax / 127, values = round-half-even(x * (1 / d)), so values
+// and scales are bit-identical; a block with Inf or NaN gets scale NaN and values 0.
+void quantizeQ8Avx2(float const* x, int k, Q8Vector const& out) {
+  __m256 const absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  __m256i const order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);  // undoes packs' per-lane interleave
+  int const blocksPerGroup = kQ4GroupSize / kQ8BlockSize;
+  for (int g = 0; g < k / kQ4GroupSize; ++g) {
+    float groupSum = 0.0f;
+    for (int b = g * blocksPerGroup; b < (g + 1) * blocksPerGroup; ++b) {
+      float const* xb = x + b * kQ8BlockSize;
+      __m256 v[4];
+      for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(xb + 8 * i);
+      __m256 const m01 = _mm256_max_ps(_mm256_and_ps(v[0], absMask), _mm256_and_ps(v[1], absMask));
+      __m256 const m23 = _mm256_max_ps(_mm256_and_ps(v[2], absMask), _mm256_and_ps(v[3], absMask));
+      // x + y is NaN when either is (or for Inf - Inf, also non-finite): one compare per pair.
+      __m256 const nan = _mm256_or_ps(_mm256_cmp_ps(_mm256_add_ps(v[0], v[1]), _mm256_add_ps(v[0], v[1]), _CMP_UNORD_Q),
+                                      _mm256_cmp_ps(_mm256_add_ps(v[2], v[3]), _mm256_add_ps(v[2], v[3]), _CMP_UNORD_Q));
+      __m256 mv = _mm256_max_ps(m01, m23);
+      __m128 m = _mm_max_ps(_mm256_castps256_ps128(mv), _mm256_extractf128_ps(mv, 1));
+      m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+      m = _mm_max_ss(m, _mm_movehdup_ps(m));
+      float const amax = _mm_cvtss_f32(m);
+      std::int8_t* qb = out.values + b * kQ8BlockSize;
+      if (_mm256_movemask_ps(nan) != 0 || !(amax <= 3.402823466e38f)) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(qb), _mm256_setzero_si256());
+        out.scale[b] = __builtin_nanf("");
+        groupSum += out.scale[b] * 0.0f;
+        continue;
+      }
+      float const d = amax >= kQ8TinyBlock ? amax / 127.0f : 0.0f;
+      __m256 const id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+      __m256i q[4];
+      for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], id));  // MXCSR: nearest even
+      int const sum = hsumInt(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+      __m256i const packed = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(qb), _mm256_permutevar8x32_epi32(packed, order));
+      out.scale[b] = d;
+      groupSum += d * static_cast<float>(sum);
+    }
+    out.groupSum[g] = groupSum;
+  }
+}
+
+// ---- Dense matmul -------------------------------------------------------------------------------
+
+template <DenseType kType>
+inline __m256 load8(void const* row, int c) {
+  if constexpr (kType == DenseType::kF32) {
+    return _mm256_loadu_ps(static_cast<float const*>(row) + c);
+  } else if constexpr (kType == DenseType::kF16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<__m128i const*>(static_cast<std::uint16_t const*>(row) + c)));
+  } else {
+    __m128i const h = _mm_loadu_si128(reinterpret_cast<__m128i const*>(static_cast<std::uint16_t const*>(row) + c));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+}
+
+template <DenseType kType>
+inline void const* rowPointer(DenseMatrix const& w, int r) {
+  std::size_t const bytes = kType == DenseType::kF32 ? 4 : 2;
+  return static_cast<std::uint8_t const*>(w.data) + static_cast<std::size_t>(r) * w.cols * bytes;
+}
+
+// R rows x T tokens of Y. Every (row, token) output is one 8-lane accumulator over the columns in
+// order, reduced by hsum, plus the reference over the column tail: the same arithmetic whatever R and
+// T, so results do not depend on how rows and tokens were tiled (or split across threads).
+template <DenseType kType, int R, int T>
+void denseTile(DenseMatrix const& w, float const* x, std::size_t ldx, float* y, std::size_t ldy, int r0, int t0) {
+  void const* rows[R];
+  for (int r = 0; r < R; ++r) rows[r] = rowPointer<kType>(w, r0 + r);
+  float const* xs[T];
+  for (int t = 0; t < T; ++t) xs[t] = x + static_cast<std::size_t>(t0 + t) * ldx;
+  __m256 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  int const vecCols = w.cols & ~7;
+  auto step = [&](int c) {
+    __m256 xv[T];
+    for (int t = 0; t < T; ++t) xv[t] = _mm256_loadu_ps(xs[t] + c);
+    for (int r = 0; r < R; ++r) {
+      __m256 const wv = load8<kType>(rows[r], c);
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  };
+  // Rows of 2048 fp16 are one 4 KB page each, and hardware prefetchers stop at page boundaries: with
+  // R short streams per tile they would restart on every row. So each line of this tile also
+  // prefetches the same line of the next tile (R rows further on; rows are contiguous).
+  constexpr std::size_t bytes = kType == DenseType::kF32 ? 4 : 2;
+  constexpr int kLineCols = static_cast<int>(64 / bytes);
+  std::size_t const nextTile = static_cast<std::size_t>(R) * w.cols * bytes;
+  int c = 0;
+  for (; c + kLineCols <= vecCols; c += kLineCols) {
+    for (int r = 0; r < R; ++r) {
+      _mm_prefetch(static_cast<char const*>(rows[r]) + nextTile + c * bytes, _MM_HINT_T0);
+    }
+    for (int cc = c; cc < c + kLineCols; cc += 8) step(cc);
+  }
+  for (; c < vecCols; c += 8) step(c);
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) {
+      float v = hsum(acc[r][t]);
+      if (vecCols < w.cols) {
+        v += detail::denseDotRef(kType, static_cast<std::uint8_t const*>(rows[r]) + vecCols * bytes, xs[t] + vecCols,
+                                 w.cols - vecCols);
+      }
+      y[static_cast<std::size_t>(t0 + t) * ldy + r0 + r] = v;
+    }
+  }
+}
+
+template <DenseType kType, int T>
+void denseRows(DenseMatrix const& w, float const* x, std::size_t ldx, float* y, std::size_t ldy, int rowBegin,
+               int rowEnd, int t0) {
+  int r = rowBegin;
+  for (; r + 4 <= rowEnd; r += 4) denseTile<kType, 4, T>(w, x, ldx, y, ldy, r, t0);
+  for (; r < rowEnd; ++r) denseTile<kType, 1, T>(w, x, ldx, y, ldy, r, t0);
+}
+
+template <DenseType kType>
+void matmulDenseTyped(DenseMatrix const& w, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
+                      int rowBegin, int rowEnd) {
+  // Token blocks keep their activations in L2 while a 4-row weight tile is reused from L1 across them.
+  std::size_t const rowBytes = static_cast<std::size_t>(w.cols) * sizeof(float);
+  int const tokenBlock = maxInt(3, static_cast<int>((192 * 1024 / rowBytes) / 3 * 3));
+  for (int tb = 0; tb < tokens; tb += tokenBlock) {
+    int const tbEnd = minInt(tokens, tb + tokenBlock);
+    for (int r = rowBegin; r < rowEnd; r += 4) {
+      int const re = minInt(rowEnd, r + 4);
+      int t = tb;
+      for (; t + 3 <= tbEnd; t += 3) denseRows<kType, 3>(w, x, ldx, y, ldy, r, re, t);
+      if (tbEnd - t == 2) denseRows<kType, 2>(w, x, ldx, y, ldy, r, re, t);
+      if (tbEnd - t == 1) denseRows<kType, 1>(w, x, ldx, y, ldy, r, re, t);
+    }
+  }
+}
+
+void matmulDenseAvx2(DenseMatrix const& w, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
+                     int rowBegin, int rowEnd) {
+  switch (w.type) {
+    case DenseType::kF32: return matmulDenseTyped<DenseType::kF32>(w, x, ldx, tokens, y, ldy, rowBegin, rowEnd);
+    case DenseType::kF16: return matmulDenseTyped<DenseType::kF16>(w, x, ldx, tokens, y, ldy, rowBegin, rowEnd);
+    case DenseType::kBF16: return matmulDenseTyped<DenseType::kBF16>(w, x, ldx, tokens, y, ldy, rowBegin, rowEnd);
+  }
+}
+
+// ---- Attention helpers --------------------------------------------------------------------------
+
+float dotHalfAvx2(std::uint16_t const* k, float const* q, int n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    a0 = _mm256_fmadd_ps(load8<DenseType::kF16>(k, i), _mm256_loadu_ps(q + i), a0);
+    a1 = _mm256_fmadd_ps(load8<DenseType::kF16>(k, i + 8), _mm256_loadu_ps(q + i + 8), a1);
+  }
+  if (i + 8 <= n) {
+    a0 = _mm256_fmadd_ps(load8<DenseType::kF16>(k, i), _mm256_loadu_ps(q + i), a0);
+    i += 8;
+  }
+  float sum = hsum(_mm256_add_ps(a0, a1));
+  if (i < n) sum += referenceKernels().dotHalf(k + i, q + i, n - i);
+  return sum;
+}
+
+void axpyHalfAvx2(float a, std::uint16_t const* v, float* y, int n) {
+  __m256 const av = _mm256_set1_ps(a);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, load8<DenseType::kF16>(v, i), _mm256_loadu_ps(y + i)));
+  }
+  if (i < n) referenceKernels().axpyHalf(a, v + i, y + i, n - i);
+}
 }  // namespace
 
 void detail::installAvx2Kernels(KernelTable& table) {
   table.halfToFloat = halfToFloatAvx2;
   table.floatToHalf = floatToHalfAvx2;
   table.bf16ToFloat = bf16ToFloatAvx2;
+  table.quantizeQ8 = quantizeQ8Avx2;
+  table.matmulDense = matmulDenseAvx2;
+  table.dotHalf = dotHalfAvx2;
+  table.axpyHalf = axpyHalfAvx2;
+  detail::installAvx2Q4Kernels(table);
 }
 
 }  // namespace tv::cpu

@@ -48,7 +48,7 @@ void quantizeQ8Ref(float const* x, int k, Q8Vector const& out) {
         groupSum += out.scale[b] * 0.0f;
         continue;
       }
-      float const d = amax / 127.0f;
+      float const d = amax >= kQ8TinyBlock ? amax / 127.0f : 0.0f;  // see kQ8TinyBlock
       float const id = d != 0.0f ? 1.0f / d : 0.0f;
       int sum = 0;
       for (int i = 0; i < kQ8BlockSize; ++i) {

@@ -1,0 +1,267 @@
+// Test hooks for the int4 formats and the matmul kernels (exports.testing.*, see testing.h). Each hook
+// runs one kernel at a chosen SIMD level on JS-provided data, over a ThreadPool when asked, and returns
+// the raw output so the tests compare levels, thread counts and an independent JS computation.
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "engine/cpu/awq.h"
+#include "engine/cpu/kernels.h"
+#include "engine/cpu/q8_buffer.h"
+#include "napi/js_error.h"
+#include "napi/testing.h"
+
+namespace tv::napi {
+
+namespace {
+
+template <typename T, napi_typedarray_type kType>
+T* typedData(Napi::Value value, char const* what, std::size_t expected) {
+  TV_CHECK_ARG(value.IsTypedArray() && value.As<Napi::TypedArray>().TypedArrayType() == kType, what,
+               " has the wrong array type");
+  Napi::TypedArrayOf<T> array = value.As<Napi::TypedArrayOf<T>>();
+  TV_CHECK_ARG(expected == SIZE_MAX || array.ElementLength() == expected, what, " has ", array.ElementLength(),
+               " elements, expected ", expected);
+  return array.Data();
+}
+
+int intArg(Napi::Value value, char const* what) {
+  TV_CHECK_ARG(value.IsNumber(), what, " must be a number");
+  return value.As<Napi::Number>().Int32Value();
+}
+
+int option(Napi::Value options, char const* name, int fallback) {
+  if (!options.IsObject()) return fallback;
+  Napi::Value v = options.As<Napi::Object>().Get(name);
+  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : fallback;
+}
+
+cpu::AwqTensors awqArgs(Napi::CallbackInfo const& info, int first) {
+  cpu::AwqTensors awq;
+  awq.inFeatures = intArg(info[first + 3], "inFeatures");
+  awq.outFeatures = intArg(info[first + 4], "outFeatures");
+  std::size_t const k = static_cast<std::size_t>(awq.inFeatures), n = static_cast<std::size_t>(awq.outFeatures);
+  awq.qweight = typedData<std::int32_t, napi_int32_array>(info[first], "qweight", k * n / 8);
+  awq.qzeros = typedData<std::int32_t, napi_int32_array>(info[first + 1], "qzeros", k / cpu::kQ4GroupSize * n / 8);
+  awq.scales = typedData<std::uint16_t, napi_uint16_array>(info[first + 2], "scales", k / cpu::kQ4GroupSize * n);
+  return awq;
+}
+
+// Runs fn(rowBegin, rowEnd) over [begin, end) on a pool of `threads` threads in chunks of `grain`.
+template <typename Fn>
+void splitRows(int threads, int grain, int begin, int end, Fn&& fn) {
+  TV_CHECK_ARG(threads >= 1 && threads <= 64 && grain >= 1, "threads must be 1..64 and grain >= 1");
+  ThreadPool pool(threads);
+  pool.parallelFor(end - begin, grain, [&](std::int64_t b, std::int64_t e) {
+    fn(begin + static_cast<int>(b), begin + static_cast<int>(e));
+  });
+}
+
+// The output of a matmul hook: [tokens][rows + kPad] filled with a sentinel, so tests can check that
+// a kernel wrote exactly rows [rowBegin, rowEnd) of each token and nothing past a row's end.
+constexpr int kPad = 3;
+constexpr float kSentinel = -7777.25f;
+
+Napi::Float32Array sentinelOutput(Napi::Env env, int tokens, int rows) {
+  Napi::Float32Array y = Napi::Float32Array::New(env, static_cast<std::size_t>(tokens) * (rows + kPad));
+  for (std::size_t i = 0; i < y.ElementLength(); ++i) y.Data()[i] = kSentinel;
+  return y;
+}
+
+// awqQuantize(weight: Float32Array [N*K], outFeatures N, inFeatures K) -> { qweight, qzeros, scales }
+Napi::Value awqQuantize(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    int const n = intArg(info[1], "outFeatures"), k = intArg(info[2], "inFeatures");
+    TV_CHECK_ARG(n > 0 && k > 0, "dimensions must be positive");
+    float const* w = typedData<float, napi_float32_array>(info[0], "weight", static_cast<std::size_t>(n) * k);
+    cpu::AwqOwned const awq = cpu::quantizeRtnAwq(w, n, k);
+    Napi::Object out = Napi::Object::New(env);
+    auto qweight = Napi::Int32Array::New(env, awq.qweight.size());
+    auto qzeros = Napi::Int32Array::New(env, awq.qzeros.size());
+    auto scales = Napi::Uint16Array::New(env, awq.scales.size());
+    std::copy(awq.qweight.begin(), awq.qweight.end(), qweight.Data());
+    std::copy(awq.qzeros.begin(), awq.qzeros.end(), qzeros.Data());
+    std::copy(awq.scales.begin(), awq.scales.end(), scales.Data());
+    out.Set("qweight", qweight);
+    out.Set("qzeros", qzeros);
+    out.Set("scales", scales);
+    return out;
+  });
+}
+
+// awqDequantize(qweight, qzeros, scales, inFeatures, outFeatures) -> Float32Array [N][K]
+Napi::Value awqDequantize(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    std::vector<float> const w = cpu::dequantizeAwq(awqArgs(info, 0));
+    Napi::Float32Array out = Napi::Float32Array::New(env, w.size());
+    std::copy(w.begin(), w.end(), out.Data());
+    return out;
+  });
+}
+
+// q4Repack(qweight, qzeros, scales, inFeatures, outFeatures, threads = 1) -> opaque handle (Q4Weights)
+Napi::Value q4Repack(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    cpu::AwqTensors const awq = awqArgs(info, 0);
+    int const threads = info[5].IsNumber() ? intArg(info[5], "threads") : 1;
+    TV_CHECK_ARG(threads >= 1 && threads <= 64, "threads must be 1..64");
+    std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+    auto weights = std::make_unique<cpu::Q4Weights>(cpu::repackAwq(awq, pool.get()));
+    return Napi::External<cpu::Q4Weights>::New(env, weights.release(),
+                                                [](Napi::Env, cpu::Q4Weights* w) { delete w; });
+  });
+}
+
+cpu::Q4Weights const& q4Handle(Napi::Value value) {
+  TV_CHECK_ARG(value.IsExternal(), "expected a handle from q4Repack");
+  return *value.As<Napi::External<cpu::Q4Weights>>().Data();
+}
+
+// q4Nibbles(handle) -> Uint8Array copy of the tiled nibble array (layout checks)
+Napi::Value q4Nibbles(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    cpu::Q4Weights const& w = q4Handle(info[0]);
+    cpu::Q4Matrix const m = w.view();
+    std::size_t const n = static_cast<std::size_t>(w.tiles()) * (m.cols / cpu::kQ8BlockSize) * cpu::kQ4BlockBytes;
+    Napi::Uint8Array out = Napi::Uint8Array::New(env, n);
+    std::copy(m.nibbles, m.nibbles + n, out.Data());
+    return out;
+  });
+}
+
+// quantizeQ8(x: Float32Array [tokens*k], k, level) -> { values: Int8Array, scales, groupSums }
+Napi::Value quantizeQ8(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    int const k = intArg(info[1], "k");
+    TV_CHECK_ARG(k > 0 && k % cpu::kQ4GroupSize == 0, "k must be a positive multiple of 128");
+    float const* x = typedData<float, napi_float32_array>(info[0], "x", SIZE_MAX);
+    std::size_t const length = info[0].As<Napi::Float32Array>().ElementLength();
+    TV_CHECK_ARG(length > 0 && length % k == 0, "x must hold whole vectors of length k");
+    int const tokens = static_cast<int>(length / k);
+    cpu::Q8Buffer q(tokens, k);
+    q.quantize(cpu::kernelsFor(parseLevel(info[2])), x, k, tokens);
+    auto values = Napi::Int8Array::New(env, length);
+    auto scales = Napi::Float32Array::New(env, length / cpu::kQ8BlockSize);
+    auto sums = Napi::Float32Array::New(env, length / cpu::kQ4GroupSize);
+    for (int t = 0; t < tokens; ++t) {
+      cpu::Q8Vector const v = q.row(t);
+      std::copy(v.values, v.values + k, values.Data() + static_cast<std::size_t>(t) * k);
+      std::copy(v.scale, v.scale + k / cpu::kQ8BlockSize, scales.Data() + t * (k / cpu::kQ8BlockSize));
+      std::copy(v.groupSum, v.groupSum + k / cpu::kQ4GroupSize, sums.Data() + t * (k / cpu::kQ4GroupSize));
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("values", values);
+    out.Set("scales", scales);
+    out.Set("groupSums", sums);
+    return out;
+  });
+}
+
+// matmulQ4(handle, x: Float32Array [tokens*cols], tokens, level, { threads, grain, rowBegin, rowEnd })
+//   -> Float32Array [tokens][rows + 3] (see sentinelOutput). x is quantized at the same level.
+Napi::Value matmulQ4(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    cpu::Q4Matrix const w = q4Handle(info[0]).view();
+    int const tokens = intArg(info[2], "tokens");
+    TV_CHECK_ARG(tokens >= 1, "tokens must be >= 1");
+    float const* x = typedData<float, napi_float32_array>(info[1], "x", static_cast<std::size_t>(tokens) * w.cols);
+    cpu::KernelTable const& table = cpu::kernelsFor(parseLevel(info[3]));
+    int const rowBegin = option(info[4], "rowBegin", 0), rowEnd = option(info[4], "rowEnd", w.rows);
+    TV_CHECK_ARG(0 <= rowBegin && rowBegin <= rowEnd && rowEnd <= w.rows, "bad row range");
+    cpu::Q8Buffer q(tokens, w.cols);
+    q.quantize(table, x, w.cols, tokens);
+    Napi::Float32Array y = sentinelOutput(env, tokens, w.rows);
+    splitRows(option(info[4], "threads", 1), option(info[4], "grain", cpu::kQ4TileRows), rowBegin, rowEnd,
+              [&](int b, int e) { table.matmulQ4(w, q.rows(), tokens, y.Data(), w.rows + kPad, b, e); });
+    return y;
+  });
+}
+
+cpu::DenseType denseType(Napi::Value value) {
+  std::string const name = value.IsString() ? value.As<Napi::String>().Utf8Value() : "";
+  if (name == "f32") return cpu::DenseType::kF32;
+  if (name == "f16") return cpu::DenseType::kF16;
+  TV_CHECK_ARG(name == "bf16", "dense type must be 'f32', 'f16' or 'bf16'");
+  return cpu::DenseType::kBF16;
+}
+
+// matmulDense(type, w: Float32Array | Uint16Array [rows*cols], rows, cols, x [tokens*cols], tokens, level,
+//             { threads, grain, rowBegin, rowEnd }) -> Float32Array [tokens][rows + 3]
+Napi::Value matmulDense(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    cpu::DenseMatrix w;
+    w.type = denseType(info[0]);
+    w.rows = intArg(info[2], "rows");
+    w.cols = intArg(info[3], "cols");
+    int const tokens = intArg(info[5], "tokens");
+    TV_CHECK_ARG(w.rows > 0 && w.cols > 0 && tokens > 0, "rows, cols and tokens must be positive");
+    std::size_t const count = static_cast<std::size_t>(w.rows) * w.cols;
+    if (w.type == cpu::DenseType::kF32) {
+      w.data = typedData<float, napi_float32_array>(info[1], "w", count);
+    } else {
+      w.data = typedData<std::uint16_t, napi_uint16_array>(info[1], "w", count);
+    }
+    float const* x = typedData<float, napi_float32_array>(info[4], "x", static_cast<std::size_t>(tokens) * w.cols);
+    cpu::KernelTable const& table = cpu::kernelsFor(parseLevel(info[6]));
+    int const rowBegin = option(info[7], "rowBegin", 0), rowEnd = option(info[7], "rowEnd", w.rows);
+    TV_CHECK_ARG(0 <= rowBegin && rowBegin <= rowEnd && rowEnd <= w.rows, "bad row range");
+    Napi::Float32Array y = sentinelOutput(env, tokens, w.rows);
+    splitRows(option(info[7], "threads", 1), option(info[7], "grain", 4), rowBegin, rowEnd,
+              [&](int b, int e) { table.matmulDense(w, x, w.cols, tokens, y.Data(), w.rows + kPad, b, e); });
+    return y;
+  });
+}
+
+// dotHalf(k: Uint16Array, q: Float32Array, level) -> number
+Napi::Value dotHalf(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    TV_CHECK_ARG(info[0].IsTypedArray(), "k must be a Uint16Array");
+    std::size_t const n = info[0].As<Napi::TypedArray>().ElementLength();
+    auto const* k = typedData<std::uint16_t, napi_uint16_array>(info[0], "k", n);
+    auto const* q = typedData<float, napi_float32_array>(info[1], "q", n);
+    return Napi::Number::New(env, cpu::kernelsFor(parseLevel(info[2])).dotHalf(k, q, static_cast<int>(n)));
+  });
+}
+
+// axpyHalf(a, v: Uint16Array, y: Float32Array, level) -> new Float32Array y + a * v
+Napi::Value axpyHalf(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    TV_CHECK_ARG(info[0].IsNumber() && info[1].IsTypedArray(), "axpyHalf(a, v, y, level)");
+    std::size_t const n = info[1].As<Napi::TypedArray>().ElementLength();
+    auto const* v = typedData<std::uint16_t, napi_uint16_array>(info[1], "v", n);
+    auto const* y = typedData<float, napi_float32_array>(info[2], "y", n);
+    Napi::Float32Array out = Napi::Float32Array::New(env, n);
+    std::copy(y, y + n, out.Data());
+    cpu::kernelsFor(parseLevel(info[3]))
+        .axpyHalf(info[0].As<Napi::Number>().FloatValue(), v, out.Data(), static_cast<int>(n));
+    return out;
+  });
+}
+
+}  // namespace
+
+void addKernelTestHooks(Napi::Env env, Napi::Object testing) {
+  testing.Set("awqQuantize", Napi::Function::New(env, awqQuantize, "awqQuantize"));
+  testing.Set("awqDequantize", Napi::Function::New(env, awqDequantize, "awqDequantize"));
+  testing.Set("q4Repack", Napi::Function::New(env, q4Repack, "q4Repack"));
+  testing.Set("q4Nibbles", Napi::Function::New(env, q4Nibbles, "q4Nibbles"));
+  testing.Set("quantizeQ8", Napi::Function::New(env, quantizeQ8, "quantizeQ8"));
+  testing.Set("matmulQ4", Napi::Function::New(env, matmulQ4, "matmulQ4"));
+  testing.Set("matmulDense", Napi::Function::New(env, matmulDense, "matmulDense"));
+  testing.Set("dotHalf", Napi::Function::New(env, dotHalf, "dotHalf"));
+  testing.Set("axpyHalf", Napi::Function::New(env, axpyHalf, "axpyHalf"));
+}
+
+}  // namespace tv::napi

@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// Kernel benchmark: `npm run bench:kernels [-- --threads 1,2 --reps 15 --rounds 2 --level best --only q4gemv]`.
+//
+// Runs the CPU matmul kernels over a ThreadPool on Qwen2.5-VL-3B-shaped matrices (through the addon's
+// test hooks, testing.bench*) and reports, per thread count:
+//   GB/s    bytes of weights streamed per second (int4 nibbles + fp16 scales + zero points; fp16 rows)
+//   GMAC/s  multiply-accumulates per second
+//   %BW     GB/s as a share of the read bandwidth measured by this same run with as many threads
+//           (a probe before and after the cases; the higher of the two)
+// Times are the best and the median of the repetitions; weights rotate through enough copies to exceed
+// the L3 cache (a decode step streams ~2 GB), so GEMV numbers are DRAM numbers. Thread counts alternate
+// case by case, and --rounds repeats the whole list (best and median over all rounds), so that a noisy
+// neighbour hurts every column alike; compare numbers within one run only.
+import { parseArgs } from 'node:util';
+
+import { native } from '../dist/native.js';
+
+const { values } = parseArgs({
+  options: {
+    threads: { type: 'string', default: '1,2' },
+    reps: { type: 'string', default: '15' },
+    rounds: { type: 'string', default: '1' },
+    level: { type: 'string', default: 'best' },
+    only: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const threadCounts = values.threads.split(',').map(Number);
+const reps = Number(values.reps);
+const level = values.level;
+const testing = native().testing;
+
+const cases = [
+  { id: 'q4gemv', name: 'Q4 GEMV 11008x2048 (gate/up)', kind: 'q4', rows: 11008, cols: 2048, tokens: 1 },
+  { id: 'q4gemv', name: 'Q4 GEMV 2048x11008 (down)', kind: 'q4', rows: 2048, cols: 11008, tokens: 1 },
+  { id: 'q4gemv', name: 'Q4 GEMV 2048x2048 (q/o)', kind: 'q4', rows: 2048, cols: 2048, tokens: 1 },
+  { id: 'f16gemv', name: 'fp16 GEMV 151936x2048 (LM head)', kind: 'dense', type: 'f16', rows: 151936, cols: 2048, tokens: 1, reps: 6 },
+  { id: 'q4gemm', name: 'Q4 GEMM 2048x2048, 64 tokens', kind: 'q4', rows: 2048, cols: 2048, tokens: 64 },
+  { id: 'q4gemm', name: 'Q4 GEMM 2048x2048, 256 tokens', kind: 'q4', rows: 2048, cols: 2048, tokens: 256, reps: 5 },
+  { id: 'q4gemm', name: 'Q4 GEMM 11008x2048, 64 tokens', kind: 'q4', rows: 11008, cols: 2048, tokens: 64, reps: 5 },
+  { id: 'q4gemm', name: 'Q4 GEMM 11008x2048, 256 tokens', kind: 'q4', rows: 11008, cols: 2048, tokens: 256, reps: 3 },
+  { id: 'densegemm', name: 'fp16 GEMM 2048x2048, 64 tokens', kind: 'dense', type: 'f16', rows: 2048, cols: 2048, tokens: 64, reps: 5 },
+].filter((c) => !values.only || values.only.split(',').includes(c.id));
+
+const best = (s) => Math.min(...s);
+const median = (s) => [...s].sort((a, b) => a - b)[Math.floor(s.length / 2)];
+
+function bandwidth(threads) {
+  const r = testing.readBandwidth({ megabytes: 512, threads, reps: 5 });
+  return r.bytes / best(r.seconds) / 1e9;
+}
+
+const readBw = {};
+for (const t of threadCounts) readBw[t] = bandwidth(t);
+
+const rounds = Number(values.rounds);
+const samples = cases.map(() => Object.fromEntries(threadCounts.map((t) => [t, { seconds: [], result: undefined }])));
+for (let round = 0; round < rounds; round++) {
+  cases.forEach((c, i) => {
+    for (const threads of threadCounts) {
+      const opts = { rows: c.rows, cols: c.cols, tokens: c.tokens, threads, reps: c.reps ?? reps, level, type: c.type };
+      const r = c.kind === 'q4' ? testing.benchQ4(opts) : testing.benchDense(opts);
+      samples[i][threads].seconds.push(...r.seconds);
+      samples[i][threads].result = r;
+    }
+  });
+}
+const rows = cases.map((c, i) => {
+  const row = { case: c.name };
+  for (const threads of threadCounts) {
+    const { seconds, result } = samples[i][threads];
+    const b = best(seconds);
+    row[threads] = {
+      ms: b * 1e3,
+      medianMs: median(seconds) * 1e3,
+      gbs: result.weightBytes / b / 1e9,
+      gmacs: result.macs / b / 1e9,
+    };
+  }
+  return row;
+});
+// The probe again at the end: if it moved, the machine was busy during the run.
+const readBwAfter = {};
+for (const t of threadCounts) readBwAfter[t] = bandwidth(t);
+
+if (values.json) {
+  console.log(JSON.stringify({ level, readBw, readBwAfter, rows }, null, 2));
+} else {
+  rows.forEach((row, i) => printRow(row, i === 0));
+  console.log('');
+  for (const t of threadCounts) {
+    console.log(`read bandwidth, ${t} thread(s): ${readBw[t].toFixed(1)} GB/s before, ${readBwAfter[t].toFixed(1)} GB/s after`);
+  }
+}
+
+function printRow(row, first) {
+  if (first) {
+    const bw = threadCounts.map((t) => `${t}T ${Math.max(readBw[t], readBwAfter[t]).toFixed(1)} GB/s`).join(', ');
+    console.log(`kernels: level ${level}; ${rounds} round(s); read bandwidth (best of before / after) ${bw}; %BW is against it`);
+    console.log(
+      ['case'.padEnd(34), ...threadCounts.map((t) => `${t}T: ms (median)     GB/s  %BW  GMAC/s`.padStart(40))].join(''),
+    );
+  }
+  const cells = threadCounts.map((t) => {
+    const v = row[t];
+    const pct = ((100 * v.gbs) / Math.max(readBw[t], readBwAfter[t])).toFixed(0);
+    return `${v.ms.toFixed(2).padStart(9)} (${v.medianMs.toFixed(2).padStart(8)}) ${v.gbs.toFixed(1).padStart(7)} ${pct.padStart(4)} ${v.gmacs.toFixed(1).padStart(7)}`.padStart(40);
+  });
+  console.log([row.case.padEnd(34), ...cells].join(''));
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Tests the NEON kernels on an x86 machine: cross-compiles the standalone kernel check
+# (test/cpp/kernel_check.cc, NEON table vs reference table) for AArch64 and runs it under qemu-user,
+# once for baseline NEON and once with the dot-product extension (the SDOT path of kernels_neon_q4.cc).
+# With --host it instead builds the same check for this machine (the AVX2 kernels on x86-64);
+# CHECK_FLAGS adds compiler flags, e.g. CHECK_FLAGS="-fsanitize=address,undefined -g".
+#
+#   apt-get install g++-aarch64-linux-gnu qemu-user     # Debian / Ubuntu
+#   scripts/test-neon.sh [--host]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+out="$root/build-kernel-check"
+mkdir -p "$out"
+common=(core/error.cc core/cpu_features.cc core/thread_pool.cc engine/cpu/kernels.cc engine/cpu/kernels_ref.cc
+        engine/cpu/kernels_neon.cc engine/cpu/kernels_neon_q4.cc engine/cpu/awq.cc engine/cpu/q8_buffer.cc)
+flags=(-std=c++17 -O2 -Wall -Wextra -Wno-unused-parameter -I"$root/native" ${CHECK_FLAGS:-})
+
+if [[ "${1:-}" == "--host" ]]; then
+  cxx="${CXX:-c++}"
+  objs=()
+  for f in "${common[@]}"; do
+    "$cxx" "${flags[@]}" -c "$root/native/$f" -o "$out/host-$(basename "$f").o"
+    objs+=("$out/host-$(basename "$f").o")
+  done
+  if [[ "$(uname -m)" == "x86_64" ]]; then
+    for f in engine/cpu/kernels_avx2.cc engine/cpu/kernels_avx2_q4.cc; do
+      "$cxx" "${flags[@]}" -mavx2 -mfma -mf16c -c "$root/native/$f" -o "$out/host-$(basename "$f").o"
+      objs+=("$out/host-$(basename "$f").o")
+    done
+  fi
+  "$cxx" "${flags[@]}" "$root/test/cpp/kernel_check.cc" "${objs[@]}" -lpthread -o "$out/kernel_check-host"
+  exec "$out/kernel_check-host"
+fi
+
+cxx="${CXX_AARCH64:-aarch64-linux-gnu-g++}"
+qemu="${QEMU_AARCH64:-qemu-aarch64}"
+for tool in "$cxx" "$qemu"; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "test-neon: '$tool' not found; install g++-aarch64-linux-gnu and qemu-user" >&2
+    exit 2
+  fi
+done
+status=0
+for arch in armv8-a armv8.2-a+dotprod; do
+  bin="$out/kernel_check-${arch//+/-}"
+  srcs=()
+  for f in "${common[@]}"; do srcs+=("$root/native/$f"); done
+  # Static: runs under qemu without an AArch64 sysroot.
+  "$cxx" "${flags[@]}" -march="$arch" -static "$root/test/cpp/kernel_check.cc" "${srcs[@]}" -lpthread -o "$bin"
+  echo "== $arch (qemu-aarch64 -cpu max)"
+  "$qemu" -cpu max "$bin" || status=1
+done
+exit $status

@@ -1,0 +1,233 @@
+// Standalone kernel check: the best kernel table of this build (NEON on AArch64, AVX2 on x86-64)
+// against the reference table, without Node. scripts/test-neon.sh cross-compiles it for AArch64 and
+// runs it under qemu, which is how the NEON kernels are tested on x86 machines; it also builds
+// natively (`c++ -std=c++17 -O2 -Inative ...`, see the script) as a second check of the x86 kernels.
+//
+// The cases and tolerances mirror test/native/kernels.test.ts (whose tolerance table is the one to
+// change); exits 1 on the first failing case.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "core/fp16.h"
+#include "core/thread_pool.h"
+#include "engine/cpu/awq.h"
+#include "engine/cpu/kernels.h"
+#include "engine/cpu/q8_buffer.h"
+
+namespace {
+
+using namespace tv;
+using namespace tv::cpu;
+
+int failures = 0;
+
+struct Rng {
+  std::uint64_t s;
+  explicit Rng(std::uint64_t seed) : s(seed * 0x9e3779b97f4a7c15ull + 1) {}
+  std::uint64_t next() {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
+  }
+  float uniform() { return static_cast<float>(next() >> 40) / 16777216.0f * 2.0f - 1.0f; }
+};
+
+void check(bool ok, char const* what, double value = 0.0) {
+  if (!ok) {
+    std::printf("FAIL %s (%g)\n", what, value);
+    ++failures;
+  }
+}
+
+// Normalized mean squared error of a against the reference b; any NaN or Inf mismatch is a failure.
+double nmse(float const* a, float const* b, std::size_t n) {
+  double num = 0.0, den = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (std::isnan(b[i]) != std::isnan(a[i])) return INFINITY;
+    if (std::isinf(b[i]) || std::isinf(a[i])) {
+      if (a[i] != b[i]) return INFINITY;
+      continue;
+    }
+    if (std::isnan(b[i])) continue;
+    num += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
+    den += static_cast<double>(b[i]) * b[i];
+  }
+  return den == 0.0 ? num : num / den;
+}
+
+constexpr double kFloatOrderNmse = 1e-9;  // fp32 results that differ only in summation order / FMA
+constexpr double kActivationQ8Nmse = 1e-4;  // int8 activations vs fp32 (see kernels.test.ts)
+
+void checkConversions(KernelTable const& best, KernelTable const& ref) {
+  std::vector<std::uint16_t> halves(65536 + 7);
+  for (std::size_t i = 0; i < halves.size(); ++i) halves[i] = static_cast<std::uint16_t>(i);
+  std::vector<float> a(halves.size()), b(halves.size());
+  best.halfToFloat(halves.data(), a.data(), a.size());
+  ref.halfToFloat(halves.data(), b.data(), b.size());
+  std::size_t differ = 0;  // NaN payloads may differ (hardware converts signalling NaNs to quiet ones)
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::memcmp(&a[i], &b[i], 4) != 0 && !(std::isnan(a[i]) && std::isnan(b[i]))) ++differ;
+  }
+  check(differ == 0, "halfToFloat bit-exact (NaN as NaN)", static_cast<double>(differ));
+  best.bf16ToFloat(halves.data(), a.data(), a.size());
+  ref.bf16ToFloat(halves.data(), b.data(), b.size());
+  differ = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::memcmp(&a[i], &b[i], 4) != 0 && !(std::isnan(a[i]) && std::isnan(b[i]))) ++differ;
+  }
+  check(differ == 0, "bf16ToFloat bit-exact (NaN as NaN)", static_cast<double>(differ));
+  Rng rng(1);
+  std::vector<float> f(100003);
+  for (float& v : f) {
+    std::uint32_t const bits = static_cast<std::uint32_t>(rng.next());
+    std::memcpy(&v, &bits, 4);
+  }
+  std::vector<std::uint16_t> ha(f.size()), hb(f.size());
+  best.floatToHalf(f.data(), ha.data(), f.size());
+  ref.floatToHalf(f.data(), hb.data(), f.size());
+  std::size_t mismatches = 0;
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    bool const nan = (hb[i] & 0x7c00) == 0x7c00 && (hb[i] & 0x3ff) != 0;
+    if (nan ? !((ha[i] & 0x7c00) == 0x7c00 && (ha[i] & 0x3ff) != 0) : ha[i] != hb[i]) ++mismatches;
+  }
+  check(mismatches == 0, "floatToHalf matches the reference", static_cast<double>(mismatches));
+}
+
+void checkQuantize(KernelTable const& best, KernelTable const& ref) {
+  Rng rng(2);
+  int const k = 1152;
+  std::vector<float> x(k);
+  for (float& v : x) v = 3.0f * rng.uniform();
+  for (int i = 0; i < 32; ++i) x[64 + i] = 0.0f;           // an all-zero block
+  for (int i = 0; i < 32; ++i) x[160 + i] = 1e-38f * (i % 3);  // a tiny block (zeros)
+  x[400] = 3e38f;                                            // a huge finite block
+  x[200] = NAN;
+  x[300] = INFINITY;
+  Q8Buffer a(1, k), b(1, k);
+  best.quantizeQ8(x.data(), k, a.row(0));
+  ref.quantizeQ8(x.data(), k, b.row(0));
+  check(std::memcmp(a.row(0).values, b.row(0).values, k) == 0, "quantizeQ8 values bit-exact");
+  std::size_t badScales = 0;
+  for (int i = 0; i < k / 32; ++i) {
+    float const sa = a.row(0).scale[i], sb = b.row(0).scale[i];
+    if (!(sa == sb || (std::isnan(sa) && std::isnan(sb)))) ++badScales;
+  }
+  check(badScales == 0, "quantizeQ8 scales bit-exact (NaN for non-finite blocks)", static_cast<double>(badScales));
+  check(nmse(a.row(0).groupSum, b.row(0).groupSum, k / 128) < kFloatOrderNmse, "quantizeQ8 groupSum");
+}
+
+void checkQ4(KernelTable const& best, KernelTable const& ref) {
+  int const shapes[][3] = {{8, 128, 1}, {13, 256, 3}, {67, 1152, 7}, {40, 2048, 33}, {21, 128, 5}};
+  Rng rng(3);
+  for (auto const& s : shapes) {
+    int const rows = (s[0] + 7) / 8 * 8, cols = s[1], tokens = s[2];
+    std::vector<float> w(static_cast<std::size_t>(rows) * cols);
+    for (float& v : w) v = 0.1f * rng.uniform();
+    AwqOwned const awq = quantizeRtnAwq(w.data(), rows, cols);
+    Q4Weights const q4 = repackAwq(awq.view(cols, rows));
+    std::vector<float> deq = dequantizeAwq(awq.view(cols, rows));
+    std::vector<float> x(static_cast<std::size_t>(tokens) * cols);
+    for (float& v : x) v = rng.uniform();
+    Q8Buffer q(tokens, cols);
+    q.quantize(ref, x.data(), cols, tokens);
+    std::vector<float> ya(static_cast<std::size_t>(tokens) * rows), yb(ya.size()), yf(ya.size());
+    int const useRows = s[0];  // odd row ranges exercise partial tiles
+    best.matmulQ4(q4.view(), q.rows(), tokens, ya.data(), rows, 0, useRows);
+    ref.matmulQ4(q4.view(), q.rows(), tokens, yb.data(), rows, 0, useRows);
+    for (int t = 0; t < tokens; ++t) {
+      for (int r = 0; r < rows; ++r) {
+        double acc = 0.0;
+        for (int c = 0; c < cols; ++c) acc += static_cast<double>(deq[r * cols + c]) * x[t * cols + c];
+        yf[t * rows + r] = r < useRows ? static_cast<float>(acc) : 0.0f;
+      }
+    }
+    char what[96];
+    std::snprintf(what, sizeof what, "matmulQ4 %dx%d tokens %d vs reference", s[0], cols, tokens);
+    check(nmse(ya.data(), yb.data(), ya.size()) < kFloatOrderNmse, what, nmse(ya.data(), yb.data(), ya.size()));
+    std::snprintf(what, sizeof what, "matmulQ4 %dx%d tokens %d vs dequantized fp32", s[0], cols, tokens);
+    check(nmse(ya.data(), yf.data(), ya.size()) < kActivationQ8Nmse, what, nmse(ya.data(), yf.data(), ya.size()));
+    // Threads never change a result: 3 threads with a split that is not a multiple of 8.
+    std::vector<float> yt(ya.size());
+    ThreadPool pool(3);
+    pool.parallelFor(useRows, 5, [&](std::int64_t b, std::int64_t e) {
+      best.matmulQ4(q4.view(), q.rows(), tokens, yt.data(), rows, static_cast<int>(b), static_cast<int>(e));
+    });
+    std::snprintf(what, sizeof what, "matmulQ4 %dx%d tokens %d threads bit-exact", s[0], cols, tokens);
+    check(std::memcmp(yt.data(), ya.data(), ya.size() * 4) == 0, what);
+  }
+}
+
+void checkDense(KernelTable const& best, KernelTable const& ref) {
+  int const shapes[][3] = {{5, 5, 1}, {7, 37, 3}, {9, 1001, 4}, {33, 256, 7}, {4, 2048, 1}};
+  Rng rng(4);
+  for (DenseType type : {DenseType::kF32, DenseType::kF16, DenseType::kBF16}) {
+    for (auto const& s : shapes) {
+      int const rows = s[0], cols = s[1], tokens = s[2];
+      std::vector<float> wf(static_cast<std::size_t>(rows) * cols);
+      std::vector<std::uint16_t> wh(wf.size());
+      for (std::size_t i = 0; i < wf.size(); ++i) {
+        wf[i] = rng.uniform();
+        wh[i] = type == DenseType::kF16 ? floatToHalf(wf[i]) : floatToBf16(wf[i]);
+      }
+      DenseMatrix m;
+      m.rows = rows;
+      m.cols = cols;
+      m.type = type;
+      m.data = type == DenseType::kF32 ? static_cast<void const*>(wf.data()) : wh.data();
+      std::vector<float> x(static_cast<std::size_t>(tokens) * cols);
+      for (float& v : x) v = rng.uniform();
+      std::vector<float> ya(static_cast<std::size_t>(tokens) * rows), yb(ya.size());
+      best.matmulDense(m, x.data(), cols, tokens, ya.data(), rows, 0, rows);
+      ref.matmulDense(m, x.data(), cols, tokens, yb.data(), rows, 0, rows);
+      char what[96];
+      std::snprintf(what, sizeof what, "matmulDense type %d %dx%d tokens %d", static_cast<int>(type), rows, cols, tokens);
+      check(nmse(ya.data(), yb.data(), ya.size()) < kFloatOrderNmse, what, nmse(ya.data(), yb.data(), ya.size()));
+    }
+  }
+}
+
+void checkAttention(KernelTable const& best, KernelTable const& ref) {
+  Rng rng(5);
+  for (int n : {1, 7, 64, 128, 131}) {
+    std::vector<std::uint16_t> k(n);
+    std::vector<float> q(n), ya(n), yb(n);
+    for (int i = 0; i < n; ++i) {
+      k[i] = floatToHalf(rng.uniform());
+      q[i] = rng.uniform();
+      ya[i] = yb[i] = rng.uniform();
+    }
+    float const da = best.dotHalf(k.data(), q.data(), n), db = ref.dotHalf(k.data(), q.data(), n);
+    check(nmse(&da, &db, 1) < kFloatOrderNmse, "dotHalf", nmse(&da, &db, 1));
+    best.axpyHalf(0.75f, k.data(), ya.data(), n);
+    ref.axpyHalf(0.75f, k.data(), yb.data(), n);
+    check(nmse(ya.data(), yb.data(), n) < kFloatOrderNmse, "axpyHalf", nmse(ya.data(), yb.data(), n));
+  }
+}
+
+}  // namespace
+
+int main() {
+  KernelTable const& best = kernels();
+  KernelTable const& ref = referenceKernels();
+  std::printf("kernel check: %s vs reference\n", simdLevelName(best.level));
+  try {
+    checkConversions(best, ref);
+    checkQuantize(best, ref);
+    checkQ4(best, ref);
+    checkDense(best, ref);
+    checkAttention(best, ref);
+  } catch (std::exception const& e) {
+    std::printf("FAIL exception: %s\n", e.what());
+    return 1;
+  }
+  if (failures != 0) {
+    std::printf("%d check(s) failed\n", failures);
+    return 1;
+  }
+  std::printf("all checks passed\n");
+  return 0;
+}
