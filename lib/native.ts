@@ -191,6 +191,10 @@ export interface NativeAddon {
   ): Promise<void>;
   quantizeCheckpoint(inputs: string[], output: string): Promise<NativeQuantizeReport>;
   loadModel(spec: Record<string, unknown>): Promise<NativeModel>;
+  setLogLevel(level: 'error' | 'warning' | 'info' | 'verbose'): void;
+  setLogHandler(handler: ((entry: { level: 'error' | 'warning' | 'info' | 'verbose'; source: string; message: string }) => void) | null): void;
+  /** Writes one entry to the log (tests). */
+  logMessage(level: 'error' | 'warning' | 'info' | 'verbose', source: string, message: string): void;
   GrammarHandle: new (automaton: object) => NativeGrammar;
 }
 

@@ -10,6 +10,7 @@
 #include "napi/engine_wrap.h"
 #include "napi/frame_wrap.h"
 #include "napi/js_error.h"
+#include "napi/log_wrap.h"
 #include "napi/model_wrap.h"
 #include "napi/runtime_info.h"
 #include "napi/testing.h"
@@ -50,6 +51,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   data->modelConstructor = Napi::Persistent(modelClass);
   data->sessionConstructor = Napi::Persistent(sessionClass);
   exports.Set("loadModel", Napi::Function::New(env, loadModel, "loadModel"));
+  exports.Set("setLogLevel", Napi::Function::New(env, setLogLevel, "setLogLevel"));
+  exports.Set("setLogHandler", Napi::Function::New(env, setLogHandler, "setLogHandler"));
+  exports.Set("logMessage", Napi::Function::New(env, logMessage, "logMessage"));
   exports.Set("GrammarHandle", GrammarHandle::defineClass(env));
   exports.Set("writeRandomCheckpoint", Napi::Function::New(env, writeRandomCheckpoint, "writeRandomCheckpoint"));
   exports.Set("quantizeCheckpoint", Napi::Function::New(env, quantizeCheckpoint, "quantizeCheckpoint"));
@@ -61,6 +65,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   data->contextConstructor = Napi::Persistent(contextClass);
   testing.Set("loadCpuLlmEngine", Napi::Function::New(env, loadCpuLlmEngine, "loadCpuLlmEngine"));
   testing.Set("loadCpuVisionEngine", Napi::Function::New(env, loadCpuVisionEngine, "loadCpuVisionEngine"));
+  testing.Set("checkEngine", Napi::Function::New(env, checkEngine, "checkEngine"));
   exports.Set("testing", testing);
   return exports;
 }

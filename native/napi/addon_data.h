@@ -13,6 +13,7 @@ struct AddonData {
   Napi::FunctionReference modelConstructor;    // ModelHandle
   Napi::FunctionReference sessionConstructor;  // SessionHandle
   bool externalBuffersAllowed = true;        // false under Electron's memory cage (or when simulated)
+  bool logCleanupHooked = false;             // napi/log_wrap.cc registered its environment cleanup hook
 };
 
 AddonData* addonData(Napi::Env env);

@@ -5,6 +5,8 @@
 #include "core/json.h"
 #include "engine/cpu/llm_engine.h"
 #include "engine/cpu/vision_engine.h"
+#include "engine/described_engine.h"
+#include "vla/engine_check.h"
 #include "napi/addon_data.h"
 #include "napi/js_error.h"
 #include "napi/js_values.h"
@@ -90,6 +92,7 @@ Napi::Function EngineHandle::defineClass(Napi::Env env) {
                          InstanceMethod<&EngineHandle::dispose>("dispose"),
                          InstanceAccessor<&EngineHandle::weightBytes>("weightBytes"),
                          InstanceAccessor<&EngineHandle::threads>("threads"),
+                         InstanceAccessor<&EngineHandle::profiles>("profiles"),
                      });
 }
 
@@ -151,6 +154,10 @@ Napi::Value EngineHandle::weightBytes(Napi::CallbackInfo const& info) { return N
 
 Napi::Value EngineHandle::threads(Napi::CallbackInfo const& info) {
   return Napi::Number::New(info.Env(), pool_ ? pool_->size() : 0);
+}
+
+Napi::Value EngineHandle::profiles(Napi::CallbackInfo const& info) {
+  return guard(info.Env(), [&]() -> Napi::Value { return Napi::Number::New(info.Env(), engine().optimizationProfiles()); });
 }
 
 Napi::Value EngineHandle::dispose(Napi::CallbackInfo const& info) {
@@ -254,6 +261,14 @@ Napi::Value loadCpuLlmEngine(Napi::CallbackInfo const& info) {
     load.config = parseJson(requireString(spec, "config"), load.configName);
     load.weightFiles = requireStringArray(spec, "weightFiles");
     load.embeddingFile = optionalString(spec, "embeddingFile", "");
+    Napi::Value vocabMap = spec.Get("vocabMap");
+    if (!vocabMap.IsUndefined()) {
+      JsonFields const fields(load.config, load.configName);
+      std::vector<std::int32_t> ids;
+      for (std::int64_t id : requireIntegerArray(vocabMap, "vocabMap")) ids.push_back(static_cast<std::int32_t>(id));
+      load.vocabMap = std::make_shared<engine::VocabMap const>(
+          engine::VocabMap::fromIds(std::move(ids), static_cast<int>(fields.integer("vocab_size"))));
+    }
     Napi::Value limits = spec.Get("limits");
     if (limits.IsObject()) {
       Napi::Object l = limits.As<Napi::Object>();
@@ -293,6 +308,91 @@ Napi::Value loadCpuVisionEngine(Napi::CallbackInfo const& info) {
       pool = load.pool;
       engine = engine::cpu::CpuVisionEngine::load(std::move(load));
     });
+  });
+}
+
+namespace {
+
+DType dtypeFromJs(std::string const& name) {
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kI32, DType::kI64, DType::kI8, DType::kU8}) {
+    if (name == dtypeJsName(t)) return t;
+  }
+  TV_THROW(ErrorCode::kInvalidArgument, "unknown dtype '", name, "'");
+}
+
+// { profiles, tensors: [{ name, dtype, shape, mode, profiles?: [{ min, opt, max }] }] } -> DescribedEngine
+std::unique_ptr<engine::DescribedEngine> describedEngineFromJs(Napi::Object d) {
+  int const profileCount = static_cast<int>(optionalInteger(d, "profiles", 1, 0, 64));
+  Napi::Value tensorsValue = d.Get("tensors");
+  TV_CHECK_ARG(tensorsValue.IsArray(), "Expected tensors: an array");
+  Napi::Array tensors = tensorsValue.As<Napi::Array>();
+  std::vector<engine::TensorDesc> descs;
+  std::map<std::string, std::vector<engine::ProfileShapes>> profiles;
+  for (std::uint32_t i = 0; i < tensors.Length(); ++i) {
+    Napi::Object t = requireObject(tensors.Get(i), "tensor");
+    engine::TensorDesc desc;
+    desc.name = requireString(t, "name");
+    desc.dtype = dtypeFromJs(requireString(t, "dtype"));
+    desc.shape = engine::Shape(requireIntegerArray(t.Get("shape"), "shape"));
+    std::string const mode = requireString(t, "mode");
+    TV_CHECK_ARG(mode == "input" || mode == "output", "mode must be 'input' or 'output'");
+    desc.mode = mode == "input" ? engine::TensorIOMode::kInput : engine::TensorIOMode::kOutput;
+    Napi::Value p = t.Get("profiles");
+    if (p.IsArray()) {
+      Napi::Array list = p.As<Napi::Array>();
+      for (std::uint32_t k = 0; k < list.Length(); ++k) {
+        Napi::Object shapes = requireObject(list.Get(k), "profile shapes");
+        profiles[desc.name].push_back(engine::ProfileShapes{engine::Shape(requireIntegerArray(shapes.Get("min"), "min")),
+                                                            engine::Shape(requireIntegerArray(shapes.Get("opt"), "opt")),
+                                                            engine::Shape(requireIntegerArray(shapes.Get("max"), "max"))});
+      }
+    }
+    descs.push_back(std::move(desc));
+  }
+  return std::make_unique<engine::DescribedEngine>(std::move(descs), profileCount, std::move(profiles));
+}
+
+int intField(Napi::Object const& o, char const* key) { return static_cast<int>(optionalInteger(o, key, 0, 0, 1 << 30)); }
+
+}  // namespace
+
+// checkEngine('llm' | 'visual', description, model) -> { problems: string[], limits }
+// llm model: { hiddenSize, layers, kvHeads, headDim, vocabSize, logitsWidth? }; visual: { patchDim, rotaryAngles, outHidden }.
+Napi::Value checkEngine(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    TV_CHECK_ARG(info[0].IsString(), "checkEngine(kind, description, model)");
+    std::string const kind = info[0].As<Napi::String>().Utf8Value();
+    std::unique_ptr<engine::DescribedEngine> engine = describedEngineFromJs(requireObject(info[1], "description"));
+    Napi::Object m = requireObject(info[2], "model");
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Object limits = Napi::Object::New(env);
+    std::vector<std::string> problems;
+    if (kind == "llm") {
+      vla::TextModelInfo text;
+      text.hiddenSize = intField(m, "hiddenSize");
+      text.layers = intField(m, "layers");
+      text.kvHeads = intField(m, "kvHeads");
+      text.headDim = intField(m, "headDim");
+      text.vocabSize = intField(m, "vocabSize");
+      int const width = static_cast<int>(optionalInteger(m, "logitsWidth", text.vocabSize, 1, 1 << 30));
+      vla::LlmEngineLimits l;
+      problems = vla::checkLlmEngine(*engine, text, width, l);
+      limits.Set("maxBatch", l.maxBatch);
+      limits.Set("maxInputLength", l.maxInputLength);
+      limits.Set("kvCapacity", l.kvCapacity);
+      limits.Set("vocabSize", l.vocabSize);
+    } else {
+      TV_CHECK_ARG(kind == "visual", "kind must be 'llm' or 'visual'");
+      vla::VisionEngineLimits l;
+      problems = vla::checkVisionEngine(*engine, intField(m, "patchDim"), intField(m, "rotaryAngles"), intField(m, "outHidden"), l);
+      limits.Set("maxImageTokens", l.maxImageTokens);
+    }
+    Napi::Array list = Napi::Array::New(env, problems.size());
+    for (std::size_t i = 0; i < problems.size(); ++i) list.Set(static_cast<std::uint32_t>(i), problems[i]);
+    out.Set("problems", list);
+    out.Set("limits", limits);
+    return out;
   });
 }
 

@@ -28,6 +28,7 @@ class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
   Napi::Value createContext(Napi::CallbackInfo const& info);
   Napi::Value weightBytes(Napi::CallbackInfo const& info);
   Napi::Value threads(Napi::CallbackInfo const& info);
+  Napi::Value profiles(Napi::CallbackInfo const& info);
   Napi::Value dispose(Napi::CallbackInfo const& info);
 
   std::unique_ptr<engine::Engine> engine_;
@@ -61,5 +62,7 @@ class ContextHandle : public Napi::ObjectWrap<ContextHandle> {
 // text), configName, weightFiles, embeddingFile?, limits?, threads? }.
 Napi::Value loadCpuLlmEngine(Napi::CallbackInfo const& info);
 Napi::Value loadCpuVisionEngine(Napi::CallbackInfo const& info);
+// The engine compatibility checks (vla/engine_check.h) on an engine given by its interface only.
+Napi::Value checkEngine(Napi::CallbackInfo const& info);
 
 }  // namespace tv::napi

@@ -9,6 +9,7 @@
 #include "napi/frame_wrap.h"
 #include "napi/js_error.h"
 #include "napi/js_values.h"
+#include "engine/recording_engine.h"
 #include "vla/grammar.h"
 #include "vla/model_loader.h"
 #include "vla/positions.h"
@@ -59,6 +60,8 @@ vla::ModelLoadSpec parseLoadSpec(Napi::Object spec) {
     s.tensorrt.pluginLibrary = optionalString(t, "pluginLibrary", "");
     s.tensorrt.cudaGraphs = optionalBoolean(t, "cudaGraphs", true);
   }
+  Napi::Value testing = spec.Get("testing");
+  if (testing.IsObject()) s.recordBindings = optionalBoolean(testing.As<Napi::Object>(), "recordBindings", false);
   Napi::Object embedding = requireObject(spec.Get("embedding"), "embedding");
   s.embeddingFiles = requireStringArray(embedding, "files");
   s.embeddingNames = requireStringArray(embedding, "names");
@@ -352,6 +355,7 @@ Napi::Function ModelHandle::defineClass(Napi::Env env) {
                          InstanceMethod<&ModelHandle::imageGrids>("imageGrids"),
                          InstanceMethod<&ModelHandle::positions>("positions"),
                          InstanceMethod<&ModelHandle::describe>("describe"),
+                         InstanceMethod<&ModelHandle::takeBindingLog>("takeBindingLog"),
                          InstanceMethod<&ModelHandle::dispose>("dispose"),
                      });
 }
@@ -427,6 +431,35 @@ Napi::Value ModelHandle::describe(Napi::CallbackInfo const& info) {
     out.Set("weightBytes", m->weightBytes);
     out.Set("logitsWidth", m->logitsWidth());
     out.Set("imagePad", m->tokens.imagePad);
+    return out;
+  });
+}
+
+// takeBindingLog() -> the engine calls recorded since the last take (models loaded with
+// testing.recordBindings), as { engine, kind, name?, dims?, address?, profile? } objects.
+Napi::Value ModelHandle::takeBindingLog(Napi::CallbackInfo const& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    std::shared_ptr<vla::VlaModel const> m = model();
+    TV_CHECK_ARG(m->bindingLog != nullptr, "this model was not loaded with testing.recordBindings");
+    Napi::Env env = info.Env();
+    std::vector<engine::BindingEvent> const events = m->bindingLog->take();
+    Napi::Array out = Napi::Array::New(env, events.size());
+    char const* kinds[] = {"profile", "shape", "address", "outputRows", "enqueue"};
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      engine::BindingEvent const& e = events[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("engine", e.engine);
+      o.Set("kind", kinds[static_cast<int>(e.kind)]);
+      if (!e.name.empty()) o.Set("name", e.name);
+      if (e.kind == engine::BindingEvent::Kind::kShape || e.kind == engine::BindingEvent::Kind::kOutputRows) {
+        Napi::Array dims = Napi::Array::New(env, e.dims.size());
+        for (std::size_t d = 0; d < e.dims.size(); ++d) dims.Set(static_cast<std::uint32_t>(d), static_cast<double>(e.dims[d]));
+        o.Set("dims", dims);
+      }
+      if (e.kind == engine::BindingEvent::Kind::kAddress) o.Set("address", Napi::BigInt::New(env, static_cast<std::uint64_t>(e.address)));
+      if (e.kind == engine::BindingEvent::Kind::kProfile) o.Set("profile", e.profile);
+      out.Set(static_cast<std::uint32_t>(i), o);
+    }
     return out;
   });
 }

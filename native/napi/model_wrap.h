@@ -30,6 +30,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
   Napi::Value imageGrids(Napi::CallbackInfo const& info);
   Napi::Value positions(Napi::CallbackInfo const& info);
   Napi::Value describe(Napi::CallbackInfo const& info);
+  Napi::Value takeBindingLog(Napi::CallbackInfo const& info);
   Napi::Value dispose(Napi::CallbackInfo const& info);
 
   std::shared_ptr<vla::VlaModel> model_;

@@ -1,11 +1,15 @@
 #include "napi/testing.h"
 
+#include <cstdio>
 #include <string>
 
 #include "core/cpu_features.h"
 #include "core/error.h"
+#include "core/library_file.h"
 #include "engine/cpu/kernels.h"
+#include "engine/graph_key.h"
 #include "napi/js_error.h"
+#include "napi/js_values.h"
 #include "vla/image_resize.h"
 #include "vla/preprocess.h"
 
@@ -92,6 +96,47 @@ Napi::Value smartResize(Napi::CallbackInfo const& info) {
   });
 }
 
+// libraryFileProblem(path) -> '' when the file may be dlopen'ed, else why not.
+Napi::Value libraryFileProblem(Napi::CallbackInfo const& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    TV_CHECK_ARG(info[0].IsString(), "libraryFileProblem(path)");
+    return Napi::String::New(info.Env(), tv::libraryFileProblem(info[0].As<Napi::String>().Utf8Value()));
+  });
+}
+
+// graphKeyHash({ profile, shapes: [[name, dims]], addresses: [[name, bigint]] }) -> hex string
+Napi::Value graphKeyHash(Napi::CallbackInfo const& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Object spec = requireObject(info[0], "graph key");
+    engine::GraphKey key;
+    key.profile = static_cast<int>(optionalInteger(spec, "profile", 0, 0, 64));
+    auto pairs = [&](char const* field) {
+      Napi::Value v = spec.Get(field);
+      TV_CHECK_ARG(v.IsArray(), "Expected ", field, ": an array of [name, value] pairs");
+      return v.As<Napi::Array>();
+    };
+    Napi::Array shapes = pairs("shapes");
+    for (std::uint32_t i = 0; i < shapes.Length(); ++i) {
+      TV_CHECK_ARG(shapes.Get(i).IsArray() && shapes.Get(i).As<Napi::Array>().Get(0u).IsString(), "Expected [name, dims] pairs");
+      Napi::Array pair = shapes.Get(i).As<Napi::Array>();
+      key.setShape(pair.Get(0u).As<Napi::String>().Utf8Value(), requireIntegerArray(pair.Get(1u), "dims"));
+    }
+    Napi::Array addresses = pairs("addresses");
+    for (std::uint32_t i = 0; i < addresses.Length(); ++i) {
+      TV_CHECK_ARG(addresses.Get(i).IsArray() && addresses.Get(i).As<Napi::Array>().Get(0u).IsString(), "Expected [name, address] pairs");
+      Napi::Array pair = addresses.Get(i).As<Napi::Array>();
+      TV_CHECK_ARG(pair.Get(1u).IsBigInt(), "addresses are bigints");
+      bool lossless = true;
+      std::uint64_t const address = pair.Get(1u).As<Napi::BigInt>().Uint64Value(&lossless);
+      TV_CHECK_ARG(lossless, "an address must fit in 64 bits");
+      key.setAddress(pair.Get(0u).As<Napi::String>().Utf8Value(), reinterpret_cast<void const*>(static_cast<std::uintptr_t>(address)));
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(key.hash()));
+    return Napi::String::New(info.Env(), hex);
+  });
+}
+
 }  // namespace
 
 Napi::Object makeTestingExports(Napi::Env env) {
@@ -100,6 +145,8 @@ Napi::Object makeTestingExports(Napi::Env env) {
   testing.Set("convert", Napi::Function::New(env, convert, "convert"));
   testing.Set("resizeBicubic", Napi::Function::New(env, resizeBicubic, "resizeBicubic"));
   testing.Set("smartResize", Napi::Function::New(env, smartResize, "smartResize"));
+  testing.Set("libraryFileProblem", Napi::Function::New(env, libraryFileProblem, "libraryFileProblem"));
+  testing.Set("graphKeyHash", Napi::Function::New(env, graphKeyHash, "graphKeyHash"));
   addKernelTestHooks(env, testing);
   addBenchHooks(env, testing);
   return testing;

@@ -4,8 +4,10 @@
 
 #include "core/error.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "engine/binding_names.h"
 #include "engine/cpu/qwen_config.h"
+#include "engine/recording_engine.h"
 #include "vla/engine_check.h"
 
 #if defined(TRT_VLA_WITH_TENSORRT)
@@ -122,6 +124,11 @@ std::shared_ptr<VlaModel> loadVlaModel(ModelLoadSpec spec) {
 #endif
   }
 
+  if (spec.recordBindings) {
+    model->bindingLog = std::make_shared<engine::BindingLog>();
+    model->llm = std::make_unique<engine::RecordingEngine>(std::move(model->llm), "llm", model->bindingLog);
+    if (model->vision) model->vision = std::make_unique<engine::RecordingEngine>(std::move(model->vision), "visual", model->bindingLog);
+  }
   // Every engine, of either backend, must match the configs before anything runs.
   LlmEngineLimits llmLimits;
   requireCompatible(checkLlmEngine(*model->llm, model->text, model->logitsWidth(), llmLimits), "the LLM engine");
@@ -145,6 +152,15 @@ std::shared_ptr<VlaModel> loadVlaModel(ModelLoadSpec spec) {
   model->preprocess = spec.preprocess;
   model->tokens = spec.tokens;
   model->embedding = EmbeddingTable::load(spec.embeddingFiles, spec.embeddingNames, tc.vocabSize, tc.hiddenSize);
+  if (logEnabled(LogLevel::kInfo)) {
+    std::string vocab = std::to_string(tc.vocabSize) + "-token vocabulary";
+    if (model->vocabMap) vocab += " (engine logits reduced to " + std::to_string(model->vocabMap->reducedSize()) + ")";
+    log(LogLevel::kInfo, "model",
+        "loaded on " + model->backend + ": " + std::to_string(tc.layers) + " layers, hidden " + std::to_string(tc.hiddenSize) + ", " + vocab +
+            ", KV capacity " + std::to_string(model->kvCapacity) + ", prefill chunk " + std::to_string(model->maxInputLength) +
+            (model->vision ? ", vision encoder" : ", text only") +
+            (spec.backend == Backend::kCpu ? ", " + std::to_string(model->pool->size()) + " CPU threads" : std::string()));
+  }
   return model;
 }
 

@@ -45,6 +45,7 @@ struct ModelLoadSpec {
   int requestedInputLength = 0;
   engine::cpu::VisionLimits visionLimits;
   TensorrtOptions tensorrt;
+  bool recordBindings = false;  // tests: wrap the engines in engine::RecordingEngine
 };
 
 // Loads and checks everything; throws tv::Error (ERR_MODEL_LOAD, ERR_ENGINE_INCOMPATIBLE,

@@ -22,6 +22,10 @@
 #include "vla/preprocess.h"
 #include "vla/sampler.h"
 
+namespace tv::engine {
+class BindingLog;
+}
+
 namespace tv::vla {
 
 // What the pipeline needs to know about the language model (from its config).
@@ -59,6 +63,7 @@ struct VlaModel {
   // into full-vocabulary logits (ids outside the map at -inf), so sampling, stop tokens and grammars
   // all work with the tokenizer's ids.
   std::shared_ptr<engine::VocabMap const> vocabMap;
+  std::shared_ptr<engine::BindingLog> bindingLog;  // tests: the engines' calls (engine/recording_engine.h)
   int logitsWidth() const { return vocabMap ? vocabMap->reducedSize() : text.vocabSize; }
 };
 

@@ -28,6 +28,8 @@ export interface NativeEngine {
   dispose(): void;
   readonly weightBytes: number;
   readonly threads: number;
+  /** Optimization profiles. */
+  readonly profiles: number;
 }
 
 interface EngineLoaders {
@@ -64,7 +66,10 @@ export function textDims(dir: string): TextDims {
   };
 }
 
-export async function loadLlm(dir: string, opts: { threads?: number; maxKvCapacity?: number; maxInputLength?: number; maxBatch?: number } = {}): Promise<NativeEngine> {
+export async function loadLlm(
+  dir: string,
+  opts: { threads?: number; maxKvCapacity?: number; maxInputLength?: number; maxBatch?: number; vocabMap?: number[] } = {},
+): Promise<NativeEngine> {
   const llm = path.join(dir, 'llm');
   return engineLoaders().loadCpuLlmEngine({
     config: readFileSync(path.join(llm, 'config.json'), 'utf8'),
@@ -73,6 +78,7 @@ export async function loadLlm(dir: string, opts: { threads?: number; maxKvCapaci
     embeddingFile: path.join(llm, 'embedding.safetensors'),
     limits: { maxBatch: opts.maxBatch ?? 2, maxInputLength: opts.maxInputLength ?? 256, maxKvCapacity: opts.maxKvCapacity ?? 256 },
     threads: opts.threads,
+    vocabMap: opts.vocabMap,
   });
 }
 
@@ -147,7 +153,9 @@ export class LlmSession {
       ctx.setTensorAddress(`past_key_values_${l}`, this.kv[l]!);
       ctx.setTensorAddress(`present_key_values_${l}`, this.kv[l]!);
     }
-    const logits = new Float32Array(B * d.vocabSize);
+    // vocab_size, or the reduced vocabulary's size (engines loaded with a vocabulary map).
+    const width = this.engine.tensors().find((t) => t.name === 'logits')!.shape[1]!;
+    const logits = new Float32Array(B * width);
     ctx.setTensorAddress('logits', logits);
     ctx.enqueue();
     return logits;

@@ -69,6 +69,18 @@ export interface TestingHooks {
   benchQ4(options: BenchOptions): BenchResult;
   benchDense(options: BenchOptions): BenchResult;
   readBandwidth(options: { megabytes?: number; threads: number; reps: number }): { seconds: number[]; bytes: number };
+  /** The engine compatibility checks on an engine known by its interface (test/helpers/edgeLlmContract.ts). */
+  checkEngine(kind: 'llm', description: object, model: { hiddenSize: number; layers: number; kvHeads: number; headDim: number; vocabSize: number; logitsWidth?: number }): {
+    problems: string[];
+    limits: { maxBatch: number; maxInputLength: number; kvCapacity: number; vocabSize: number };
+  };
+  checkEngine(kind: 'visual', description: object, model: { patchDim: number; rotaryAngles: number; outHidden: number }): {
+    problems: string[];
+    limits: { maxImageTokens: number };
+  };
+  /** '' when the plugin library file may be loaded, else why not. */
+  libraryFileProblem(path: string): string;
+  graphKeyHash(key: { profile: number; shapes: [string, number[]][]; addresses: [string, bigint][] }): string;
 }
 
 /** The value the matmul hooks leave in every output slot a kernel must not write. */

@@ -1,5 +1,5 @@
 // A minimal safetensors reader for tests: an implementation independent of native/core/safetensors.cc.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 export interface JsTensor {
   dtype: string;
@@ -108,4 +108,20 @@ export function dequantizeAwqJs(qweight: JsTensor, qzeros: JsTensor, scales: JsT
     }
   }
   return { weight, out, in: inFeatures };
+}
+
+/** Writes a safetensors file of int32 tensors (what vocab_map.safetensors holds). */
+export function writeInt32Safetensors(file: string, tensors: Record<string, { shape: number[]; data: Int32Array }>): void {
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    header[name] = { dtype: 'I32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(json.length));
+  const parts = [size, Buffer.from(json, 'utf8'), ...Object.values(tensors).map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
+  writeFileSync(file, Buffer.concat(parts));
 }

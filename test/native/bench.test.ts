@@ -61,7 +61,12 @@ describe('trt-vla bench', () => {
     expect(html).not.toMatch(/https?:\/\//); // self-contained: nothing fetched at view time
     const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', `--user-data-dir=${path.join(dir, 'profile')}`];
-    const dom = execFileSync(CHROMIUM!, [...flags, '--dump-dom', `file://${file}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000 });
+    // Under the sanitizer run this process has libasan preloaded; Chromium must not inherit it.
+    const env = { ...process.env };
+    delete env.LD_PRELOAD;
+    delete env.ASAN_OPTIONS;
+    delete env.UBSAN_OPTIONS;
+    const dom = execFileSync(CHROMIUM!, [...flags, '--dump-dom', `file://${file}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000, env });
     const charts = dom.match(/<svg class="chart"/g) ?? [];
     expect(charts.length).toBe(4);
     expect((dom.match(/class="bar"/g) ?? []).length).toBeGreaterThan(8);

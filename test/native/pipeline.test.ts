@@ -214,7 +214,9 @@ describe('loading', () => {
     rmSync(copy, { recursive: true, force: true });
   });
 
-  it('keeps the event loop ticking during load and plan (a 1 ms timer never stalls > 50 ms)', async () => {
+  // A plan takes over half a second here, so work done on the JS thread would stall the timer for at
+  // least that long; the bound leaves room for a busy 2-core machine descheduling the process.
+  it('keeps the event loop ticking during load and plan (a 1 ms timer never stalls > 100 ms)', async () => {
     const dir = await testModel('tiny', 'awq');
     let last = performance.now();
     let worst = 0;
@@ -224,7 +226,7 @@ describe('loading', () => {
       last = now;
     }, 1);
     try {
-      const m = await loadModel(dir);
+      const m = await loadModel(dir, { threads: 1 }); // one core stays free for the event loop
       const frame = m.allocFrame({ width: 320, height: 180, format: 'rgb8' });
       await m.plan({ images: [frame], history: HISTORY });
       await m.plan({ images: [frame], history: HISTORY, mode: 'slow', maxTokens: 64 });
@@ -232,7 +234,7 @@ describe('loading', () => {
     } finally {
       clearInterval(timer);
     }
-    expect(worst).toBeLessThan(50);
+    expect(worst).toBeLessThan(100);
   });
 
   it('dispose waits for a running plan; later calls throw ERR_DISPOSED', async () => {

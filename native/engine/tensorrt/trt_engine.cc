@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/library_file.h"
+#include "core/log.h"
 #include "core/mapped_file.h"
 #include "engine/graph_key.h"
 
@@ -24,27 +25,18 @@ namespace {
 
 // ---- logging ----------------------------------------------------------------------------------------
 
+// TensorRT keeps a pointer to its logger for the life of the library: one process-wide instance that
+// forwards to the addon's log, whose level and sink can change at any time.
 class Logger final : public nvinfer1::ILogger {
  public:
   void log(Severity severity, nvinfer1::AsciiChar const* message) noexcept override {
     LogLevel const level = toLevel(severity);
-    if (static_cast<int>(level) > level_.load()) return;
+    if (!logEnabled(level)) return;
     try {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (sink_) {
-        sink_(level, message);
-        return;
-      }
+      tv::log(level, "tensorrt", message);
     } catch (...) {
-      // A failing sink must not take TensorRT down; fall back to stderr.
+      // Never let an exception cross into TensorRT.
     }
-    std::fprintf(stderr, "trt-vla: TensorRT %s: %s\n", levelName(level), message);
-  }
-
-  void setLevel(LogLevel level) { level_.store(static_cast<int>(level)); }
-  void setSink(std::function<void(LogLevel, std::string const&)> sink) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    sink_ = std::move(sink);
   }
 
  private:
@@ -57,18 +49,6 @@ class Logger final : public nvinfer1::ILogger {
       default: return LogLevel::kVerbose;
     }
   }
-  static char const* levelName(LogLevel l) {
-    switch (l) {
-      case LogLevel::kError: return "error";
-      case LogLevel::kWarning: return "warning";
-      case LogLevel::kInfo: return "info";
-      default: return "verbose";
-    }
-  }
-
-  std::atomic<int> level_{static_cast<int>(LogLevel::kWarning)};
-  std::mutex mutex_;
-  std::function<void(LogLevel, std::string const&)> sink_;
 };
 
 Logger& logger() {
@@ -115,9 +95,6 @@ std::mutex gPluginMutex;
 std::set<std::string> gLoadedPlugins;
 
 }  // namespace
-
-void setLogLevel(LogLevel level) { logger().setLevel(level); }
-void setLogSink(std::function<void(LogLevel, std::string const&)> sink) { logger().setSink(std::move(sink)); }
 
 int runtimeVersion() { return getInferLibVersion(); }
 
@@ -201,6 +178,9 @@ std::unique_ptr<TrtEngine> TrtEngine::load(std::string const& path, ContextOptio
              "' lives in host memory; Edge-LLM engines keep every tensor on the device");
     core->tensors.push_back(std::move(t));
   }
+  tv::log(LogLevel::kInfo, "tensorrt",
+          path + ": " + std::to_string(core->tensors.size()) + " I/O tensors, " + std::to_string(e.getNbOptimizationProfiles()) +
+              " optimization profiles, " + std::to_string(e.getDeviceMemorySizeV2() >> 20) + " MiB context memory");
   std::unique_ptr<TrtEngine> engine(new TrtEngine());
   engine->core_ = std::move(core);
   return engine;
@@ -315,6 +295,7 @@ class TrtContext final : public ExecutionContext {
       cudaGetLastError();
       if (graph.graph != nullptr) cudaGraphDestroy(graph.graph);
       graphsFailed_ = true;
+      tv::log(LogLevel::kWarning, "tensorrt", core_->path + ": the decode step could not be captured as a CUDA graph; running it without graphs");
       return;
     }
     // The normal run above produced this step's results; the graph serves the next ones.

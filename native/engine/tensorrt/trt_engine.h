@@ -8,7 +8,6 @@
 // never aborts.
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,12 +16,7 @@
 
 namespace tv::engine::trt {
 
-enum class LogLevel { kError = 0, kWarning = 1, kInfo = 2, kVerbose = 3 };
-
-// TensorRT keeps a pointer to its logger for the life of the library: one process-wide logger whose
-// level and sink (the JS side registers one) can change at any time.
-void setLogLevel(LogLevel level);
-void setLogSink(std::function<void(LogLevel, std::string const&)> sink);
+// TensorRT's messages go to the addon's log (core/log.h, source "tensorrt"), at its level.
 
 // The TensorRT version this process runs with (getInferLibVersion), e.g. 100300 for 10.3.0.
 int runtimeVersion();
