@@ -27,6 +27,9 @@ export interface BenchOptions {
   /** Concurrent sessions (default 1). */
   sessions?: number;
   threads?: number;
+  /** TensorRT: the Edge-LLM plugin library and CUDA-graph decode (see LoadModelOptions). */
+  pluginLibrary?: string;
+  cudaGraphs?: boolean;
   /** Synthetic camera frame size (default 1600 x 900, a nuScenes CAM_FRONT frame). */
   width?: number;
   height?: number;
@@ -135,7 +138,13 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const height = options.height ?? 900;
   const constrained = options.constrained ?? true;
   const runtime = await info();
-  await using model = await loadModel(options.model, { backend: options.backend, threads: options.threads, concurrency: sessions });
+  await using model = await loadModel(options.model, {
+    backend: options.backend,
+    threads: options.threads,
+    concurrency: sessions,
+    pluginLibrary: options.pluginLibrary,
+    cudaGraphs: options.cudaGraphs,
+  });
   const views = format === 'q7' ? 3 : 1;
   const history = syntheticHistory(format === 'q7' ? 4 : 7);
   // A few distinct camera frames, cycled (the pipeline cannot reuse anything across different frames).

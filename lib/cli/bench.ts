@@ -13,6 +13,7 @@ import { invalidArgument } from '../validate.js';
 const HELP = `Usage: trt-vla bench [--model DIR] [--backend auto|cpu|tensorrt] [--frames N] [--warmup N]
                      [--format nuscenes|q7] [--mode fast|slow] [--sessions K] [--threads N]
                      [--width W --height H] [--unconstrained] [--json FILE] [--html FILE]
+                     [--plugin libNvInfer_edgellm_plugin.so] [--no-cuda-graphs]
 
 Runs the whole plan pipeline on synthetic camera frames and ego history and reports per-stage
 latency percentiles, time to first token, time per output token, token rates, tokens and forward
@@ -53,6 +54,8 @@ export const benchCommand = {
         mode: { type: 'string', default: 'fast' },
         sessions: { type: 'string' },
         threads: { type: 'string' },
+        plugin: { type: 'string' },
+        'no-cuda-graphs': { type: 'boolean', default: false },
         width: { type: 'string' },
         height: { type: 'string' },
         unconstrained: { type: 'boolean', default: false },
@@ -81,6 +84,8 @@ export const benchCommand = {
       mode: values.mode,
       sessions: integer(values.sessions, '--sessions', 1),
       threads: integer(values.threads, '--threads', 1),
+      pluginLibrary: values.plugin,
+      cudaGraphs: !values['no-cuda-graphs'],
       width: integer(values.width, '--width', 28),
       height: integer(values.height, '--height', 28),
       constrained: !values.unconstrained,

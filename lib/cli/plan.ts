@@ -11,6 +11,7 @@ import { TrtVlaError } from '../errors.js';
 const HELP = `Usage: trt-vla plan --model DIR --image FILE [--image FILE ...] --history FILE
                     [--format nuscenes|q7] [--mode fast|slow] [--backend auto|cpu|tensorrt]
                     [--threads N] [--max-tokens N] [--unconstrained] [--viz FILE.png] [--json]
+                    [--plugin libNvInfer_edgellm_plugin.so] [--no-cuda-graphs]
 
 Plans the next waypoints (x forward, y left, metres) from JPEG/PNG camera images (nuScenes: the
 front camera; q7: 1 or 3 views: front, front-right, front-left) and an ego-history JSON file (an
@@ -70,6 +71,8 @@ export const planCommand = {
         mode: { type: 'string', default: 'fast' },
         backend: { type: 'string', default: 'auto' },
         threads: { type: 'string' },
+        plugin: { type: 'string' },
+        'no-cuda-graphs': { type: 'boolean', default: false },
         'max-tokens': { type: 'string' },
         unconstrained: { type: 'boolean', default: false },
         viz: { type: 'string' },
@@ -90,6 +93,8 @@ export const planCommand = {
     await using model = await loadModel(values.model, {
       backend: values.backend as 'auto',
       threads: values.threads === undefined ? undefined : Number(values.threads),
+      pluginLibrary: values.plugin,
+      cudaGraphs: !values['no-cuda-graphs'],
     });
     const images = await Promise.all(values.image.map((f) => readImageFrame(model, f)));
     const plan = await model.plan({

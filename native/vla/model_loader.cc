@@ -11,7 +11,7 @@
 #include "vla/engine_check.h"
 
 #if defined(TRT_VLA_WITH_TENSORRT)
-#include "cuda/engine_memory.h"
+#include "vla/device_engine_memory.h"
 #include "engine/tensorrt/trt_engine.h"
 #endif
 
@@ -77,7 +77,7 @@ void loadTensorrtEngines(ModelLoadSpec& spec, VlaModel& model) {
   TensorrtOptions const& o = spec.tensorrt;
   TV_CHECK(!o.llmEngineFile.empty(), ErrorCode::kModelLoad, "the TensorRT backend needs llm/llm.engine");
   // The device first: without one, say so before touching any engine file.
-  model.memory = std::make_unique<cuda::DeviceEngineMemory>();
+  model.memory = std::make_unique<DeviceEngineMemory>();
   if (!o.pluginLibrary.empty()) engine::trt::loadPluginLibrary(o.pluginLibrary);
   engine::trt::ContextOptions llmOptions;
   llmOptions.cudaGraphs = o.cudaGraphs;

@@ -1,8 +1,8 @@
-#include "cuda/engine_memory.h"
+#include "vla/device_engine_memory.h"
 
 #include "cuda/device.h"
 
-namespace tv::cuda {
+namespace tv::vla {
 
 namespace {
 
@@ -11,7 +11,7 @@ cudaStream_t streamOf(engine::Stream& stream) { return static_cast<cudaStream_t>
 }  // namespace
 
 DeviceEngineMemory::DeviceEngineMemory() {
-  RuntimeStatus const& status = runtimeStatus();
+  cuda::RuntimeStatus const& status = cuda::runtimeStatus();
   TV_CHECK(status.available, ErrorCode::kBackendUnavailable, status.reason);
 }
 
@@ -41,4 +41,4 @@ void DeviceEngineMemory::download(void* dst, void const* src, std::size_t bytes,
   TV_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, streamOf(stream)));
 }
 
-}  // namespace tv::cuda
+}  // namespace tv::vla

@@ -1,12 +1,12 @@
-// Engine memory for TensorRT engines: device memory (cudaMalloc, so the GPU caches it — on Jetson the
-// same DRAM, but pinned-host memory would be uncached for the GPU, tensorrt-edge-llm.md §D) and one
-// non-blocking CUDA stream per session. Only compiled where the CUDA toolkit was found.
+// Engine memory for TensorRT engines, compiled where the CUDA toolkit is found: device memory
+// (cudaMalloc, so the GPU caches it — on Jetson the same DRAM, but pinned host memory would be
+// uncached for the GPU, tensorrt-edge-llm.md §D) and one non-blocking CUDA stream per session.
 #pragma once
 
 #include "cuda/stream.h"
 #include "vla/engine_memory.h"
 
-namespace tv::cuda {
+namespace tv::vla {
 
 // engine::Stream over a CUDA stream.
 class EngineStream final : public engine::Stream {
@@ -18,7 +18,7 @@ class EngineStream final : public engine::Stream {
   cuda::Stream stream_;
 };
 
-class DeviceEngineMemory final : public vla::EngineMemory {
+class DeviceEngineMemory final : public EngineMemory {
  public:
   // Throws ERR_BACKEND_UNAVAILABLE ("no CUDA device: ...") when no device is usable.
   DeviceEngineMemory();
@@ -33,4 +33,4 @@ class DeviceEngineMemory final : public vla::EngineMemory {
   std::unique_ptr<engine::Stream> createStream() override { return std::make_unique<EngineStream>(); }
 };
 
-}  // namespace tv::cuda
+}  // namespace tv::vla
