@@ -214,9 +214,7 @@ describe('loading', () => {
     rmSync(copy, { recursive: true, force: true });
   });
 
-  // A plan takes over half a second here, so work done on the JS thread would stall the timer for at
-  // least that long; the bound leaves room for a busy 2-core machine descheduling the process.
-  it('keeps the event loop ticking during load and plan (a 1 ms timer never stalls > 100 ms)', async () => {
+  it('keeps the event loop ticking during load and plan (a 1 ms timer never stalls > 50 ms)', async () => {
     const dir = await testModel('tiny', 'awq');
     let last = performance.now();
     let worst = 0;
@@ -234,7 +232,7 @@ describe('loading', () => {
     } finally {
       clearInterval(timer);
     }
-    expect(worst).toBeLessThan(100);
+    expect(worst).toBeLessThan(50);
   });
 
   it('dispose waits for a running plan; later calls throw ERR_DISPOSED', async () => {
