@@ -129,6 +129,8 @@ export interface NativeGenerateRequest {
   usePrefixCache?: boolean;
   grammar?: NativeGrammar;
   requestId: number;
+  /** Tests only (see TestingBias in model/Session.ts). */
+  testingBias?: { tokens: Int32Array; value: number };
 }
 
 export interface NativePrepared {

@@ -45,6 +45,16 @@ interface RunOptions {
   grammar?: object;
   onTokens?: (ids: Int32Array, forced: boolean) => void;
   started: number;
+  testingBias?: TestingBias;
+}
+
+/**
+ * @internal Tests only: generated token i gets `value` added to the logit of `tokens[i]`, so that a
+ * random-weight model "prefers" a given answer (comparing constrained with unconstrained decoding).
+ */
+export interface TestingBias {
+  tokens: Int32Array;
+  value: number;
 }
 
 function timingsOf(r: NativeGenerateResult, started: number): Timings {
@@ -329,6 +339,7 @@ export class Session implements AsyncDisposable {
     signal: AbortSignal | undefined;
     sampling: GenerateRequest['sampling'];
     prefixCache: boolean;
+    testingBias?: TestingBias;
   } {
     if (!isObject(request)) throw invalidArgument('request', 'an object', request);
     const images = (request.images ?? []) as FrameBuffer[];
@@ -343,7 +354,8 @@ export class Session implements AsyncDisposable {
     if (request.prefixCache !== undefined && typeof request.prefixCache !== 'boolean') {
       throw invalidArgument('prefixCache', 'a boolean', request.prefixCache);
     }
-    return { images, maxTokens, signal, sampling: request.sampling, prefixCache: request.prefixCache ?? true };
+    const testingBias = (request as { _testingBias?: TestingBias })._testingBias;
+    return { images, maxTokens, signal, sampling: request.sampling, prefixCache: request.prefixCache ?? true, testingBias };
   }
 
   async #run(o: RunOptions): Promise<NativeGenerateResult> {
@@ -365,6 +377,7 @@ export class Session implements AsyncDisposable {
             usePrefixCache: o.prefixCache,
             grammar: o.grammar,
             requestId,
+            testingBias: o.testingBias,
           },
           (ids, forced) => o.onTokens?.(ids, forced),
         ),

@@ -514,6 +514,12 @@ Napi::Value SessionHandle::generate(Napi::CallbackInfo const& info) {
     Napi::Value grammar = request.Get("grammar");
     if (!grammar.IsUndefined() && !grammar.IsNull()) job->request.constraint = GrammarHandle::unwrap(grammar)->constraint();
     job->request.usePrefixCache = request.Get("usePrefixCache").IsUndefined() || request.Get("usePrefixCache").ToBoolean().Value();
+    Napi::Value bias = request.Get("testingBias");
+    if (bias.IsObject()) {
+      Napi::Object b = bias.As<Napi::Object>();
+      job->request.biasTokens = int32sFromJs(b.Get("tokens"), "testingBias.tokens");
+      job->request.biasValue = static_cast<float>(optionalNumber(b, "value", 0));
+    }
     job->requestId = static_cast<std::uint64_t>(optionalInteger(request, "requestId", 0, 1, 9007199254740991LL));
     TV_CHECK_ARG(job->requestId != 0, "generate needs a non-zero requestId");
     bool expected = false;

@@ -190,6 +190,7 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
   TV_CHECK_ARG(promptLength < m.kvCapacity, "the prompt has ", promptLength, " tokens; the KV cache holds ", m.kvCapacity,
                " (raise maxKvCapacity)");
   TV_CHECK_ARG(request.maxNewTokens >= 1, "maxNewTokens must be at least 1");
+  for (std::int32_t id : request.biasTokens) TV_CHECK_ARG(id >= 0 && id < t.vocabSize, "bias token id ", id, " is outside the vocabulary");
   checkAbort();
 
   // Images: preprocess, then the vision engine.
@@ -300,6 +301,9 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
       break;
     }
     checkAbort();
+    if (std::size_t const step = result.tokens.size(); step < request.biasTokens.size()) {
+      logitsHost_[static_cast<std::size_t>(request.biasTokens[step])] += request.biasValue;
+    }
     allowed.clear();
     bool const listed = constraint != nullptr && constraint->restrict(state, allowed, logitsHost_.data(), t.vocabSize);
     if (listed && m.vocabMap) {

@@ -95,6 +95,10 @@ struct GenerateRequest {
   std::vector<std::int32_t> stopTokens;
   bool usePrefixCache = true;
   std::shared_ptr<TokenConstraint const> constraint;
+  // Tests only: generated token i gets biasValue added to the logit of biasTokens[i] before the
+  // constraint and the sampler see the logits (a random-weight model "preferring" a known answer).
+  std::vector<std::int32_t> biasTokens;
+  float biasValue = 0;
 };
 
 enum class StopReason { kStopToken, kMaxTokens, kGrammarComplete };

@@ -103,6 +103,31 @@ describe('Model / Session on the tiny model', () => {
     expect(before.endsWith(']') || before.endsWith('],')).toBe(true);
   });
 
+  it('constrained greedy equals unconstrained greedy when the model follows the format anyway', async () => {
+    // Make the random model "prefer" a well-formed answer with other numbers than it would choose: a
+    // logit bias towards the canonical tokens of that answer, step by step (tests-only hook).
+    const first = await model.plan(request());
+    // Numbers as Python's str(round(v, 2)) writes them (the nuScenes answer style).
+    const xs = ['1.76', '3.51', '5.26', '7.01', '8.76', '10.51'];
+    const ys = ['-0.26', '-0.51', '-0.76', '-1.01', '-1.26', '-1.51'];
+    let i = 0;
+    const answer = first.text.replace(/\[(-?\d+(?:\.\d+)?), (-?\d+(?:\.\d+)?)\]/g, () => {
+      const point = `[${xs[i]}, ${ys[i]}]`;
+      i++;
+      return point;
+    });
+    expect(i).toBe(6);
+    const IM_END = 151645; // the grammar ends the turn
+    const target = Int32Array.from([...referenceEncode(answer), IM_END]);
+    const biased = { _testingBias: { tokens: target, value: 60 } };
+    const free = await model.plan({ ...request(), ...biased, constrained: false, maxTokens: target.length });
+    expect(Array.from(free.tokens)).toEqual(Array.from(target)); // the model follows the format
+    const constrained = await model.plan({ ...request(), ...biased });
+    expect(Array.from(constrained.tokens)).toEqual(Array.from(target));
+    expect(constrained.waypoints.map((w) => [w.x, w.y])).toEqual(xs.map((x, k) => [Number(x), Number(ys[k])]));
+    expect(constrained.timings.forwardPasses).toBeLessThan(free.timings.forwardPasses);
+  });
+
   it('prefix-cached and uncached runs give identical tokens', async () => {
     const session = model.createSession();
     const first = await session.plan(request());
