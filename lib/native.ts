@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 import { TrtVlaError } from './errors.js';
 import { formatLoadFailure } from './loadDiagnostics.js';
+import type { Timings } from './model/types.js';
 
 export interface NativeBuildInfo {
   version: string;
@@ -99,15 +100,8 @@ export interface NativeQuantizeReport {
   bytesOut: number;
 }
 
-export interface NativeTimings {
-  preprocessMs: number;
-  visionMs: number;
-  embedMs: number;
-  prefillMs: number;
-  decodeMs: number;
-  firstTokenMs: number;
-  totalMs: number;
-}
+/** The native part of Timings (lib/model/types.ts): everything but the JS-side endToEndMs. */
+export type NativeTimings = Omit<Timings, 'endToEndMs'>;
 
 export interface NativeGenerateResult {
   tokens: Int32Array;

@@ -101,15 +101,7 @@ export class Rng {
   }
 }
 
-/** IEEE half -> number (exact). */
-export function halfToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const mantissa = h & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 31) return mantissa ? NaN : sign * Infinity;
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-}
+export { halfToNumber } from './safetensors.js';
 
 /** fp64 Y[t][r] = sum_c W[r][c] X[t][c], W row-major [rows][cols]. */
 export function matmulF64(w: ArrayLike<number>, rows: number, cols: number, x: ArrayLike<number>, tokens: number): Float64Array {
