@@ -116,24 +116,24 @@ std::array<int, 2> smartResize(int height, int width, int factor, int minPixels,
   return {static_cast<int>(hBar), static_cast<int>(wBar)};
 }
 
+std::vector<std::array<int, 2>> resizePlan(int width, int height, PreprocessConfig const& c) {
+  std::vector<std::array<int, 2>> steps;
+  if (regularizes(c)) steps = regularizeSteps(width, height, c);
+  int const regularWidth = steps.empty() ? width : steps.back()[0];
+  int const regularHeight = steps.empty() ? height : steps.back()[1];
+  auto const [h, w] = smartResize(regularHeight, regularWidth, c.patchSize * c.mergeSize, c.minPixels, c.maxPixels);
+  steps.push_back({w, h});
+  return steps;
+}
+
 RgbImage resizeForModel(RgbImage const& image, PreprocessConfig const& c) {
-  RgbImage regular = image;
-  if (regularizes(c)) {
-    for (auto const& [w, h] : regularizeSteps(image.width, image.height, c)) regular = resizeBicubic(regular, w, h);
-  }
-  auto const [h, w] = smartResize(regular.height, regular.width, c.patchSize * c.mergeSize, c.minPixels, c.maxPixels);
-  return resizeBicubic(regular, w, h);
+  RgbImage resized = image;
+  for (auto const& [w, h] : resizePlan(image.width, image.height, c)) resized = resizeBicubic(resized, w, h);
+  return resized;
 }
 
 ImageGrid modelGrid(int width, int height, PreprocessConfig const& c) {
-  if (regularizes(c)) {
-    auto const steps = regularizeSteps(width, height, c);
-    if (!steps.empty()) {
-      width = steps.back()[0];
-      height = steps.back()[1];
-    }
-  }
-  auto const [h, w] = smartResize(height, width, c.patchSize * c.mergeSize, c.minPixels, c.maxPixels);
+  auto const [w, h] = resizePlan(width, height, c).back();
   ImageGrid g;
   g.t = 1;
   g.h = h / c.patchSize;

@@ -76,6 +76,11 @@ VisionInputs preprocessImages(std::vector<RgbImage> const& images, PreprocessCon
 // The resize steps alone (regularisation + smart resize): what the model sees, as an image.
 RgbImage resizeForModel(RgbImage const& image, PreprocessConfig const& config);
 
+// The bicubic resizes resizeForModel applies to an image of this size, in order, as {width, height}:
+// LLaMA-Factory's regularisation steps (each its own resize), then the smart resize. A step to the size
+// it already has is kept (resizeBicubic copies then). The GPU preprocessing runs the same chain.
+std::vector<std::array<int, 2>> resizePlan(int width, int height, PreprocessConfig const& config);
+
 // The patch grid an image of this size gets, without touching pixels (the tokenizer needs it to expand
 // the image's <image> placeholder before the pixels are processed).
 ImageGrid modelGrid(int width, int height, PreprocessConfig const& config);

@@ -101,20 +101,25 @@ std::int32_t Sampler::sample(float* logits, int vocab, std::int32_t const* allow
     std::sort(candidates_.begin(), candidates_.end(), byScore);
   }
   candidates_.resize(keep);
+  return drawSorted(candidates_.data(), candidates_.size());
+}
+
+std::int32_t Sampler::drawSorted(std::pair<float, std::int32_t> const* candidates, std::size_t count) {
+  TV_CHECK_INTERNAL(count > 0, "no sampling candidates");
   double const invT = 1.0 / config_.temperature;
-  double const maxLogit = candidates_.front().first;
-  std::vector<double> probs(candidates_.size());
+  double const maxLogit = candidates[0].first;
+  probs_.resize(count);
   double sum = 0.0;
-  for (std::size_t i = 0; i < candidates_.size(); ++i) {
-    probs[i] = std::exp((candidates_[i].first - maxLogit) * invT);
-    sum += probs[i];
+  for (std::size_t i = 0; i < count; ++i) {
+    probs_[i] = std::exp((candidates[i].first - maxLogit) * invT);
+    sum += probs_[i];
   }
   // Nucleus: the smallest prefix whose probability reaches topP (always at least one token).
-  std::size_t nucleus = candidates_.size();
+  std::size_t nucleus = count;
   if (config_.topP < 1.0) {
     double cumulative = 0.0;
-    for (std::size_t i = 0; i < candidates_.size(); ++i) {
-      cumulative += probs[i] / sum;
+    for (std::size_t i = 0; i < count; ++i) {
+      cumulative += probs_[i] / sum;
       if (cumulative >= config_.topP) {
         nucleus = i + 1;
         break;
@@ -122,13 +127,13 @@ std::int32_t Sampler::sample(float* logits, int vocab, std::int32_t const* allow
     }
   }
   double total = 0.0;
-  for (std::size_t i = 0; i < nucleus; ++i) total += probs[i];
+  for (std::size_t i = 0; i < nucleus; ++i) total += probs_[i];
   double target = uniform() * total;
   for (std::size_t i = 0; i < nucleus; ++i) {
-    target -= probs[i];
-    if (target < 0.0) return candidates_[i].second;
+    target -= probs_[i];
+    if (target < 0.0) return candidates[i].second;
   }
-  return candidates_[nucleus - 1].second;
+  return candidates[nucleus - 1].second;
 }
 
 }  // namespace tv::vla

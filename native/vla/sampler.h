@@ -4,7 +4,9 @@
 // grammar's mask) restricts every step.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace tv::vla {
@@ -31,6 +33,16 @@ class Sampler {
   // ids can be picked; logits need only be valid at the allowed ids then.
   std::int32_t sample(float* logits, int vocab, std::int32_t const* allowed = nullptr, int allowedCount = 0);
 
+  // The tail of sample() for a non-greedy step whose candidates were chosen elsewhere (the CUDA sampler
+  // does the penalty, mask, sort and top-k cut on the device): candidates already penalised, sorted by
+  // logit descending then id ascending, and cut to top-k. Applies temperature and top-p and takes one
+  // draw from this sampler's generator, so the same candidates give the same token as sample().
+  std::int32_t drawSorted(std::pair<float, std::int32_t> const* candidates, std::size_t count);
+
+  SamplingConfig const& config() const { return config_; }
+  // The penalised ids (prompt, then sampled tokens), each once, in the order first seen.
+  std::vector<std::int32_t> const& penalized() const { return seenList_; }
+
  private:
   double uniform();
 
@@ -39,6 +51,7 @@ class Sampler {
   std::vector<std::uint8_t> seen_;   // [vocab]: penalised ids
   std::vector<std::int32_t> seenList_;
   std::vector<std::pair<float, std::int32_t>> candidates_;
+  std::vector<double> probs_;
 };
 
 }  // namespace tv::vla
