@@ -172,6 +172,64 @@ export interface NativeModel {
 /** A compiled answer grammar held natively (constructed from lib/action/grammarAutomaton arrays). */
 export type NativeGrammar = object;
 
+/**
+ * Test hooks for the CUDA kernels (`testing.cuda`, native/napi/cuda_testing.cc). Each runs a kernel and
+ * the CPU path it reproduces on the same inputs and returns both; a side that fails returns its
+ * TrtVlaError as the value instead of throwing. Without CUDA in the build or without a device, every
+ * hook throws ERR_BACKEND_UNAVAILABLE ("no CUDA device: ..."). Not part of the public API.
+ */
+export interface NativeCudaTesting {
+  /** Frame -> fp16 patches [patches * 1176]. cpu is null for bgra8 (the CPU path has no bgra8). */
+  preprocess(
+    data: Uint8Array,
+    frame: { width: number; height: number; format: 'rgb8' | 'bgr8' | 'rgba8' | 'bgra8' | 'nv12'; stride?: number },
+    options?: { minPixels?: number; maxPixels?: number; preResizeMaxPixels?: number; preResizeMinPixels?: number; mapped?: boolean },
+  ): { gpu: Uint16Array | Error; cpu: Uint16Array | Error | null; grid: [number, number, number]; resizes: [number, number][] };
+  /** inputs_embeds [ids.length * hidden] fp16 from tensor `name` (F16 [vocab, hidden]) of a safetensors file. */
+  embed(options: {
+    file: string;
+    name: string;
+    vocab: number;
+    hidden: number;
+    ids: Int32Array;
+    imageTokenId?: number;
+    image?: Uint16Array;
+    imageRows?: number;
+    misalign?: boolean;
+  }): { gpu: Uint16Array | Error; cpu: Uint16Array | Error };
+  /** The M-RoPE cos/sin table [capacity * headDim]; rows outside [rowBegin, rowEnd) stay -7. */
+  ropeTable(options: {
+    ids: Int32Array;
+    capacity: number;
+    imageTokenId?: number;
+    grids?: [number, number, number][];
+    mergeSize?: number;
+    headDim: number;
+    mropeSection: [number, number, number];
+    theta?: number;
+    rowBegin?: number;
+    rowEnd?: number;
+  }): { gpu: Float32Array | Error; cpu: Float32Array | Error };
+  /** `steps` sampling steps over logits [steps * vocab]: the tokens and the logits after the penalty. */
+  sample(options: {
+    logits: Float32Array;
+    vocab: number;
+    steps?: number;
+    allowed?: Int32Array;
+    prompt?: Int32Array;
+    temperature?: number;
+    topK?: number;
+    topP?: number;
+    repetitionPenalty?: number;
+    seed?: number;
+  }): { gpu: NativeSampleRun | Error; cpu: NativeSampleRun | Error };
+}
+
+export interface NativeSampleRun {
+  tokens: Int32Array;
+  logits: Float32Array;
+}
+
 export interface NativeAddon {
   NativeFrame: new (width: number, height: number, format: string, stride?: number) => NativeFrame;
   setErrorClass(ctor: new (code: string, message: string) => Error): void;
@@ -192,6 +250,8 @@ export interface NativeAddon {
   /** Writes one entry to the log (tests). */
   logMessage(level: 'error' | 'warning' | 'info' | 'verbose', source: string, message: string): void;
   GrammarHandle: new (automaton: object) => NativeGrammar;
+  /** Test hooks (not public API); only the CUDA ones are typed here, the rest in test/helpers. */
+  testing: { cuda: NativeCudaTesting };
 }
 
 /** The package root (where package.json, build/ and prebuilds/ live), from lib/ or dist/. */

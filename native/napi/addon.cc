@@ -7,6 +7,7 @@
 
 #include "napi/addon_data.h"
 #include "napi/checkpoint_tools.h"
+#include "napi/cuda_testing.h"
 #include "napi/engine_wrap.h"
 #include "napi/frame_wrap.h"
 #include "napi/js_error.h"
@@ -66,6 +67,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   testing.Set("loadCpuLlmEngine", Napi::Function::New(env, loadCpuLlmEngine, "loadCpuLlmEngine"));
   testing.Set("loadCpuVisionEngine", Napi::Function::New(env, loadCpuVisionEngine, "loadCpuVisionEngine"));
   testing.Set("checkEngine", Napi::Function::New(env, checkEngine, "checkEngine"));
+  testing.Set("cuda", makeCudaTestingExports(env));
   exports.Set("testing", testing);
   return exports;
 }
