@@ -150,7 +150,7 @@ void checkArgs(SamplingArgs const& a) {
   TV_CHECK_ARG(a.allowed != nullptr || a.allowedCount == 0, "allowedCount is ", a.allowedCount, " but no allowed list was given");
   TV_CHECK_ARG(a.penalizedCount >= 0 && (a.penalizedCount == 0 || a.penalized != nullptr), "penalizedCount is ",
                a.penalizedCount, " but no penalised ids were given");
-  TV_CHECK_ARG(a.repetitionPenalty > 0.0f && a.repetitionPenalty <= 3.4e38f, "repetitionPenalty must be > 0");
+  TV_CHECK_ARG(a.repetitionPenalty > 0.0f, "repetitionPenalty must be > 0");  // NaN fails too
   TV_CHECK_ARG(a.topK >= 0, "topK must be >= 0");
 }
 
