@@ -39,6 +39,10 @@ cudaError_t cudaMemcpyAsync(void* dst, void const* src, std::size_t n, cudaMemcp
   std::memmove(dst, src, n);
   return cudaSuccess;
 }
+cudaError_t cudaMemset(void* dst, int value, std::size_t n) {
+  std::memset(dst, value, n);
+  return cudaSuccess;
+}
 cudaError_t cudaMemsetAsync(void* dst, int value, std::size_t n, cudaStream_t) {
   std::memset(dst, value, n);
   return cudaSuccess;
