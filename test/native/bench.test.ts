@@ -72,7 +72,7 @@ describe('trt-vla bench', () => {
     expect((dom.match(/class="bar"/g) ?? []).length).toBeGreaterThan(8);
     expect(dom).toMatch(/class="line" points="[\d.,\s]+"/);
     const shot = path.join(dir, 'bench.png');
-    execFileSync(CHROMIUM!, [...flags, '--window-size=800,1400', `--screenshot=${shot}`, `file://${file}`], { stdio: 'ignore', timeout: 60_000 });
+    execFileSync(CHROMIUM!, [...flags, '--window-size=800,1400', `--screenshot=${shot}`, `file://${file}`], { stdio: 'ignore', timeout: 60_000, env });
     const png = readFileSync(shot);
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     expect(statSync(shot).size).toBeGreaterThan(20_000); // a page with charts, not a blank one
