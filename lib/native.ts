@@ -73,6 +73,9 @@ export interface NativeMemoryStats {
   frameAllocations: number;
   frameLiveBytes: number;
   frameLiveCount: number;
+  /** GPU memory held for engines (device engine memory + TensorRT context scratch); 0 without a GPU. */
+  deviceLiveBytes: number;
+  devicePeakBytes: number;
 }
 
 export interface NativeCudaSelfTest {

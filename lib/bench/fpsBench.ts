@@ -8,6 +8,7 @@ import os from 'node:os';
 
 import { info, type RuntimeInfo } from '../info.js';
 import { loadModel, type BackendChoice } from '../model/Model.js';
+import { native } from '../native.js';
 import type { PlanResult, Timings } from '../model/types.js';
 import type { PlanningMode } from '../prompt/answerSpec.js';
 import type { EgoHistoryEntry } from '../prompt/egoHistory.js';
@@ -86,6 +87,8 @@ export interface BenchReport {
     fps: number;
     wallSeconds: number;
     peakRssBytes: number;
+    /** Peak GPU memory held for engines (KV cache, buffers, TensorRT scratch; weights live in the engines). 0 on the CPU backend. */
+    peakDeviceBytes: number;
     power?: PowerSummary & { energyPerPlanJ: number };
   };
   plans: PlanRecord[];
@@ -242,6 +245,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       fps: frames / wallSeconds,
       wallSeconds,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      peakDeviceBytes: native().memoryStats().devicePeakBytes,
       power: powerSummary ? { ...powerSummary, energyPerPlanJ: (powerSummary.computeW * wallSeconds) / frames } : undefined,
     },
     plans: records,
@@ -285,6 +289,7 @@ export function formatBenchReport(r: BenchReport): string {
     '',
     `  FPS (sustained)        ${f(s.fps, 2)} plans/s over ${f(s.wallSeconds, 1)} s; ${s.completePlans}/${c.frames} plans complete`,
     `  peak RSS               ${(s.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+    `  peak device memory     ${c.backend === 'cpu' ? 'none (CPU backend)' : `${(s.peakDeviceBytes / 2 ** 20).toFixed(0)} MiB for buffers and contexts (engine weights not included)`}`,
     s.power
       ? `  power                  ${f(s.power.computeW, 2)} W compute (${Object.entries(s.power.railsW).map(([k, v]) => `${k} ${f(v, 2)} W`).join(', ')}); ${f(s.power.energyPerPlanJ, 2)} J/plan`
       : '  power                  not measured (no tegrastats on this machine)',

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/cpu_features.h"
+#include "core/device_memory_stats.h"
 #include "napi/js_error.h"
 #include "vla/frame.h"
 
@@ -215,6 +216,9 @@ Napi::Value memoryStats(Napi::CallbackInfo const& info) {
   out.Set("frameAllocations", static_cast<double>(stats.allocations));
   out.Set("frameLiveBytes", static_cast<double>(stats.liveBytes));
   out.Set("frameLiveCount", static_cast<double>(stats.liveFrames));
+  DeviceMemoryStats const device = deviceMemoryStats();
+  out.Set("deviceLiveBytes", static_cast<double>(device.liveBytes));
+  out.Set("devicePeakBytes", static_cast<double>(device.peakBytes));
   return out;
 }
 

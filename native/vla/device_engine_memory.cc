@@ -1,5 +1,6 @@
 #include "vla/device_engine_memory.h"
 
+#include "core/device_memory_stats.h"
 #include "cuda/device.h"
 
 namespace tv::vla {
@@ -26,10 +27,26 @@ void* DeviceEngineMemory::allocate(std::size_t bytes) {
   // Zero-filled, as the interface promises (the KV cache relies on it only for clarity, zero-size
   // dummies and padding rows for determinism).
   TV_CUDA_CHECK(cudaMemset(p, 0, bytes));
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    sizes_[p] = bytes;
+  }
+  noteDeviceAllocation(bytes);
   return p;
 }
 
-void DeviceEngineMemory::release(void* p) noexcept { cudaFree(p); }
+void DeviceEngineMemory::release(void* p) noexcept {
+  if (p == nullptr) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = sizes_.find(p);
+    if (it != sizes_.end()) {
+      noteDeviceRelease(it->second);
+      sizes_.erase(it);
+    }
+  }
+  cudaFree(p);
+}
 
 void DeviceEngineMemory::upload(void* dst, void const* src, std::size_t bytes, engine::Stream& stream) {
   if (bytes == 0) return;

@@ -3,6 +3,9 @@
 // uncached for the GPU, tensorrt-edge-llm.md §D) and one non-blocking CUDA stream per session.
 #pragma once
 
+#include <mutex>
+#include <unordered_map>
+
 #include "cuda/stream.h"
 #include "vla/engine_memory.h"
 
@@ -31,6 +34,10 @@ class DeviceEngineMemory final : public EngineMemory {
   void upload(void* dst, void const* src, std::size_t bytes, engine::Stream& stream) override;
   void download(void* dst, void const* src, std::size_t bytes, engine::Stream& stream) override;
   std::unique_ptr<engine::Stream> createStream() override { return std::make_unique<EngineStream>(); }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<void*, std::size_t> sizes_;  // for the process's device-memory counters
 };
 
 }  // namespace tv::vla

@@ -43,6 +43,7 @@ describe('trt-vla bench', () => {
     }
     expect(s.fps).toBeGreaterThan(0);
     expect(s.peakRssBytes).toBeGreaterThan(0);
+    expect(s.peakDeviceBytes).toBe(0); // CPU backend: no GPU memory
     expect(s.completePlans).toBe(4);
     expect(report.config.backend).toBe('cpu');
     expect(report.config.sessions).toBe(2);

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/device_memory_stats.h"
 #include "core/library_file.h"
 #include "core/log.h"
 #include "core/mapped_file.h"
@@ -212,7 +213,11 @@ class TrtContext final : public ExecutionContext {
     TV_CHECK(context_ != nullptr, ErrorCode::kOutOfMemory, "TensorRT could not create an execution context");
     // One scratch allocation sized for the largest profile serves prefill and decode alike.
     std::int64_t const bytes = core_->engine->getDeviceMemorySizeV2();
-    if (bytes > 0) TV_TRT_CUDA_CHECK(cudaMalloc(&scratch_, static_cast<std::size_t>(bytes)));
+    if (bytes > 0) {
+      TV_TRT_CUDA_CHECK(cudaMalloc(&scratch_, static_cast<std::size_t>(bytes)));
+      scratchBytes_ = static_cast<std::size_t>(bytes);
+      noteDeviceAllocation(scratchBytes_);
+    }
     context_->setDeviceMemoryV2(scratch_, bytes);
   }
 
@@ -222,7 +227,10 @@ class TrtContext final : public ExecutionContext {
       cudaGraphDestroy(graph.graph);
     }
     context_.reset();  // before its memory and before the engine (core_)
-    if (scratch_ != nullptr) cudaFree(scratch_);
+    if (scratch_ != nullptr) {
+      cudaFree(scratch_);
+      noteDeviceRelease(scratchBytes_);
+    }
   }
 
   void setOptimizationProfile(int profile, Stream& stream) override {
@@ -311,6 +319,7 @@ class TrtContext final : public ExecutionContext {
   std::shared_ptr<TrtEngine::Core> core_;
   std::unique_ptr<nvinfer1::IExecutionContext> context_;
   void* scratch_ = nullptr;
+  std::size_t scratchBytes_ = 0;
   int profile_ = 0;
   bool profileSet_ = false;
   GraphKey key_;
