@@ -158,7 +158,10 @@ export interface NativeModelDescription {
   maxInputLength: number;
   hasVision: boolean;
   threads: number;
+  /** Bytes of LLM weights one decode step reads: every layer and the LM head, as held in memory. */
   weightBytes: number;
+  /** CPU backend: the LM head's storage as loaded ('q8', 'fp16', 'bf16', 'fp32' or 'int4'); absent for TensorRT. */
+  lmHead?: 'q8' | 'fp16' | 'bf16' | 'fp32' | 'int4';
   imagePad: number;
   /** Entries per logits row: vocabSize, or a reduced vocabulary's size. */
   logitsWidth: number;

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// Kernel benchmark: `npm run bench:kernels [-- --threads 1,2 --reps 15 --rounds 2 --level best --only q4gemv]`.
+// Kernel benchmark: `npm run bench:kernels [-- --threads 1,2 --reps 15 --rounds 2 --level best --only q4gemv,lmhead]`.
 //
 // Runs the CPU matmul kernels over a ThreadPool on Qwen2.5-VL-3B-shaped matrices (through the addon's
 // test hooks, testing.bench*) and reports, per thread count:
-//   GB/s    bytes of weights streamed per second (int4 nibbles + fp16 scales + zero points; fp16 rows)
+//   GB/s    bytes of weights streamed per second (int4 nibbles + fp16 scales + zero points; int8 values +
+//           fp16 block scales; fp16 rows)
 //   GMAC/s  multiply-accumulates per second
 //   %BW     GB/s as a share of the read bandwidth measured by this same run with as many threads
 //           (a probe before and after the cases; the higher of the two)
@@ -34,7 +35,9 @@ const cases = [
   { id: 'q4gemv', name: 'Q4 GEMV 11008x2048 (gate/up)', kind: 'q4', rows: 11008, cols: 2048, tokens: 1 },
   { id: 'q4gemv', name: 'Q4 GEMV 2048x11008 (down)', kind: 'q4', rows: 2048, cols: 11008, tokens: 1 },
   { id: 'q4gemv', name: 'Q4 GEMV 2048x2048 (q/o)', kind: 'q4', rows: 2048, cols: 2048, tokens: 1 },
-  { id: 'f16gemv', name: 'fp16 GEMV 151936x2048 (LM head)', kind: 'dense', type: 'f16', rows: 151936, cols: 2048, tokens: 1, reps: 6 },
+  { id: 'lmhead', name: 'fp16 GEMV 151936x2048 (LM head)', kind: 'dense', type: 'f16', rows: 151936, cols: 2048, tokens: 1, reps: 6 },
+  { id: 'lmhead', name: 'Q8 GEMV 151936x2048 (LM head)', kind: 'q8', rows: 151936, cols: 2048, tokens: 1, reps: 6 },
+  { id: 'q8gemm', name: 'Q8 GEMM 151936x2048, 4 tokens', kind: 'q8', rows: 151936, cols: 2048, tokens: 4, reps: 3 },
   { id: 'q4gemm', name: 'Q4 GEMM 2048x2048, 64 tokens', kind: 'q4', rows: 2048, cols: 2048, tokens: 64 },
   { id: 'q4gemm', name: 'Q4 GEMM 2048x2048, 256 tokens', kind: 'q4', rows: 2048, cols: 2048, tokens: 256, reps: 5 },
   { id: 'q4gemm', name: 'Q4 GEMM 11008x2048, 64 tokens', kind: 'q4', rows: 11008, cols: 2048, tokens: 64, reps: 5 },
@@ -59,7 +62,8 @@ for (let round = 0; round < rounds; round++) {
   cases.forEach((c, i) => {
     for (const threads of threadCounts) {
       const opts = { rows: c.rows, cols: c.cols, tokens: c.tokens, threads, reps: c.reps ?? reps, level, type: c.type };
-      const r = c.kind === 'q4' ? testing.benchQ4(opts) : testing.benchDense(opts);
+      const bench = { q4: testing.benchQ4, q8: testing.benchQ8, dense: testing.benchDense }[c.kind];
+      const r = bench(opts);
       samples[i][threads].seconds.push(...r.seconds);
       samples[i][threads].result = r;
     }

@@ -12,7 +12,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 out="$root/build-kernel-check"
 mkdir -p "$out"
 common=(core/error.cc core/cpu_features.cc core/thread_pool.cc engine/cpu/kernels.cc engine/cpu/kernels_ref.cc
-        engine/cpu/kernels_neon.cc engine/cpu/kernels_neon_q4.cc engine/cpu/awq.cc engine/cpu/q8_buffer.cc)
+        engine/cpu/kernels_neon.cc engine/cpu/kernels_neon_q4.cc engine/cpu/kernels_neon_q8.cc engine/cpu/awq.cc
+        engine/cpu/q8_buffer.cc engine/cpu/q8_weights.cc)
 flags=(-std=c++17 -O2 -Wall -Wextra -Wno-unused-parameter -I"$root/native" ${CHECK_FLAGS:-})
 
 if [[ "${1:-}" == "--host" ]]; then
@@ -23,7 +24,7 @@ if [[ "${1:-}" == "--host" ]]; then
     objs+=("$out/host-$(basename "$f").o")
   done
   if [[ "$(uname -m)" == "x86_64" ]]; then
-    for f in engine/cpu/kernels_avx2.cc engine/cpu/kernels_avx2_q4.cc; do
+    for f in engine/cpu/kernels_avx2.cc engine/cpu/kernels_avx2_q4.cc engine/cpu/kernels_avx2_q8.cc; do
       "$cxx" "${flags[@]}" -mavx2 -mfma -mf16c -c "$root/native/$f" -o "$out/host-$(basename "$f").o"
       objs+=("$out/host-$(basename "$f").o")
     done

@@ -124,6 +124,8 @@ export function nativeLoadSpec(
     backend: 'cpu' | 'tensorrt';
     tensorrt?: { pluginLibrary: string; cudaGraphs: boolean };
     threads?: number;
+    /** CPU LM head precision (LoadModelOptions.lmHead); default 'auto'. */
+    lmHead?: 'auto' | 'fp16' | 'q8';
     limits: NativeLoadLimits;
     regularization: ImageRegularization | false;
     imagePad: number;
@@ -143,6 +145,7 @@ export function nativeLoadSpec(
       engineFile: trt ? files.llm.engineFile : undefined,
       embeddingFile: files.llm.embeddingFile,
       vocabMapFile: files.llm.vocabMapFile,
+      lmHead: options.lmHead ?? 'auto',
     },
     visual: {
       config: JSON.stringify(files.visual.config),

@@ -61,6 +61,14 @@ inline std::uint16_t floatToHalf(float f) {
   return static_cast<std::uint16_t>(sign | value);
 }
 
+// The smallest half >= s, for a positive s <= 65504 (quantization scales rounded up, so that
+// |w| / scale never exceeds the largest code).
+inline std::uint16_t halfAtLeast(float s) {
+  std::uint16_t h = floatToHalf(s);
+  if (halfToFloat(h) < s) ++h;  // positive halves are ordered like their bit patterns
+  return h;
+}
+
 inline float bf16ToFloat(std::uint16_t b) { return bitsToFloat(static_cast<std::uint32_t>(b) << 16); }
 
 inline std::uint16_t floatToBf16(float f) {

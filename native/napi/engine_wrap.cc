@@ -91,6 +91,7 @@ Napi::Function EngineHandle::defineClass(Napi::Env env) {
                          InstanceMethod<&EngineHandle::createContext>("createContext"),
                          InstanceMethod<&EngineHandle::dispose>("dispose"),
                          InstanceAccessor<&EngineHandle::weightBytes>("weightBytes"),
+                         InstanceAccessor<&EngineHandle::lmHead>("lmHead"),
                          InstanceAccessor<&EngineHandle::threads>("threads"),
                          InstanceAccessor<&EngineHandle::profiles>("profiles"),
                      });
@@ -151,6 +152,16 @@ Napi::Value EngineHandle::createContext(Napi::CallbackInfo const& info) {
 }
 
 Napi::Value EngineHandle::weightBytes(Napi::CallbackInfo const& info) { return Napi::Number::New(info.Env(), weightBytes_); }
+
+// The LM head's storage as loaded ("q8", "fp16", ...; see weightFormatName) for CPU LLM engines,
+// undefined for other engines.
+Napi::Value EngineHandle::lmHead(Napi::CallbackInfo const& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    auto const* llm = dynamic_cast<engine::cpu::CpuLlmEngine const*>(&engine());
+    if (llm == nullptr) return info.Env().Undefined();
+    return Napi::String::New(info.Env(), engine::cpu::weightFormatName(llm->weights().lmHead));
+  });
+}
 
 Napi::Value EngineHandle::threads(Napi::CallbackInfo const& info) {
   return Napi::Number::New(info.Env(), pool_ ? pool_->size() : 0);
@@ -261,6 +272,7 @@ Napi::Value loadCpuLlmEngine(Napi::CallbackInfo const& info) {
     load.config = parseJson(requireString(spec, "config"), load.configName);
     load.weightFiles = requireStringArray(spec, "weightFiles");
     load.embeddingFile = optionalString(spec, "embeddingFile", "");
+    load.lmHead = engine::cpu::parseLmHeadPrecision(optionalString(spec, "lmHead", "auto"));
     Napi::Value vocabMap = spec.Get("vocabMap");
     if (!vocabMap.IsUndefined()) {
       JsonFields const fields(load.config, load.configName);

@@ -27,6 +27,7 @@ class EngineHandle : public Napi::ObjectWrap<EngineHandle> {
   Napi::Value profileShapes(Napi::CallbackInfo const& info);
   Napi::Value createContext(Napi::CallbackInfo const& info);
   Napi::Value weightBytes(Napi::CallbackInfo const& info);
+  Napi::Value lmHead(Napi::CallbackInfo const& info);
   Napi::Value threads(Napi::CallbackInfo const& info);
   Napi::Value profiles(Napi::CallbackInfo const& info);
   Napi::Value dispose(Napi::CallbackInfo const& info);

@@ -45,6 +45,7 @@ vla::ModelLoadSpec parseLoadSpec(Napi::Object spec) {
   s.llmWeights = optionalStringArray(llm, "weightFiles");
   s.llmEmbeddingFile = optionalString(llm, "embeddingFile", "");
   s.vocabMapFile = optionalString(llm, "vocabMapFile", "");
+  s.lmHead = engine::cpu::parseLmHeadPrecision(optionalString(llm, "lmHead", "auto"));
   s.tensorrt.llmEngineFile = optionalString(llm, "engineFile", "");
   Napi::Value visual = spec.Get("visual");
   if (visual.IsObject()) {
@@ -429,6 +430,7 @@ Napi::Value ModelHandle::describe(Napi::CallbackInfo const& info) {
     out.Set("hasVision", m->vision != nullptr);
     out.Set("threads", m->pool ? m->pool->size() : 0);
     out.Set("weightBytes", m->weightBytes);
+    if (!m->lmHead.empty()) out.Set("lmHead", m->lmHead);
     out.Set("logitsWidth", m->logitsWidth());
     out.Set("imagePad", m->tokens.imagePad);
     return out;

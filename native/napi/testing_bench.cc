@@ -18,6 +18,7 @@
 #include "engine/cpu/awq.h"
 #include "engine/cpu/kernels.h"
 #include "engine/cpu/q8_buffer.h"
+#include "engine/cpu/q8_weights.h"
 #include "napi/js_error.h"
 #include "napi/testing.h"
 
@@ -169,6 +170,42 @@ Napi::Value benchQ4(Napi::CallbackInfo const& info) {
   });
 }
 
+// benchQ8({ rows, cols, tokens, threads, reps, level, minBytes }) -> { seconds[], weightBytes, macs, copies }
+Napi::Value benchQ8(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    Common const c = commonOptions(info);
+    TV_CHECK_ARG(c.cols % cpu::kQ4GroupSize == 0, "cols must be a multiple of 128");
+    Rng rng;
+    std::vector<cpu::Q8Weights> weights;
+    std::size_t const bytes = cpu::Q8Weights(c.rows, c.cols).bytes();
+    int const copies = copiesFor(c.minBytes, bytes);
+    for (int i = 0; i < copies; ++i) {
+      cpu::Q8Weights w(c.rows, c.cols);
+      std::size_t const blocks = static_cast<std::size_t>(w.tiles()) * (c.cols / cpu::kQ8BlockSize);
+      for (std::size_t j = 0; j < blocks * cpu::kQ8WeightBlockBytes; ++j) {
+        w.values()[j] = static_cast<std::int8_t>(static_cast<int>(rng.next() % 255) - 127);
+      }
+      for (std::size_t j = 0; j < blocks * cpu::kQ8TileRows; ++j) w.scales()[j] = floatToHalf(0.001f + 0.001f * std::abs(rng.uniform()));
+      weights.push_back(std::move(w));
+    }
+    std::vector<float> x(static_cast<std::size_t>(c.tokens) * c.cols);
+    for (float& v : x) v = rng.uniform();
+    cpu::Q8Buffer q(c.tokens, c.cols);
+    q.quantize(*c.table, x.data(), c.cols, c.tokens);
+    std::vector<float> y(static_cast<std::size_t>(c.tokens) * c.rows);
+    ThreadPool pool(c.threads);
+    auto step = [&](int rep) {
+      cpu::Q8Matrix const m = weights[static_cast<std::size_t>(rep % copies)].view();
+      pool.parallelFor(c.rows, 16, [&](std::int64_t b, std::int64_t e) {  // Linear's kRowGrain
+        c.table->matmulQ8(m, q.rows(), c.tokens, y.data(), c.rows, static_cast<int>(b), static_cast<int>(e));
+      });
+    };
+    Napi::Array seconds = timeReps(env, c.reps, copies, step);
+    return result(env, seconds, static_cast<double>(bytes), static_cast<double>(c.rows) * c.cols * c.tokens, copies);
+  });
+}
+
 // benchDense({ type: 'f16' | 'bf16' | 'f32', rows, cols, tokens, threads, reps, level, minBytes })
 Napi::Value benchDense(Napi::CallbackInfo const& info) {
   Napi::Env env = info.Env();
@@ -256,6 +293,7 @@ Napi::Value readBandwidth(Napi::CallbackInfo const& info) {
 void addBenchHooks(Napi::Env env, Napi::Object testing) {
   testing.Set("benchQ4", Napi::Function::New(env, benchQ4, "benchQ4"));
   testing.Set("benchDense", Napi::Function::New(env, benchDense, "benchDense"));
+  testing.Set("benchQ8", Napi::Function::New(env, benchQ8, "benchQ8"));
   testing.Set("readBandwidth", Napi::Function::New(env, readBandwidth, "readBandwidth"));
 }
 

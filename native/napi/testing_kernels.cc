@@ -11,6 +11,7 @@
 #include "engine/cpu/awq.h"
 #include "engine/cpu/kernels.h"
 #include "engine/cpu/q8_buffer.h"
+#include "engine/cpu/q8_weights.h"
 #include "napi/js_error.h"
 #include "napi/testing.h"
 
@@ -194,23 +195,87 @@ cpu::DenseType denseType(Napi::Value value) {
   return cpu::DenseType::kBF16;
 }
 
+// A dense matrix over a JS array: type, w: Float32Array (f32) | Uint16Array (f16 / bf16) [rows*cols].
+cpu::DenseMatrix denseArg(Napi::Value type, Napi::Value data, int rows, int cols) {
+  cpu::DenseMatrix w;
+  w.type = denseType(type);
+  w.rows = rows;
+  w.cols = cols;
+  TV_CHECK_ARG(rows > 0 && cols > 0, "rows and cols must be positive");
+  std::size_t const count = static_cast<std::size_t>(rows) * cols;
+  if (w.type == cpu::DenseType::kF32) {
+    w.data = typedData<float, napi_float32_array>(data, "w", count);
+  } else {
+    w.data = typedData<std::uint16_t, napi_uint16_array>(data, "w", count);
+  }
+  return w;
+}
+
+// q8Quantize(type, w, rows, cols, threads = 1) -> opaque handle (Q8Weights)
+Napi::Value q8Quantize(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    cpu::DenseMatrix const w = denseArg(info[0], info[1], intArg(info[2], "rows"), intArg(info[3], "cols"));
+    int const threads = info[4].IsNumber() ? intArg(info[4], "threads") : 1;
+    TV_CHECK_ARG(threads >= 1 && threads <= 64, "threads must be 1..64");
+    std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+    auto weights = std::make_unique<cpu::Q8Weights>(cpu::quantizeQ8Weights(w, pool.get()));
+    return Napi::External<cpu::Q8Weights>::New(env, weights.release(), [](Napi::Env, cpu::Q8Weights* p) { delete p; });
+  });
+}
+
+cpu::Q8Weights const& q8Handle(Napi::Value value) {
+  TV_CHECK_ARG(value.IsExternal(), "expected a handle from q8Quantize");
+  return *value.As<Napi::External<cpu::Q8Weights>>().Data();
+}
+
+// q8Layout(handle) -> { values: Int8Array, scales: Uint16Array }: copies of the tiled arrays (layout checks)
+Napi::Value q8Layout(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    cpu::Q8Weights const& w = q8Handle(info[0]);
+    cpu::Q8Matrix const m = w.view();
+    std::size_t const blocks = static_cast<std::size_t>(w.tiles()) * (m.cols / cpu::kQ8BlockSize);
+    Napi::Int8Array values = Napi::Int8Array::New(env, blocks * cpu::kQ8WeightBlockBytes);
+    Napi::Uint16Array scales = Napi::Uint16Array::New(env, blocks * cpu::kQ8TileRows);
+    std::copy(m.values, m.values + values.ElementLength(), values.Data());
+    std::copy(m.scales, m.scales + scales.ElementLength(), scales.Data());
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("values", values);
+    out.Set("scales", scales);
+    return out;
+  });
+}
+
+// matmulQ8(handle, x: Float32Array [tokens*cols], tokens, level, { threads, grain, rowBegin, rowEnd })
+//   -> Float32Array [tokens][rows + 3] (see sentinelOutput). x is quantized at the same level.
+Napi::Value matmulQ8(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    cpu::Q8Matrix const w = q8Handle(info[0]).view();
+    int const tokens = intArg(info[2], "tokens");
+    TV_CHECK_ARG(tokens >= 1, "tokens must be >= 1");
+    float const* x = typedData<float, napi_float32_array>(info[1], "x", static_cast<std::size_t>(tokens) * w.cols);
+    cpu::KernelTable const& table = cpu::kernelsFor(parseLevel(info[3]));
+    int const rowBegin = option(info[4], "rowBegin", 0), rowEnd = option(info[4], "rowEnd", w.rows);
+    TV_CHECK_ARG(0 <= rowBegin && rowBegin <= rowEnd && rowEnd <= w.rows, "bad row range");
+    cpu::Q8Buffer q(tokens, w.cols);
+    q.quantize(table, x, w.cols, tokens);
+    Napi::Float32Array y = sentinelOutput(env, tokens, w.rows);
+    splitRows(option(info[4], "threads", 1), option(info[4], "grain", cpu::kQ8TileRows), rowBegin, rowEnd,
+              [&](int b, int e) { table.matmulQ8(w, q.rows(), tokens, y.Data(), w.rows + kPad, b, e); });
+    return y;
+  });
+}
+
 // matmulDense(type, w: Float32Array | Uint16Array [rows*cols], rows, cols, x [tokens*cols], tokens, level,
 //             { threads, grain, rowBegin, rowEnd }) -> Float32Array [tokens][rows + 3]
 Napi::Value matmulDense(Napi::CallbackInfo const& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
-    cpu::DenseMatrix w;
-    w.type = denseType(info[0]);
-    w.rows = intArg(info[2], "rows");
-    w.cols = intArg(info[3], "cols");
+    cpu::DenseMatrix const w = denseArg(info[0], info[1], intArg(info[2], "rows"), intArg(info[3], "cols"));
     int const tokens = intArg(info[5], "tokens");
-    TV_CHECK_ARG(w.rows > 0 && w.cols > 0 && tokens > 0, "rows, cols and tokens must be positive");
-    std::size_t const count = static_cast<std::size_t>(w.rows) * w.cols;
-    if (w.type == cpu::DenseType::kF32) {
-      w.data = typedData<float, napi_float32_array>(info[1], "w", count);
-    } else {
-      w.data = typedData<std::uint16_t, napi_uint16_array>(info[1], "w", count);
-    }
+    TV_CHECK_ARG(tokens > 0, "tokens must be positive");
     float const* x = typedData<float, napi_float32_array>(info[4], "x", static_cast<std::size_t>(tokens) * w.cols);
     cpu::KernelTable const& table = cpu::kernelsFor(parseLevel(info[6]));
     int const rowBegin = option(info[7], "rowBegin", 0), rowEnd = option(info[7], "rowEnd", w.rows);
@@ -260,6 +325,9 @@ void addKernelTestHooks(Napi::Env env, Napi::Object testing) {
   testing.Set("quantizeQ8", Napi::Function::New(env, quantizeQ8, "quantizeQ8"));
   testing.Set("matmulQ4", Napi::Function::New(env, matmulQ4, "matmulQ4"));
   testing.Set("matmulDense", Napi::Function::New(env, matmulDense, "matmulDense"));
+  testing.Set("q8Quantize", Napi::Function::New(env, q8Quantize, "q8Quantize"));
+  testing.Set("q8Layout", Napi::Function::New(env, q8Layout, "q8Layout"));
+  testing.Set("matmulQ8", Napi::Function::New(env, matmulQ8, "matmulQ8"));
   testing.Set("dotHalf", Napi::Function::New(env, dotHalf, "dotHalf"));
   testing.Set("axpyHalf", Napi::Function::New(env, axpyHalf, "axpyHalf"));
 }

@@ -54,10 +54,12 @@ void loadCpuEngines(ModelLoadSpec& spec, JsonValue llmConfig, VlaModel& model) {
   llm.weightFiles = spec.llmWeights;
   llm.embeddingFile = spec.llmEmbeddingFile;
   llm.limits = spec.llmLimits;
+  llm.lmHead = spec.lmHead;
   llm.pool = model.pool;
   llm.vocabMap = model.vocabMap;
   auto llmEngine = engine::cpu::CpuLlmEngine::load(std::move(llm));
   model.weightBytes = static_cast<double>(llmEngine->weights().weightBytes);
+  model.lmHead = engine::cpu::weightFormatName(llmEngine->weights().lmHead);
   model.kvCapacity = spec.llmLimits.maxKvCapacity;
   model.maxInputLength = spec.llmLimits.maxInputLength;
   model.llm = std::move(llmEngine);

@@ -32,6 +32,7 @@ struct ModelLoadSpec {
   std::vector<std::string> llmWeights;  // CPU backend
   std::string llmEmbeddingFile;
   std::string vocabMapFile;  // reduced-vocabulary engines
+  engine::cpu::LmHeadPrecision lmHead = engine::cpu::LmHeadPrecision::kAuto;  // CPU backend
   std::string visualConfig, visualConfigName;
   std::vector<std::string> visualWeights;  // CPU backend
   std::vector<std::string> embeddingFiles, embeddingNames;

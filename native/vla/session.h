@@ -58,6 +58,7 @@ struct VlaModel {
   int maxInputLength = 0;  // the most tokens one prefill call takes
   std::string backend;     // "cpu" | "tensorrt"
   double weightBytes = 0;  // LLM weights as stored (the bytes a decode step streams)
+  std::string lmHead;      // CPU: the LM head's storage ("q8", "fp16", ...); empty for TensorRT
   std::shared_ptr<ThreadPool> pool;  // CPU engines' and host work's threads (null: none)
   // Reduced-vocabulary engines: their logits are indexed by reduced id. The session maps them back
   // into full-vocabulary logits (ids outside the map at -inf), so sampling, stop tokens and grammars

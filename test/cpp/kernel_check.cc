@@ -16,6 +16,7 @@
 #include "engine/cpu/awq.h"
 #include "engine/cpu/kernels.h"
 #include "engine/cpu/q8_buffer.h"
+#include "engine/cpu/q8_weights.h"
 
 namespace {
 
@@ -161,6 +162,65 @@ void checkQ4(KernelTable const& best, KernelTable const& ref) {
   }
 }
 
+// The int8 kernel: bit-identical to the reference (kernels.h, Q8Matrix) for every shape, token count,
+// row range and thread split, and the reference equal to fp64 of the dequantized operands.
+void checkQ8(KernelTable const& best, KernelTable const& ref) {
+  int const shapes[][3] = {{1, 128, 1}, {13, 256, 3}, {67, 1152, 5}, {40, 2048, 9}, {21, 128, 4}};
+  Rng rng(6);
+  for (auto const& s : shapes) {
+    int const rows = s[0], cols = s[1], tokens = s[2], blocks = cols / kQ8BlockSize;
+    std::vector<float> w(static_cast<std::size_t>(rows) * cols);
+    for (float& v : w) v = 0.1f * rng.uniform();
+    DenseMatrix dense;
+    dense.rows = rows;
+    dense.cols = cols;
+    dense.type = DenseType::kF32;
+    dense.data = w.data();
+    Q8Weights const q8 = quantizeQ8Weights(dense);
+    Q8Matrix const m = q8.view();
+    std::vector<float> x(static_cast<std::size_t>(tokens) * cols);
+    for (float& v : x) v = rng.uniform();
+    Q8Buffer q(tokens, cols);
+    q.quantize(ref, x.data(), cols, tokens);
+    std::vector<float> ya(static_cast<std::size_t>(tokens) * rows), yb(ya.size()), yf(ya.size());
+    best.matmulQ8(m, q.rows(), tokens, ya.data(), rows, 0, rows);
+    ref.matmulQ8(m, q.rows(), tokens, yb.data(), rows, 0, rows);
+    for (int t = 0; t < tokens; ++t) {
+      for (int r = 0; r < rows; ++r) {
+        double acc = 0.0;
+        for (int c = 0; c < cols; ++c) {
+          std::size_t const at = static_cast<std::size_t>(r / 8) * blocks + c / kQ8BlockSize;
+          double const wq = m.values[at * kQ8WeightBlockBytes + (c % 32) / 4 * 32 + (r % 8) * 4 + c % 4] *
+                            static_cast<double>(halfToFloat(m.scales[at * 8 + r % 8]));
+          acc += wq * q.row(t).values[c] * static_cast<double>(q.row(t).scale[c / kQ8BlockSize]);
+        }
+        yf[t * rows + r] = static_cast<float>(acc);
+      }
+    }
+    char what[96];
+    std::snprintf(what, sizeof what, "matmulQ8 %dx%d tokens %d bit-exact vs reference", rows, cols, tokens);
+    check(std::memcmp(ya.data(), yb.data(), ya.size() * 4) == 0, what);
+    std::snprintf(what, sizeof what, "matmulQ8 %dx%d tokens %d reference vs fp64", rows, cols, tokens);
+    check(nmse(yb.data(), yf.data(), yb.size()) < kFloatOrderNmse, what, nmse(yb.data(), yf.data(), yb.size()));
+    // Threads and row ranges never change a result: 3 threads splitting inside tiles, an odd range.
+    std::vector<float> yt(ya.size(), -1.0f);
+    ThreadPool pool(3);
+    int const lo = rows > 4 ? 3 : 0;
+    pool.parallelFor(rows - lo, 5, [&](std::int64_t b, std::int64_t e) {
+      best.matmulQ8(m, q.rows(), tokens, yt.data(), rows, lo + static_cast<int>(b), lo + static_cast<int>(e));
+    });
+    bool same = true;
+    for (int t = 0; t < tokens; ++t) {
+      for (int r = 0; r < rows; ++r) {
+        float const expected = r < lo ? -1.0f : ya[t * rows + r];
+        same = same && std::memcmp(&yt[t * rows + r], &expected, 4) == 0;
+      }
+    }
+    std::snprintf(what, sizeof what, "matmulQ8 %dx%d tokens %d rows [%d, %d) on 3 threads bit-exact", rows, cols, tokens, lo, rows);
+    check(same, what);
+  }
+}
+
 void checkDense(KernelTable const& best, KernelTable const& ref) {
   int const shapes[][3] = {{5, 5, 1}, {7, 37, 3}, {9, 1001, 4}, {33, 256, 7}, {4, 2048, 1}};
   Rng rng(4);
@@ -218,6 +278,7 @@ int main() {
     checkConversions(best, ref);
     checkQuantize(best, ref);
     checkQ4(best, ref);
+    checkQ8(best, ref);
     checkDense(best, ref);
     checkAttention(best, ref);
   } catch (std::exception const& e) {

@@ -27,6 +27,8 @@ export interface NativeEngine {
   createContext(): NativeContext;
   dispose(): void;
   readonly weightBytes: number;
+  /** CPU LLM engines: the LM head's storage as loaded ('q8', 'fp16', ...). */
+  readonly lmHead?: string;
   readonly threads: number;
   /** Optimization profiles. */
   readonly profiles: number;
@@ -66,9 +68,21 @@ export function textDims(dir: string): TextDims {
   };
 }
 
+/**
+ * Loads the CPU LLM engine of a model folder. lmHead defaults to 'fp16' (the head as stored), so that
+ * tests comparing logits with float64 references or with each other see the exact head; the engine's
+ * own default ('auto': int8 for AWQ models) is tested where it is the subject.
+ */
 export async function loadLlm(
   dir: string,
-  opts: { threads?: number; maxKvCapacity?: number; maxInputLength?: number; maxBatch?: number; vocabMap?: number[] } = {},
+  opts: {
+    threads?: number;
+    maxKvCapacity?: number;
+    maxInputLength?: number;
+    maxBatch?: number;
+    vocabMap?: number[];
+    lmHead?: 'auto' | 'fp16' | 'q8';
+  } = {},
 ): Promise<NativeEngine> {
   const llm = path.join(dir, 'llm');
   return engineLoaders().loadCpuLlmEngine({
@@ -79,6 +93,7 @@ export async function loadLlm(
     limits: { maxBatch: opts.maxBatch ?? 2, maxInputLength: opts.maxInputLength ?? 256, maxKvCapacity: opts.maxKvCapacity ?? 256 },
     threads: opts.threads,
     vocabMap: opts.vocabMap,
+    lmHead: opts.lmHead ?? 'fp16',
   });
 }
 

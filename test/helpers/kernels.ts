@@ -4,6 +4,7 @@
 import { expect } from 'vitest';
 
 import { OUTPUT_PAD, SENTINEL } from './native.js';
+import { halfToNumber } from './safetensors.js';
 
 /**
  * Every tolerance of the kernel tests, with the reason for its size. NMSE = sum (a - b)^2 / sum b^2.
@@ -28,6 +29,27 @@ export const TOLERANCE = {
    * wrong nibble, scale or zero point (NMSE ~1e-2 and up).
    */
   q4ActivationQ8: 1e-4,
+  /**
+   * The int8 x int8 kernel (the LM head) against fp64 sum(dequantized W x dequantized Q8 activations):
+   * the same math exactly (exact int32 block sums, then one fp32 product and one FMA per block), so
+   * only fp32 rounding remains, as for floatOrder. Levels, splits and token counts are bit-exact
+   * among themselves (kernels.h, Q8Matrix), so no tolerance is needed there.
+   */
+  q8ExactMath: 1e-9,
+  /**
+   * The int8 kernel against the ORIGINAL fp32 weights and activations: both sides rounded to int8 in
+   * blocks of 32. Each side adds NMSE (d^2 / 12) / E[v^2] with d = max|v| / 127 of its block, and the
+   * two errors are independent, so they add. Gaussian weights (max of 32 ~ 2.1 sigma): ~2.3e-5,
+   * measured 1e-5..4e-5. The test activations: more, because their 1% outliers of 8 sigma sit in ~27%
+   * of the blocks and raise those blocks' d about 4x. Measured in total 4.6e-5..1.3e-4 on the test
+   * shapes; 4e-4 leaves 3x margin and still fails on a wrong code, scale or block (NMSE ~1e-2 and up).
+   */
+  q8WeightsAndActivations: 4e-4,
+  /**
+   * int8 weight round trip: |w - q d| <= d / 2 per element, relaxed by one part in 2^20 for the fp32
+   * division w / d before rounding (as rtnHalfStep).
+   */
+  q8HalfStep: 0.5 * (1 + 2 ** -20),
   /** groupSum: the same fp32 sum of four products, with or without FMA contraction. */
   groupSum: 1e-12,
   /**
@@ -101,7 +123,7 @@ export class Rng {
   }
 }
 
-export { halfToNumber } from './safetensors.js';
+export { halfToNumber };
 
 /** fp64 Y[t][r] = sum_c W[r][c] X[t][c], W row-major [rows][cols]. */
 export function matmulF64(w: ArrayLike<number>, rows: number, cols: number, x: ArrayLike<number>, tokens: number): Float64Array {
@@ -141,4 +163,26 @@ export function expectSentinels(y: Float32Array, tokens: number, rows: number, r
 /** Dequantizes quantizeQ8 output: values * block scale. */
 export function dequantizeQ8(q: { values: Int8Array; scales: Float32Array }): Float64Array {
   return Float64Array.from(q.values, (v, i) => v * q.scales[Math.floor(i / 32)]!);
+}
+
+/** Codes [rows][cols] and fp16 scale bits [rows][cols / 32] of an int8 matrix, read from its tiled
+ * arrays (testing.q8Layout) with the layout formula of kernels.h (Q8Matrix). */
+export function untileQ8(layout: { values: Int8Array; scales: Uint16Array }, rows: number, cols: number): { q: Int8Array; scales: Uint16Array } {
+  const blocks = cols / 32;
+  const q = new Int8Array(rows * cols);
+  const scales = new Uint16Array(rows * blocks);
+  for (let r = 0; r < rows; r++) {
+    const [tile, lane] = [Math.floor(r / 8), r % 8];
+    for (let b = 0; b < blocks; b++) {
+      const at = tile * blocks + b;
+      scales[r * blocks + b] = layout.scales[at * 8 + lane]!;
+      for (let c = 0; c < 32; c++) q[r * cols + b * 32 + c] = layout.values[at * 256 + Math.floor(c / 4) * 32 + lane * 4 + (c % 4)]!;
+    }
+  }
+  return { q, scales };
+}
+
+/** Dequantized int8 weights [rows][cols]: q * d of its block. */
+export function dequantizeQ8Weights(u: { q: Int8Array; scales: Uint16Array }, rows: number, cols: number): Float64Array {
+  return Float64Array.from(u.q, (v, i) => v * halfToNumber(u.scales[Math.floor(i / cols) * (cols / 32) + Math.floor((i % cols) / 32)]!));
 }

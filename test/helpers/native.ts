@@ -11,6 +11,9 @@ export interface AwqTensors {
 /** An int4 matrix repacked into the kernel layout (opaque; owned by the addon). */
 export type Q4Handle = { readonly __brand: 'Q4Weights' };
 
+/** An int8 matrix in the kernel layout (Q8Matrix, native/engine/cpu/kernels.h; opaque, owned by the addon). */
+export type Q8Handle = { readonly __brand: 'Q8Weights' };
+
 export interface Q8Output {
   values: Int8Array; // [tokens * k]
   scales: Float32Array; // [tokens * k / 32]
@@ -64,9 +67,16 @@ export interface TestingHooks {
     level?: string,
     options?: MatmulOptions,
   ): Float32Array;
+  /** Quantizes a dense W [rows][cols] (quantizeQ8Weights) on `threads` threads. */
+  q8Quantize(type: 'f32' | 'f16' | 'bf16', w: Float32Array | Uint16Array, rows: number, cols: number, threads?: number): Q8Handle;
+  /** Copies of the tiled arrays: values [tiles][cols/32][256], scales [tiles][cols/32][8] fp16. */
+  q8Layout(handle: Q8Handle): { values: Int8Array; scales: Uint16Array };
+  /** Returns [tokens][rows + 3] like matmulQ4; x is quantized with quantizeQ8 at the same level. */
+  matmulQ8(handle: Q8Handle, x: Float32Array, tokens: number, level?: string, options?: MatmulOptions): Float32Array;
   dotHalf(k: Uint16Array, q: Float32Array, level?: string): number;
   axpyHalf(a: number, v: Uint16Array, y: Float32Array, level?: string): Float32Array;
   benchQ4(options: BenchOptions): BenchResult;
+  benchQ8(options: BenchOptions): BenchResult;
   benchDense(options: BenchOptions): BenchResult;
   readBandwidth(options: { megabytes?: number; threads: number; reps: number }): { seconds: number[]; bytes: number };
   /** The engine compatibility checks on an engine known by its interface (test/helpers/edgeLlmContract.ts). */

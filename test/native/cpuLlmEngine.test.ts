@@ -14,6 +14,7 @@ import {
   textRopeTable,
   type TextDims,
 } from '../helpers/engineDriver.js';
+import { expectClose } from '../helpers/kernels.js';
 import { testModel } from '../helpers/models.js';
 import { referenceDecoderLogits } from '../helpers/qwenReference.js';
 import { halfToNumber } from '../helpers/safetensors.js';
@@ -146,6 +147,67 @@ describe.each(['awq', 'fp16'] as const)('CPU LLM engine (tiny, %s)', (quant) => 
     a.all.forEach((l, i) => expect(b.all[i]).toEqual(l));
     one.dispose();
     two.dispose();
+  });
+});
+
+// The int8 LM head (LmHeadPrecision, llm_engine.h) against the head as stored, on the tiny AWQ model
+// (random weights: hidden 128, the full 151,936-token vocabulary, the head tied to the fp16 embedding).
+describe('CPU LLM engine int8 LM head', () => {
+  let dir: string;
+  let dims: TextDims;
+  let fp16: NativeEngine;
+  let q8: NativeEngine;
+  const capacity = 64;
+
+  beforeAll(async () => {
+    dir = await testModel('tiny', 'awq');
+    dims = textDims(dir);
+    fp16 = await loadLlm(dir, { maxKvCapacity: capacity, maxInputLength: capacity, lmHead: 'fp16' });
+    q8 = await loadLlm(dir, { maxKvCapacity: capacity, maxInputLength: capacity, lmHead: 'auto' });
+  });
+
+  it("'auto' picks int8 for an int4 model and the stored head otherwise; weightBytes counts the head in use", async () => {
+    expect(fp16.lmHead).toBe('fp16');
+    expect(q8.lmHead).toBe('q8');
+    // int8 values plus one fp16 scale per 32: 17/16 bytes per weight instead of 2 (151,936 rows are whole tiles).
+    const weights = dims.vocabSize * dims.hiddenSize;
+    expect(fp16.weightBytes - q8.weightBytes).toBe(2 * weights - (17 / 16) * weights);
+    const dense = await testModel('tiny', 'fp16');
+    const auto = await loadLlm(dense, { maxKvCapacity: 16, maxInputLength: 16, lmHead: 'auto' });
+    const forced = await loadLlm(dense, { maxKvCapacity: 16, maxInputLength: 16, lmHead: 'q8' });
+    expect([auto.lmHead, forced.lmHead]).toEqual(['fp16', 'q8']);
+    expect(auto.weightBytes - forced.weightBytes).toBe(2 * weights - (17 / 16) * weights);
+    auto.dispose();
+    forced.dispose();
+    await expect(loadLlm(dense, { lmHead: 'q4' as 'q8' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: /lmHead must be/ });
+  });
+
+  it('keeps every logit close to the fp16 head and agrees on greedy tokens', () => {
+    // Each logit is w_r . h with both w_r and h rounded to int8 in blocks of 32: per side a relative
+    // NMSE of (d^2 / 12) / E[v^2] ~ 2.3e-5 for Gaussian values (d = max of 32 / 127), 5e-5 for both,
+    // i.e. an error of ~0.7% of the logits' RMS. Bounds: NMSE 2e-4 over the vocabulary, and the largest
+    // error below 3% of the largest logit (the largest of 151,936 errors is ~5 of their sigmas, the
+    // largest logit ~5 of the logits' sigmas, so ~0.7% expected).
+    const run = (engine: NativeEngine) => {
+      const session = new LlmSession(engine, dims, capacity);
+      let tokens = [...PROMPT];
+      let logits = session.prefill(embedTokens(dir, tokens, dims.hiddenSize), tokens.length);
+      const all = [logits];
+      for (let step = 0; step < 8; step++) {
+        const next = argmax(logits);
+        logits = session.append(embedTokens(dir, [next], dims.hiddenSize), 1, tokens.length);
+        tokens = [...tokens, next];
+        all.push(logits);
+      }
+      return { tokens, all };
+    };
+    const exact = run(fp16);
+    const int8 = run(q8);
+    exact.all.forEach((logits, step) => {
+      expectClose(int8.all[step]!, logits, 2e-4, `step ${step}`);
+      expect(maxRelativeError(int8.all[step]!, logits), `step ${step}`).toBeLessThan(3e-2);
+    });
+    expect(int8.tokens).toEqual(exact.tokens);
   });
 });
 

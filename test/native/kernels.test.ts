@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { TrtVlaError } from '../../lib/index.js';
 import {
   dequantizeQ8,
+  dequantizeQ8Weights,
   expectClose,
   expectSentinels,
   halfToNumber,
@@ -11,8 +12,9 @@ import {
   Rng,
   TOLERANCE,
   unpad,
+  untileQ8,
 } from '../helpers/kernels.js';
-import { type AwqTensors, type Q4Handle, testing } from '../helpers/native.js';
+import { type AwqTensors, type Q4Handle, type Q8Handle, testing } from '../helpers/native.js';
 
 
 function sameFloat(a: number, b: number): boolean {
@@ -301,6 +303,172 @@ describe('matmulQ4', () => {
     const c = cases[3]!;
     const serial = testing().q4Repack(c.awq.qweight, c.awq.qzeros, c.awq.scales, c.cols, c.rows, 1);
     expect(testing().q4Nibbles(serial)).toEqual(testing().q4Nibbles(c.handle));
+  });
+});
+
+// ---- Int8 weights (the LM head) --------------------------------------------------------------------
+
+interface Q8Case {
+  rows: number;
+  cols: number;
+  w: Float32Array; // [rows][cols], the original weights
+  dequantized: Float64Array; // [rows][cols]
+  handle: Q8Handle;
+}
+
+function q8Case(rows: number, cols: number, seed: number): Q8Case {
+  const w = new Rng(seed).floats(rows * cols, (r) => 0.05 * r.gauss()); // an embedding row's scale
+  const handle = testing().q8Quantize('f32', w, rows, cols, 2);
+  return { rows, cols, w, dequantized: dequantizeQ8Weights(untileQ8(testing().q8Layout(handle), rows, cols), rows, cols), handle };
+}
+
+/** The smallest half >= v (v > 0), as bits. */
+function halfAtLeast(v: number): number {
+  let h = 0;
+  for (let step = 0x4000; step >= 1; step >>= 1) if (halfToNumber(h + step) < v) h += step;
+  return h + 1;
+}
+
+describe('int8 weights (q8Quantize)', () => {
+  it('round-trips within half a step, with the smallest fp16 scale covering max|w| / 127, in the documented layout', () => {
+    const [rows, cols] = [13, 256]; // a partial last tile
+    const rng = new Rng(31);
+    const w = rng.floats(rows * cols, (r) => r.gauss());
+    const block = (r: number, b: number, f: (i: number) => number) => {
+      for (let i = 0; i < 32; i++) w[r * cols + b * 32 + i] = f(i);
+    };
+    block(0, 0, () => 0); // all zero: scale 0
+    block(1, 1, () => 2.5); // all equal
+    block(2, 2, (i) => (i === 7 ? -3 : 0.001 * i)); // one dominant negative value
+    block(3, 3, (i) => 1e-9 * Math.sin(i + 1)); // tiny: the scale is the smallest fp16 subnormal
+    block(4, 4, (i) => 60000 * Math.cos(i)); // large
+    block(5, 5, (i) => (i % 2 ? 0.5 : -0.5) * (1 + i / 64)); // many values near ties
+    const layout = testing().q8Layout(testing().q8Quantize('f32', w, rows, cols));
+    expect(layout.values.length).toBe(2 * (cols / 32) * 256);
+    const { q, scales } = untileQ8(layout, rows, cols);
+    for (let r = 0; r < rows; r++) {
+      for (let b = 0; b < cols / 32; b++) {
+        const values = Array.from(w.subarray(r * cols + b * 32, r * cols + b * 32 + 32));
+        const amax = Math.max(...values.map(Math.abs));
+        const bits = scales[r * (cols / 32) + b]!;
+        if (amax === 0) {
+          expect(bits, `[${r}, ${b}] zero block`).toBe(0);
+        } else {
+          expect(bits, `[${r}, ${b}] scale`).toBe(halfAtLeast(Math.fround(amax / 127)));
+        }
+        const d = halfToNumber(bits);
+        for (let i = 0; i < 32; i++) {
+          const code = q[r * cols + b * 32 + i]!;
+          expect(Math.abs(code)).toBeLessThanOrEqual(127);
+          const error = Math.abs(values[i]! - code * d);
+          if (!(error <= TOLERANCE.q8HalfStep * d)) expect.fail(`[${r}, ${b * 32 + i}] error ${error} > d / 2 = ${d / 2}`);
+        }
+      }
+    }
+    // Padding rows of the last tile stay zero.
+    for (let b = 0; b < cols / 32; b++) {
+      const at = 1 * (cols / 32) + b;
+      for (let lane = rows % 8; lane < 8; lane++) {
+        expect(layout.scales[at * 8 + lane]).toBe(0);
+        for (let i = 0; i < 8; i++) for (let j = 0; j < 4; j++) expect(layout.values[at * 256 + i * 32 + lane * 4 + j]).toBe(0);
+      }
+    }
+  });
+
+  it('gives the same codes from fp16, bf16 and fp32 copies of the same values, and on any thread count', () => {
+    const [rows, cols] = [21, 384];
+    const f32 = new Rng(5).floats(rows * cols, (r) => 0.05 * r.gauss());
+    const f16 = testing().convert('floatToHalf', f32, 'scalar');
+    const fromHalf = testing().convert('halfToFloat', f16, 'scalar');
+    const bf16 = Uint16Array.from(new Uint32Array(f32.buffer.slice(0)), (bits) => bits >>> 16);
+    const fromBf16 = testing().convert('bf16ToFloat', bf16, 'scalar');
+    const layout = (type: 'f32' | 'f16' | 'bf16', w: Float32Array | Uint16Array, threads = 1) => testing().q8Layout(testing().q8Quantize(type, w, rows, cols, threads));
+    expect(layout('f16', f16)).toEqual(layout('f32', fromHalf));
+    expect(layout('bf16', bf16)).toEqual(layout('f32', fromBf16));
+    expect(layout('f32', f32, 3)).toEqual(layout('f32', f32, 1));
+  });
+
+  it('turns a block holding Inf or NaN into a NaN scale, making that row NaN and no other', () => {
+    const [rows, cols] = [16, 256];
+    const w = new Rng(9).floats(rows * cols, (r) => 0.05 * r.gauss());
+    w[3 * cols + 40] = Infinity; // row 3, block 1
+    w[9 * cols + 255] = NaN; // row 9, block 7
+    const handle = testing().q8Quantize('f32', w, rows, cols);
+    const { q, scales } = untileQ8(testing().q8Layout(handle), rows, cols);
+    expect(scales[3 * 8 + 1]).toBe(0x7e00);
+    expect(scales[9 * 8 + 7]).toBe(0x7e00);
+    expect(Array.from(q.subarray(3 * cols + 32, 3 * cols + 64))).toEqual(new Array(32).fill(0));
+    for (const level of testing().simdLevels()) {
+      const y = unpad(testing().matmulQ8(handle, new Rng(2).floats(2 * cols, (r) => r.gauss()), 2, level), 2, rows);
+      for (let i = 0; i < y.length; i++) expect(Number.isNaN(y[i]), `${level} [${i}]`).toBe(i % rows === 3 || i % rows === 9);
+    }
+  });
+
+  it('rejects bad shapes and weights too large for fp16 scales with coded errors', () => {
+    expectCode(() => testing().q8Quantize('f32', new Float32Array(8 * 100), 8, 100), 'ERR_INVALID_ARGUMENT');
+    expectCode(() => testing().q8Quantize('f32', Float32Array.from({ length: 8 * 128 }, (_, i) => (i === 9 ? 9e6 : 0)), 8, 128), 'ERR_INVALID_ARGUMENT');
+    // 8e6 / 127 still fits (the largest half is 65504).
+    expect(() => testing().q8Quantize('f32', Float32Array.from({ length: 8 * 128 }, (_, i) => (i === 9 ? 8e6 : 0)), 8, 128)).not.toThrow();
+  });
+});
+
+describe('matmulQ8', () => {
+  const levels = testing().simdLevels();
+  // Odd row counts (partial tiles) next to whole tiles; cols as Q8 activations allow (multiples of 128).
+  const shapes: Array<[rows: number, cols: number]> = [
+    [1, 128],
+    [8, 256],
+    [37, 1152],
+    [67, 2048],
+  ];
+  const tokenCounts = [1, 2, 3, 4, 5, 9];
+  const cases = shapes.map(([rows, cols], i) => q8Case(rows, cols, 200 + i));
+
+  it.each(cases.map((c) => [`${c.rows}x${c.cols}`, c] as const))('%s: the reference equals the int8 math and the fp32 product', (_, c) => {
+    const tokens = 7;
+    const x = activations(new Rng(c.rows * 17 + c.cols), tokens * c.cols);
+    const y = unpad(testing().matmulQ8(c.handle, x, tokens, 'scalar'), tokens, c.rows);
+    const xq = dequantizeQ8(testing().quantizeQ8(x, c.cols, 'scalar'));
+    expectClose(y, matmulF64(c.dequantized, c.rows, c.cols, xq, tokens), TOLERANCE.q8ExactMath, 'vs exact int8 x int8 math');
+    expectClose(y, matmulF64(c.w, c.rows, c.cols, x, tokens), TOLERANCE.q8WeightsAndActivations, 'vs fp32 W x fp32 x');
+  });
+
+  it.each(levels)('%s equals the reference bit for bit on every shape, token count and odd row range', (level) => {
+    for (const c of cases) {
+      for (const tokens of tokenCounts) {
+        const x = activations(new Rng(tokens * 1000 + c.cols), tokens * c.cols);
+        const ranges: Array<[number, number]> = [[0, c.rows], [Math.min(3, c.rows), Math.max(c.rows - 2, Math.min(3, c.rows))], [c.rows - 1, c.rows]];
+        for (const [rowBegin, rowEnd] of ranges) {
+          const what = `${level} ${c.rows}x${c.cols} tokens ${tokens} rows [${rowBegin}, ${rowEnd})`;
+          const y = testing().matmulQ8(c.handle, x, tokens, level, { rowBegin, rowEnd });
+          expectSentinels(y, tokens, c.rows, rowBegin, rowEnd, what);
+          const got = unpad(y, tokens, c.rows, rowBegin, rowEnd);
+          expect(got.every(Number.isFinite), what).toBe(true);
+          expect(got, what).toEqual(unpad(testing().matmulQ8(c.handle, x, tokens, 'scalar', { rowBegin, rowEnd }), tokens, c.rows, rowBegin, rowEnd));
+        }
+      }
+    }
+  });
+
+  it.each(levels)('%s: thread count, split and batch size never change a result (bit-exact)', (level) => {
+    const c = cases[3]!;
+    const tokens = 9;
+    const x = activations(new Rng(5), tokens * c.cols);
+    const one = testing().matmulQ8(c.handle, x, tokens, level, { threads: 1 });
+    expect(testing().matmulQ8(c.handle, x, tokens, level, { threads: 2 })).toEqual(one);
+    expect(testing().matmulQ8(c.handle, x, tokens, level, { threads: 3, grain: 3 })).toEqual(one); // splits inside tiles
+    const alone = testing().matmulQ8(c.handle, x.subarray(5 * c.cols, 6 * c.cols), 1, level);
+    expect(unpad(alone, 1, c.rows)).toEqual(unpad(one, tokens, c.rows).subarray(5 * c.rows, 6 * c.rows));
+  });
+
+  it.each(levels)('%s: a non-finite activation makes its token NaN, and only its token', (level) => {
+    const c = cases[2]!;
+    const x = activations(new Rng(9), 3 * c.cols);
+    x[c.cols + 17] = Infinity;
+    x[2 * c.cols + 200] = NaN;
+    const y = unpad(testing().matmulQ8(c.handle, x, 3, level), 3, c.rows);
+    expect(y.subarray(0, c.rows).every(Number.isFinite)).toBe(true);
+    expect(y.subarray(c.rows).every(Number.isNaN)).toBe(true);
   });
 });
 

@@ -65,13 +65,6 @@ void repackTiles(AwqTensors const& awq, Q4Weights& out, int tileBegin, int tileE
   }
 }
 
-// fp16 of a positive finite scale, rounded up: the smallest half >= s.
-std::uint16_t halfAtLeast(float s) {
-  std::uint16_t h = tv::floatToHalf(s);
-  if (tv::halfToFloat(h) < s) ++h;  // positive halves are ordered like their bit patterns
-  return h;
-}
-
 }  // namespace
 
 Q4Weights::Q4Weights(int rows, int cols) : rows_(rows), cols_(cols) {
@@ -154,7 +147,7 @@ AwqOwned quantizeRtnAwq(float const* weight, int outFeatures, int inFeatures) {
         lo = std::min(lo, wg[i]);
         hi = std::max(hi, wg[i]);
       }
-      std::uint16_t const h = hi > lo ? halfAtLeast((hi - lo) / 15.0f) : std::uint16_t{0x3c00};  // 1.0 for all-zero
+      std::uint16_t const h = hi > lo ? tv::halfAtLeast((hi - lo) / 15.0f) : std::uint16_t{0x3c00};  // 1.0 for all-zero
       TV_CHECK_ARG(h < 0x7c00, "weights of row ", r, " span ", hi - lo, ", too wide for fp16 scales");
       float const scale = tv::halfToFloat(h);
       // nearbyint: round half to even, like torch.round in AutoAWQ.

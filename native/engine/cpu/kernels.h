@@ -60,6 +60,36 @@ struct Q8Vector {
   float* groupSum = nullptr;      // [k / 128]: sum of the dequantized values over each 128-group
 };
 
+// ---- Int8 weights and int8 activations (the LM head) ---------------------------------------------
+//
+// An int8 weight matrix W [rows][cols], cols % 32 == 0, symmetric, in blocks of 32 columns per row
+// (llama.cpp's Q8_0 idea): w = q * d with q in -127..127 and one fp16 scale d per row and block
+// (quantizeQ8Weights, q8_weights.h). Its blocks line up with the Q8Vector activation blocks, so a
+// row's dot product is, block by block in column order from acc = 0,
+//   acc = fma(float(isum_b), d_b * dx_b, acc)
+// with isum_b the exact int32 sum of q * xq over the block (|isum_b| <= 32 * 127 * 127 < 2^24, so its
+// float is exact) and d_b * dx_b one fp32 product. Every level computes exactly this sequence, so
+// results are bit-identical across levels, thread splits and token counts.
+//
+// Scales are fp16, rounded up from max|w| / 127 so that |w| / d <= 127 needs no clamp: 2 bytes per 32
+// weights (6% on top of the int8 values, fp32 would be 12.5%: 19 MB more per decoded token for
+// Qwen2.5-3B's 151,936-row head), and the 8 scales of a tile block load as one 16-byte vector.
+//
+// Rows are interleaved in tiles of 8 like Q4Matrix (the last tile padded with zero rows: q = 0,
+// scale 0), so one lane of a SIMD register accumulates one row. tiles = ceil(rows / 8), blocks = cols / 32.
+//   values [tiles][blocks][8 chunks][8 rows][4 bytes]   (256 bytes per tile and block)
+//       chunk i of block b holds columns 32b + 4i .. 32b + 4i + 3 of each of the tile's 8 rows
+//   scales [tiles][blocks][8 rows]  fp16 (NaN for a block that held Inf or NaN)
+// Row r is lane r % 8 of tile r / 8; block b of tile t starts at byte (t * blocks + b) * 256.
+inline constexpr int kQ8TileRows = 8;
+inline constexpr int kQ8WeightBlockBytes = 256;  // one tile x one 32-column block: 8 rows x 32 int8
+struct Q8Matrix {
+  int rows = 0;
+  int cols = 0;
+  std::int8_t const* values = nullptr;
+  std::uint16_t const* scales = nullptr;
+};
+
 // A dense weight matrix W [rows][cols], row-major, in one of fp32 / fp16 / bf16.
 enum class DenseType { kF32, kF16, kBF16 };
 struct DenseMatrix {
@@ -92,6 +122,12 @@ struct KernelTable {
   void (*matmulQ4)(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, std::size_t ldy, int rowBegin,
                    int rowEnd) = nullptr;
 
+  // Same for int8 weights (Q8Matrix; x quantized with quantizeQ8, whose groupSum it does not read).
+  // Rows are bit-identical at every level and for every split (see Q8Matrix); split in multiples of
+  // 8 rows to avoid computing a shared tile twice.
+  void (*matmulQ8)(Q8Matrix const& w, Q8Vector const* x, int tokens, float* y, std::size_t ldy, int rowBegin,
+                   int rowEnd) = nullptr;
+
   // Same for dense weights with fp32 activations: X_t starts at x + t * ldx.
   void (*matmulDense)(DenseMatrix const& w, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
                       int rowBegin, int rowEnd) = nullptr;
@@ -117,6 +153,8 @@ void installAvx2Kernels(KernelTable& table);
 void installAvx2Q4Kernels(KernelTable& table);  // kernels_avx2_q4.cc, called by installAvx2Kernels
 void installNeonKernels(KernelTable& table);
 void installNeonQ4Kernels(KernelTable& table);  // kernels_neon_q4.cc, called by installNeonKernels
+void installAvx2Q8Kernels(KernelTable& table);  // kernels_avx2_q8.cc, called by installAvx2Kernels
+void installNeonQ8Kernels(KernelTable& table);  // kernels_neon_q8.cc, called by installNeonKernels
 
 // Reference dot product of one dense row with x over n columns (any n): the column tail of the SIMD
 // dense kernels, so that tails are computed by the reference, never by a pasted copy.

@@ -240,6 +240,7 @@ void detail::installAvx2Kernels(KernelTable& table) {
   table.dotHalf = dotHalfAvx2;
   table.axpyHalf = axpyHalfAvx2;
   detail::installAvx2Q4Kernels(table);
+  detail::installAvx2Q8Kernels(table);
 }
 
 }  // namespace tv::cpu

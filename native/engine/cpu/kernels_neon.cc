@@ -208,6 +208,7 @@ void detail::installNeonKernels(KernelTable& table) {
   table.dotHalf = dotHalfNeon;
   table.axpyHalf = axpyHalfNeon;
   installNeonQ4Kernels(table);
+  installNeonQ8Kernels(table);
 }
 #else
 void detail::installNeonKernels(KernelTable&) {}

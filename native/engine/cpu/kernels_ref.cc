@@ -104,6 +104,30 @@ void matmulQ4Ref(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, std
   }
 }
 
+// ---- Int8 x int8 matmul -------------------------------------------------------------------------
+
+void matmulQ8Ref(Q8Matrix const& w, Q8Vector const* x, int tokens, float* y, std::size_t ldy, int rowBegin,
+                 int rowEnd) {
+  int const blocks = w.cols / kQ8BlockSize;
+  for (int r = rowBegin; r < rowEnd; ++r) {
+    int const tile = r / kQ8TileRows;
+    int const lane = r % kQ8TileRows;
+    for (int t = 0; t < tokens; ++t) {
+      float acc = 0.0f;
+      for (int b = 0; b < blocks; ++b) {
+        std::size_t const at = static_cast<std::size_t>(tile) * blocks + b;
+        std::int8_t const* block = w.values + at * kQ8WeightBlockBytes;
+        std::int8_t const* xq = x[t].values + b * kQ8BlockSize;
+        std::int32_t isum = 0;  // exact: |isum| <= 32 * 127 * 127
+        for (int c = 0; c < kQ8BlockSize; ++c) isum += block[(c / 4) * 32 + lane * 4 + c % 4] * xq[c];
+        float const scale = tv::halfToFloat(w.scales[at * kQ8TileRows + lane]) * x[t].scale[b];
+        acc = std::fma(static_cast<float>(isum), scale, acc);  // fused, as in every SIMD variant
+      }
+      y[t * ldy + r] = acc;
+    }
+  }
+}
+
 // ---- Dense matmul, attention helpers ------------------------------------------------------------
 
 float denseAt(DenseType type, void const* row, int c) {
@@ -153,6 +177,7 @@ KernelTable const& referenceKernels() {
     t.bf16ToFloat = bf16ToFloatRef;
     t.quantizeQ8 = quantizeQ8Ref;
     t.matmulQ4 = matmulQ4Ref;
+    t.matmulQ8 = matmulQ8Ref;
     t.matmulDense = matmulDenseRef;
     t.dotHalf = dotHalfRef;
     t.axpyHalf = axpyHalfRef;

@@ -1,5 +1,6 @@
 #include "engine/cpu/linear.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
@@ -12,9 +13,27 @@ namespace {
 using tv::cpu::kernels;
 using tv::cpu::kQ4GroupSize;
 
-// Rows per parallel work item: whole 8-row tiles of the int4 layout, and a multiple of what the dense
-// SIMD kernels process together.
-constexpr std::int64_t kRowGrain = 16;
+// Rows per parallel work item: whole 8-row tiles of the int4 and int8 layouts, and a multiple of what
+// the dense SIMD kernels process together.
+constexpr int kRowGrain = 16;
+// forwardRows splits a range over the pool from this many rows on. Shorter ranges (a grammar's few
+// allowed tokens, often many short runs) stay on the calling thread: a parallel region costs a few
+// microseconds, about what 50 rows of a 2048-wide int8 head take to stream.
+constexpr int kParallelRows = 512;
+
+// Calls fn(r0, r1) over [rowBegin, rowEnd): split across the pool in chunks of kRowGrain rows whose
+// boundaries are multiples of kRowGrain (a chunk never cuts a tile), or in one call without a pool.
+template <typename Fn>
+void splitRows(ThreadPool* pool, int rowBegin, int rowEnd, Fn&& fn) {
+  if (pool == nullptr) {
+    fn(rowBegin, rowEnd);
+    return;
+  }
+  int const first = rowBegin / kRowGrain * kRowGrain;
+  pool->parallelFor(rowEnd - first, kRowGrain, [&](std::int64_t b, std::int64_t e) {
+    fn(std::max(rowBegin, first + static_cast<int>(b)), first + static_cast<int>(e));
+  });
+}
 
 std::size_t denseElementSize(DenseType type) { return type == DenseType::kF32 ? 4 : 2; }
 
@@ -61,8 +80,24 @@ Linear Linear::quantized(Q4Weights weights, std::vector<float> bias) {
   return l;
 }
 
+Linear Linear::int8(Q8Weights weights, std::vector<float> bias) {
+  Linear l;
+  l.rows_ = weights.rows();
+  l.cols_ = weights.cols();
+  l.q8_ = std::make_shared<Q8Weights>(std::move(weights));
+  l.bias_ = std::move(bias);
+  return l;
+}
+
+Linear Linear::toInt8(ThreadPool* pool) const {
+  TV_CHECK_ARG(format() == WeightFormat::kDense, "only a dense layer can be quantized to int8");
+  TV_CHECK_ARG(cols_ % kQ4GroupSize == 0, "an int8 layer needs in_features a multiple of ", kQ4GroupSize, "; got ", cols_);
+  return Linear::int8(tv::cpu::quantizeQ8Weights(dense_, pool), bias_);
+}
+
 std::size_t Linear::weightBytes() const {
   if (q4_) return q4_->bytes();
+  if (q8_) return q8_->bytes();
   return static_cast<std::size_t>(rows_) * static_cast<std::size_t>(cols_) * denseElementSize(dense_.type);
 }
 
@@ -77,51 +112,63 @@ tv::cpu::Q8Buffer& Q8Scratch::get(int k, int tokens) {
   return buffers_.back();
 }
 
-void Linear::forward(ThreadPool& pool, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
-                     Q8Scratch& scratch) const {
-  if (q4_) {
+void Linear::matmul(ThreadPool& pool, bool parallel, float const* x, std::size_t ldx, int tokens, float* y,
+                    std::size_t ldy, int rowBegin, int rowEnd, Q8Scratch& scratch) const {
+  ThreadPool* const split = parallel ? &pool : nullptr;
+  if (q4_ || q8_) {
     tv::cpu::Q8Buffer& q8 = scratch.get(cols_, tokens);
-    q8.quantize(kernels(), x, ldx, tokens, tokens > 1 ? &pool : nullptr);
-    tv::cpu::Q4Matrix const w = q4_->view();
-    auto const matmul = kernels().matmulQ4;
-    pool.parallelFor(rows_, kRowGrain, [&](std::int64_t r0, std::int64_t r1) {
-      matmul(w, q8.rows(), tokens, y, ldy, static_cast<int>(r0), static_cast<int>(r1));
-    });
+    q8.quantize(kernels(), x, ldx, tokens, tokens > 1 ? split : nullptr);
+    if (q4_) {
+      tv::cpu::Q4Matrix const w = q4_->view();
+      auto const kernel = kernels().matmulQ4;
+      splitRows(split, rowBegin, rowEnd, [&](int r0, int r1) { kernel(w, q8.rows(), tokens, y, ldy, r0, r1); });
+    } else {
+      tv::cpu::Q8Matrix const w = q8_->view();
+      auto const kernel = kernels().matmulQ8;
+      splitRows(split, rowBegin, rowEnd, [&](int r0, int r1) { kernel(w, q8.rows(), tokens, y, ldy, r0, r1); });
+    }
   } else {
-    auto const matmul = kernels().matmulDense;
-    pool.parallelFor(rows_, kRowGrain, [&](std::int64_t r0, std::int64_t r1) {
-      matmul(dense_, x, ldx, tokens, y, ldy, static_cast<int>(r0), static_cast<int>(r1));
-    });
+    auto const kernel = kernels().matmulDense;
+    splitRows(split, rowBegin, rowEnd, [&](int r0, int r1) { kernel(dense_, x, ldx, tokens, y, ldy, r0, r1); });
   }
   if (!bias_.empty()) {
     for (int t = 0; t < tokens; ++t) {
       float* row = y + static_cast<std::size_t>(t) * ldy;
-      for (int r = 0; r < rows_; ++r) row[r] += bias_[static_cast<std::size_t>(r)];
+      for (int r = rowBegin; r < rowEnd; ++r) row[r] += bias_[static_cast<std::size_t>(r)];
     }
   }
+}
+
+void Linear::forward(ThreadPool& pool, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
+                     Q8Scratch& scratch) const {
+  matmul(pool, true, x, ldx, tokens, y, ldy, 0, rows_, scratch);
 }
 
 void Linear::forwardRows(ThreadPool& pool, float const* x, int tokens, float* y, std::size_t ldy, int rowBegin,
                          int rowEnd, Q8Scratch& scratch) const {
   TV_CHECK_INTERNAL(rowBegin >= 0 && rowBegin <= rowEnd && rowEnd <= rows_, "row range out of bounds");
-  if (q4_) {
-    tv::cpu::Q8Buffer& q8 = scratch.get(cols_, tokens);
-    q8.quantize(kernels(), x, static_cast<std::size_t>(cols_), tokens, nullptr);
-    kernels().matmulQ4(q4_->view(), q8.rows(), tokens, y, ldy, rowBegin, rowEnd);
-  } else {
-    kernels().matmulDense(dense_, x, static_cast<std::size_t>(cols_), tokens, y, ldy, rowBegin, rowEnd);
-  }
-  if (!bias_.empty()) {
-    for (int t = 0; t < tokens; ++t) {
-      for (int r = rowBegin; r < rowEnd; ++r) y[static_cast<std::size_t>(t) * ldy + r] += bias_[static_cast<std::size_t>(r)];
-    }
-  }
+  matmul(pool, rowEnd - rowBegin >= kParallelRows, x, static_cast<std::size_t>(cols_), tokens, y, ldy, rowBegin, rowEnd,
+         scratch);
 }
 
 Linear Linear::withBias(std::vector<float> bias) && {
   TV_CHECK_INTERNAL(bias.empty() || static_cast<int>(bias.size()) == rows_, "bias length mismatch");
   bias_ = std::move(bias);
   return std::move(*this);
+}
+
+char const* weightFormatName(Linear const& linear) {
+  switch (linear.format()) {
+    case WeightFormat::kInt4: return "int4";
+    case WeightFormat::kInt8: return "q8";
+    case WeightFormat::kDense: break;
+  }
+  switch (linear.denseType()) {
+    case DenseType::kF32: return "fp32";
+    case DenseType::kF16: return "fp16";
+    case DenseType::kBF16: return "bf16";
+  }
+  return "?";
 }
 
 std::vector<float> readFloatVector(TensorView const& t, std::int64_t expectedLength) {

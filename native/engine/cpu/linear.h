@@ -1,7 +1,7 @@
-// A linear layer y = W x (+ b) as the CPU kernels consume it: int4 (AWQ, repacked at load) or dense
-// fp32 / fp16 / bf16 (read in place from the memory-mapped checkpoint when aligned). Layers that share
-// an input (q/k/v, gate/up) are fused at load into one matrix, so one pass over the activations
-// serves them all.
+// A linear layer y = W x (+ b) as the CPU kernels consume it: int4 (AWQ, repacked at load), int8
+// (quantized at load from a dense matrix: the LM head, see LmHeadPrecision) or dense fp32 / fp16 /
+// bf16 (read in place from the memory-mapped checkpoint when aligned). Layers that share an input
+// (q/k/v, gate/up) are fused at load into one matrix, so one pass over the activations serves them all.
 #pragma once
 
 #include <cstddef>
@@ -15,12 +15,17 @@
 #include "engine/cpu/awq.h"
 #include "engine/cpu/kernels.h"
 #include "engine/cpu/q8_buffer.h"
+#include "engine/cpu/q8_weights.h"
 
 namespace tv::engine::cpu {
 
 using tv::cpu::DenseMatrix;
 using tv::cpu::DenseType;
 using tv::cpu::Q4Weights;
+using tv::cpu::Q8Weights;
+
+// How a Linear stores its weights.
+enum class WeightFormat { kDense, kInt4, kInt8 };
 
 // Quantized-activation buffers of one execution context, one per activation width (hidden,
 // intermediate, ...), grown on demand and reused across calls.
@@ -37,33 +42,50 @@ class Linear {
   Linear() = default;
   static Linear dense(DenseMatrix matrix, std::shared_ptr<void const> keepAlive, std::vector<float> bias);
   static Linear quantized(Q4Weights weights, std::vector<float> bias);
+  static Linear int8(Q8Weights weights, std::vector<float> bias);
 
   int outFeatures() const { return rows_; }
   int inFeatures() const { return cols_; }
-  bool isQuantized() const { return q4_ != nullptr; }
+  WeightFormat format() const { return q4_ ? WeightFormat::kInt4 : q8_ ? WeightFormat::kInt8 : WeightFormat::kDense; }
+  // The dense element type (format() == kDense only).
+  DenseType denseType() const { return dense_.type; }
   // Bytes of weight data one full matmul streams (for bandwidth figures).
   std::size_t weightBytes() const;
 
   // y[t * ldy + r] = sum_c W[r][c] * x[t * ldx + c] + b[r] for t < tokens, r < outFeatures.
-  // scratch holds the int8-quantized activations for int4 layers.
+  // scratch holds the int8-quantized activations for int4 and int8 layers.
   void forward(ThreadPool& pool, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
                Q8Scratch& scratch) const;
 
-  // Only rows [rowBegin, rowEnd): used for the LM head when few logits are needed.
+  // Only rows [rowBegin, rowEnd): used for the LM head when few logits are needed. x holds tokens
+  // vectors of inFeatures; long ranges are split over the pool, short ones run on the calling thread.
   void forwardRows(ThreadPool& pool, float const* x, int tokens, float* y, std::size_t ldy, int rowBegin, int rowEnd,
                    Q8Scratch& scratch) const;
 
   // The same layer with a bias added (length outFeatures).
   Linear withBias(std::vector<float> bias) &&;
 
+  // This dense layer quantized to int8 (tv::cpu::quantizeQ8Weights; the bias is kept), on the pool's
+  // threads. ERR_INVALID_ARGUMENT unless format() == kDense and inFeatures % 128 == 0 (the width
+  // of the Q8 activations).
+  Linear toInt8(ThreadPool* pool) const;
+
  private:
+  // Rows [rowBegin, rowEnd) of every token, split over the pool when `parallel`.
+  void matmul(ThreadPool& pool, bool parallel, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
+              int rowBegin, int rowEnd, Q8Scratch& scratch) const;
+
   int rows_ = 0;
   int cols_ = 0;
   DenseMatrix dense_{};
   std::shared_ptr<void const> keepAlive_;  // owned buffer or the mapped file behind dense_.data
   std::shared_ptr<Q4Weights> q4_;
+  std::shared_ptr<Q8Weights> q8_;
   std::vector<float> bias_;
 };
+
+// The weights' storage as reported to users: "q8", "int4", "fp16", "bf16" or "fp32".
+char const* weightFormatName(Linear const& linear);
 
 // Reads a float vector of any float dtype (norm weights, biases), checking its length.
 std::vector<float> readFloatVector(TensorView const& t, std::int64_t expectedLength);

@@ -29,8 +29,25 @@ std::string decoderPrefix(SafetensorsSet const& set) {
            set.describeFiles(), ")");
 }
 
+// The head precision to use: kAuto resolved (see LmHeadPrecision), kInt8 checked.
+LmHeadPrecision resolveLmHead(LmHeadPrecision requested, QwenDecoderWeights const& w) {
+  bool const int8Possible = w.lmHead.format() == WeightFormat::kDense && w.lmHead.inFeatures() % tv::cpu::kQ4GroupSize == 0;
+  if (requested == LmHeadPrecision::kInt8) {
+    TV_CHECK_ARG(w.lmHead.format() == WeightFormat::kDense, "an int8 LM head is quantized from a dense one; this checkpoint's head is int4");
+    TV_CHECK_ARG(int8Possible, "an int8 LM head needs hidden_size a multiple of ", tv::cpu::kQ4GroupSize, "; it is ",
+                 w.lmHead.inFeatures());
+    return LmHeadPrecision::kInt8;
+  }
+  if (requested == LmHeadPrecision::kStored) return LmHeadPrecision::kStored;
+  bool int4Body = !w.layers.empty();
+  for (QwenDecoderWeights::Layer const& l : w.layers) {
+    for (Linear const* m : {&l.qkv, &l.output, &l.gateUp, &l.down}) int4Body = int4Body && m->format() == WeightFormat::kInt4;
+  }
+  return int4Body && int8Possible ? LmHeadPrecision::kInt8 : LmHeadPrecision::kStored;
+}
+
 QwenDecoderWeights loadDecoder(QwenTextConfig const& c, SafetensorsSet const& set, SafetensorsSet const& embedding,
-                               ThreadPool& pool) {
+                               ThreadPool& pool, LmHeadPrecision lmHead) {
   std::string const p = decoderPrefix(set);
   QwenDecoderWeights w;
   int const qOut = c.heads * c.headDim;
@@ -69,6 +86,8 @@ QwenDecoderWeights loadDecoder(QwenTextConfig const& c, SafetensorsSet const& se
              "embed_tokens.weight' nor embedding.safetensors ('embedding') was found");
     w.lmHead = loadDenseMatrix(*tied, nullptr, c.vocabSize, c.hiddenSize);
   }
+  w.lmHeadPrecision = resolveLmHead(lmHead, w);
+  if (w.lmHeadPrecision == LmHeadPrecision::kInt8) w.lmHead = w.lmHead.toInt8(&pool);
   w.weightBytes += w.lmHead.weightBytes();
   return w;
 }
@@ -341,6 +360,13 @@ void CpuLlmContext::attention(int layer, Token const* tokens, int count) {
 
 }  // namespace
 
+LmHeadPrecision parseLmHeadPrecision(std::string_view name) {
+  if (name == "auto") return LmHeadPrecision::kAuto;
+  if (name == "fp16") return LmHeadPrecision::kStored;
+  TV_CHECK_ARG(name == "q8", "lmHead must be 'auto', 'fp16' or 'q8', got '", name, "'");
+  return LmHeadPrecision::kInt8;
+}
+
 std::unique_ptr<CpuLlmEngine> CpuLlmEngine::load(LlmLoadSpec spec) {
   TV_CHECK_INTERNAL(spec.pool != nullptr, "LlmLoadSpec needs a thread pool");
   std::unique_ptr<CpuLlmEngine> engine(new CpuLlmEngine());
@@ -359,7 +385,7 @@ std::unique_ptr<CpuLlmEngine> CpuLlmEngine::load(LlmLoadSpec spec) {
   for (std::string const& path : spec.weightFiles) engine->files_.add(std::make_shared<SafetensorsFile>(path));
   SafetensorsSet embedding;
   if (!spec.embeddingFile.empty()) embedding.add(std::make_shared<SafetensorsFile>(spec.embeddingFile));
-  engine->weights_ = loadDecoder(engine->config_, engine->files_, embedding, *engine->pool_);
+  engine->weights_ = loadDecoder(engine->config_, engine->files_, embedding, *engine->pool_, spec.lmHead);
   if (!spec.embeddingFile.empty()) {
     // The tied head may be read in place from embedding.safetensors: keep that map alive too.
     for (auto const& file : embedding.files()) engine->files_.add(file);
