@@ -13,7 +13,8 @@
 //
 // Our side: the generated AWQ model of the preset (int4, group 128, fp16 scales and zeros, fp16 tied
 // LM head) in ~/.cache/trt-vla/models, driven through the tensor contract like bench:engine (random
-// fp16 embeddings as input: the embedding lookup is host work outside the engine). llama.cpp's side:
+// fp16 embeddings as input: the embedding lookup is host work outside the engine; the next token is
+// picked greedily from the logits, in JS, inside the timed step). llama.cpp's side:
 // a qwen2 GGUF with the same shapes written by lib/bench/qwen2Gguf.ts (Q4_0 linear layers, Q6_K or
 // Q8_0 tied embedding as llama-quantize would choose, F32 norms and biases; random token ids as input)
 // in ~/.cache/trt-vla/models/gguf, evaluated with node-llama-cpp's controlledEvaluate (greedy pick of
@@ -140,6 +141,18 @@ function randomTokens(count, s) {
   });
 }
 
+// Runs one round and adds its CPU share: this process's CPU time / (wall time x threads). Both
+// engines run in this process, so a share well below 1 means other processes took the cores (or,
+// for short steps, that the engine left them idle between steps).
+async function measured(round) {
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const result = await round();
+  const wallMicros = Number(process.hrtime.bigint() - t0) / 1e3;
+  const cpu = process.cpuUsage(cpu0);
+  return { ...result, cpuShare: (cpu.user + cpu.system) / (wallMicros * threads) };
+}
+
 async function benchShape(shape) {
   const preset = SHAPES[shape];
   const t = PRESET_DIMS[preset].text;
@@ -152,10 +165,12 @@ async function benchShape(shape) {
   const H = ours.hidden;
   const prefillEmbeds = randomHalf(N * H, 1);
   const stepEmbeds = Array.from({ length: M }, (_, i) => randomHalf(H, 100 + i));
+  // Each engine call plus the greedy pick of the next token (what llama.cpp's side does too).
+  const oursStep = (embeds, count, start) => ours.step(embeds, count, start) + ours.greedy().seconds;
   const oursRound = () => {
-    const prefill = ours.step(prefillEmbeds, N, -1);
+    const prefill = oursStep(prefillEmbeds, N, -1);
     let decode = 0;
-    for (let i = 0; i < M; i++) decode += ours.step(stepEmbeds[i], 1, N + i);
+    for (let i = 0; i < M; i++) decode += oursStep(stepEmbeds[i], 1, N + i);
     return { prefill, decode };
   };
 
@@ -187,11 +202,11 @@ async function benchShape(shape) {
   const samples = { ours: [], llama: [] };
   for (let r = 0; r < rounds; r++) {
     if (r % 2 === 0) {
-      samples.ours.push(oursRound());
-      samples.llama.push(await llamaRound());
+      samples.ours.push(await measured(oursRound));
+      samples.llama.push(await measured(llamaRound));
     } else {
-      samples.llama.push(await llamaRound());
-      samples.ours.push(oursRound());
+      samples.llama.push(await measured(llamaRound));
+      samples.ours.push(await measured(oursRound));
     }
   }
   const summary = (s, weightBytes) => {
@@ -200,6 +215,7 @@ async function benchShape(shape) {
     return {
       prefill: { best: Math.max(...prefill), median: median(prefill), all: prefill },
       decode: { best: Math.max(...decode), median: median(decode), all: decode },
+      cpuShare: { min: Math.min(...s.map((x) => x.cpuShare)), all: s.map((x) => x.cpuShare) },
       weightBytesPerToken: weightBytes,
     };
   };
@@ -235,6 +251,7 @@ for (const shape of shapes) {
     log(`  ${name.padEnd(11)}  ${`${f(s.prefill.best)} / ${f(s.prefill.median)}`.padEnd(30)}${`${f(s.decode.best)} / ${f(s.decode.median)}`.padEnd(29)}${(s.weightBytesPerToken / 1e6).toFixed(1)} MB (${s.weights})`);
   }
   log(`  ours/llama   ${`${r.ratio.prefill.best.toFixed(2)}x / ${r.ratio.prefill.median.toFixed(2)}x`.padEnd(30)}${`${r.ratio.decode.best.toFixed(2)}x / ${r.ratio.decode.median.toFixed(2)}x`}`);
+  log(`  cpu share    ours ${r.ours.cpuShare.min.toFixed(2)}, llama.cpp ${r.llama.cpuShare.min.toFixed(2)} (lowest round: CPU time / (wall x threads))`);
   log(`  load average ${r.loadAverage.before.join(' ')} before, ${r.loadAverage.after.join(' ')} after`);
 }
 config.llamaCpp.facts = [...llamaFacts];

@@ -103,6 +103,14 @@ export async function openCpuLlm({ dir, threads, maxInputLength, capacity }) {
     return seconds;
   }
 
+  // The greedy next token of the last step's logits, and the seconds it took to find it.
+  function greedy() {
+    const t0 = process.hrtime.bigint();
+    let best = 0;
+    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+    return { token: best, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+  }
+
   return {
     config,
     hidden: H,
@@ -110,6 +118,7 @@ export async function openCpuLlm({ dir, threads, maxInputLength, capacity }) {
     /** Weight bytes one decode step streams (int4 + scales + zeros + the fp16 LM head). */
     weightBytes: engine.weightBytes,
     step,
+    greedy,
     dispose: () => engine.dispose(),
   };
 }
