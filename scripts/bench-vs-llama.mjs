@@ -17,8 +17,8 @@
 // picked greedily from the logits, in JS, inside the timed step). llama.cpp's side:
 // a qwen2 GGUF with the same shapes written by lib/bench/qwen2Gguf.ts (Q4_0 linear layers, Q6_K or
 // Q8_0 tied embedding as llama-quantize would choose, F32 norms and biases; random token ids as input)
-// in ~/.cache/trt-vla/models/gguf, evaluated with node-llama-cpp's controlledEvaluate (greedy pick of
-// the next token: llama.cpp computes the same last-token logits as ours, plus an argmax).
+// in ~/.cache/trt-vla/models/gguf, evaluated with node-llama-cpp's evaluate() loop (last-token logits
+// and a greedy pick of the next token, as ours).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -180,20 +180,28 @@ async function benchShape(shape) {
   const sequence = context.getSequence();
   const prompt = randomTokens(N, 1);
   const stepTokens = randomTokens(M, 2);
-  const next = { generateNext: { token: true } }; // logits of this token + a greedy pick
+  // evaluate() is node-llama-cpp's generation loop: it evaluates the given tokens, computes the logits
+  // of the last one and picks the next token greedily (temperature 0); a token passed to next()
+  // replaces the pick, so both sides decode the same fixed sequence. (It keeps one sampler for the
+  // whole sequence; controlledEvaluate() makes one per call, which cost the tiny shape ~2x per step.)
   const llamaRound = async () => {
     await sequence.clearHistory();
-    let t0 = process.hrtime.bigint();
-    await sequence.controlledEvaluate([...prompt.slice(0, -1), [prompt[N - 1], next]]);
-    const prefill = Number(process.hrtime.bigint() - t0) / 1e9;
-    let decode = 0;
-    for (let i = 0; i < M; i++) {
-      t0 = process.hrtime.bigint();
-      const [out] = await sequence.controlledEvaluate([[stepTokens[i], next]]);
-      decode += Number(process.hrtime.bigint() - t0) / 1e9;
-      if (out?.next.token == null) throw new Error('llama.cpp produced no token');
+    const generator = sequence.evaluate(prompt, { temperature: 0, yieldEogToken: true });
+    try {
+      let t0 = process.hrtime.bigint();
+      let out = await generator.next();
+      const prefill = Number(process.hrtime.bigint() - t0) / 1e9;
+      let decode = 0;
+      for (let i = 0; i < M; i++) {
+        if (out.done) throw new Error('llama.cpp stopped generating');
+        t0 = process.hrtime.bigint();
+        out = await generator.next(stepTokens[i]);
+        decode += Number(process.hrtime.bigint() - t0) / 1e9;
+      }
+      return { prefill, decode };
+    } finally {
+      await generator.return();
     }
-    return { prefill, decode };
   };
 
   // Warm-up (first touch of the mapped weights, llama.cpp's graph allocation), then the rounds.
