@@ -11,13 +11,11 @@
 //   read GB/s       the machine's read bandwidth with the same threads, measured by this run (the
 //                   best of a probe before and after), and the decode's share of it
 // Absolute numbers on a shared machine are noise; compare numbers of one run.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { makeModel } from '../dist/model/generate.js';
-import { native } from '../dist/native.js';
+import { ensureModel, openCpuLlm, randomHalf, readBandwidth as probeReadBandwidth } from './lib/llmDriver.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -30,7 +28,6 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-const testing = native().testing;
 const threads = Number(values.threads ?? os.availableParallelism?.() ?? os.cpus().length);
 const prefillTokens = Number(values.prefill);
 const contextTokens = Number(values.context);
@@ -40,90 +37,15 @@ const log = (...args) => {
   if (!values.json) console.log(...args);
 };
 
-const dir = values.model ?? path.join(os.homedir(), '.cache', 'trt-vla', 'models', '3b-shape-awq-seed1');
-if (!existsSync(path.join(dir, 'llm', 'config.json'))) {
-  log(`generating the 3b-shape AWQ model into ${dir} (once; a few minutes)...`);
-  mkdirSync(dir, { recursive: true });
-  await makeModel({ preset: '3b-shape', quant: 'awq', out: dir, seed: 1 });
-}
-const llmDir = path.join(dir, 'llm');
-const config = JSON.parse(readFileSync(path.join(llmDir, 'config.json'), 'utf8'));
-const H = config.hidden_size;
-const layers = config.num_hidden_layers;
-const kvHeads = config.num_key_value_heads;
-const headDim = config.head_dim ?? H / config.num_attention_heads;
-const capacity = Math.max(prefillTokens, contextTokens + decodeSteps) + 1;
-
-const engine = await testing.loadCpuLlmEngine({
-  config: JSON.stringify(config),
-  configName: 'llm/config.json',
-  weightFiles: [path.join(llmDir, 'model.safetensors')],
-  embeddingFile: path.join(llmDir, 'embedding.safetensors'),
-  limits: { maxBatch: 1, maxInputLength: Math.max(prefillTokens, contextTokens), maxKvCapacity: capacity },
+const dir = values.model ?? (await ensureModel('3b-shape', { log }));
+const engine = await openCpuLlm({
+  dir,
   threads,
+  maxInputLength: Math.max(prefillTokens, contextTokens),
+  capacity: Math.max(prefillTokens, contextTokens + decodeSteps) + 1,
 });
-const ctx = engine.createContext();
-
-// Inputs: random fp16 embeddings of a plausible scale (|x| ~ 0.02, like Qwen's embedding rows), a RoPE
-// table of 1-D positions, the KV cache per layer.
-function randomHalf(count, seed) {
-  const out = new Uint16Array(count);
-  let s = seed >>> 0;
-  const f32 = new Float32Array(1);
-  const u32 = new Uint32Array(f32.buffer);
-  for (let i = 0; i < count; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    f32[0] = ((s >>> 8) / 2 ** 24 - 0.5) * 0.04;
-    const x = u32[0];
-    // float32 -> float16 by truncation (fine for benchmark inputs)
-    const sign = (x >>> 16) & 0x8000;
-    const exp = ((x >>> 23) & 0xff) - 127 + 15;
-    out[i] = exp <= 0 ? sign : sign | (exp << 10) | ((x >>> 13) & 0x3ff);
-  }
-  return out;
-}
-const rope = new Float32Array(capacity * headDim);
-for (let p = 0; p < capacity; p++) {
-  for (let i = 0; i < headDim / 2; i++) {
-    const angle = p / 1e6 ** ((2 * i) / headDim);
-    rope[p * headDim + i] = Math.cos(angle);
-    rope[p * headDim + headDim / 2 + i] = Math.sin(angle);
-  }
-}
-const kv = Array.from({ length: layers }, () => new Uint16Array(2 * kvHeads * capacity * headDim));
-const logits = new Float32Array(config.vocab_size);
-const dummy = new Int32Array(1);
-
-function step(embeds, count, start) {
-  const decode = start >= 0 && count === 1;
-  ctx.setOptimizationProfile(decode ? 1 : 0);
-  ctx.setInputShape('inputs_embeds', [1, count, H]);
-  ctx.setTensorAddress('inputs_embeds', embeds);
-  ctx.setInputShape('context_lengths', [1]);
-  ctx.setTensorAddress('context_lengths', Int32Array.of(decode ? start + 1 : count));
-  ctx.setInputShape('last_token_ids', [1, 1]);
-  ctx.setTensorAddress('last_token_ids', BigInt64Array.of(BigInt(count - 1)));
-  ctx.setInputShape('kvcache_start_index', start < 0 ? [0] : [1]);
-  ctx.setTensorAddress('kvcache_start_index', start < 0 ? dummy : Int32Array.of(start));
-  ctx.setInputShape('rope_rotary_cos_sin', [1, capacity, headDim]);
-  ctx.setTensorAddress('rope_rotary_cos_sin', rope);
-  for (let l = 0; l < layers; l++) {
-    ctx.setInputShape(`past_key_values_${l}`, [1, 2, kvHeads, capacity, headDim]);
-    ctx.setTensorAddress(`past_key_values_${l}`, kv[l]);
-    ctx.setTensorAddress(`present_key_values_${l}`, kv[l]);
-  }
-  ctx.setTensorAddress('logits', logits);
-  const t0 = process.hrtime.bigint();
-  ctx.enqueue();
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  for (const v of [logits[0], logits[logits.length - 1]]) if (!Number.isFinite(v)) throw new Error('non-finite logits');
-  return seconds;
-}
-
-function readBandwidth() {
-  const r = testing.readBandwidth({ megabytes: 512, threads, reps: 5 });
-  return r.bytes / Math.min(...r.seconds) / 1e9;
-}
+const { hidden: H, layers, step } = engine;
+const readBandwidth = () => probeReadBandwidth(threads);
 
 const median = (s) => [...s].sort((a, b) => a - b)[Math.floor(s.length / 2)];
 const best = (s) => Math.min(...s);

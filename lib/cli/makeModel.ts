@@ -5,11 +5,12 @@ import { makeModel } from '../model/generate.js';
 import { MODEL_PRESETS, type ModelPreset } from '../model/presets.js';
 import { invalidArgument } from '../validate.js';
 
-const HELP = `Usage: trt-vla make-model --preset tiny|small|3b-shape [--quant awq|fp16] --out DIR [--seed N] [--threads N]
+const HELP = `Usage: trt-vla make-model --preset tiny|small|0.5b-shape|3b-shape [--quant awq|fp16] --out DIR [--seed N] [--threads N]
 
 Writes a Qwen2.5-VL-shaped model with seeded random weights (same seed -> same bytes) in the bundle
 layout (DIR/llm, DIR/visual) with the real Qwen tokenizer. 'tiny' runs a whole plan in milliseconds;
-'3b-shape' has the real Qwen2.5-VL-3B dimensions (several GB; for benchmarks). --quant awq (default)
+'3b-shape' has the real Qwen2.5-VL-3B dimensions (several GB; for benchmarks), '0.5b-shape' Qwen2.5-0.5B's
+decoder dimensions with a small vision tower (for benchmarks). --quant awq (default)
 stores the decoder's linear layers as AutoAWQ int4 (round-to-nearest).`;
 
 export const makeModelCommand = {

@@ -2,11 +2,13 @@
  * Shapes of the Qwen2.5-VL-style checkpoints the model generator writes. `3b-shape` has the real
  * Qwen2.5-VL-3B-Instruct dimensions (shared docs, tensorrt-edge-llm.md appendix); `tiny` and `small`
  * keep every structural feature (GQA, M-RoPE sections, windowed + full attention, 2x2 merger) at a
- * size that runs in milliseconds.
+ * size that runs in milliseconds. `0.5b-shape` has Qwen2.5-0.5B's decoder dimensions (no Qwen2.5-VL
+ * of that size exists; its vision tower is the `small` one with an 896-wide merger): a second,
+ * overhead-dominated decoder size for benchmarks against other engines.
  */
 
-export type ModelPreset = 'tiny' | 'small' | '3b-shape';
-export const MODEL_PRESETS: readonly ModelPreset[] = ['tiny', 'small', '3b-shape'];
+export type ModelPreset = 'tiny' | 'small' | '0.5b-shape' | '3b-shape';
+export const MODEL_PRESETS: readonly ModelPreset[] = ['tiny', 'small', '0.5b-shape', '3b-shape'];
 
 export interface TextDims {
   hiddenSize: number;
@@ -64,6 +66,13 @@ export const PRESET_DIMS: Readonly<Record<ModelPreset, PresetDims>> = {
   small: {
     text: { hiddenSize: 512, intermediateSize: 1408, layers: 4, heads: 8, kvHeads: 2, headDim: 64, mropeSection: [8, 12, 12], ...TEXT_COMMON },
     vision: { depth: 4, hiddenSize: 256, heads: 4, intermediateSize: 512, outHiddenSize: 512, fullAttentionBlocks: [1, 3], ...VISION_COMMON },
+    image: QWEN_PROCESSOR_BOUNDS,
+  },
+  // Qwen2.5-0.5B(-Instruct) config.json: hidden 896, intermediate 4864, 24 layers, 14 / 2 heads,
+  // head_dim 64, tied embeddings.
+  '0.5b-shape': {
+    text: { hiddenSize: 896, intermediateSize: 4864, layers: 24, heads: 14, kvHeads: 2, headDim: 64, mropeSection: [8, 12, 12], ...TEXT_COMMON },
+    vision: { depth: 4, hiddenSize: 256, heads: 4, intermediateSize: 512, outHiddenSize: 896, fullAttentionBlocks: [1, 3], ...VISION_COMMON },
     image: QWEN_PROCESSOR_BOUNDS,
   },
   '3b-shape': {
