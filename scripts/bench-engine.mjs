@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// CPU LLM engine benchmark: `npm run bench:engine [-- --threads N --prefill 128 --decode 32 --rounds 3 --model DIR --json]`.
+// CPU LLM engine benchmark: `npm run bench:engine [-- --threads N --prefill 128 --decode 32 --rounds 3 --lm-head auto|fp16|q8 --model DIR --json]`.
 //
 // On the 3b-shape AWQ model (Qwen2.5-VL-3B's decoder dimensions, seeded random int4 weights; generated
 // into ~/.cache/trt-vla/models on first use, about 2.5 GB), drives the CPU LLM engine through its tensor
 // contract exactly as the pipeline does and reports:
 //   prefill tok/s   a fresh prefill of --prefill tokens, divided by its time
 //   decode tok/s    one token per step after a --context-token prompt, 1 / median step time
-//   weight GB/s     bytes of weights one decode step reads (int4 + scales + zeros + the fp16 LM head)
+//   weight GB/s     bytes of weights one decode step reads (int4 + scales + zeros + the LM head: int8
+//                   by default for an int4 body, fp16 with --lm-head fp16)
 //                   divided by the step time: the effective weight bandwidth
 //   read GB/s       the machine's read bandwidth with the same threads, measured by this run (the
 //                   best of a probe before and after), and the decode's share of it
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     decode: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '3' },
     model: { type: 'string' },
+    'lm-head': { type: 'string', default: 'auto' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -43,6 +45,7 @@ const engine = await openCpuLlm({
   threads,
   maxInputLength: Math.max(prefillTokens, contextTokens),
   capacity: Math.max(prefillTokens, contextTokens + decodeSteps) + 1,
+  lmHead: values['lm-head'],
 });
 const { hidden: H, layers, step } = engine;
 const readBandwidth = () => probeReadBandwidth(threads);
@@ -50,7 +53,7 @@ const readBandwidth = () => probeReadBandwidth(threads);
 const median = (s) => [...s].sort((a, b) => a - b)[Math.floor(s.length / 2)];
 const best = (s) => Math.min(...s);
 
-log(`CPU LLM engine, ${path.basename(dir)}: ${layers} layers, hidden ${H}, ${(engine.weightBytes / 1e9).toFixed(2)} GB of weights per token, ${threads} threads`);
+log(`CPU LLM engine, ${path.basename(dir)}: ${layers} layers, hidden ${H}, ${(engine.weightBytes / 1e9).toFixed(2)} GB of weights per token (LM head ${engine.lmHead}), ${threads} threads`);
 const bwBefore = readBandwidth();
 const prefillSeconds = [];
 const decodeSeconds = [];
@@ -71,6 +74,7 @@ const result = {
   model: path.basename(dir),
   threads,
   weightBytes: engine.weightBytes,
+  lmHead: engine.lmHead,
   prefill: { tokens: prefillTokens, tokensPerSecond: prefillTokens / best(prefillSeconds), medianTokensPerSecond: prefillTokens / median(prefillSeconds) },
   decode: {
     contextTokens,

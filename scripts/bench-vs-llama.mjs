@@ -2,7 +2,7 @@
 // Our CPU LLM engine against llama.cpp (as bundled in node-llama-cpp, its prebuilt CPU binary) on the
 // same decoder shapes with seeded random weights:
 //
-//   npm run bench:vs-llama [-- --shapes tiny,0.5b,3b --threads N --prefill 128 --decode 32 --rounds 3 --json]
+//   npm run bench:vs-llama [-- --shapes tiny,0.5b,3b --threads N --prefill 128 --decode 32 --rounds 3 --lm-head auto|fp16|q8 --json]
 //
 // Per shape, both engines are loaded side by side with the same thread count. Each round runs, on
 // each side, a fresh prefill of --prefill tokens (logits of the last token) and then --decode
@@ -11,8 +11,9 @@
 // median over rounds, and the ratio ours / llama.cpp of each; plus the weight bytes one decode step
 // streams on each side. Absolute numbers on a shared machine are noise; compare the ratios of one run.
 //
-// Our side: the generated AWQ model of the preset (int4, group 128, fp16 scales and zeros, fp16 tied
-// LM head) in ~/.cache/trt-vla/models, driven through the tensor contract like bench:engine (random
+// Our side: the generated AWQ model of the preset (int4, group 128, fp16 scales and zeros; the tied LM
+// head held as LoadModelOptions.lmHead 'auto' makes it: int8 in 32-blocks where the hidden size allows,
+// as llama.cpp's Q8_0 / Q6_K head, else fp16) in ~/.cache/trt-vla/models, driven through the tensor contract like bench:engine (random
 // fp16 embeddings as input: the embedding lookup is host work outside the engine; the next token is
 // picked greedily from the logits, in JS, inside the timed step). llama.cpp's side:
 // a qwen2 GGUF with the same shapes written by lib/bench/qwen2Gguf.ts (Q4_0 linear layers, Q6_K or
@@ -48,6 +49,7 @@ const { values } = parseArgs({
     decode: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '3' },
     seed: { type: 'string', default: '1' },
+    'lm-head': { type: 'string', default: 'auto' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -161,7 +163,7 @@ async function benchShape(shape) {
   const loadBefore = load();
 
   // Ours.
-  const ours = await openCpuLlm({ dir: ourDir, threads, maxInputLength: N, capacity: N + M + 1 });
+  const ours = await openCpuLlm({ dir: ourDir, threads, maxInputLength: N, capacity: N + M + 1, lmHead: values['lm-head'] });
   const H = ours.hidden;
   const prefillEmbeds = randomHalf(N * H, 1);
   const stepEmbeds = Array.from({ length: M }, (_, i) => randomHalf(H, 100 + i));
@@ -233,7 +235,7 @@ async function benchShape(shape) {
     shape,
     preset,
     dims: { hidden: t.hiddenSize, intermediate: t.intermediateSize, layers: t.layers, heads: t.heads, kvHeads: t.kvHeads, headDim: t.headDim, vocab: t.vocabSize },
-    ours: { ...oursResult, weights: 'AWQ int4 g128 (fp16 scales + zeros), fp16 tied LM head', model: ourDir },
+    ours: { ...oursResult, weights: `AWQ int4 g128 (fp16 scales + zeros), ${ours.lmHead === 'q8' ? 'int8 (32-blocks, fp16 scales)' : ours.lmHead} tied LM head`, model: ourDir },
     llama: { ...llamaResult, weights: `Q4_0 linear layers, ${ggmlTypeName(tokenEmbeddingType(t.hiddenSize))} tied token_embd / LM head`, model: ggufFile, contextSize: context.contextSize, batchSize: context.batchSize },
     ratio: {
       prefill: { best: oursResult.prefill.best / llamaResult.prefill.best, median: oursResult.prefill.median / llamaResult.prefill.median },

@@ -43,9 +43,10 @@ export function randomHalf(count, seed) {
  * Loads the model's LLM into the CPU engine. `maxInputLength`: the longest prefill; `capacity`: KV
  * cache positions. Returns the engine's facts and `step(embeds, count, start)`, which runs one
  * engine call and returns its seconds: `start < 0` is a fresh prefill of `count` tokens, otherwise
- * `count` = 1 token is decoded at position `start`.
+ * `count` = 1 token is decoded at position `start`. `lmHead`: the LM head's storage ('auto' | 'fp16' |
+ * 'q8', as LoadModelOptions.lmHead).
  */
-export async function openCpuLlm({ dir, threads, maxInputLength, capacity }) {
+export async function openCpuLlm({ dir, threads, maxInputLength, capacity, lmHead = 'auto' }) {
   const testing = native().testing;
   const llmDir = path.join(dir, 'llm');
   const config = JSON.parse(readFileSync(path.join(llmDir, 'config.json'), 'utf8'));
@@ -61,6 +62,7 @@ export async function openCpuLlm({ dir, threads, maxInputLength, capacity }) {
     embeddingFile: path.join(llmDir, 'embedding.safetensors'),
     limits: { maxBatch: 1, maxInputLength, maxKvCapacity: capacity },
     threads,
+    lmHead,
   });
   const ctx = engine.createContext();
 
@@ -115,8 +117,10 @@ export async function openCpuLlm({ dir, threads, maxInputLength, capacity }) {
     config,
     hidden: H,
     layers,
-    /** Weight bytes one decode step streams (int4 + scales + zeros + the fp16 LM head). */
+    /** Weight bytes one decode step streams (int4 + scales + zeros + the LM head as held). */
     weightBytes: engine.weightBytes,
+    /** The LM head's storage as loaded: 'q8', 'fp16', ... */
+    lmHead: engine.lmHead,
     step,
     greedy,
     dispose: () => engine.dispose(),
