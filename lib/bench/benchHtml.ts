@@ -112,6 +112,7 @@ export function benchHtml(r: BenchReport): string {
     ['backend', `${c.backend} (${c.backendReason})`],
     ['device', c.runtime.device ? `${c.runtime.device.name} sm_${c.runtime.device.sm}` : 'none'],
     ['threads', String(c.threads)],
+    ['model shape', `hidden ${c.modelShape.hiddenSize}, ${c.modelShape.layers} layers, ${(c.modelShape.weightBytes / 2 ** 20).toFixed(0)} MiB decoder weights per token, LM head ${c.modelShape.lmHead}`],
     ['format / mode', `${c.format} / ${c.mode}${c.constrained ? ', constrained' : ''}`],
     ['plans', `${c.frames} measured, ${c.warmup} warm-up per session (not counted), ${c.sessions} session(s)`],
     ['frame', `${c.frameSize[0]}x${c.frameSize[1]} rgb8 synthetic`],

@@ -31,6 +31,8 @@ export interface BenchOptions {
   /** TensorRT: the Edge-LLM plugin library and CUDA-graph decode (see LoadModelOptions). */
   pluginLibrary?: string;
   cudaGraphs?: boolean;
+  /** CPU: the LM head's storage (LoadModelOptions.lmHead; default 'auto'). */
+  lmHead?: 'auto' | 'fp16' | 'q8';
   /** Synthetic camera frame size (default 1600 x 900, a nuScenes CAM_FRONT frame). */
   width?: number;
   height?: number;
@@ -66,7 +68,15 @@ export interface BenchReport {
     threads: number;
     host: { cpus: number; cpuModel: string; platform: string; arch: string; node: string };
     runtime: RuntimeInfo;
-    modelShape: { hiddenSize: number; layers: number; vocabSize: number; weightBytes: number; kvCapacity: number };
+    modelShape: {
+      hiddenSize: number;
+      layers: number;
+      vocabSize: number;
+      weightBytes: number;
+      /** The LM head's storage on the CPU backend ('q8', 'fp16', ...); 'engine' for TensorRT (fixed at engine build). */
+      lmHead: string;
+      kvCapacity: number;
+    };
   };
   /** Units of every figure below. */
   units: Record<string, string>;
@@ -147,6 +157,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     concurrency: sessions,
     pluginLibrary: options.pluginLibrary,
     cudaGraphs: options.cudaGraphs,
+    lmHead: options.lmHead,
   });
   const views = format === 'q7' ? 3 : 1;
   const history = syntheticHistory(format === 'q7' ? 4 : 7);
@@ -218,6 +229,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         layers: description.layers,
         vocabSize: description.vocabSize,
         weightBytes: description.weightBytes,
+        lmHead: description.lmHead ?? 'engine',
         kvCapacity: description.kvCapacity,
       },
     },
@@ -265,7 +277,7 @@ export function formatBenchReport(r: BenchReport): string {
   const lines = [
     `trt-vla bench: ${c.frames} plans (${c.warmup} warm-up per session, not counted), ${c.sessions} session(s), ${c.format} / ${c.mode}${c.constrained ? ', constrained' : ''}`,
     `model   ${c.model}`,
-    `        hidden ${c.modelShape.hiddenSize}, ${c.modelShape.layers} layers, ${(c.modelShape.weightBytes / 2 ** 20).toFixed(0)} MiB decoder weights`,
+    `        hidden ${c.modelShape.hiddenSize}, ${c.modelShape.layers} layers, ${(c.modelShape.weightBytes / 2 ** 20).toFixed(0)} MiB decoder weights, LM head ${c.modelShape.lmHead}`,
     `backend ${c.backend} (${c.backendReason}); ${c.threads} threads; device ${device}`,
     `build   trt-vla ${c.runtime.build.version} ${c.runtime.build.buildSystem}, ${c.runtime.cpu.simd} kernels; host ${c.host.cpuModel}, ${c.host.cpus} CPUs, node ${c.host.node}`,
     `frames  ${c.frameSize[0]}x${c.frameSize[1]} rgb8 (synthetic)`,

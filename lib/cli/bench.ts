@@ -14,6 +14,7 @@ const HELP = `Usage: trt-vla bench [--model DIR] [--backend auto|cpu|tensorrt] [
                      [--format nuscenes|q7] [--mode fast|slow] [--sessions K] [--threads N]
                      [--width W --height H] [--unconstrained] [--json FILE] [--html FILE]
                      [--plugin libNvInfer_edgellm_plugin.so] [--no-cuda-graphs]
+                     [--lm-head auto|fp16|q8]
 
 Runs the whole plan pipeline on synthetic camera frames and ego history and reports per-stage
 latency percentiles, time to first token, time per output token, token rates, tokens and forward
@@ -56,6 +57,7 @@ export const benchCommand = {
         threads: { type: 'string' },
         plugin: { type: 'string' },
         'no-cuda-graphs': { type: 'boolean', default: false },
+        'lm-head': { type: 'string', default: 'auto' },
         width: { type: 'string' },
         height: { type: 'string' },
         unconstrained: { type: 'boolean', default: false },
@@ -86,6 +88,7 @@ export const benchCommand = {
       threads: integer(values.threads, '--threads', 1),
       pluginLibrary: values.plugin,
       cudaGraphs: !values['no-cuda-graphs'],
+      lmHead: values['lm-head'] as 'auto',
       width: integer(values.width, '--width', 28),
       height: integer(values.height, '--height', 28),
       constrained: !values.unconstrained,

@@ -12,6 +12,7 @@ const HELP = `Usage: trt-vla plan --model DIR --image FILE [--image FILE ...] --
                     [--format nuscenes|q7] [--mode fast|slow] [--backend auto|cpu|tensorrt]
                     [--threads N] [--max-tokens N] [--unconstrained] [--viz FILE.png] [--json]
                     [--plugin libNvInfer_edgellm_plugin.so] [--no-cuda-graphs]
+                    [--lm-head auto|fp16|q8]
 
 Plans the next waypoints (x forward, y left, metres) from JPEG/PNG camera images (nuScenes: the
 front camera; q7: 1 or 3 views: front, front-right, front-left) and an ego-history JSON file (an
@@ -73,6 +74,7 @@ export const planCommand = {
         threads: { type: 'string' },
         plugin: { type: 'string' },
         'no-cuda-graphs': { type: 'boolean', default: false },
+        'lm-head': { type: 'string', default: 'auto' },
         'max-tokens': { type: 'string' },
         unconstrained: { type: 'boolean', default: false },
         viz: { type: 'string' },
@@ -95,6 +97,7 @@ export const planCommand = {
       threads: values.threads === undefined ? undefined : Number(values.threads),
       pluginLibrary: values.plugin,
       cudaGraphs: !values['no-cuda-graphs'],
+      lmHead: values['lm-head'] as 'auto',
     });
     const images = await Promise.all(values.image.map((f) => readImageFrame(model, f)));
     const plan = await model.plan({

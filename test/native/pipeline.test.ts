@@ -239,6 +239,27 @@ describe('loading', () => {
     rmSync(copy, { recursive: true, force: true });
   });
 
+  it('lmHead: auto holds an int4 model\'s head in int8 (fewer bytes per token), fp16 keeps it; both plan', async () => {
+    const dir = await testModel('tiny', 'awq');
+    const history = HISTORY;
+    const sizes: Record<string, number> = {};
+    for (const [option, expected] of [['auto', 'q8'], ['q8', 'q8'], ['fp16', 'fp16']] as const) {
+      await using m = await loadModel(dir, { lmHead: option, maxKvCapacity: 1024 });
+      expect(m.description.lmHead).toBe(expected);
+      sizes[option] = m.description.weightBytes;
+      const frame = m.allocFrame({ width: 64, height: 64, format: 'rgb8' });
+      fill(frame.data, 5);
+      const plan = await m.plan({ images: [frame], history });
+      expect(plan.complete).toBe(true);
+    }
+    // The tied head is vocab x hidden: int8 + one fp16 scale per 32 values against 2 bytes per value.
+    await using plain = await loadModel(dir);
+    const d = plain.description;
+    const headFp16 = d.vocabSize * d.hiddenSize * 2;
+    expect(sizes.fp16 - sizes.q8).toBe(headFp16 - (Math.ceil(d.vocabSize / 8) * 8 * d.hiddenSize * (1 + 2 / 32)));
+    await expectCode(loadModel(dir, { lmHead: 'int2' as 'q8' }), 'ERR_INVALID_ARGUMENT', /lmHead/);
+  });
+
   it('keeps the event loop ticking during load and plan (a 1 ms timer never stalls > 50 ms)', async () => {
     const dir = await testModel('tiny', 'awq');
     let last = performance.now();
