@@ -2,8 +2,8 @@
 // region, so a pool of N threads spawns N-1 workers. Workers spin briefly between regions (a decode
 // step runs hundreds of short regions back to back) and then sleep.
 //
-// Work is split statically and deterministically: every output element is computed by exactly one
-// thread with the same arithmetic whatever the thread count, so results never depend on it.
+// Every output element is computed by exactly one thread with the same arithmetic whatever the thread
+// count or the split, so results never depend on either.
 // One region runs at a time; concurrent callers wait their turn.
 #pragma once
 
@@ -34,8 +34,11 @@ class ThreadPool {
     runImpl(&invoke<std::remove_reference_t<Fn>>, &fn);
   }
 
-  // Splits [0, n) into one contiguous range per thread, in multiples of `grain` (the last range takes
-  // the remainder), and calls fn(begin, end) for each non-empty range.
+  // Calls fn(begin, end) over ranges that cover [0, n) exactly once, in multiples of `grain` (the last
+  // range takes the remainder). The ranges are handed out dynamically, about four per thread, each
+  // claimed by whichever thread is free first: a thread the OS preempts (other processes, the
+  // runtime's own threads) delays the region by one range at most instead of by its whole share.
+  // Which thread computes a range never changes what it computes (see the header comment).
   template <typename Fn>
   void parallelFor(std::int64_t n, std::int64_t grain, Fn&& fn) {
     if (n <= 0) return;
@@ -45,18 +48,20 @@ class ThreadPool {
       fn(std::int64_t{0}, n);
       return;
     }
-    run([&](int index, int count) {
-      std::int64_t const per = chunks / count;
-      std::int64_t const extra = chunks % count;
-      std::int64_t const firstChunk = index * per + std::min<std::int64_t>(index, extra);
-      std::int64_t const myChunks = per + (index < extra ? 1 : 0);
-      std::int64_t const begin = firstChunk * grain;
-      std::int64_t const end = std::min(n, (firstChunk + myChunks) * grain);
-      if (begin < end) fn(begin, end);
+    std::int64_t const ranges = std::min<std::int64_t>(chunks, std::int64_t{kRangesPerThread} * size());
+    std::int64_t const rangeChunks = (chunks + ranges - 1) / ranges;
+    std::int64_t const span = rangeChunks * grain;
+    std::atomic<std::int64_t> next{0};
+    run([&](int, int) {
+      for (std::int64_t r = next.fetch_add(1, std::memory_order_relaxed); r * span < n;
+           r = next.fetch_add(1, std::memory_order_relaxed)) {
+        fn(r * span, std::min(n, (r + 1) * span));
+      }
     });
   }
 
  private:
+  static constexpr int kRangesPerThread = 4;
   using Task = void (*)(void* context, int index, int count);
   template <typename Fn>
   static void invoke(void* context, int index, int count) {
