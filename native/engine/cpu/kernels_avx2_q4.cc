@@ -15,13 +15,18 @@
 // GMAC/s), and two row tiles per activation broadcast (no gain).
 #include <immintrin.h>
 
-#include <cstring>
 
 #include "engine/cpu/kernels.h"
+#include "engine/cpu/row_tile_avx2.h"
 
 namespace tv::cpu {
 
 namespace {
+
+using avx2::broadcast4;
+using avx2::maxInt;
+using avx2::minInt;
+using avx2::storeRowTile;
 
 // Tokens per register tile: 6 x (int16 sum, float group sum, float row sum) + 2 weight registers +
 // temporaries fill the 16 ymm registers; measured fastest of 2..8 on Zen 3 (4: -5%, 8: -4%).
@@ -32,19 +37,11 @@ constexpr int kActivationBudget = 128 * 1024;  // bytes of int8 activations per 
 // 13.6 -> 16.5 GB/s, 2 threads 25.6 -> 29 GB/s; 1-12 KB all help, 2 KB was best).
 constexpr int kGemvPrefetchBytes = 2048;
 
-inline int minInt(int a, int b) { return a < b ? a : b; }
-inline int maxInt(int a, int b) { return a > b ? a : b; }
 
 // GCC reassociates the chain of int16 adds into a tree, so that all 8 x T products of a block are
 // computed first and spilled to the stack (-25% GEMM throughput measured). An empty asm statement that
 // "modifies" the running sum pins the order: each product is added as soon as it exists.
 inline void keepInRegister(__m256i& v) { __asm__("" : "+x"(v)); }
-
-inline __m256i broadcast4(std::int8_t const* p) {
-  std::int32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return _mm256_set1_epi32(v);
-}
 
 // Computes one row tile for T tokens: out[t] = the tile's 8 rows of Y for token t0 + t.
 template <int T>
@@ -105,21 +102,6 @@ void q4Tile(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out) {
   for (int t = 0; t < T; ++t) out[t] = acc[t];
 }
 
-// Writes the rows of tile `tile` that lie in [rowBegin, rowEnd) for tokens t0 .. t0 + n - 1.
-void storeTile(__m256 const* out, int n, int tile, int rowBegin, int rowEnd, float* y, std::size_t ldy, int t0) {
-  int const r0 = tile * kQ4TileRows;
-  if (r0 >= rowBegin && r0 + kQ4TileRows <= rowEnd) {
-    for (int t = 0; t < n; ++t) _mm256_storeu_ps(y + static_cast<std::size_t>(t0 + t) * ldy + r0, out[t]);
-    return;
-  }
-  int const lo = maxInt(rowBegin, r0), hi = minInt(rowEnd, r0 + kQ4TileRows);
-  for (int t = 0; t < n; ++t) {
-    alignas(32) float lanes[kQ4TileRows];
-    _mm256_store_ps(lanes, out[t]);
-    for (int r = lo; r < hi; ++r) y[static_cast<std::size_t>(t0 + t) * ldy + r] = lanes[r - r0];
-  }
-}
-
 void matmulQ4Avx2(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, std::size_t ldy, int rowBegin,
                   int rowEnd) {
   if (rowBegin >= rowEnd || tokens <= 0) return;
@@ -140,7 +122,7 @@ void matmulQ4Avx2(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, st
           case 2: q4Tile<2>(w, tile, x + t, out); break;
           default: q4Tile<1>(w, tile, x + t, out); break;
         }
-        storeTile(out, n, tile, rowBegin, rowEnd, y, ldy, t);
+        storeRowTile(out, n, tile, rowBegin, rowEnd, y, ldy, t);
       }
     }
   }

@@ -11,13 +11,17 @@
 // kernels.h prescribes: fma(float(isum), d_w * d_x, acc).
 #include <immintrin.h>
 
-#include <cstring>
 
 #include "engine/cpu/kernels.h"
+#include "engine/cpu/row_tile_avx2.h"
 
 namespace tv::cpu {
 
 namespace {
+
+using avx2::broadcast4;
+using avx2::minInt;
+using avx2::storeRowTile;
 
 // Tokens per register tile: T x (int32 sum, float accumulator) + weight, |weight| and temporaries
 // stay within the 16 ymm registers. The LM head sees one token per sequence, so this only matters
@@ -27,14 +31,6 @@ constexpr int kTokenTile = 4;
 // as in kernels_avx2_q4.cc (measured there and for this kernel; see scripts/bench-kernels.mjs).
 constexpr int kGemvPrefetchBytes = 2048;
 
-inline int minInt(int a, int b) { return a < b ? a : b; }
-inline int maxInt(int a, int b) { return a > b ? a : b; }
-
-inline __m256i broadcast4(std::int8_t const* p) {
-  std::int32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return _mm256_set1_epi32(v);
-}
 
 // Computes one row tile for T tokens: out[t] = the tile's 8 rows of Y for token t.
 template <int T>
@@ -71,21 +67,6 @@ void q8Tile(Q8Matrix const& w, int tile, Q8Vector const* x, __m256* out) {
   for (int t = 0; t < T; ++t) out[t] = acc[t];
 }
 
-// Writes the rows of tile `tile` that lie in [rowBegin, rowEnd) for tokens t0 .. t0 + n - 1.
-void storeTile(__m256 const* out, int n, int tile, int rowBegin, int rowEnd, float* y, std::size_t ldy, int t0) {
-  int const r0 = tile * kQ8TileRows;
-  if (r0 >= rowBegin && r0 + kQ8TileRows <= rowEnd) {
-    for (int t = 0; t < n; ++t) _mm256_storeu_ps(y + static_cast<std::size_t>(t0 + t) * ldy + r0, out[t]);
-    return;
-  }
-  int const lo = maxInt(rowBegin, r0), hi = minInt(rowEnd, r0 + kQ8TileRows);
-  for (int t = 0; t < n; ++t) {
-    alignas(32) float lanes[kQ8TileRows];
-    _mm256_store_ps(lanes, out[t]);
-    for (int r = lo; r < hi; ++r) y[static_cast<std::size_t>(t0 + t) * ldy + r] = lanes[r - r0];
-  }
-}
-
 void matmulQ8Avx2(Q8Matrix const& w, Q8Vector const* x, int tokens, float* y, std::size_t ldy, int rowBegin,
                   int rowEnd) {
   if (rowBegin >= rowEnd || tokens <= 0) return;
@@ -101,7 +82,7 @@ void matmulQ8Avx2(Q8Matrix const& w, Q8Vector const* x, int tokens, float* y, st
         case 2: q8Tile<2>(w, tile, x + t, out); break;
         default: q8Tile<1>(w, tile, x + t, out); break;
       }
-      storeTile(out, n, tile, rowBegin, rowEnd, y, ldy, t);
+      storeRowTile(out, n, tile, rowBegin, rowEnd, y, ldy, t);
     }
   }
 }

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "engine/cpu/kernels.h"
+#include "engine/cpu/row_tile_neon.h"
 
 #if defined(__aarch64__)
 #include <arm_neon.h>
@@ -20,11 +21,13 @@ namespace tv::cpu {
 #if defined(__aarch64__)
 namespace {
 
+using neon::maxInt;
+using neon::minInt;
+using neon::storeRowTile;
+
 constexpr int kTokenTile = 4;
 constexpr int kActivationBudget = 128 * 1024;  // bytes of int8 activations per token block (L2)
 
-inline int minInt(int a, int b) { return a < b ? a : b; }
-inline int maxInt(int a, int b) { return a > b ? a : b; }
 
 // Exact int32 dot products of one tile block with T tokens' activation blocks: isum[t][h] holds rows
 // 4h..4h+3.
@@ -128,24 +131,6 @@ void q4Tile(Q4Matrix const& w, int tile, Q8Vector const* x, float32x4_t (*out)[2
   }
 }
 
-void storeTile(float32x4_t const (*out)[2], int n, int tile, int rowBegin, int rowEnd, float* y, std::size_t ldy,
-               int t0) {
-  int const r0 = tile * kQ4TileRows;
-  int const lo = maxInt(rowBegin, r0), hi = minInt(rowEnd, r0 + kQ4TileRows);
-  for (int t = 0; t < n; ++t) {
-    float* yt = y + static_cast<std::size_t>(t0 + t) * ldy;
-    if (lo == r0 && hi == r0 + kQ4TileRows) {
-      vst1q_f32(yt + r0, out[t][0]);
-      vst1q_f32(yt + r0 + 4, out[t][1]);
-    } else {
-      float lanes[kQ4TileRows];
-      vst1q_f32(lanes, out[t][0]);
-      vst1q_f32(lanes + 4, out[t][1]);
-      for (int r = lo; r < hi; ++r) yt[r] = lanes[r - r0];
-    }
-  }
-}
-
 void matmulQ4Neon(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, std::size_t ldy, int rowBegin,
                   int rowEnd) {
   if (rowBegin >= rowEnd || tokens <= 0) return;
@@ -164,7 +149,7 @@ void matmulQ4Neon(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, st
           case 2: q4Tile<2>(w, tile, x + t, out); break;
           default: q4Tile<1>(w, tile, x + t, out); break;
         }
-        storeTile(out, n, tile, rowBegin, rowEnd, y, ldy, t);
+        storeRowTile(out, n, tile, rowBegin, rowEnd, y, ldy, t);
       }
     }
   }
