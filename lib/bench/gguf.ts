@@ -291,19 +291,20 @@ const Q6_K_SCALE_MIN = 16;
 const sumOfSquares = (n: number): number => (n * (n + 1) * (2 * n + 1)) / 6;
 const Q6_K_SCALE_RMS = Math.sqrt((sumOfSquares(63) - sumOfSquares(Q6_K_SCALE_MIN - 1)) / 48);
 
-/** Random Q4_0 blocks with weight standard deviation ~`std`. */
-export function randomQ4_0(seed: number, std: number): BlockFiller {
+/**
+ * Random blocks of the "fp16 d, then packed codes" formats (Q4_0: 16 bytes of nibbles, Q8_0: 32 int8),
+ * codes uniform, d drawn from a small table so that the weights' standard deviation is ~`std`.
+ */
+function randomScaledBlocks(seed: number, std: number, codeRms: number, blockBytes: number): BlockFiller {
   const next = rng32(seed);
-  const scales = scaleTable(std / Q4_0_CODE_RMS);
+  const scales = scaleTable(std / codeRms);
   return (out) => {
-    for (let o = 0; o < out.length; o += 18) {
-      const w0 = next();
-      const d = scales[w0 & 15]!;
+    for (let o = 0; o < out.length; o += blockBytes) {
+      const d = scales[next() & 15]!;
       out[o] = d & 0xff;
       out[o + 1] = d >>> 8;
-      for (let k = 0; k < 4; k++) {
+      for (let p = o + 2; p < o + blockBytes; p += 4) {
         const w = next();
-        const p = o + 2 + 4 * k;
         out[p] = w & 0xff;
         out[p + 1] = (w >>> 8) & 0xff;
         out[p + 2] = (w >>> 16) & 0xff;
@@ -313,25 +314,14 @@ export function randomQ4_0(seed: number, std: number): BlockFiller {
   };
 }
 
+/** Random Q4_0 blocks with weight standard deviation ~`std`. */
+export function randomQ4_0(seed: number, std: number): BlockFiller {
+  return randomScaledBlocks(seed, std, Q4_0_CODE_RMS, 18);
+}
+
 /** Random Q8_0 blocks with weight standard deviation ~`std`. */
 export function randomQ8_0(seed: number, std: number): BlockFiller {
-  const next = rng32(seed);
-  const scales = scaleTable(std / Q8_0_CODE_RMS);
-  return (out) => {
-    for (let o = 0; o < out.length; o += 34) {
-      const d = scales[next() & 15]!;
-      out[o] = d & 0xff;
-      out[o + 1] = d >>> 8;
-      for (let k = 0; k < 8; k++) {
-        const w = next();
-        const p = o + 2 + 4 * k;
-        out[p] = w & 0xff;
-        out[p + 1] = (w >>> 8) & 0xff;
-        out[p + 2] = (w >>> 16) & 0xff;
-        out[p + 3] = w >>> 24;
-      }
-    }
-  };
+  return randomScaledBlocks(seed, std, Q8_0_CODE_RMS, 34);
 }
 
 /** Random Q6_K super-blocks (ql, qh, 16 int8 sub-block scales, fp16 d) with weight std ~`std`. */
