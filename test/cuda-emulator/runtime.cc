@@ -1,5 +1,6 @@
 // The emulated CUDA runtime (see include/cuda_runtime_api.h). cudaMalloc fills new memory with 0xcd, so
 // a kernel that reads what nobody wrote produces visible garbage instead of convenient zeros.
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -56,18 +57,37 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
   return cudaSuccess;
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) {
-  *e = reinterpret_cast<cudaEvent_t>(new int(0));
+// Emulated work is done when its call returns, so an event completes when it is recorded: it holds the
+// host clock at that moment, and elapsed time is the host time between two records (as on a device,
+// an event never recorded, or one created without timing, cannot be measured).
+struct EmulatedEvent {
+  bool timing = true;
+  bool recorded = false;
+  std::chrono::steady_clock::time_point at;
+};
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned flags) {
+  auto* event = new EmulatedEvent;
+  event->timing = (flags & cudaEventDisableTiming) == 0;
+  *e = reinterpret_cast<cudaEvent_t>(event);
   return cudaSuccess;
 }
 cudaError_t cudaEventDestroy(cudaEvent_t e) {
-  delete reinterpret_cast<int*>(e);
+  delete reinterpret_cast<EmulatedEvent*>(e);
   return cudaSuccess;
 }
-cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
+  auto* event = reinterpret_cast<EmulatedEvent*>(e);
+  event->recorded = true;
+  event->at = std::chrono::steady_clock::now();
+  return cudaSuccess;
+}
 cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
-cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t, cudaEvent_t) {
-  *ms = 0.01f;
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
+  auto const* a = reinterpret_cast<EmulatedEvent const*>(start);
+  auto const* b = reinterpret_cast<EmulatedEvent const*>(end);
+  if (!a->timing || !b->timing) return cudaErrorInvalidResourceHandle;
+  if (!a->recorded || !b->recorded) return cudaErrorInvalidResourceHandle;
+  *ms = std::chrono::duration<float, std::milli>(b->at - a->at).count();
   return cudaSuccess;
 }
 cudaError_t cudaGetLastError() { return cudaSuccess; }
