@@ -3,13 +3,82 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "emu_device.h"
 
 thread_local Dim3 threadIdx, blockIdx, blockDim, gridDim;
 namespace emu {
 thread_local Block* currentBlock = nullptr;
+
+namespace {
+
+// The threads that run blocks, grown to the largest block launched. A block wakes only the threads it
+// uses: thread t runs body(context, t) once per `go` set for it.
+class BlockThreads {
+ public:
+  void run(unsigned threads, void (*body)(void*, unsigned), void* context) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (workers_.size() < threads) {
+      workers_.push_back(std::make_unique<Worker>());
+      // Lives as long as the process: the pool is never destroyed.
+      std::thread([this, w = workers_.back().get(), id = static_cast<unsigned>(workers_.size() - 1)] { work(*w, id); }).detach();
+    }
+    body_ = body;
+    context_ = context;
+    remaining_ = threads;
+    for (unsigned t = 0; t < threads; ++t) {
+      workers_[t]->go = true;
+      workers_[t]->wake.notify_one();
+    }
+    done_.wait(lock, [&] { return remaining_ == 0; });
+  }
+
+ private:
+  struct Worker {
+    std::condition_variable wake;
+    bool go = false;
+  };
+
+  void work(Worker& self, unsigned id) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      self.wake.wait(lock, [&] { return self.go; });
+      self.go = false;
+      void (*body)(void*, unsigned) = body_;
+      void* context = context_;
+      lock.unlock();
+      body(context, id);
+      lock.lock();
+      if (--remaining_ == 0) done_.notify_one();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  unsigned remaining_ = 0;
+  void (*body_)(void*, unsigned) = nullptr;
+  void* context_ = nullptr;
+};
+
+}  // namespace
+
+void runBlock(unsigned threads, void (*body)(void*, unsigned), void* context) {
+  if (threads == 1) {  // nothing to wait for: the calling thread is the block
+    body(context, 0);
+    return;
+  }
+  static BlockThreads* const pool = new BlockThreads;  // never destroyed: its threads block on it until exit
+  pool->run(threads, body, context);
 }
+
+std::mutex& launchMutex() {
+  static std::mutex* const mutex = new std::mutex;
+  return *mutex;
+}
+
+}  // namespace emu
 
 namespace {
 void* allocate(std::size_t bytes) { return std::aligned_alloc(256, (bytes + 255) / 256 * 256 + 256); }
