@@ -151,6 +151,11 @@ export interface NativeSession {
 
 export interface NativeModelDescription {
   backend: 'cpu' | 'tensorrt';
+  /**
+   * Where the steps between engine calls run (native/vla/pipeline_ops.h): 'host' (CPU code, host
+   * memory: the CPU backend) or 'device' (CUDA kernels on the engines' device memory: TensorRT).
+   */
+  pipeline: 'host' | 'device';
   hiddenSize: number;
   layers: number;
   vocabSize: number;

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Runs the CUDA kernel tests without a GPU: builds the addon into build-emu/ with every CUDA source
 // compiled as host C++ against a CPU emulation of the CUDA runtime and device code
-// (test/cuda-emulator/), then runs the given vitest files (default: test/native/cudaKernels.test.ts)
-// through it, where they see one "device".
+// (test/cuda-emulator/), then runs the given vitest files (default: test/native/cudaKernels.test.ts
+// and test/native/devicePipeline.test.ts, the device pipeline end to end on the CPU engines) through
+// it, where they see one "device".
 //
 //   node scripts/cuda-emulator.mjs [--no-build] [test files...]
 //
@@ -83,9 +84,10 @@ async function build() {
   console.log(`cuda-emulator: built ${path.relative(root, path.join(out, 'trt_vla.node'))} from ${jobs.length} files`);
 }
 
+const defaultTests = ['test/native/cudaKernels.test.ts', 'test/native/devicePipeline.test.ts'];
 if (!args.includes('--no-build')) await build();
 const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
-const result = spawnSync(process.execPath, [vitest, 'run', ...(tests.length ? tests : ['test/native/cudaKernels.test.ts'])], {
+const result = spawnSync(process.execPath, [vitest, 'run', ...(tests.length ? tests : defaultTests)], {
   cwd: root,
   env: { ...process.env, TRT_VLA_ADDON_PATH: path.join(out, 'trt_vla.node') },
   stdio: 'inherit',

@@ -230,6 +230,18 @@ async function chooseBackend(files: ModelFiles, choice: BackendChoice): Promise<
   return { backend: 'cpu', reason };
 }
 
+/**
+ * Tests only: `loadModel(dir, { _testing: {...} } as LoadModelOptions)` passes these to the native
+ * loader (native/vla/model_loader.h). devicePipeline runs the CPU engines behind device memory with the
+ * CUDA pipeline steps (ERR_BACKEND_UNAVAILABLE without a CUDA build and a device, real or emulated);
+ * mappedFrames: false makes that pipeline upload frames instead of reading mapped frame memory.
+ */
+interface NativeLoadTesting {
+  devicePipeline?: boolean;
+  mappedFrames?: boolean;
+  recordBindings?: boolean;
+}
+
 /** Loads a model directory (bundle layout or a Hugging Face Qwen2.5-VL checkpoint). */
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
   requireString(dir, 'dir');
@@ -272,6 +284,9 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     imagePad,
     visionStart,
   });
+  // Tests only, not part of the options type (see NativeLoadTesting).
+  const testing = (options as { _testing?: NativeLoadTesting })._testing;
+  if (testing !== undefined) spec.testing = requireObject(testing, 'options._testing');
   const [tokenizerResult, handleResult] = await Promise.allSettled([
     TokenizerHost.load(files.llm.tokenizerDir),
     withCallerStack(() => native().loadModel(spec)),

@@ -12,6 +12,7 @@
 #include "engine/recording_engine.h"
 #include "vla/grammar.h"
 #include "vla/model_loader.h"
+#include "vla/pipeline_ops.h"
 #include "vla/positions.h"
 
 namespace tv::napi {
@@ -62,7 +63,12 @@ vla::ModelLoadSpec parseLoadSpec(Napi::Object spec) {
     s.tensorrt.cudaGraphs = optionalBoolean(t, "cudaGraphs", true);
   }
   Napi::Value testing = spec.Get("testing");
-  if (testing.IsObject()) s.recordBindings = optionalBoolean(testing.As<Napi::Object>(), "recordBindings", false);
+  if (testing.IsObject()) {
+    Napi::Object t = testing.As<Napi::Object>();
+    s.recordBindings = optionalBoolean(t, "recordBindings", false);
+    s.devicePipeline = optionalBoolean(t, "devicePipeline", false);
+    s.mappedFrames = optionalBoolean(t, "mappedFrames", true);
+  }
   Napi::Object embedding = requireObject(spec.Get("embedding"), "embedding");
   s.embeddingFiles = requireStringArray(embedding, "files");
   s.embeddingNames = requireStringArray(embedding, "names");
@@ -156,7 +162,7 @@ void framesFromJs(Napi::Value value, std::vector<vla::FrameView>& views, std::ve
   for (std::uint32_t i = 0; i < a.Length(); ++i) {
     NativeFrame* frame = NativeFrame::unwrap(a.Get(i), "images");
     std::shared_ptr<FrameMemory> m = frame->syncToNative();
-    views.push_back(vla::FrameView{frame->layout(), m->data()});
+    views.push_back(vla::FrameView{frame->layout(), m->data(), m->devicePointer()});
     memory.push_back(std::move(m));
   }
 }
@@ -422,6 +428,7 @@ Napi::Value ModelHandle::describe(Napi::CallbackInfo const& info) {
     Napi::Env env = info.Env();
     Napi::Object out = Napi::Object::New(env);
     out.Set("backend", m->backend);
+    out.Set("pipeline", m->pipeline->name());
     out.Set("hiddenSize", m->text.hiddenSize);
     out.Set("layers", m->text.layers);
     out.Set("vocabSize", m->text.vocabSize);

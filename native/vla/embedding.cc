@@ -49,23 +49,39 @@ void EmbeddingTable::row(std::int32_t id, std::uint16_t* out) const {
   }
 }
 
-void EmbeddingTable::embed(std::int32_t const* ids, int count, std::int32_t imageTokenId, std::uint16_t const* image,
-                           int imageRows, std::uint16_t* out) const {
+void EmbeddingTable::check(std::int32_t const* ids, int count, std::int32_t imageTokenId, int imageRows) const {
   int used = 0;
   for (int i = 0; i < count; ++i) {
-    std::uint16_t* dst = out + static_cast<std::size_t>(i) * hidden_;
     if (ids[i] == imageTokenId) {
       TV_CHECK_ARG(used < imageRows, "the prompt has more image-pad tokens than the ", imageRows, " image embeddings");
-      std::memcpy(dst, image + static_cast<std::size_t>(used) * hidden_, sizeof(std::uint16_t) * hidden_);
       ++used;
       continue;
     }
     TV_CHECK_ARG(ids[i] >= 0 && ids[i] < vocab_, "token id ", ids[i], " at position ", i, " is outside the vocabulary (",
                  vocab_, ")");
-    row(ids[i], dst);
   }
   TV_CHECK_ARG(used == imageRows, "the prompt has ", used, " image-pad tokens but the images produced ", imageRows,
                " embeddings");
+}
+
+void EmbeddingTable::embed(std::int32_t const* ids, int count, std::int32_t imageTokenId, std::uint16_t const* image,
+                           int imageRows, std::uint16_t* out) const {
+  check(ids, count, imageTokenId, imageRows);
+  int used = 0;
+  for (int i = 0; i < count; ++i) {
+    std::uint16_t* dst = out + static_cast<std::size_t>(i) * hidden_;
+    if (ids[i] == imageTokenId) {
+      std::memcpy(dst, image + static_cast<std::size_t>(used) * hidden_, sizeof(std::uint16_t) * hidden_);
+      ++used;
+    } else {
+      row(ids[i], dst);
+    }
+  }
+}
+
+void EmbeddingTable::rows(int first, int count, std::uint16_t* out) const {
+  TV_CHECK_INTERNAL(first >= 0 && count >= 0 && first + count <= vocab_, "embedding rows out of range");
+  for (int i = 0; i < count; ++i) row(first + i, out + static_cast<std::size_t>(i) * hidden_);
 }
 
 }  // namespace tv::vla

@@ -27,6 +27,14 @@ class EmbeddingTable {
   void embed(std::int32_t const* ids, int count, std::int32_t imageTokenId, std::uint16_t const* image, int imageRows,
              std::uint16_t* out) const;
 
+  // The checks of embed() alone, with its messages, in its order (the first problem by position):
+  // the device pipeline validates its ids on the host before the GPU gathers them.
+  void check(std::int32_t const* ids, int count, std::int32_t imageTokenId, int imageRows) const;
+
+  // Rows [first, first + count) as fp16 (converted from BF16 / F32 tables), out [count][hidden]: what
+  // the device pipeline uploads.
+  void rows(int first, int count, std::uint16_t* out) const;
+
  private:
   void row(std::int32_t id, std::uint16_t* out) const;
 

@@ -9,9 +9,14 @@
 #include "engine/cpu/qwen_config.h"
 #include "engine/recording_engine.h"
 #include "vla/engine_check.h"
+#include "vla/pipeline_ops.h"
 
-#if defined(TRT_VLA_WITH_TENSORRT)
+#if defined(TRT_VLA_WITH_CUDA)
 #include "vla/device_engine_memory.h"
+#include "vla/device_pipeline_ops.h"
+#include "vla/device_staged_engine.h"
+#endif
+#if defined(TRT_VLA_WITH_TENSORRT)
 #include "engine/tensorrt/trt_engine.h"
 #endif
 
@@ -93,9 +98,35 @@ void loadTensorrtEngines(ModelLoadSpec& spec, VlaModel& model) {
 }
 #endif
 
+// testing.devicePipeline: device memory for the CPU engines, made before any weights are read.
+std::unique_ptr<EngineMemory> testingDeviceMemory(ModelLoadSpec const& spec) {
+  if (!spec.devicePipeline) return nullptr;
+  TV_CHECK_ARG(spec.backend == Backend::kCpu, "testing.devicePipeline runs the CPU engines on device memory; the TensorRT "
+                                              "backend always uses the device pipeline");
+#if defined(TRT_VLA_WITH_CUDA)
+  return std::make_unique<DeviceEngineMemory>();  // ERR_BACKEND_UNAVAILABLE "no CUDA device: ..." without one
+#else
+  TV_THROW(ErrorCode::kBackendUnavailable, "no CUDA device: CUDA is not compiled into this build (", TRT_VLA_CUDA_REASON, ")");
+#endif
+}
+
+// The pipeline ops for the model's memory: the CPU code next to host memory, the CUDA kernels next to
+// device memory.
+std::shared_ptr<PipelineOpsFactory const> pipelineFor(VlaModel const& model, [[maybe_unused]] ModelLoadSpec const& spec) {
+  if (model.memory->location() == engine::MemoryLocation::kHost) return hostPipelineOps();
+#if defined(TRT_VLA_WITH_CUDA)
+  DevicePipelineOptions options;
+  options.mappedFrames = spec.mappedFrames;
+  return devicePipelineOps(model, options);
+#else
+  TV_THROW(ErrorCode::kInternal, "device engine memory in a build without CUDA");
+#endif
+}
+
 }  // namespace
 
 std::shared_ptr<VlaModel> loadVlaModel(ModelLoadSpec spec) {
+  std::unique_ptr<EngineMemory> deviceMemory = testingDeviceMemory(spec);
   auto model = std::make_shared<VlaModel>();
   model->pool = std::make_shared<ThreadPool>(spec.threads);
   JsonValue llmConfig = parseJson(spec.llmConfig, spec.llmConfigName);
@@ -117,6 +148,13 @@ std::shared_ptr<VlaModel> loadVlaModel(ModelLoadSpec spec) {
     spec.llmLimits.maxInputLength =
         std::min(spec.requestedInputLength > 0 ? spec.requestedInputLength : spec.llmLimits.maxKvCapacity, spec.llmLimits.maxKvCapacity);
     loadCpuEngines(spec, std::move(llmConfig), *model);
+#if defined(TRT_VLA_WITH_CUDA)
+    if (deviceMemory) {
+      model->memory = std::move(deviceMemory);
+      model->llm = stageOnDevice(std::move(model->llm));
+      if (model->vision) model->vision = stageOnDevice(std::move(model->vision));
+    }
+#endif
   } else {
 #if defined(TRT_VLA_WITH_TENSORRT)
     model->backend = "tensorrt";
@@ -154,13 +192,14 @@ std::shared_ptr<VlaModel> loadVlaModel(ModelLoadSpec spec) {
   model->preprocess = spec.preprocess;
   model->tokens = spec.tokens;
   model->embedding = EmbeddingTable::load(spec.embeddingFiles, spec.embeddingNames, tc.vocabSize, tc.hiddenSize);
+  model->pipeline = pipelineFor(*model, spec);
   if (logEnabled(LogLevel::kInfo)) {
     std::string vocab = std::to_string(tc.vocabSize) + "-token vocabulary";
     if (model->vocabMap) vocab += " (engine logits reduced to " + std::to_string(model->vocabMap->reducedSize()) + ")";
     log(LogLevel::kInfo, "model",
         "loaded on " + model->backend + ": " + std::to_string(tc.layers) + " layers, hidden " + std::to_string(tc.hiddenSize) + ", " + vocab +
             ", KV capacity " + std::to_string(model->kvCapacity) + ", prefill chunk " + std::to_string(model->maxInputLength) +
-            (model->vision ? ", vision encoder" : ", text only") +
+            (model->vision ? ", vision encoder" : ", text only") + ", " + model->pipeline->name() + " pipeline" +
             (spec.backend == Backend::kCpu ? ", " + std::to_string(model->pool->size()) + " CPU threads" : std::string()));
   }
   return model;

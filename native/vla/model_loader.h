@@ -47,6 +47,11 @@ struct ModelLoadSpec {
   engine::cpu::VisionLimits visionLimits;
   TensorrtOptions tensorrt;
   bool recordBindings = false;  // tests: wrap the engines in engine::RecordingEngine
+  // Tests: run the CPU engines behind device memory and the device pipeline ops
+  // (device_staged_engine.h), to compare the device pipeline with the host one without TensorRT.
+  // ERR_BACKEND_UNAVAILABLE without a CUDA build and a device (real or emulated).
+  bool devicePipeline = false;
+  bool mappedFrames = true;  // with devicePipeline: false uploads frames instead of reading them in place
 };
 
 // Loads and checks everything; throws tv::Error (ERR_MODEL_LOAD, ERR_ENGINE_INCOMPATIBLE,

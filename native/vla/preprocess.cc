@@ -210,7 +210,6 @@ VisionInputs preprocessImages(std::vector<RgbImage> const& images, PreprocessCon
   int const tps = c.temporalPatchSize;
   int const ms = c.mergeSize;
   int const patchDim = c.patchDim();
-  out.cuSeqlens.assign(1, 0);
   for (RgbImage const& source : images) {
     RgbImage const image = resizeForModel(source, c);
     ImageGrid grid;
@@ -254,15 +253,27 @@ VisionInputs preprocessImages(std::vector<RgbImage> const& images, PreprocessCon
         }
       }
     }
+  }
+  VisionInputs layout = visionLayout(out.grids, c);
+  layout.patches = std::move(out.patches);
+  layout.pixelValues = std::move(out.pixelValues);
+  return layout;
+}
+
+VisionInputs visionLayout(std::vector<ImageGrid> const& grids, PreprocessConfig const& c) {
+  VisionInputs out;
+  out.grids = grids;
+  out.cuSeqlens.assign(1, 0);
+  for (ImageGrid const& grid : grids) {
     for (int t = 0; t < grid.t; ++t) out.cuSeqlens.push_back(out.cuSeqlens.back() + grid.h * grid.w);
     out.maxSeqlen = std::max(out.maxSeqlen, grid.h * grid.w);
   }
-  windowIndex(out.grids, c.windowSize, ps, ms, out.windowIndex, out.cuWindowSeqlens);
+  windowIndex(out.grids, c.windowSize, c.patchSize, c.mergeSize, out.windowIndex, out.cuWindowSeqlens);
   out.reverseWindowIndex.assign(out.windowIndex.size(), 0);
   for (std::size_t i = 0; i < out.windowIndex.size(); ++i) {
     out.reverseWindowIndex[static_cast<std::size_t>(out.windowIndex[i])] = static_cast<std::int64_t>(i);
   }
-  out.rotaryPosEmb = visionRotaryAngles(out.grids, c.visionHeadDim, ms, c.rotaryTheta);
+  out.rotaryPosEmb = visionRotaryAngles(out.grids, c.visionHeadDim, c.mergeSize, c.rotaryTheta);
   return out;
 }
 

@@ -47,6 +47,9 @@ struct ImageGrid {
 struct FrameView {
   FrameLayout layout;
   std::uint8_t const* data = nullptr;
+  // The address CUDA kernels read the same bytes at (mapped pinned frame memory), or null: the device
+  // pipeline then uploads the frame first.
+  void const* deviceData = nullptr;
 };
 
 struct VisionInputs {
@@ -72,6 +75,11 @@ std::array<int, 2> smartResize(int height, int width, int factor, int minPixels,
 
 // The whole preprocessing of 1..N images. pixelValues are kept when keepPixelValues is set.
 VisionInputs preprocessImages(std::vector<RgbImage> const& images, PreprocessConfig const& config, bool keepPixelValues);
+
+// Everything of VisionInputs but the pixels, for images of these grids (in order): cu_seqlens,
+// max_seqlen, the window index, its reverse and cu_window_seqlens, and the rotary angles. Small and
+// computed on the host by both pipelines; the device pipeline makes the patches on the GPU.
+VisionInputs visionLayout(std::vector<ImageGrid> const& grids, PreprocessConfig const& config);
 
 // The resize steps alone (regularisation + smart resize): what the model sees, as an image.
 RgbImage resizeForModel(RgbImage const& image, PreprocessConfig const& config);

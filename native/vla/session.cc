@@ -1,11 +1,11 @@
 #include "vla/session.h"
 
 #include <algorithm>
-#include <cstring>
-#include <limits>
+#include <exception>
 
 #include "core/error.h"
 #include "engine/binding_names.h"
+#include "vla/pipeline_ops.h"
 #include "vla/positions.h"
 
 namespace tv::vla {
@@ -28,27 +28,49 @@ int firstImagePad(std::int32_t const* ids, int count, std::int32_t imagePad) {
   return count;
 }
 
+std::size_t alignSlice(std::size_t bytes) { return (std::max<std::size_t>(bytes, 16) + 255) / 256 * 256; }
+
+// Waits for the session's stream when a request leaves by an exception (abort, bad input found midway,
+// an engine error): the device work it queued may still read mapped frame memory and the buffers of
+// the request, which the caller may free or refill as soon as the error reaches it. An error while
+// waiting is dropped; the caller gets the first one.
+class DrainOnThrow {
+ public:
+  explicit DrainOnThrow(engine::Stream& stream) : stream_(stream), exceptions_(std::uncaught_exceptions()) {}
+  DrainOnThrow(DrainOnThrow const&) = delete;
+  DrainOnThrow& operator=(DrainOnThrow const&) = delete;
+  ~DrainOnThrow() {
+    if (std::uncaught_exceptions() <= exceptions_) return;
+    try {
+      stream_.synchronize();
+    } catch (...) {
+    }
+  }
+
+ private:
+  engine::Stream& stream_;
+  int const exceptions_;
+};
+
 }  // namespace
 
 VlaSession::VlaSession(std::shared_ptr<VlaModel const> model) : model_(std::move(model)) {
   VlaModel const& m = *model_;
   TextModelInfo const& t = m.text;
+  TV_CHECK_INTERNAL(m.pipeline != nullptr, "the model has no pipeline ops");
   stream_ = m.memory->createStream();
   llm_ = m.llm->createExecutionContext();
   if (m.vision) vision_ = m.vision->createExecutionContext();
   std::size_t const kvBytes = static_cast<std::size_t>(2) * t.kvHeads * m.kvCapacity * t.headDim * sizeof(std::uint16_t);
   for (int l = 0; l < t.layers; ++l) kv_.emplace_back(*m.memory, kvBytes);
   rope_ = EngineBuffer(*m.memory, static_cast<std::size_t>(m.kvCapacity) * t.headDim * sizeof(float));
-  embeds_ = EngineBuffer(*m.memory, static_cast<std::size_t>(m.maxInputLength) * t.hiddenSize * sizeof(std::uint16_t));
+  embeds_ = EngineBuffer(*m.memory, static_cast<std::size_t>(m.kvCapacity) * t.hiddenSize * sizeof(std::uint16_t));
   contextLengths_ = EngineBuffer(*m.memory, sizeof(std::int32_t));
   lastTokenIds_ = EngineBuffer(*m.memory, sizeof(std::int64_t));
   startIndex_ = EngineBuffer(*m.memory, sizeof(std::int32_t));
   dummy_ = EngineBuffer(*m.memory, 16);  // non-null address for zero-size tensors
   logits_ = EngineBuffer(*m.memory, static_cast<std::size_t>(m.logitsWidth()) * sizeof(float));
-  ropeHost_.resize(static_cast<std::size_t>(m.kvCapacity) * t.headDim);
-  // Tokens a reduced vocabulary lacks stay at -inf for good: only mapped entries are ever written.
-  logitsHost_.assign(static_cast<std::size_t>(t.vocabSize), m.vocabMap ? -std::numeric_limits<float>::infinity() : 0.0f);
-  if (m.vocabMap) reducedHost_.resize(static_cast<std::size_t>(m.logitsWidth()));
+  ops_ = m.pipeline->create(m, *stream_);
 }
 
 VlaSession::~VlaSession() = default;
@@ -80,7 +102,7 @@ VisionInputs VlaSession::preprocess(std::vector<FrameView> const& frames, bool k
   return preprocessImages(images, model_->preprocess, keepPixelValues);
 }
 
-std::vector<std::uint16_t> VlaSession::runVision(VisionInputs const& in) {
+void VlaSession::runVision(VisionInputs const& in) {
   VlaModel const& m = *model_;
   TV_CHECK(vision_ != nullptr, ErrorCode::kInvalidArgument, "this model has no vision encoder");
   EngineMemory& mem = *m.memory;
@@ -93,40 +115,44 @@ std::vector<std::uint16_t> VlaSession::runVision(VisionInputs const& in) {
   TV_CHECK(outHidden == m.text.hiddenSize, ErrorCode::kEngineIncompatible, "the vision encoder outputs ", outHidden,
            "-wide embeddings but the language model's hidden size is ", m.text.hiddenSize);
 
-  auto upload = [&](std::vector<EngineBuffer>& keep, void const* data, std::size_t bytes) {
-    keep.emplace_back(mem, std::max<std::size_t>(bytes, 16));
-    mem.upload(keep.back().data(), data, bytes, *stream_);
-    return keep.back().data();
-  };
-  std::vector<EngineBuffer> buffers;
   engine::ExecutionContext& ctx = *vision_;
   ctx.setOptimizationProfile(0, *stream_);
-  auto bind = [&](char const* name, engine::Shape shape, void const* data, std::size_t bytes) {
-    ctx.setInputShape(name, shape);
-    ctx.setTensorAddress(name, upload(buffers, data, bytes));
+  ctx.setInputShape(names::kVisualInput, {patches, patchDim});
+  ctx.setTensorAddress(names::kVisualInput, visionInput_.data());
+
+  // The small inputs, each a slice of one buffer.
+  struct Slice {
+    char const* name;
+    engine::Shape shape;
+    void const* data;
+    std::size_t bytes;
   };
-  bind(names::kVisualInput, {patches, patchDim}, in.patches.data(), in.patches.size() * sizeof(std::uint16_t));
-  bind(names::kVisualRotaryPosEmb, {patches, angles}, in.rotaryPosEmb.data(), in.rotaryPosEmb.size() * sizeof(float));
-  bind(names::kVisualCuSeqlens, {static_cast<std::int64_t>(in.cuSeqlens.size())}, in.cuSeqlens.data(),
-       in.cuSeqlens.size() * sizeof(std::int32_t));
-  std::vector<std::int32_t> carrier(static_cast<std::size_t>(in.maxSeqlen), 0);
-  bind(names::kVisualMaxSeqlenCarrier, {in.maxSeqlen}, carrier.data(), carrier.size() * sizeof(std::int32_t));
-  bind(names::kVisualCuWindowSeqlens, {static_cast<std::int64_t>(in.cuWindowSeqlens.size())}, in.cuWindowSeqlens.data(),
-       in.cuWindowSeqlens.size() * sizeof(std::int32_t));
-  bind(names::kVisualWindowIndex, {units}, in.windowIndex.data(), in.windowIndex.size() * sizeof(std::int64_t));
-  bind(names::kVisualReverseWindowIndex, {units}, in.reverseWindowIndex.data(), in.reverseWindowIndex.size() * sizeof(std::int64_t));
+  std::vector<std::int32_t> const carrier(static_cast<std::size_t>(in.maxSeqlen), 0);
+  Slice const slices[] = {
+      {names::kVisualRotaryPosEmb, {patches, angles}, in.rotaryPosEmb.data(), in.rotaryPosEmb.size() * sizeof(float)},
+      {names::kVisualCuSeqlens, {static_cast<std::int64_t>(in.cuSeqlens.size())}, in.cuSeqlens.data(),
+       in.cuSeqlens.size() * sizeof(std::int32_t)},
+      {names::kVisualMaxSeqlenCarrier, {in.maxSeqlen}, carrier.data(), carrier.size() * sizeof(std::int32_t)},
+      {names::kVisualCuWindowSeqlens, {static_cast<std::int64_t>(in.cuWindowSeqlens.size())}, in.cuWindowSeqlens.data(),
+       in.cuWindowSeqlens.size() * sizeof(std::int32_t)},
+      {names::kVisualWindowIndex, {units}, in.windowIndex.data(), in.windowIndex.size() * sizeof(std::int64_t)},
+      {names::kVisualReverseWindowIndex, {units}, in.reverseWindowIndex.data(), in.reverseWindowIndex.size() * sizeof(std::int64_t)},
+  };
+  std::size_t total = 0;
+  for (Slice const& s : slices) total += alignSlice(s.bytes);
+  auto* base = static_cast<std::uint8_t*>(reserve(visionSmall_, mem, total));
+  for (Slice const& s : slices) {
+    mem.upload(base, s.data, s.bytes, *stream_);
+    ctx.setInputShape(s.name, s.shape);
+    ctx.setTensorAddress(s.name, base);
+    base += alignSlice(s.bytes);
+  }
   std::size_t const outBytes = static_cast<std::size_t>(units) * outHidden * sizeof(std::uint16_t);
-  buffers.emplace_back(mem, outBytes);
-  void* output = buffers.back().data();
-  ctx.setTensorAddress(names::kVisualOutput, output);
+  ctx.setTensorAddress(names::kVisualOutput, reserve(visionOutput_, mem, outBytes));
   ctx.enqueue(*stream_);
-  std::vector<std::uint16_t> host(static_cast<std::size_t>(units) * outHidden);
-  mem.download(host.data(), output, outBytes, *stream_);
-  stream_->synchronize();
-  return host;
 }
 
-void VlaSession::runLlm(std::uint16_t const* embeds, int count, int start) {
+void VlaSession::runLlm(int row, int count, int start) {
   VlaModel const& m = *model_;
   TextModelInfo const& t = m.text;
   EngineMemory& mem = *m.memory;
@@ -134,9 +160,9 @@ void VlaSession::runLlm(std::uint16_t const* embeds, int count, int start) {
   bool const decode = start >= 0 && count == 1;
   ctx.setOptimizationProfile(decode ? names::kDecodeProfile : names::kPrefillProfile, *stream_);
 
-  mem.upload(embeds_.data(), embeds, static_cast<std::size_t>(count) * t.hiddenSize * sizeof(std::uint16_t), *stream_);
   ctx.setInputShape(names::kInputsEmbeds, {1, count, t.hiddenSize});
-  ctx.setTensorAddress(names::kInputsEmbeds, embeds_.data());
+  ctx.setTensorAddress(names::kInputsEmbeds,
+                       static_cast<std::uint8_t*>(embeds_.data()) + static_cast<std::size_t>(row) * t.hiddenSize * sizeof(std::uint16_t));
 
   std::int32_t const contextLength = decode ? start + 1 : count;
   mem.upload(contextLengths_.data(), &contextLength, sizeof contextLength, *stream_);
@@ -167,20 +193,13 @@ void VlaSession::runLlm(std::uint16_t const* embeds, int count, int start) {
   }
   ctx.setTensorAddress(names::kLogits, logits_.data());
   ctx.enqueue(*stream_);
-  if (m.vocabMap) {
-    mem.download(reducedHost_.data(), logits_.data(), reducedHost_.size() * sizeof(float), *stream_);
-    stream_->synchronize();
-    for (std::size_t r = 0; r < reducedHost_.size(); ++r) logitsHost_[static_cast<std::size_t>(m.vocabMap->toFull(static_cast<int>(r)))] = reducedHost_[r];
-  } else {
-    mem.download(logitsHost_.data(), logits_.data(), logitsHost_.size() * sizeof(float), *stream_);
-    stream_->synchronize();
-  }
 }
 
 GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_t requestId, TokenObserver* observer) {
   VlaModel const& m = *model_;
   TextModelInfo const& t = m.text;
   runningRequest_ = requestId;
+  DrainOnThrow const drain(*stream_);
   auto const started = Clock::now();
   GenerateResult result;
   std::vector<std::int32_t> const& ids = request.inputIds;
@@ -194,29 +213,26 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
   checkAbort();
 
   // Images: preprocess, then the vision engine.
-  std::vector<std::uint16_t> imageEmbeddings;
+  PipelineOps& ops = *ops_;
+  bool const images = !request.frames.empty();
+  ops.mark(Mark::kStart);
   std::vector<ImageGrid> grids;
-  if (!request.frames.empty()) {
-    auto const t0 = Clock::now();
-    VisionInputs const inputs = preprocess(request.frames, false);
-    result.timings.preprocessMs = msSince(t0);
+  if (images) {
+    VisionInputs const inputs = ops.preprocess(request.frames, visionInput_);
+    ops.mark(Mark::kPreprocessed);
     grids = inputs.grids;
     result.imageTokens = inputs.imageTokens();
     checkAbort();
-    auto const t1 = Clock::now();
-    imageEmbeddings = runVision(inputs);
-    result.timings.visionMs = msSince(t1);
+    runVision(inputs);
+    ops.mark(Mark::kVisionDone);
   }
 
-  // Embeddings, positions, RoPE table.
-  auto const t2 = Clock::now();
+  // Embeddings (the image spliced in), positions, RoPE table.
   MropePositions const positions =
       mropePositions(ids.data(), promptLength, m.kvCapacity, m.tokens.imagePad, grids, m.preprocess.mergeSize);
-  std::vector<std::uint16_t> embeds(static_cast<std::size_t>(promptLength) * t.hiddenSize);
-  m.embedding.embed(ids.data(), promptLength, m.tokens.imagePad, imageEmbeddings.data(), result.imageTokens, embeds.data());
-  mropeCosSin(positions, 0, m.kvCapacity, t.headDim, t.mropeSection, t.ropeTheta, ropeHost_.data());
-  m.memory->upload(rope_.data(), ropeHost_.data(), ropeHost_.size() * sizeof(float), *stream_);
-  result.timings.embedMs = msSince(t2);
+  ops.embed(ids.data(), promptLength, images ? visionOutput_.data() : nullptr, result.imageTokens, embeds_.data());
+  ops.ropeTable(positions, rope_.data());
+  ops.mark(Mark::kEmbedded);
 
   // Prefix cache: reuse the KV of the longest common prefix before the first image (image pads carry
   // per-frame content, and text positions equal indexes there, so the cached rows are exact).
@@ -231,24 +247,20 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
 
   TokenConstraint const* constraint = request.constraint.get();
   selectLogitRows(constraint, constraint != nullptr ? constraint->startState() : -1);
-  auto const t3 = Clock::now();
   for (int start = reuse; start < promptLength;) {
     checkAbort();
     int const count = std::min(m.maxInputLength, promptLength - start);
-    runLlm(embeds.data() + static_cast<std::size_t>(start) * t.hiddenSize, count, start == 0 ? -1 : start);
+    runLlm(start, count, start == 0 ? -1 : start);
     cachedIds_.insert(cachedIds_.end(), ids.begin() + start, ids.begin() + start + count);
     start += count;
   }
-  result.timings.prefillMs = msSince(t3);
+  ops.mark(Mark::kPrefilled);
 
   // Decode loop.
-  auto const t4 = Clock::now();
   Sampler sampler(request.sampling);
   sampler.resetHistory(ids.data(), promptLength, t.vocabSize);
   int state = constraint != nullptr ? constraint->startState() : 0;
-  std::vector<std::int32_t> allowed;
   std::vector<std::int32_t> feed;
-  std::vector<std::uint16_t> feedEmbeds;
   int committed = promptLength;
   auto const isStop = [&](std::int32_t token) {
     return std::find(request.stopTokens.begin(), request.stopTokens.end(), token) != request.stopTokens.end();
@@ -269,11 +281,10 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
   auto const feedTokens = [&](std::vector<std::int32_t> const& tokens, int nextState) {
     selectLogitRows(constraint, nextState);
     int const n = static_cast<int>(tokens.size());
-    feedEmbeds.resize(static_cast<std::size_t>(n) * t.hiddenSize);
-    m.embedding.embed(tokens.data(), n, m.tokens.imagePad, nullptr, 0, feedEmbeds.data());
+    ops.embed(tokens.data(), n, nullptr, 0, embeds_.data());
     for (int done = 0; done < n;) {
       int const count = std::min(m.maxInputLength, n - done);
-      runLlm(feedEmbeds.data() + static_cast<std::size_t>(done) * t.hiddenSize, count, committed);
+      runLlm(done, count, committed);
       ++result.forwardPasses;
       committed += count;
       done += count;
@@ -301,19 +312,14 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
       break;
     }
     checkAbort();
-    if (std::size_t const step = result.tokens.size(); step < request.biasTokens.size()) {
-      logitsHost_[static_cast<std::size_t>(request.biasTokens[step])] += request.biasValue;
+    SampleStep step;
+    step.constraint = constraint;
+    step.state = state;
+    if (std::size_t const i = result.tokens.size(); i < request.biasTokens.size()) {
+      step.biasToken = request.biasTokens[i];
+      step.biasValue = request.biasValue;
     }
-    allowed.clear();
-    bool const listed = constraint != nullptr && constraint->restrict(state, allowed, logitsHost_.data(), t.vocabSize);
-    if (listed && m.vocabMap) {
-      auto const outside = [&](std::int32_t id) { return m.vocabMap->toReduced(id) < 0; };
-      allowed.erase(std::remove_if(allowed.begin(), allowed.end(), outside), allowed.end());
-      TV_CHECK_ARG(!allowed.empty(), "the grammar allows only tokens that the engine's reduced vocabulary lacks "
-                                     "(vocab_map.safetensors); rebuild the engine with those tokens kept");
-    }
-    std::int32_t const token = sampler.sample(logitsHost_.data(), t.vocabSize, listed ? allowed.data() : nullptr,
-                                              listed ? static_cast<int>(allowed.size()) : 0);
+    std::int32_t const token = ops.sample(logits_.data(), step, sampler);
     emit(&token, 1, false);
     if (constraint != nullptr) {
       state = constraint->next(state, token);
@@ -355,8 +361,16 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
     if (constraint != nullptr && !forced.empty()) state = end;
     feedTokens(feed, state);
   }
-  result.timings.decodeMs = msSince(t4);
-  result.timings.totalMs = msSince(started);
+  ops.mark(Mark::kDecoded);
+  StageTimings& timings = result.timings;
+  if (images) {
+    timings.preprocessMs = ops.elapsedMs(Mark::kStart, Mark::kPreprocessed);
+    timings.visionMs = ops.elapsedMs(Mark::kPreprocessed, Mark::kVisionDone);
+  }
+  timings.embedMs = ops.elapsedMs(images ? Mark::kVisionDone : Mark::kStart, Mark::kEmbedded);
+  timings.prefillMs = ops.elapsedMs(Mark::kEmbedded, Mark::kPrefilled);
+  timings.decodeMs = ops.elapsedMs(Mark::kPrefilled, Mark::kDecoded);
+  timings.totalMs = msSince(started);
   return result;
 }
 

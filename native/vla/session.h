@@ -2,7 +2,9 @@
 // with the image spliced in -> M-RoPE table -> prefill (profile 0, chunked where needed, reusing the
 // cached prompt prefix) -> decode loop (profile 1) with sampling, a per-step token constraint and
 // jump-forward of forced tokens -> stop. Talks to engines only through engine/engine.h; all engine
-// memory goes through EngineMemory, so the same code drives CPU and TensorRT engines.
+// memory goes through EngineMemory, so the same code drives CPU and TensorRT engines. The steps that
+// compute next to the engines' memory (preprocessing, embeddings, rope table, sampling) go through
+// the model's PipelineOps (pipeline_ops.h): on the CPU for host memory, CUDA kernels for device memory.
 #pragma once
 
 #include <array>
@@ -27,6 +29,9 @@ class BindingLog;
 }
 
 namespace tv::vla {
+
+class PipelineOps;
+class PipelineOpsFactory;
 
 // What the pipeline needs to know about the language model (from its config).
 struct TextModelInfo {
@@ -65,6 +70,9 @@ struct VlaModel {
   // all work with the tokenizer's ids.
   std::shared_ptr<engine::VocabMap const> vocabMap;
   std::shared_ptr<engine::BindingLog> bindingLog;  // tests: the engines' calls (engine/recording_engine.h)
+  // The steps next to the engines' memory (pipeline_ops.h), chosen by its location. Declared after
+  // `memory`: its device buffers are released before the memory that made them.
+  std::shared_ptr<PipelineOpsFactory const> pipeline;
   int logitsWidth() const { return vocabMap ? vocabMap->reducedSize() : text.vocabSize; }
 };
 
@@ -150,10 +158,11 @@ class VlaSession {
   int cachedTokens() const { return static_cast<int>(cachedIds_.size()); }
 
  private:
-  std::vector<std::uint16_t> runVision(VisionInputs const& inputs);
-  // One LLM call over `count` new tokens starting at KV position `start` (start < 0: fresh prefill);
-  // returns the logits of the last one in logitsHost_.
-  void runLlm(std::uint16_t const* embeds, int count, int start);
+  // The vision engine on inputs (patches already in visionInput_); the embeddings go to visionOutput_.
+  void runVision(VisionInputs const& inputs);
+  // One LLM call over `count` new tokens whose embeddings are at embeds_ row `row`, starting at KV
+  // position `start` (start < 0: fresh prefill); the logits of the last one go to logits_.
+  void runLlm(int row, int count, int start);
   void checkAbort() const;
   // Asks the LLM engine for only the logits the grammar allows in `state` (all when not a list state).
   void selectLogitRows(TokenConstraint const* constraint, int state);
@@ -164,11 +173,12 @@ class VlaSession {
   std::unique_ptr<engine::ExecutionContext> vision_;
   std::vector<EngineBuffer> kv_;  // per layer [1, 2, Hkv, Cap, D] fp16, bound as past and present
   EngineBuffer rope_;             // [1, Cap, headDim] fp32
-  EngineBuffer embeds_;           // [1, maxInputLength, hidden] fp16
+  EngineBuffer embeds_;           // [Cap, hidden] fp16: the whole prompt, or the tokens of one feed
   EngineBuffer contextLengths_, lastTokenIds_, startIndex_, dummy_, logits_;
-  std::vector<float> ropeHost_;
-  std::vector<float> logitsHost_;    // full vocabulary
-  std::vector<float> reducedHost_;   // the engine's reduced logits, when the model has a vocabulary map
+  // Vision engine buffers, grown to the largest images seen: input patches, the small inputs (one
+  // buffer, 256-byte aligned slices), the output embeddings.
+  EngineBuffer visionInput_, visionSmall_, visionOutput_;
+  std::unique_ptr<PipelineOps> ops_;  // after stream_: released first
   std::vector<std::int32_t> rows_;
   std::vector<std::int32_t> cachedIds_;  // tokens whose KV is in the cache, in order
   std::atomic<std::uint64_t> abortRequest_{0};

@@ -1,14 +1,84 @@
 // The emulated CUDA runtime (see include/cuda_runtime_api.h). cudaMalloc fills new memory with 0xcd, so
 // a kernel that reads what nobody wrote produces visible garbage instead of convenient zeros.
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "emu_device.h"
 
 thread_local Dim3 threadIdx, blockIdx, blockDim, gridDim;
 namespace emu {
 thread_local Block* currentBlock = nullptr;
+
+namespace {
+
+// The threads that run blocks, grown to the largest block launched. A block wakes only the threads it
+// uses: thread t runs body(context, t) once per `go` set for it.
+class BlockThreads {
+ public:
+  void run(unsigned threads, void (*body)(void*, unsigned), void* context) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (workers_.size() < threads) {
+      workers_.push_back(std::make_unique<Worker>());
+      // Lives as long as the process: the pool is never destroyed.
+      std::thread([this, w = workers_.back().get(), id = static_cast<unsigned>(workers_.size() - 1)] { work(*w, id); }).detach();
+    }
+    body_ = body;
+    context_ = context;
+    remaining_ = threads;
+    for (unsigned t = 0; t < threads; ++t) {
+      workers_[t]->go = true;
+      workers_[t]->wake.notify_one();
+    }
+    done_.wait(lock, [&] { return remaining_ == 0; });
+  }
+
+ private:
+  struct Worker {
+    std::condition_variable wake;
+    bool go = false;
+  };
+
+  void work(Worker& self, unsigned id) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      self.wake.wait(lock, [&] { return self.go; });
+      self.go = false;
+      void (*body)(void*, unsigned) = body_;
+      void* context = context_;
+      lock.unlock();
+      body(context, id);
+      lock.lock();
+      if (--remaining_ == 0) done_.notify_one();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  unsigned remaining_ = 0;
+  void (*body_)(void*, unsigned) = nullptr;
+  void* context_ = nullptr;
+};
+
+}  // namespace
+
+void runBlock(unsigned threads, void (*body)(void*, unsigned), void* context) {
+  if (threads == 1) {  // nothing to wait for: the calling thread is the block
+    body(context, 0);
+    return;
+  }
+  static BlockThreads* const pool = new BlockThreads;  // never destroyed: its threads block on it until exit
+  pool->run(threads, body, context);
 }
+
+std::mutex& launchMutex() {
+  static std::mutex* const mutex = new std::mutex;
+  return *mutex;
+}
+
+}  // namespace emu
 
 namespace {
 void* allocate(std::size_t bytes) { return std::aligned_alloc(256, (bytes + 255) / 256 * 256 + 256); }
@@ -56,18 +126,37 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
   return cudaSuccess;
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned) {
-  *e = reinterpret_cast<cudaEvent_t>(new int(0));
+// Emulated work is done when its call returns, so an event completes when it is recorded: it holds the
+// host clock at that moment, and elapsed time is the host time between two records (as on a device,
+// an event never recorded, or one created without timing, cannot be measured).
+struct EmulatedEvent {
+  bool timing = true;
+  bool recorded = false;
+  std::chrono::steady_clock::time_point at;
+};
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned flags) {
+  auto* event = new EmulatedEvent;
+  event->timing = (flags & cudaEventDisableTiming) == 0;
+  *e = reinterpret_cast<cudaEvent_t>(event);
   return cudaSuccess;
 }
 cudaError_t cudaEventDestroy(cudaEvent_t e) {
-  delete reinterpret_cast<int*>(e);
+  delete reinterpret_cast<EmulatedEvent*>(e);
   return cudaSuccess;
 }
-cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
+  auto* event = reinterpret_cast<EmulatedEvent*>(e);
+  event->recorded = true;
+  event->at = std::chrono::steady_clock::now();
+  return cudaSuccess;
+}
 cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
-cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t, cudaEvent_t) {
-  *ms = 0.01f;
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
+  auto const* a = reinterpret_cast<EmulatedEvent const*>(start);
+  auto const* b = reinterpret_cast<EmulatedEvent const*>(end);
+  if (!a->timing || !b->timing) return cudaErrorInvalidResourceHandle;
+  if (!a->recorded || !b->recorded) return cudaErrorInvalidResourceHandle;
+  *ms = std::chrono::duration<float, std::milli>(b->at - a->at).count();
   return cudaSuccess;
 }
 cudaError_t cudaGetLastError() { return cudaSuccess; }

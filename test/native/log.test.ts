@@ -46,7 +46,7 @@ describe('log', () => {
     await settle();
     const note = seen.find((e) => e.source === 'model');
     expect(note?.level).toBe('info');
-    expect(note?.message).toMatch(/^loaded on cpu: 2 layers, hidden 128, 151936-token vocabulary, KV capacity 128, prefill chunk 128, vision encoder, 1 CPU threads$/);
+    expect(note?.message).toMatch(/^loaded on cpu: 2 layers, hidden 128, 151936-token vocabulary, KV capacity 128, prefill chunk 128, vision encoder, host pipeline, 1 CPU threads$/);
   });
 
   it('rejects bad levels and handlers with ERR_INVALID_ARGUMENT', () => {

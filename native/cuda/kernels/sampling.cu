@@ -137,6 +137,15 @@ __global__ void finishSamplingKernel(Scratch const* scratch, std::int32_t const*
   writeBadAllowed(header, scratch, allowed);
 }
 
+// Ids outside the full vocabulary are skipped (the map is validated when it is loaded).
+__global__ void expandLogitsKernel(float const* __restrict__ reduced, int reducedCount, std::int32_t const* __restrict__ map,
+                                   float* __restrict__ full, int fullCount) {
+  for (std::int64_t r = firstIndex(); r < reducedCount; r += gridStride()) {
+    std::int32_t const id = map[r];
+    if (id >= 0 && id < fullCount) full[id] = reduced[r];
+  }
+}
+
 std::int64_t candidateCount(SamplingArgs const& a) { return a.allowed != nullptr ? a.allowedCount : a.vocab; }
 
 // Without a mask the keys start in id order, and CUB's radix sort is stable, so sorting the logit half
@@ -249,6 +258,18 @@ void launchSampling(SamplingArgs const& a, void* workspace, std::size_t workspac
   detail::checkLaunch("candidatesKernel");
   finishSamplingKernel<<<1, 1, 0, stream>>>(scratch, a.allowed, keep, header);
   detail::checkLaunch("finishSamplingKernel");
+}
+
+void launchExpandLogits(ExpandLogitsArgs const& a, cudaStream_t stream) {
+  TV_CHECK_ARG(a.reducedCount >= 0 && a.fullCount >= a.reducedCount, "a reduced vocabulary of ", a.reducedCount,
+               " ids cannot map into ", a.fullCount);
+  if (a.reducedCount == 0) return;
+  TV_CHECK_ARG(a.reduced != nullptr && a.reducedToFull != nullptr && a.full != nullptr && detail::aligned(a.reduced, 4) &&
+                   detail::aligned(a.full, 4),
+               "the logits and the vocabulary map must be 4-byte aligned device pointers");
+  expandLogitsKernel<<<detail::blocksFor(a.reducedCount), detail::kThreads, 0, stream>>>(a.reduced, a.reducedCount, a.reducedToFull,
+                                                                                        a.full, a.fullCount);
+  detail::checkLaunch("expandLogitsKernel");
 }
 
 SamplingResult readSamplingOutput(void const* hostOutput, std::size_t outputBytes) {

@@ -61,6 +61,19 @@ std::size_t samplingWorkspaceBytes(SamplingArgs const& args);
 void launchSampling(SamplingArgs const& args, void* workspace, std::size_t workspaceBytes, void* output,
                     std::size_t outputBytes, cudaStream_t stream);
 
+// Reduced-vocabulary engines (engine/vocab_map.h) compute logits for the mapped ids only, indexed by
+// reduced id. This writes full[reducedToFull[r]] = reduced[r] for every r and leaves the other entries
+// of full alone (the caller fills them with -inf once), exactly as the host pipeline maps an engine's
+// logits back to the tokenizer's ids, so sampling, grammars and stop tokens see full ids.
+struct ExpandLogitsArgs {
+  float const* reduced = nullptr;             // [device, f32] [reducedCount]
+  int reducedCount = 0;
+  std::int32_t const* reducedToFull = nullptr;  // [device-readable, i32] [reducedCount], inside [0, fullCount)
+  float* full = nullptr;                      // [device, f32] [fullCount]
+  int fullCount = 0;
+};
+void launchExpandLogits(ExpandLogitsArgs const& args, cudaStream_t stream);
+
 // A host copy of an output buffer, decoded.
 struct SamplingResult {
   SamplingHeader header;

@@ -1,12 +1,13 @@
 // CPU emulation of the CUDA runtime API subset trt-vla uses (scripts/cuda-emulator.mjs). "Device"
-// memory is host memory, streams and events are inert, and one emulated device is always present.
+// memory is host memory, streams are inert (work is done when its call returns), events note the host
+// clock when recorded, and one emulated device is always present.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 typedef int cudaError_t;
-enum { cudaSuccess = 0, cudaErrorMemoryAllocation = 2 };
+enum { cudaSuccess = 0, cudaErrorMemoryAllocation = 2, cudaErrorInvalidResourceHandle = 400 };
 typedef struct CUstream_st* cudaStream_t;
 typedef struct CUevent_st* cudaEvent_t;
 enum cudaMemcpyKind { cudaMemcpyHostToHost, cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice, cudaMemcpyDefault };

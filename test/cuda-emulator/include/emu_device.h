@@ -1,9 +1,9 @@
 // Device-code emulation, force-included into every .cu compiled by scripts/cuda-emulator.mjs.
 //
-// A launch runs min(grid, 3) blocks one after another, each as blockDim real threads: grid-stride
-// loops then cover their whole range with a smaller grid than requested (kernels that are not
-// grid-stride loops would leave work undone here), and block-cooperative code
-// (__syncthreads, warp shuffles, atomics) runs concurrently for real. __shared__ becomes a function
+// A launch runs min(grid, 3) blocks one after another, each as blockDim real threads (kept between
+// launches, see runBlock): grid-stride loops then cover their whole range with a smaller grid than
+// requested (kernels that are not grid-stride loops would leave work undone here), and
+// block-cooperative code (__syncthreads, warp shuffles, atomics) runs concurrently for real. __shared__ becomes a function
 // static, shared by the threads of a block (blocks do not overlap). The rounding intrinsics are plain
 // IEEE operations (the build uses -ffp-contract=off, so nothing is fused).
 #pragma once
@@ -65,6 +65,16 @@ struct Block {
 };
 extern thread_local Block* currentBlock;
 
+// Runs body(context, t) for every t in [0, threads) at once, one thread each (a block: barriers and
+// warp shuffles need all of its threads live together), and returns when all have returned. The
+// threads are kept for later launches (runtime.cc): an end-to-end run of the device pipeline makes
+// hundreds of launches per request, and creating up to 1024 threads for each took about a fifth of
+// its time there (the barriers' thread switches take most of the rest).
+void runBlock(unsigned threads, void (*body)(void*, unsigned), void* context);
+// Held for a whole launch: launches from different host threads run one after another, as if on one
+// stream (__shared__ statics belong to the kernel, so two launches of a kernel must not overlap).
+std::mutex& launchMutex();
+
 struct Launch {
   unsigned grid;
   unsigned block;
@@ -74,20 +84,18 @@ struct Launch {
     unsigned const g = grid;
     unsigned const b = block;
     return [kernel, g, b](auto... args) {
+      std::lock_guard<std::mutex> launch(launchMutex());
       for (unsigned index = 0; index < g; ++index) {
         Block context(static_cast<int>(b));
-        std::vector<std::thread> threads;
-        for (unsigned t = 0; t < b; ++t) {
-          threads.emplace_back([&, t] {
-            threadIdx.x = t;
-            blockIdx.x = index;
-            blockDim.x = b;
-            gridDim.x = g;
-            currentBlock = &context;
-            kernel(args...);
-          });
-        }
-        for (std::thread& t : threads) t.join();
+        auto thread = [&](unsigned t) {
+          threadIdx.x = t;
+          blockIdx.x = index;
+          blockDim.x = b;
+          gridDim.x = g;
+          currentBlock = &context;
+          kernel(args...);
+        };
+        runBlock(b, [](void* run, unsigned t) { (*static_cast<decltype(thread)*>(run))(t); }, &thread);
       }
     };
   }

@@ -1,0 +1,123 @@
+#include "vla/pipeline_ops.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <limits>
+
+#include "core/error.h"
+
+namespace tv::vla {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The CPU path: everything is computed in host memory and copied into engine memory (a memcpy for
+// the CPU engines). Logits come back whole every step.
+class HostPipelineOps final : public PipelineOps {
+ public:
+  HostPipelineOps(VlaModel const& model, engine::Stream& stream) : model_(model), stream_(stream) {
+    TextModelInfo const& t = model.text;
+    ropeHost_.resize(static_cast<std::size_t>(model.kvCapacity) * t.headDim);
+    // Tokens a reduced vocabulary lacks stay at -inf for good: only mapped entries are ever written.
+    logitsHost_.assign(static_cast<std::size_t>(t.vocabSize), model.vocabMap ? -std::numeric_limits<float>::infinity() : 0.0f);
+    if (model.vocabMap) reducedHost_.resize(static_cast<std::size_t>(model.logitsWidth()));
+  }
+
+  VisionInputs preprocess(std::vector<FrameView> const& frames, EngineBuffer& patches) override {
+    std::vector<RgbImage> images;
+    images.reserve(frames.size());
+    for (FrameView const& f : frames) images.push_back(frameToRgb(f));
+    VisionInputs inputs = preprocessImages(images, model_.preprocess, false);
+    std::size_t const bytes = inputs.patches.size() * sizeof(std::uint16_t);
+    model_.memory->upload(reserve(patches, *model_.memory, bytes), inputs.patches.data(), bytes, stream_);
+    inputs.patches = {};
+    return inputs;
+  }
+
+  void embed(std::int32_t const* ids, int count, void const* image, int imageRows, void* out) override {
+    EngineMemory& mem = *model_.memory;
+    std::size_t const hidden = static_cast<std::size_t>(model_.text.hiddenSize);
+    imageHost_.resize(static_cast<std::size_t>(imageRows) * hidden);
+    if (imageRows > 0) {
+      mem.download(imageHost_.data(), image, imageHost_.size() * sizeof(std::uint16_t), stream_);
+      stream_.synchronize();
+    }
+    embedsHost_.resize(static_cast<std::size_t>(count) * hidden);
+    model_.embedding.embed(ids, count, model_.tokens.imagePad, imageHost_.data(), imageRows, embedsHost_.data());
+    mem.upload(out, embedsHost_.data(), embedsHost_.size() * sizeof(std::uint16_t), stream_);
+  }
+
+  void ropeTable(MropePositions const& positions, void* table) override {
+    TextModelInfo const& t = model_.text;
+    mropeCosSin(positions, 0, model_.kvCapacity, t.headDim, t.mropeSection, t.ropeTheta, ropeHost_.data());
+    model_.memory->upload(table, ropeHost_.data(), ropeHost_.size() * sizeof(float), stream_);
+  }
+
+  std::int32_t sample(void* logits, SampleStep const& step, Sampler& sampler) override {
+    VlaModel const& m = model_;
+    int const vocab = m.text.vocabSize;
+    if (m.vocabMap) {
+      m.memory->download(reducedHost_.data(), logits, reducedHost_.size() * sizeof(float), stream_);
+      stream_.synchronize();
+      for (std::size_t r = 0; r < reducedHost_.size(); ++r) {
+        logitsHost_[static_cast<std::size_t>(m.vocabMap->toFull(static_cast<int>(r)))] = reducedHost_[r];
+      }
+    } else {
+      m.memory->download(logitsHost_.data(), logits, logitsHost_.size() * sizeof(float), stream_);
+      stream_.synchronize();
+    }
+    if (step.biasToken >= 0) logitsHost_[static_cast<std::size_t>(step.biasToken)] += step.biasValue;
+    allowed_.clear();
+    bool const listed = step.constraint != nullptr && step.constraint->restrict(step.state, allowed_, logitsHost_.data(), vocab);
+    if (listed) keepProducible(m.vocabMap.get(), allowed_);
+    return sampler.sample(logitsHost_.data(), vocab, listed ? allowed_.data() : nullptr, listed ? static_cast<int>(allowed_.size()) : 0);
+  }
+
+  void mark(Mark point) override { marks_[static_cast<std::size_t>(point)] = Clock::now(); }
+  double elapsedMs(Mark from, Mark to) override {
+    return std::chrono::duration<double, std::milli>(marks_[static_cast<std::size_t>(to)] - marks_[static_cast<std::size_t>(from)]).count();
+  }
+
+ private:
+  VlaModel const& model_;
+  engine::Stream& stream_;
+  std::vector<float> ropeHost_;
+  std::vector<float> logitsHost_;   // full vocabulary
+  std::vector<float> reducedHost_;  // the engine's reduced logits, when the model has a vocabulary map
+  std::vector<std::uint16_t> imageHost_;
+  std::vector<std::uint16_t> embedsHost_;
+  std::vector<std::int32_t> allowed_;
+  std::array<Clock::time_point, static_cast<std::size_t>(Mark::kCount)> marks_{};
+};
+
+class HostPipelineOpsFactory final : public PipelineOpsFactory {
+ public:
+  char const* name() const override { return "host"; }
+  std::unique_ptr<PipelineOps> create(VlaModel const& model, engine::Stream& stream) const override {
+    return std::make_unique<HostPipelineOps>(model, stream);
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<PipelineOpsFactory const> hostPipelineOps() { return std::make_shared<HostPipelineOpsFactory>(); }
+
+void keepProducible(engine::VocabMap const* vocabMap, std::vector<std::int32_t>& allowed) {
+  if (vocabMap == nullptr) return;
+  auto const outside = [&](std::int32_t id) { return vocabMap->toReduced(id) < 0; };
+  allowed.erase(std::remove_if(allowed.begin(), allowed.end(), outside), allowed.end());
+  TV_CHECK_ARG(!allowed.empty(), "the grammar allows only tokens that the engine's reduced vocabulary lacks "
+                                 "(vocab_map.safetensors); rebuild the engine with those tokens kept");
+}
+
+void* reserve(EngineBuffer& buffer, EngineMemory& memory, std::size_t bytes) {
+  if (buffer.data() == nullptr || buffer.bytes() < bytes) {
+    buffer.reset();  // free first: the old contents are not kept
+    buffer = EngineBuffer(memory, std::max<std::size_t>(bytes, 16));
+  }
+  return buffer.data();
+}
+
+}  // namespace tv::vla
