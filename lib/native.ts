@@ -234,6 +234,8 @@ export interface NativeCudaTesting {
     repetitionPenalty?: number;
     seed?: number;
   }): { gpu: NativeSampleRun | Error; cpu: NativeSampleRun | Error };
+  /** A reduced vocabulary's logits written at their full ids of a row of -inf [fullCount]. */
+  expandLogits(options: { reduced: Float32Array; map: Int32Array; fullCount: number }): { gpu: Float32Array | Error; cpu: Float32Array | Error };
 }
 
 export interface NativeSampleRun {

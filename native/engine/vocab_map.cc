@@ -18,6 +18,10 @@ void VocabMap::assign(std::vector<std::int32_t> ids, int fullVocab, ErrorCode co
   reducedToFull_ = std::move(ids);
 }
 
+void VocabMap::expandLogits(float const* reduced, float* full) const {
+  for (std::size_t r = 0; r < reducedToFull_.size(); ++r) full[static_cast<std::size_t>(reducedToFull_[r])] = reduced[r];
+}
+
 VocabMap VocabMap::fromIds(std::vector<std::int32_t> reducedToFull, int fullVocab) {
   VocabMap map;
   map.assign(std::move(reducedToFull), fullVocab, ErrorCode::kInvalidArgument, "the vocabulary map");

@@ -29,6 +29,10 @@ class VocabMap {
     return fullId >= 0 && fullId < fullSize() ? fullToReduced_[static_cast<std::size_t>(fullId)] : -1;
   }
   std::vector<std::int32_t> const& reducedToFull() const { return reducedToFull_; }
+  // full[toFull(r)] = reduced[r] for every reduced id r (reduced: [reducedSize], full: [fullSize]); the
+  // other entries of full are left alone (callers fill them with -inf once). The reference of the CUDA
+  // kernel cuda::launchExpandLogits.
+  void expandLogits(float const* reduced, float* full) const;
 
  private:
   void assign(std::vector<std::int32_t> ids, int fullVocab, ErrorCode code, std::string const& what);

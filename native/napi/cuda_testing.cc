@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 
 #if defined(TRT_VLA_WITH_CUDA)
 #include "core/safetensors.h"
+#include "engine/vocab_map.h"
 #include "cuda/device.h"
 #include "cuda/kernels/embedding.h"
 #include "cuda/kernels/preprocess.h"
@@ -493,6 +495,48 @@ Napi::Value runSample(Napi::CallbackInfo const& info) {
   return result;
 }
 
+// ---------------------------------------------------------------------------------------------------
+// expandLogits({ reduced: Float32Array [R], map: Int32Array [R] (ascending full ids), fullCount })
+//   -> { gpu: Float32Array [fullCount] | Error, cpu: same | Error }
+// Both sides start from a full row of -inf and write the reduced logits at their full ids.
+
+Napi::Value runExpandLogits(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = requireObject(info[0], "expandLogits options");
+  std::vector<float> const reduced = typedVector<float, Napi::Float32Array>(o.Get("reduced"), napi_float32_array, "reduced");
+  std::vector<std::int32_t> map = typedVector<std::int32_t, Napi::Int32Array>(o.Get("map"), napi_int32_array, "map");
+  int const fullCount = requiredInt(o, "fullCount", 1, INT32_MAX);
+  TV_CHECK_ARG(reduced.size() == map.size(), "reduced and map must have the same length");
+  engine::VocabMap const vocabMap = engine::VocabMap::fromIds(map, fullCount);
+  std::vector<float> const start(static_cast<std::size_t>(fullCount), -std::numeric_limits<float>::infinity());
+
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("gpu", settle(env, [&]() -> Napi::Value {
+               cuda::Stream stream;
+               cuda::DeviceBuffer in = upload(reduced.data(), reduced.size() * sizeof(float), stream);
+               cuda::DeviceBuffer ids = upload(map.data(), map.size() * sizeof(std::int32_t), stream);
+               std::size_t const bytes = start.size() * sizeof(float);
+               cuda::DeviceBuffer full = guardedOutput(bytes, stream);
+               TV_CUDA_CHECK(cudaMemcpyAsync(full.get(), start.data(), bytes, cudaMemcpyHostToDevice, stream.get()));
+               cuda::ExpandLogitsArgs args;
+               args.reduced = static_cast<float const*>(in.get());
+               args.reducedCount = static_cast<int>(reduced.size());
+               args.reducedToFull = static_cast<std::int32_t const*>(ids.get());
+               args.full = static_cast<float*>(full.get());
+               args.fullCount = fullCount;
+               cuda::launchExpandLogits(args, stream.get());
+               std::vector<std::uint8_t> const host = download(full, bytes + kGuardBytes, stream);
+               checkGuard(host, bytes, "the expanded logits");
+               return toTypedArray<Napi::Float32Array>(env, reinterpret_cast<float const*>(host.data()), start.size());
+             }));
+  result.Set("cpu", settle(env, [&]() -> Napi::Value {
+               std::vector<float> full = start;
+               vocabMap.expandLogits(reduced.data(), full.data());
+               return toTypedArray<Napi::Float32Array>(env, full.data(), full.size());
+             }));
+  return result;
+}
+
 #else
 
 Napi::Value unreachable(Napi::CallbackInfo const& info) { return info.Env().Undefined(); }  // requireDevice threw
@@ -508,8 +552,9 @@ Napi::Object makeCudaTestingExports(Napi::Env env) {
   cuda.Set("embed", Napi::Function::New(env, hook<runEmbed>, "embed"));
   cuda.Set("ropeTable", Napi::Function::New(env, hook<runRopeTable>, "ropeTable"));
   cuda.Set("sample", Napi::Function::New(env, hook<runSample>, "sample"));
+  cuda.Set("expandLogits", Napi::Function::New(env, hook<runExpandLogits>, "expandLogits"));
 #else
-  for (char const* name : {"preprocess", "embed", "ropeTable", "sample"}) {
+  for (char const* name : {"preprocess", "embed", "ropeTable", "sample", "expandLogits"}) {
     cuda.Set(name, Napi::Function::New(env, hook<unreachable>, name));
   }
 #endif

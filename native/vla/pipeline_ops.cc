@@ -61,9 +61,7 @@ class HostPipelineOps final : public PipelineOps {
     if (m.vocabMap) {
       m.memory->download(reducedHost_.data(), logits, reducedHost_.size() * sizeof(float), stream_);
       stream_.synchronize();
-      for (std::size_t r = 0; r < reducedHost_.size(); ++r) {
-        logitsHost_[static_cast<std::size_t>(m.vocabMap->toFull(static_cast<int>(r)))] = reducedHost_[r];
-      }
+      m.vocabMap->expandLogits(reducedHost_.data(), logitsHost_.data());
     } else {
       m.memory->download(logitsHost_.data(), logits, logitsHost_.size() * sizeof(float), stream_);
       stream_.synchronize();

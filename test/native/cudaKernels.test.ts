@@ -63,6 +63,7 @@ describe.skipIf(hasGpu)('CUDA kernel hooks without a device', () => {
       ['embed', () => cuda().embed({ file: '/nonexistent.safetensors', name: 'embedding', vocab: 4, hidden: 8, ids: Int32Array.of(1, 2) })],
       ['ropeTable', () => cuda().ropeTable({ ids: Int32Array.of(1, 2, 3), capacity: 8, headDim: 16, mropeSection: [2, 3, 3] })],
       ['sample', () => cuda().sample({ logits: new Float32Array(16), vocab: 16 })],
+      ['expandLogits', () => cuda().expandLogits({ reduced: new Float32Array(2), map: Int32Array.of(0, 3), fullCount: 4 })],
     ];
     for (const [name, call] of calls) {
       let thrown: unknown;
@@ -425,6 +426,40 @@ describe.skipIf(!hasGpu)('CUDA sampling equals the CPU sampler', () => {
       const r = cuda().sample({ logits, vocab, allowed: Int32Array.of(3, 100, 4, -2), temperature, topK: 2 });
       expectSameError(r.gpu, r.cpu, `temperature ${temperature}`);
       expect((r.gpu as Error & { code?: string }).code).toBe('ERR_INTERNAL');
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Reduced vocabularies: the engine's logits by reduced id, expanded to the tokenizer's ids.
+
+describe.skipIf(!hasGpu)('CUDA reduced-vocabulary expansion equals the CPU path', () => {
+  it('writes every reduced logit at its full id and leaves the rest at -inf', () => {
+    const fullCount = 151_936;
+    // Every 7th id plus the last one (the map is strictly ascending), more than one grid's worth.
+    const ids = Array.from({ length: Math.floor((fullCount - 1) / 7) + 1 }, (_, i) => i * 7);
+    if (ids[ids.length - 1] !== fullCount - 1) ids.push(fullCount - 1);
+    const map = Int32Array.from(ids);
+    const reduced = Float32Array.from(map, (id, r) => (r % 2 === 0 ? 1 : -1) * (id / 1000 + 0.25));
+    reduced[3] = Number.NaN; // copied through, not filtered
+    const r = cuda().expandLogits({ reduced, map, fullCount });
+    const gpu = value(r.gpu, 'GPU expansion');
+    expectSameBits(gpu, value(r.cpu, 'CPU expansion'), 'expanded logits');
+    expect(gpu[7 * 5]).toBe(reduced[5]);
+    expect(gpu[1]).toBe(Number.NEGATIVE_INFINITY);
+    expect(gpu[fullCount - 1]).toBe(reduced[map.length - 1]);
+    expect(Number.isNaN(gpu[21])).toBe(true);
+  });
+
+  it('rejects a map that is not strictly ascending inside the vocabulary, before any launch', () => {
+    for (const map of [Int32Array.of(0, 5, 5), Int32Array.of(0, 5, 8)]) {
+      let thrown: unknown;
+      try {
+        cuda().expandLogits({ reduced: new Float32Array(3), map, fullCount: 8 });
+      } catch (error) {
+        thrown = error;
+      }
+      expect((thrown as { code?: string }).code, map.join(',')).toBe('ERR_INVALID_ARGUMENT');
     }
   });
 });
