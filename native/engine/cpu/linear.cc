@@ -16,24 +16,10 @@ using tv::cpu::kQ4GroupSize;
 // Rows per parallel work item: whole 8-row tiles of the int4 and int8 layouts, and a multiple of what
 // the dense SIMD kernels process together.
 constexpr int kRowGrain = 16;
-// forwardRows splits a range over the pool from this many rows on. Shorter ranges (a grammar's few
-// allowed tokens, often many short runs) stay on the calling thread: a parallel region costs a few
-// microseconds, about what 50 rows of a 2048-wide int8 head take to stream.
+// forwardRowList splits a list over the pool from this many rows on. Shorter lists (a grammar's few
+// allowed tokens) stay on the calling thread: a parallel region costs a few microseconds, about what
+// 50 rows of a 2048-wide int8 head take to stream.
 constexpr int kParallelRows = 512;
-
-// Calls fn(r0, r1) over [rowBegin, rowEnd): split across the pool in chunks of kRowGrain rows whose
-// boundaries are multiples of kRowGrain (a chunk never cuts a tile), or in one call without a pool.
-template <typename Fn>
-void splitRows(ThreadPool* pool, int rowBegin, int rowEnd, Fn&& fn) {
-  if (pool == nullptr) {
-    fn(rowBegin, rowEnd);
-    return;
-  }
-  int const first = rowBegin / kRowGrain * kRowGrain;
-  pool->parallelFor(rowEnd - first, kRowGrain, [&](std::int64_t b, std::int64_t e) {
-    fn(std::max(rowBegin, first + static_cast<int>(b)), first + static_cast<int>(e));
-  });
-}
 
 std::size_t denseElementSize(DenseType type) { return type == DenseType::kF32 ? 4 : 2; }
 
@@ -90,8 +76,10 @@ Linear Linear::int8(Q8Weights weights, std::vector<float> bias) {
 }
 
 Linear Linear::toInt8(ThreadPool* pool) const {
-  TV_CHECK_ARG(format() == WeightFormat::kDense, "only a dense layer can be quantized to int8");
-  TV_CHECK_ARG(cols_ % kQ4GroupSize == 0, "an int8 layer needs in_features a multiple of ", kQ4GroupSize, "; got ", cols_);
+  TV_CHECK_ARG(format() == WeightFormat::kDense, "int8 weights (lmHead 'q8') are quantized from a dense fp16 / bf16 / fp32 matrix; this one is ",
+               weightFormatName(*this));
+  TV_CHECK_ARG(cols_ % kQ4GroupSize == 0, "int8 weights (lmHead 'q8') need in_features (the LM head's hidden_size) a multiple of ",
+               kQ4GroupSize, "; it is ", cols_);
   return Linear::int8(tv::cpu::quantizeQ8Weights(dense_, pool), bias_);
 }
 
@@ -112,43 +100,73 @@ tv::cpu::Q8Buffer& Q8Scratch::get(int k, int tokens) {
   return buffers_.back();
 }
 
-void Linear::matmul(ThreadPool& pool, bool parallel, float const* x, std::size_t ldx, int tokens, float* y,
-                    std::size_t ldy, int rowBegin, int rowEnd, Q8Scratch& scratch) const {
-  ThreadPool* const split = parallel ? &pool : nullptr;
+template <typename Visit>
+void Linear::withRowKernel(ThreadPool* pool, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
+                           Q8Scratch& scratch, Visit&& visit) const {
+  auto const addBias = [&](int r0, int r1) {
+    if (bias_.empty()) return;
+    for (int t = 0; t < tokens; ++t) {
+      float* row = y + static_cast<std::size_t>(t) * ldy;
+      for (int r = r0; r < r1; ++r) row[r] += bias_[static_cast<std::size_t>(r)];
+    }
+  };
   if (q4_ || q8_) {
     tv::cpu::Q8Buffer& q8 = scratch.get(cols_, tokens);
-    q8.quantize(kernels(), x, ldx, tokens, tokens > 1 ? split : nullptr);
+    q8.quantize(kernels(), x, ldx, tokens, tokens > 1 ? pool : nullptr);
     if (q4_) {
       tv::cpu::Q4Matrix const w = q4_->view();
       auto const kernel = kernels().matmulQ4;
-      splitRows(split, rowBegin, rowEnd, [&](int r0, int r1) { kernel(w, q8.rows(), tokens, y, ldy, r0, r1); });
+      visit([&](int r0, int r1) {
+        kernel(w, q8.rows(), tokens, y, ldy, r0, r1);
+        addBias(r0, r1);
+      });
     } else {
       tv::cpu::Q8Matrix const w = q8_->view();
       auto const kernel = kernels().matmulQ8;
-      splitRows(split, rowBegin, rowEnd, [&](int r0, int r1) { kernel(w, q8.rows(), tokens, y, ldy, r0, r1); });
+      visit([&](int r0, int r1) {
+        kernel(w, q8.rows(), tokens, y, ldy, r0, r1);
+        addBias(r0, r1);
+      });
     }
   } else {
     auto const kernel = kernels().matmulDense;
-    splitRows(split, rowBegin, rowEnd, [&](int r0, int r1) { kernel(dense_, x, ldx, tokens, y, ldy, r0, r1); });
-  }
-  if (!bias_.empty()) {
-    for (int t = 0; t < tokens; ++t) {
-      float* row = y + static_cast<std::size_t>(t) * ldy;
-      for (int r = rowBegin; r < rowEnd; ++r) row[r] += bias_[static_cast<std::size_t>(r)];
-    }
+    visit([&](int r0, int r1) {
+      kernel(dense_, x, ldx, tokens, y, ldy, r0, r1);
+      addBias(r0, r1);
+    });
   }
 }
 
 void Linear::forward(ThreadPool& pool, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
                      Q8Scratch& scratch) const {
-  matmul(pool, true, x, ldx, tokens, y, ldy, 0, rows_, scratch);
+  withRowKernel(&pool, x, ldx, tokens, y, ldy, scratch, [&](auto const& rowsFn) {
+    pool.parallelFor(rows_, kRowGrain, [&](std::int64_t b, std::int64_t e) { rowsFn(static_cast<int>(b), static_cast<int>(e)); });
+  });
 }
 
-void Linear::forwardRows(ThreadPool& pool, float const* x, int tokens, float* y, std::size_t ldy, int rowBegin,
-                         int rowEnd, Q8Scratch& scratch) const {
-  TV_CHECK_INTERNAL(rowBegin >= 0 && rowBegin <= rowEnd && rowEnd <= rows_, "row range out of bounds");
-  matmul(pool, rowEnd - rowBegin >= kParallelRows, x, static_cast<std::size_t>(cols_), tokens, y, ldy, rowBegin, rowEnd,
-         scratch);
+void Linear::forwardRowList(ThreadPool& pool, float const* x, int tokens, float* y, std::size_t ldy,
+                            std::vector<std::int32_t> const& rows, Q8Scratch& scratch) const {
+  std::int64_t const n = static_cast<std::int64_t>(rows.size());
+  if (n == 0) return;
+  TV_CHECK_INTERNAL(rows.front() >= 0 && rows.back() < rows_, "row list out of bounds");
+  ThreadPool* const split = n >= kParallelRows ? &pool : nullptr;
+  withRowKernel(split, x, static_cast<std::size_t>(cols_), tokens, y, ldy, scratch, [&](auto const& rowsFn) {
+    // Entries [b, e) of the list, one kernel call per contiguous run of ids. A run cut by a chunk
+    // boundary only recomputes the tile the two halves share (each writes its own rows).
+    auto const runs = [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e;) {
+        std::int64_t j = i + 1;
+        while (j < e && rows[static_cast<std::size_t>(j)] == rows[static_cast<std::size_t>(j - 1)] + 1) ++j;
+        rowsFn(rows[static_cast<std::size_t>(i)], rows[static_cast<std::size_t>(j - 1)] + 1);
+        i = j;
+      }
+    };
+    if (split != nullptr) {
+      split->parallelFor(n, kRowGrain, runs);
+    } else {
+      runs(0, n);
+    }
+  });
 }
 
 Linear Linear::withBias(std::vector<float> bias) && {

@@ -57,10 +57,12 @@ class Linear {
   void forward(ThreadPool& pool, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
                Q8Scratch& scratch) const;
 
-  // Only rows [rowBegin, rowEnd): used for the LM head when few logits are needed. x holds tokens
-  // vectors of inFeatures; long ranges are split over the pool, short ones run on the calling thread.
-  void forwardRows(ThreadPool& pool, float const* x, int tokens, float* y, std::size_t ldy, int rowBegin, int rowEnd,
-                   Q8Scratch& scratch) const;
+  // Only the rows listed (ascending, inside [0, outFeatures)): the LM head when few logits are needed
+  // (a grammar's allowed tokens, a reduced vocabulary). x holds `tokens` vectors of inFeatures, prepared
+  // once for all rows; contiguous runs of ids go to the kernel together. Long lists are split over the
+  // pool, short ones run on the calling thread.
+  void forwardRowList(ThreadPool& pool, float const* x, int tokens, float* y, std::size_t ldy,
+                      std::vector<std::int32_t> const& rows, Q8Scratch& scratch) const;
 
   // The same layer with a bias added (length outFeatures).
   Linear withBias(std::vector<float> bias) &&;
@@ -71,9 +73,11 @@ class Linear {
   Linear toInt8(ThreadPool* pool) const;
 
  private:
-  // Rows [rowBegin, rowEnd) of every token, split over the pool when `parallel`.
-  void matmul(ThreadPool& pool, bool parallel, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
-              int rowBegin, int rowEnd, Q8Scratch& scratch) const;
+  // Prepares x for this layer's kernel (int8-quantized for int4 / int8 weights; on `pool` when given)
+  // and calls visit(rowsFn), where rowsFn(r0, r1) computes rows [r0, r1) of every token, bias included.
+  template <typename Visit>
+  void withRowKernel(ThreadPool* pool, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
+                     Q8Scratch& scratch, Visit&& visit) const;
 
   int rows_ = 0;
   int cols_ = 0;

@@ -29,21 +29,16 @@ std::string decoderPrefix(SafetensorsSet const& set) {
            set.describeFiles(), ")");
 }
 
-// The head precision to use: kAuto resolved (see LmHeadPrecision), kInt8 checked.
-LmHeadPrecision resolveLmHead(LmHeadPrecision requested, QwenDecoderWeights const& w) {
+// Whether the head is quantized to int8: kAuto resolved (see LmHeadPrecision); for kInt8,
+// Linear::toInt8 says why a head cannot be.
+bool int8LmHead(LmHeadPrecision requested, QwenDecoderWeights const& w) {
+  if (requested != LmHeadPrecision::kAuto) return requested == LmHeadPrecision::kInt8;
   bool const int8Possible = w.lmHead.format() == WeightFormat::kDense && w.lmHead.inFeatures() % tv::cpu::kQ4GroupSize == 0;
-  if (requested == LmHeadPrecision::kInt8) {
-    TV_CHECK_ARG(w.lmHead.format() == WeightFormat::kDense, "an int8 LM head is quantized from a dense one; this checkpoint's head is int4");
-    TV_CHECK_ARG(int8Possible, "an int8 LM head needs hidden_size a multiple of ", tv::cpu::kQ4GroupSize, "; it is ",
-                 w.lmHead.inFeatures());
-    return LmHeadPrecision::kInt8;
-  }
-  if (requested == LmHeadPrecision::kStored) return LmHeadPrecision::kStored;
   bool int4Body = !w.layers.empty();
   for (QwenDecoderWeights::Layer const& l : w.layers) {
     for (Linear const* m : {&l.qkv, &l.output, &l.gateUp, &l.down}) int4Body = int4Body && m->format() == WeightFormat::kInt4;
   }
-  return int4Body && int8Possible ? LmHeadPrecision::kInt8 : LmHeadPrecision::kStored;
+  return int4Body && int8Possible;
 }
 
 QwenDecoderWeights loadDecoder(QwenTextConfig const& c, SafetensorsSet const& set, SafetensorsSet const& embedding,
@@ -86,8 +81,7 @@ QwenDecoderWeights loadDecoder(QwenTextConfig const& c, SafetensorsSet const& se
              "embed_tokens.weight' nor embedding.safetensors ('embedding') was found");
     w.lmHead = loadDenseMatrix(*tied, nullptr, c.vocabSize, c.hiddenSize);
   }
-  w.lmHeadPrecision = resolveLmHead(lmHead, w);
-  if (w.lmHeadPrecision == LmHeadPrecision::kInt8) w.lmHead = w.lmHead.toInt8(&pool);
+  if (int8LmHead(lmHead, w)) w.lmHead = w.lmHead.toInt8(&pool);
   w.weightBytes += w.lmHead.weightBytes();
   return w;
 }
@@ -253,12 +247,7 @@ void CpuLlmContext::lmHead(int batch, float* logits) {
     fullLogits_.resize(static_cast<std::size_t>(batch) * vocab);
   }
   float* out = map != nullptr ? fullLogits_.data() : logits;
-  for (std::size_t i = 0; i < rows->size();) {
-    std::size_t j = i + 1;
-    while (j < rows->size() && (*rows)[j] == (*rows)[j - 1] + 1) ++j;  // a contiguous run
-    head.forwardRows(pool, selected_.data(), batch, out, vocab, (*rows)[i], (*rows)[j - 1] + 1, quantScratch_);
-    i = j;
-  }
+  head.forwardRowList(pool, selected_.data(), batch, out, vocab, *rows, quantScratch_);
   if (map == nullptr) return;
   std::size_t const width = static_cast<std::size_t>(map->reducedSize());
   for (int b = 0; b < batch; ++b) {

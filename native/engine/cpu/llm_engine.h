@@ -66,7 +66,6 @@ struct QwenDecoderWeights {
   std::vector<Layer> layers;
   std::vector<float> finalNorm;
   Linear lmHead;
-  LmHeadPrecision lmHeadPrecision = LmHeadPrecision::kStored;  // as resolved at load (never kAuto)
   std::size_t weightBytes = 0;  // streamed per decoded token (all layers + the LM head as used)
 };
 
