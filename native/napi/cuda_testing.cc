@@ -21,6 +21,7 @@
 #include "cuda/kernels/sampling.h"
 #include "cuda/memory.h"
 #include "cuda/stream.h"
+#include "vla/device_pipeline_ops.h"
 #include "vla/embedding.h"
 #include "vla/frame.h"
 #include "vla/positions.h"
@@ -184,24 +185,18 @@ Napi::Value runPreprocess(Napi::CallbackInfo const& info) {
   Napi::Value mappedValue = options.Get("mapped");
   bool const mapped = !mappedValue.IsBoolean() || mappedValue.As<Napi::Boolean>().Value();
 
-  cuda::PreprocessPlan plan;
-  plan.frame.format = parseCudaFormat(format);
-  plan.frame.width = width;
-  plan.frame.height = height;
-  int const bytesPerPixel = plan.frame.format == cuda::FrameFormat::kNv12 ? 1
-                            : (plan.frame.format == cuda::FrameFormat::kRgba8 || plan.frame.format == cuda::FrameFormat::kBgra8) ? 4
-                                                                                                                                 : 3;
-  plan.frame.stride = stride == 0 ? width * bytesPerPixel : stride;
-  std::size_t needed = static_cast<std::size_t>(plan.frame.stride) * static_cast<std::size_t>(height);
-  if (plan.frame.format == cuda::FrameFormat::kNv12) needed = needed * 3 / 2;
+  cuda::FrameSource source;
+  source.format = parseCudaFormat(format);
+  source.width = width;
+  source.height = height;
+  int const bytesPerPixel = source.format == cuda::FrameFormat::kNv12 ? 1
+                            : (source.format == cuda::FrameFormat::kRgba8 || source.format == cuda::FrameFormat::kBgra8) ? 4
+                                                                                                                          : 3;
+  source.stride = stride == 0 ? width * bytesPerPixel : stride;
+  std::size_t needed = static_cast<std::size_t>(source.stride) * static_cast<std::size_t>(height);
+  if (source.format == cuda::FrameFormat::kNv12) needed = needed * 3 / 2;
   TV_CHECK_ARG(data.size() >= needed, "the frame needs ", needed, " bytes but data holds ", data.size());
-  plan.resizes = vla::resizePlan(width, height, config);
-  plan.patchSize = config.patchSize;
-  plan.temporalPatchSize = config.temporalPatchSize;
-  plan.mergeSize = config.mergeSize;
-  plan.rescaleFactor = config.rescaleFactor;
-  plan.mean = config.mean;
-  plan.std = config.std;
+  cuda::PreprocessPlan const plan = vla::devicePreprocessPlan(source, config);
 
   Napi::Object result = Napi::Object::New(env);
   result.Set("gpu", settle(env, [&]() -> Napi::Value {

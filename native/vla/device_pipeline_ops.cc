@@ -74,6 +74,23 @@ class DeviceFactory final : public PipelineOpsFactory {
   EngineBuffer map_;
 };
 
+}  // namespace
+
+cuda::PreprocessPlan devicePreprocessPlan(cuda::FrameSource const& frame, PreprocessConfig const& c) {
+  cuda::PreprocessPlan plan;
+  plan.frame = frame;
+  plan.resizes = resizePlan(frame.width, frame.height, c);
+  plan.patchSize = c.patchSize;
+  plan.temporalPatchSize = c.temporalPatchSize;
+  plan.mergeSize = c.mergeSize;
+  plan.rescaleFactor = c.rescaleFactor;
+  plan.mean = c.mean;
+  plan.std = c.std;
+  return plan;
+}
+
+namespace {
+
 class DevicePipelineOps final : public PipelineOps {
  public:
   DevicePipelineOps(VlaModel const& model, DeviceFactory const& shared, engine::Stream& stream)
@@ -94,22 +111,14 @@ class DevicePipelineOps final : public PipelineOps {
     std::vector<cuda::PreprocessPlan> plans;
     std::vector<ImageGrid> grids;
     for (FrameView const& f : frames) {
-      cuda::PreprocessPlan plan;
-      plan.frame.format = cudaFormat(f.layout.format);
-      plan.frame.width = f.layout.width;
-      plan.frame.height = f.layout.height;
-      plan.frame.stride = f.layout.stride;
-      plan.frame.byteLength = f.layout.byteLength;
-      plan.resizes = resizePlan(f.layout.width, f.layout.height, c);
-      plan.patchSize = c.patchSize;
-      plan.temporalPatchSize = c.temporalPatchSize;
-      plan.mergeSize = c.mergeSize;
-      plan.rescaleFactor = c.rescaleFactor;
-      plan.mean = c.mean;
-      plan.std = c.std;
-      auto const [width, height] = plan.resizes.back();
-      grids.push_back(ImageGrid{1, height / c.patchSize, width / c.patchSize});
-      plans.push_back(std::move(plan));
+      cuda::FrameSource frame;
+      frame.format = cudaFormat(f.layout.format);
+      frame.width = f.layout.width;
+      frame.height = f.layout.height;
+      frame.stride = f.layout.stride;
+      frame.byteLength = f.layout.byteLength;
+      plans.push_back(devicePreprocessPlan(frame, c));
+      grids.push_back(modelGrid(f.layout.width, f.layout.height, c));
     }
     VisionInputs inputs = visionLayout(grids, c);
     std::size_t const patchDim = static_cast<std::size_t>(c.patchDim());
@@ -186,9 +195,7 @@ class DevicePipelineOps final : public PipelineOps {
       logitsHost_.resize(static_cast<std::size_t>(vocab));
       memory_.download(logitsHost_.data(), full, logitsHost_.size() * sizeof(float), stream_);
       stream_.synchronize();
-      if (step.biasToken >= 0) logitsHost_[static_cast<std::size_t>(step.biasToken)] += step.biasValue;
-      step.constraint->restrict(step.state, allowedHost_, logitsHost_.data(), vocab);
-      return sampler.sample(logitsHost_.data(), vocab);
+      return sampleHostLogits(logitsHost_.data(), vocab, model_.vocabMap.get(), step, sampler, allowedHost_);
     }
     if (listed) {
       keepProducible(model_.vocabMap.get(), allowedHost_);

@@ -19,6 +19,7 @@
 
 #include <memory>
 
+#include "cuda/kernels/preprocess.h"
 #include "vla/pipeline_ops.h"
 
 namespace tv::vla {
@@ -28,6 +29,10 @@ struct DevicePipelineOptions {
   // (tests use it to run the upload path on mapped frames).
   bool mappedFrames = true;
 };
+
+// The preprocessing kernel's plan for one frame under a model's preprocessing config: the resize
+// chain of vla::resizePlan, then patching and normalisation as the CPU path does them.
+cuda::PreprocessPlan devicePreprocessPlan(cuda::FrameSource const& frame, PreprocessConfig const& config);
 
 // Uploads the model's embedding table as fp16 (and a reduced vocabulary's map) into its engine memory,
 // which must be device memory. Call once the model's embedding table, vocabulary map and memory are set.

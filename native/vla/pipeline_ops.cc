@@ -13,46 +13,37 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The CPU path: everything is computed in host memory and copied into engine memory (a memcpy for
-// the CPU engines). Logits come back whole every step.
+// The CPU path, for engines whose memory is host memory (the CPU engines, which finish with their
+// buffers before enqueue returns): steps read and write engine buffers in place; the patches and the
+// logits (whole, every step) are copied.
 class HostPipelineOps final : public PipelineOps {
  public:
   HostPipelineOps(VlaModel const& model, engine::Stream& stream) : model_(model), stream_(stream) {
+    TV_CHECK_INTERNAL(model.memory->location() == engine::MemoryLocation::kHost, "the host pipeline needs host engine memory");
     TextModelInfo const& t = model.text;
-    ropeHost_.resize(static_cast<std::size_t>(model.kvCapacity) * t.headDim);
     // Tokens a reduced vocabulary lacks stay at -inf for good: only mapped entries are ever written.
     logitsHost_.assign(static_cast<std::size_t>(t.vocabSize), model.vocabMap ? -std::numeric_limits<float>::infinity() : 0.0f);
     if (model.vocabMap) reducedHost_.resize(static_cast<std::size_t>(model.logitsWidth()));
   }
 
   VisionInputs preprocess(std::vector<FrameView> const& frames, EngineBuffer& patches) override {
-    std::vector<RgbImage> images;
-    images.reserve(frames.size());
-    for (FrameView const& f : frames) images.push_back(frameToRgb(f));
-    VisionInputs inputs = preprocessImages(images, model_.preprocess, false);
+    VisionInputs inputs = preprocessFrames(frames, model_.preprocess, false);
     std::size_t const bytes = inputs.patches.size() * sizeof(std::uint16_t);
     model_.memory->upload(reserve(patches, *model_.memory, bytes), inputs.patches.data(), bytes, stream_);
     inputs.patches = {};
     return inputs;
   }
 
+  // Host engine memory is plain memory that the engines finish with before enqueue returns, so the
+  // vision output is read and inputs_embeds written in place.
   void embed(std::int32_t const* ids, int count, void const* image, int imageRows, void* out) override {
-    EngineMemory& mem = *model_.memory;
-    std::size_t const hidden = static_cast<std::size_t>(model_.text.hiddenSize);
-    imageHost_.resize(static_cast<std::size_t>(imageRows) * hidden);
-    if (imageRows > 0) {
-      mem.download(imageHost_.data(), image, imageHost_.size() * sizeof(std::uint16_t), stream_);
-      stream_.synchronize();
-    }
-    embedsHost_.resize(static_cast<std::size_t>(count) * hidden);
-    model_.embedding.embed(ids, count, model_.tokens.imagePad, imageHost_.data(), imageRows, embedsHost_.data());
-    mem.upload(out, embedsHost_.data(), embedsHost_.size() * sizeof(std::uint16_t), stream_);
+    model_.embedding.embed(ids, count, model_.tokens.imagePad, static_cast<std::uint16_t const*>(image), imageRows,
+                           static_cast<std::uint16_t*>(out));
   }
 
   void ropeTable(MropePositions const& positions, void* table) override {
     TextModelInfo const& t = model_.text;
-    mropeCosSin(positions, 0, model_.kvCapacity, t.headDim, t.mropeSection, t.ropeTheta, ropeHost_.data());
-    model_.memory->upload(table, ropeHost_.data(), ropeHost_.size() * sizeof(float), stream_);
+    mropeCosSin(positions, 0, model_.kvCapacity, t.headDim, t.mropeSection, t.ropeTheta, static_cast<float*>(table));
   }
 
   std::int32_t sample(void* logits, SampleStep const& step, Sampler& sampler) override {
@@ -66,11 +57,7 @@ class HostPipelineOps final : public PipelineOps {
       m.memory->download(logitsHost_.data(), logits, logitsHost_.size() * sizeof(float), stream_);
       stream_.synchronize();
     }
-    if (step.biasToken >= 0) logitsHost_[static_cast<std::size_t>(step.biasToken)] += step.biasValue;
-    allowed_.clear();
-    bool const listed = step.constraint != nullptr && step.constraint->restrict(step.state, allowed_, logitsHost_.data(), vocab);
-    if (listed) keepProducible(m.vocabMap.get(), allowed_);
-    return sampler.sample(logitsHost_.data(), vocab, listed ? allowed_.data() : nullptr, listed ? static_cast<int>(allowed_.size()) : 0);
+    return sampleHostLogits(logitsHost_.data(), vocab, m.vocabMap.get(), step, sampler, allowed_);
   }
 
   void mark(Mark point) override { marks_[static_cast<std::size_t>(point)] = Clock::now(); }
@@ -81,11 +68,8 @@ class HostPipelineOps final : public PipelineOps {
  private:
   VlaModel const& model_;
   engine::Stream& stream_;
-  std::vector<float> ropeHost_;
   std::vector<float> logitsHost_;   // full vocabulary
   std::vector<float> reducedHost_;  // the engine's reduced logits, when the model has a vocabulary map
-  std::vector<std::uint16_t> imageHost_;
-  std::vector<std::uint16_t> embedsHost_;
   std::vector<std::int32_t> allowed_;
   std::array<Clock::time_point, static_cast<std::size_t>(Mark::kCount)> marks_{};
 };
@@ -108,6 +92,15 @@ void keepProducible(engine::VocabMap const* vocabMap, std::vector<std::int32_t>&
   allowed.erase(std::remove_if(allowed.begin(), allowed.end(), outside), allowed.end());
   TV_CHECK_ARG(!allowed.empty(), "the grammar allows only tokens that the engine's reduced vocabulary lacks "
                                  "(vocab_map.safetensors); rebuild the engine with those tokens kept");
+}
+
+std::int32_t sampleHostLogits(float* logits, int vocab, engine::VocabMap const* vocabMap, SampleStep const& step,
+                              Sampler& sampler, std::vector<std::int32_t>& allowed) {
+  if (step.biasToken >= 0) logits[static_cast<std::size_t>(step.biasToken)] += step.biasValue;
+  allowed.clear();
+  bool const listed = step.constraint != nullptr && step.constraint->restrict(step.state, allowed, logits, vocab);
+  if (listed) keepProducible(vocabMap, allowed);
+  return sampler.sample(logits, vocab, listed ? allowed.data() : nullptr, listed ? static_cast<int>(allowed.size()) : 0);
 }
 
 void* reserve(EngineBuffer& buffer, EngineMemory& memory, std::size_t bytes) {

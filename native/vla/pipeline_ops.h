@@ -87,6 +87,12 @@ std::shared_ptr<PipelineOpsFactory const> hostPipelineOps();
 // map); throws ERR_INVALID_ARGUMENT when none is left.
 void keepProducible(engine::VocabMap const* vocabMap, std::vector<std::int32_t>& allowed);
 
+// One token from full-vocabulary logits in host memory, which it modifies (the step's bias, the
+// grammar's restriction); `allowed` is scratch. The host pipeline's every step and the device
+// pipeline's free-text steps.
+std::int32_t sampleHostLogits(float* logits, int vocab, engine::VocabMap const* vocabMap, SampleStep const& step,
+                              Sampler& sampler, std::vector<std::int32_t>& allowed);
+
 // The buffer, reallocated when smaller than `bytes` (contents are not kept); returns its data.
 void* reserve(EngineBuffer& buffer, EngineMemory& memory, std::size_t bytes);
 

@@ -260,6 +260,13 @@ VisionInputs preprocessImages(std::vector<RgbImage> const& images, PreprocessCon
   return layout;
 }
 
+VisionInputs preprocessFrames(std::vector<FrameView> const& frames, PreprocessConfig const& config, bool keepPixelValues) {
+  std::vector<RgbImage> images;
+  images.reserve(frames.size());
+  for (FrameView const& f : frames) images.push_back(frameToRgb(f));
+  return preprocessImages(images, config, keepPixelValues);
+}
+
 VisionInputs visionLayout(std::vector<ImageGrid> const& grids, PreprocessConfig const& c) {
   VisionInputs out;
   out.grids = grids;

@@ -75,6 +75,8 @@ std::array<int, 2> smartResize(int height, int width, int factor, int minPixels,
 
 // The whole preprocessing of 1..N images. pixelValues are kept when keepPixelValues is set.
 VisionInputs preprocessImages(std::vector<RgbImage> const& images, PreprocessConfig const& config, bool keepPixelValues);
+// The same from camera frames (each converted with frameToRgb first).
+VisionInputs preprocessFrames(std::vector<FrameView> const& frames, PreprocessConfig const& config, bool keepPixelValues);
 
 // Everything of VisionInputs but the pixels, for images of these grids (in order): cu_seqlens,
 // max_seqlen, the window index, its reverse and cu_window_seqlens, and the rotary angles. Small and

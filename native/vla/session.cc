@@ -96,10 +96,7 @@ void VlaSession::checkAbort() const {
 }
 
 VisionInputs VlaSession::preprocess(std::vector<FrameView> const& frames, bool keepPixelValues) const {
-  std::vector<RgbImage> images;
-  images.reserve(frames.size());
-  for (FrameView const& f : frames) images.push_back(frameToRgb(f));
-  return preprocessImages(images, model_->preprocess, keepPixelValues);
+  return preprocessFrames(frames, model_->preprocess, keepPixelValues);
 }
 
 void VlaSession::runVision(VisionInputs const& in) {
