@@ -132,18 +132,44 @@ Napi::Object result(Napi::Env env, Napi::Array seconds, double bytes, double mac
   return out;
 }
 
+// Times an int8-activation matmul kernel (table member `kernel`, over Weights::view()) on `copies`
+// matrices of random weights (more bytes than the caches hold), rows split over the pool in `grain`s.
+// fill(weights, rng) randomizes one matrix.
+template <typename Weights, typename Kernel, typename Fill>
+Napi::Value benchQuantized(Napi::Env env, Common const& c, Kernel cpu::KernelTable::*kernel, int grain, Fill&& fill) {
+  TV_CHECK_ARG(c.cols % cpu::kQ4GroupSize == 0, "cols must be a multiple of 128");
+  Rng rng;
+  std::vector<Weights> weights;
+  std::size_t const bytes = Weights(c.rows, c.cols).bytes();
+  int const copies = copiesFor(c.minBytes, bytes);
+  for (int i = 0; i < copies; ++i) {
+    Weights w(c.rows, c.cols);
+    fill(w, rng);
+    weights.push_back(std::move(w));
+  }
+  std::vector<float> x(static_cast<std::size_t>(c.tokens) * c.cols);
+  for (float& v : x) v = rng.uniform();
+  cpu::Q8Buffer q(c.tokens, c.cols);
+  q.quantize(*c.table, x.data(), c.cols, c.tokens);
+  std::vector<float> y(static_cast<std::size_t>(c.tokens) * c.rows);
+  ThreadPool pool(c.threads);
+  auto const run = c.table->*kernel;
+  auto step = [&](int rep) {
+    auto const m = weights[static_cast<std::size_t>(rep % copies)].view();
+    pool.parallelFor(c.rows, grain, [&](std::int64_t b, std::int64_t e) {
+      run(m, q.rows(), c.tokens, y.data(), c.rows, static_cast<int>(b), static_cast<int>(e));
+    });
+  };
+  Napi::Array seconds = timeReps(env, c.reps, copies, step);
+  return result(env, seconds, static_cast<double>(bytes), static_cast<double>(c.rows) * c.cols * c.tokens, copies);
+}
+
 // benchQ4({ rows, cols, tokens, threads, reps, level, minBytes }) -> { seconds[], weightBytes, macs, copies }
 Napi::Value benchQ4(Napi::CallbackInfo const& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
     Common const c = commonOptions(info);
-    TV_CHECK_ARG(c.cols % cpu::kQ4GroupSize == 0, "cols must be a multiple of 128");
-    Rng rng;
-    std::vector<cpu::Q4Weights> weights;
-    std::size_t const bytes = cpu::Q4Weights(c.rows, c.cols).bytes();
-    int const copies = copiesFor(c.minBytes, bytes);
-    for (int i = 0; i < copies; ++i) {
-      cpu::Q4Weights w(c.rows, c.cols);
+    return benchQuantized<cpu::Q4Weights>(env, c, &cpu::KernelTable::matmulQ4, cpu::kQ4TileRows, [&](cpu::Q4Weights& w, Rng& rng) {
       std::size_t const nibbleBytes = static_cast<std::size_t>(w.tiles()) * (c.cols / 32) * cpu::kQ4BlockBytes;
       for (std::size_t j = 0; j < nibbleBytes; ++j) w.nibbles()[j] = static_cast<std::uint8_t>(rng.next());
       std::size_t const groupEntries = static_cast<std::size_t>(w.tiles()) * (c.cols / 128) * cpu::kQ4TileRows;
@@ -151,22 +177,7 @@ Napi::Value benchQ4(Napi::CallbackInfo const& info) {
         w.scales()[j] = floatToHalf(0.01f + 0.01f * std::abs(rng.uniform()));
         w.zeros()[j] = static_cast<std::uint8_t>(rng.next() & 15);
       }
-      weights.push_back(std::move(w));
-    }
-    std::vector<float> x(static_cast<std::size_t>(c.tokens) * c.cols);
-    for (float& v : x) v = rng.uniform();
-    cpu::Q8Buffer q(c.tokens, c.cols);
-    q.quantize(*c.table, x.data(), c.cols, c.tokens);
-    std::vector<float> y(static_cast<std::size_t>(c.tokens) * c.rows);
-    ThreadPool pool(c.threads);
-    auto step = [&](int rep) {
-      cpu::Q4Matrix const m = weights[static_cast<std::size_t>(rep % copies)].view();
-      pool.parallelFor(c.rows, cpu::kQ4TileRows, [&](std::int64_t b, std::int64_t e) {
-        c.table->matmulQ4(m, q.rows(), c.tokens, y.data(), c.rows, static_cast<int>(b), static_cast<int>(e));
-      });
-    };
-    Napi::Array seconds = timeReps(env, c.reps, copies, step);
-    return result(env, seconds, static_cast<double>(bytes), static_cast<double>(c.rows) * c.cols * c.tokens, copies);
+    });
   });
 }
 
@@ -175,34 +186,14 @@ Napi::Value benchQ8(Napi::CallbackInfo const& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
     Common const c = commonOptions(info);
-    TV_CHECK_ARG(c.cols % cpu::kQ4GroupSize == 0, "cols must be a multiple of 128");
-    Rng rng;
-    std::vector<cpu::Q8Weights> weights;
-    std::size_t const bytes = cpu::Q8Weights(c.rows, c.cols).bytes();
-    int const copies = copiesFor(c.minBytes, bytes);
-    for (int i = 0; i < copies; ++i) {
-      cpu::Q8Weights w(c.rows, c.cols);
+    // Split in 16 rows, as Linear does (kRowGrain).
+    return benchQuantized<cpu::Q8Weights>(env, c, &cpu::KernelTable::matmulQ8, 16, [&](cpu::Q8Weights& w, Rng& rng) {
       std::size_t const blocks = static_cast<std::size_t>(w.tiles()) * (c.cols / cpu::kQ8BlockSize);
       for (std::size_t j = 0; j < blocks * cpu::kQ8WeightBlockBytes; ++j) {
         w.values()[j] = static_cast<std::int8_t>(static_cast<int>(rng.next() % 255) - 127);
       }
       for (std::size_t j = 0; j < blocks * cpu::kQ8TileRows; ++j) w.scales()[j] = floatToHalf(0.001f + 0.001f * std::abs(rng.uniform()));
-      weights.push_back(std::move(w));
-    }
-    std::vector<float> x(static_cast<std::size_t>(c.tokens) * c.cols);
-    for (float& v : x) v = rng.uniform();
-    cpu::Q8Buffer q(c.tokens, c.cols);
-    q.quantize(*c.table, x.data(), c.cols, c.tokens);
-    std::vector<float> y(static_cast<std::size_t>(c.tokens) * c.rows);
-    ThreadPool pool(c.threads);
-    auto step = [&](int rep) {
-      cpu::Q8Matrix const m = weights[static_cast<std::size_t>(rep % copies)].view();
-      pool.parallelFor(c.rows, 16, [&](std::int64_t b, std::int64_t e) {  // Linear's kRowGrain
-        c.table->matmulQ8(m, q.rows(), c.tokens, y.data(), c.rows, static_cast<int>(b), static_cast<int>(e));
-      });
-    };
-    Napi::Array seconds = timeReps(env, c.reps, copies, step);
-    return result(env, seconds, static_cast<double>(bytes), static_cast<double>(c.rows) * c.cols * c.tokens, copies);
+    });
   });
 }
 
