@@ -166,24 +166,31 @@ Napi::Value quantizeQ8(Napi::CallbackInfo const& info) {
   });
 }
 
-// matmulQ4(handle, x: Float32Array [tokens*cols], tokens, level, { threads, grain, rowBegin, rowEnd })
+// Runs an int8-activation matmul kernel (table member `kernel`) on the JS arguments
+// (handle, x: Float32Array [tokens*cols], tokens, level, { threads, grain, rowBegin, rowEnd })
 //   -> Float32Array [tokens][rows + 3] (see sentinelOutput). x is quantized at the same level.
-Napi::Value matmulQ4(Napi::CallbackInfo const& info) {
+template <typename Matrix, typename Kernel>
+Napi::Value runQuantizedMatmul(Napi::CallbackInfo const& info, Matrix const& w, Kernel cpu::KernelTable::*kernel, int defaultGrain) {
   Napi::Env env = info.Env();
-  return guard(env, [&]() -> Napi::Value {
-    cpu::Q4Matrix const w = q4Handle(info[0]).view();
-    int const tokens = intArg(info[2], "tokens");
-    TV_CHECK_ARG(tokens >= 1, "tokens must be >= 1");
-    float const* x = typedData<float, napi_float32_array>(info[1], "x", static_cast<std::size_t>(tokens) * w.cols);
-    cpu::KernelTable const& table = cpu::kernelsFor(parseLevel(info[3]));
-    int const rowBegin = option(info[4], "rowBegin", 0), rowEnd = option(info[4], "rowEnd", w.rows);
-    TV_CHECK_ARG(0 <= rowBegin && rowBegin <= rowEnd && rowEnd <= w.rows, "bad row range");
-    cpu::Q8Buffer q(tokens, w.cols);
-    q.quantize(table, x, w.cols, tokens);
-    Napi::Float32Array y = sentinelOutput(env, tokens, w.rows);
-    splitRows(option(info[4], "threads", 1), option(info[4], "grain", cpu::kQ4TileRows), rowBegin, rowEnd,
-              [&](int b, int e) { table.matmulQ4(w, q.rows(), tokens, y.Data(), w.rows + kPad, b, e); });
-    return y;
+  int const tokens = intArg(info[2], "tokens");
+  TV_CHECK_ARG(tokens >= 1, "tokens must be >= 1");
+  float const* x = typedData<float, napi_float32_array>(info[1], "x", static_cast<std::size_t>(tokens) * w.cols);
+  cpu::KernelTable const& table = cpu::kernelsFor(parseLevel(info[3]));
+  int const rowBegin = option(info[4], "rowBegin", 0), rowEnd = option(info[4], "rowEnd", w.rows);
+  TV_CHECK_ARG(0 <= rowBegin && rowBegin <= rowEnd && rowEnd <= w.rows, "bad row range");
+  cpu::Q8Buffer q(tokens, w.cols);
+  q.quantize(table, x, w.cols, tokens);
+  Napi::Float32Array y = sentinelOutput(env, tokens, w.rows);
+  auto const run = table.*kernel;
+  splitRows(option(info[4], "threads", 1), option(info[4], "grain", defaultGrain), rowBegin, rowEnd,
+            [&](int b, int e) { run(w, q.rows(), tokens, y.Data(), w.rows + kPad, b, e); });
+  return y;
+}
+
+// matmulQ4(handle from q4Repack, x, tokens, level, options): runQuantizedMatmul over int4 weights.
+Napi::Value matmulQ4(Napi::CallbackInfo const& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    return runQuantizedMatmul(info, q4Handle(info[0]).view(), &cpu::KernelTable::matmulQ4, cpu::kQ4TileRows);
   });
 }
 
@@ -247,24 +254,10 @@ Napi::Value q8Layout(Napi::CallbackInfo const& info) {
   });
 }
 
-// matmulQ8(handle, x: Float32Array [tokens*cols], tokens, level, { threads, grain, rowBegin, rowEnd })
-//   -> Float32Array [tokens][rows + 3] (see sentinelOutput). x is quantized at the same level.
+// matmulQ8(handle from q8Quantize, x, tokens, level, options): runQuantizedMatmul over int8 weights.
 Napi::Value matmulQ8(Napi::CallbackInfo const& info) {
-  Napi::Env env = info.Env();
-  return guard(env, [&]() -> Napi::Value {
-    cpu::Q8Matrix const w = q8Handle(info[0]).view();
-    int const tokens = intArg(info[2], "tokens");
-    TV_CHECK_ARG(tokens >= 1, "tokens must be >= 1");
-    float const* x = typedData<float, napi_float32_array>(info[1], "x", static_cast<std::size_t>(tokens) * w.cols);
-    cpu::KernelTable const& table = cpu::kernelsFor(parseLevel(info[3]));
-    int const rowBegin = option(info[4], "rowBegin", 0), rowEnd = option(info[4], "rowEnd", w.rows);
-    TV_CHECK_ARG(0 <= rowBegin && rowBegin <= rowEnd && rowEnd <= w.rows, "bad row range");
-    cpu::Q8Buffer q(tokens, w.cols);
-    q.quantize(table, x, w.cols, tokens);
-    Napi::Float32Array y = sentinelOutput(env, tokens, w.rows);
-    splitRows(option(info[4], "threads", 1), option(info[4], "grain", cpu::kQ8TileRows), rowBegin, rowEnd,
-              [&](int b, int e) { table.matmulQ8(w, q.rows(), tokens, y.Data(), w.rows + kPad, b, e); });
-    return y;
+  return guard(info.Env(), [&]() -> Napi::Value {
+    return runQuantizedMatmul(info, q8Handle(info[0]).view(), &cpu::KernelTable::matmulQ8, cpu::kQ8TileRows);
   });
 }
 
