@@ -38,7 +38,14 @@ export interface LoadModelOptions {
    * KV capacity (CPU), the engine's --maxInputLen (TensorRT, which also caps it).
    */
   maxInputLength?: number;
-  /** Most image tokens per request / per image (vision engine profile). Default 4096 / 2048. */
+  /**
+   * Most image tokens per request / per image. A TensorRT visual engine fixes them when built
+   * (visual_build --maxImageTokens / --maxImageTokensPerImage, recorded in visual/config.json's
+   * builder_config), and so does such a builder_config for the CPU engine; these options may only lower
+   * them. Without a builder_config the CPU engine takes them as given. Default: the engine's, else
+   * 4096 / 2048. Each image is resized into the per-image range; a request beyond the limits is
+   * refused with ERR_INVALID_ARGUMENT naming the visual_build flag to change.
+   */
   maxImageTokens?: number;
   maxImageTokensPerImage?: number;
   /**
@@ -254,8 +261,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   if (options.cudaGraphs !== undefined && typeof options.cudaGraphs !== 'boolean') {
     throw new TrtVlaError('ERR_INVALID_ARGUMENT', `options.cudaGraphs must be a boolean, got ${typeof options.cudaGraphs}`);
   }
-  const maxImageTokens = optionalInteger(options.maxImageTokens, 'options.maxImageTokens', 1, 1 << 20) ?? 4096;
-  const maxImageTokensPerImage = optionalInteger(options.maxImageTokensPerImage, 'options.maxImageTokensPerImage', 1, 1 << 20) ?? Math.min(2048, maxImageTokens);
+  const maxImageTokens = optionalInteger(options.maxImageTokens, 'options.maxImageTokens', 1, 1 << 20);
+  const maxImageTokensPerImage = optionalInteger(options.maxImageTokensPerImage, 'options.maxImageTokensPerImage', 1, 1 << 20);
   const concurrency = optionalInteger(options.concurrency, 'options.concurrency', 1, 64) ?? 1;
   const lmHead = requireOneOf(options.lmHead ?? 'auto', 'options.lmHead', ['auto', 'fp16', 'q8'] as const);
   const signal = optionalSignal(options.signal, 'options.signal');

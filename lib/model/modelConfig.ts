@@ -38,8 +38,10 @@ export interface NativeLoadLimits {
   maxKvCapacity?: number;
   /** Undefined: the KV capacity on the CPU, the engine's --maxInputLen on TensorRT. */
   maxInputLength?: number;
-  maxImageTokens: number;
-  maxImageTokensPerImage: number;
+  /** Undefined: the visual engine's (builder_config / profile), else 4096 on the CPU. */
+  maxImageTokens?: number;
+  /** Undefined: the visual engine's, else min(2048, maxImageTokens) on the CPU. */
+  maxImageTokensPerImage?: number;
 }
 
 function num(value: unknown): number | undefined {
