@@ -10,12 +10,16 @@ import { TokenizerHost } from '../tokenizer/TokenizerHost.js';
 import { optionalInteger, optionalSignal, requireObject, requireOneOf, requireString } from '../validate.js';
 import { resolveModelFiles, type ModelFiles } from './bundle.js';
 import { ModelCore } from './ModelCore.js';
+import { engineRelease, requireSupportedRelease } from './engineRelease.js';
 import {
   defaultSampling,
   IMPROMPTU_IMAGE_REGULARIZATION,
   type ImageRegularization,
+  missingGenerationConfigWarning,
   nativeLoadSpec,
   resolvePluginLibrary,
+  type SamplingOptions,
+  samplingSource,
   stopTokens,
 } from './modelConfig.js';
 import { Session } from './Session.js';
@@ -79,6 +83,17 @@ export interface LoadModelOptions {
   signal?: AbortSignal;
 }
 
+/** model.description: the native model's dimensions and limits, and what the bundle's files decided. */
+export interface ModelDescription extends NativeModelDescription {
+  /**
+   * The TensorRT Edge-LLM release that exported and built the bundle (config.json edgellm_version);
+   * absent for checkpoints and bundles that record none (CPU weights).
+   */
+  edgellmVersion?: string;
+  /** The sampling a request without its own `sampling` gets, and where those values come from. */
+  sampling: Required<SamplingOptions> & { source: string };
+}
+
 /** Where the model runs and why that backend was chosen. */
 export interface BackendSelection {
   backend: 'cpu' | 'tensorrt';
@@ -103,10 +118,14 @@ export class Model implements AsyncDisposable {
     this.#concurrency = concurrency;
   }
 
-  /** Model dimensions and runtime limits. */
-  get description(): NativeModelDescription {
+  /** Model dimensions, runtime limits, the Edge-LLM release of its engines and the default sampling. */
+  get description(): ModelDescription {
     this.#core.ensureLive();
-    return this.#core.native.describe();
+    const files = this.#core.files;
+    const description: ModelDescription = { ...this.#core.native.describe(), sampling: { ...this.#core.defaultSampling, source: samplingSource(files) } };
+    const version = engineRelease(files).edgellmVersion;
+    if (version !== undefined) description.edgellmVersion = version;
+    return description;
   }
 
   /** The files the model was loaded from. */
@@ -276,6 +295,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
 
   const files = resolveModelFiles(dir);
   const backend = await chooseBackend(files, backendChoice);
+  requireSupportedRelease(files, backend.backend);
   throwIfAborted(signal);
   // The tokenizer thread and the native engines load at the same time.
   const imagePad = configTokenId(files, 'image_token_id', 151655);
@@ -311,6 +331,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
       throw new TrtVlaError('ERR_MODEL_LOAD', `the tokenizer's image tokens (${ids.imagePad}, ${ids.visionStart}) differ from config.json's (${imagePad}, ${visionStart})`);
     }
     if (signal?.aborted) throw abortError(signal);
+    const noGenerationConfig = missingGenerationConfigWarning(files);
+    if (noGenerationConfig !== undefined) native().logMessage('warning', 'model', noGenerationConfig);
     const core = new ModelCore(handle, tokenizer, files, defaultSampling(files), stopTokens(files, ids.imEnd, ids.endOfText));
     return new Model(core, backend, concurrency);
   } catch (err) {

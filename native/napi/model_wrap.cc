@@ -441,6 +441,16 @@ Napi::Value ModelHandle::describe(Napi::CallbackInfo const& info) {
     if (!m->lmHead.empty()) out.Set("lmHead", m->lmHead);
     out.Set("logitsWidth", m->logitsWidth());
     out.Set("imagePad", m->tokens.imagePad);
+    if (m->vision) {
+      // What one request's images may be (the visual engine's profile, lowered by loadModel's options).
+      vla::ImageTokenLimits const& l = m->preprocess.imageTokens;
+      Napi::Object tokens = Napi::Object::New(env);
+      tokens.Set("minPerImage", l.minPerImage);
+      tokens.Set("maxPerImage", l.maxPerImage);
+      tokens.Set("maxTotal", l.maxTotal);
+      tokens.Set("maxImages", l.maxImages);
+      out.Set("imageTokens", tokens);
+    }
     return out;
   });
 }
