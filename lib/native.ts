@@ -170,6 +170,13 @@ export interface NativeModelDescription {
   imagePad: number;
   /** Entries per logits row: vocabSize, or a reduced vocabulary's size. */
   logitsWidth: number;
+  /**
+   * Models with a vision encoder: the image tokens one request may carry (the visual engine's profile:
+   * visual_build --minImageTokens / --maxImageTokensPerImage / --maxImageTokens, and the image count
+   * its cu_seqlens admits), lowered by loadModel's maxImageTokens options. Each image is resized into
+   * [minPerImage, maxPerImage] tokens; a request beyond maxTotal or maxImages is refused.
+   */
+  imageTokens?: { minPerImage: number; maxPerImage: number; maxTotal: number; maxImages: number };
 }
 
 export interface NativeModel {

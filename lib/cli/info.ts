@@ -1,7 +1,58 @@
-/** `trt-vla info [--json]`: what this machine and binary can run, and why not. */
+/** `trt-vla info [--json] [--model DIR]`: what this machine and binary can run, and why not; what a model folder holds. */
 import { parseArgs } from 'node:util';
 
 import { info, type RuntimeInfo } from '../info.js';
+import { resolveModelFiles } from '../model/bundle.js';
+import { engineRelease, engineReleaseProblem, type EngineRelease } from '../model/engineRelease.js';
+import { defaultSampling, type SamplingOptions, samplingSource } from '../model/modelConfig.js';
+
+/** What a model folder's files say, read without loading any weights or engines. */
+export interface ModelFolderInfo {
+  dir: string;
+  layout: 'bundle' | 'huggingface';
+  engines: { llm?: string; visual?: string };
+  /** The Edge-LLM release and builds recorded in the configs. */
+  release: EngineRelease;
+  /** Why each backend would refuse the folder because of its release; absent when it would not. */
+  releaseProblems: { cpu?: string; tensorrt?: string };
+  sampling: Required<SamplingOptions> & { source: string };
+}
+
+export function modelFolderInfo(dir: string): ModelFolderInfo {
+  const files = resolveModelFiles(dir);
+  const engines: ModelFolderInfo['engines'] = {};
+  if (files.llm.engineFile) engines.llm = files.llm.engineFile;
+  if (files.visual.engineFile) engines.visual = files.visual.engineFile;
+  const releaseProblems: ModelFolderInfo['releaseProblems'] = {};
+  for (const backend of ['cpu', 'tensorrt'] as const) {
+    const problem = engineReleaseProblem(files, backend);
+    if (problem !== undefined) releaseProblems[backend] = problem;
+  }
+  return {
+    dir: files.dir,
+    layout: files.layout,
+    engines,
+    release: engineRelease(files),
+    releaseProblems,
+    sampling: { ...defaultSampling(files), source: samplingSource(files) },
+  };
+}
+
+export function formatModelFolderInfo(m: ModelFolderInfo): string {
+  const lines = [`model      ${m.dir} (${m.layout === 'bundle' ? 'bundle layout' : 'Hugging Face checkpoint'})`];
+  const engines = Object.entries(m.engines).map(([k, f]) => `${k}: ${f}`);
+  lines.push(`engines    ${engines.length ? engines.join(', ') : 'none (CPU weights only)'}`);
+  const r = m.release;
+  lines.push(`edge-llm   ${r.edgellmVersion ?? 'no edgellm_version recorded'}${r.llm && r.visual && r.llm !== r.visual ? ` (llm ${r.llm}, visual ${r.visual})` : ''}`);
+  if (r.llmBuilderConfig) lines.push(`llm_build  ${JSON.stringify(r.llmBuilderConfig)}`);
+  if (r.visualBuilderConfig) lines.push(`visual_build ${JSON.stringify(r.visualBuilderConfig)}`);
+  for (const [backend, problem] of Object.entries(m.releaseProblems)) lines.push(`refused    on ${backend}: ${problem}`);
+  const s = m.sampling;
+  lines.push(
+    `sampling   temperature ${s.temperature}, top_k ${s.topK}, top_p ${s.topP}, repetition_penalty ${s.repetitionPenalty} (from ${s.source})`,
+  );
+  return lines.join('\n');
+}
 
 function formatBytes(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
@@ -48,13 +99,21 @@ export function formatInfo(i: RuntimeInfo): string {
 export const infoCommand = {
   summary: 'backends, device, versions, and why a backend is unavailable',
   async run(argv: string[]): Promise<number> {
-    const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } });
+    const { values } = parseArgs({
+      args: argv,
+      options: { json: { type: 'boolean', default: false }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
     if (values.help) {
-      console.log('Usage: trt-vla info [--json]\n\nReports, for each backend (cpu, cuda, tensorrt), whether it is compiled in and\navailable here, and why not; the device; CUDA / TensorRT versions; CPU SIMD level and threads.');
+      console.log(
+        'Usage: trt-vla info [--json] [--model DIR]\n\nReports, for each backend (cpu, cuda, tensorrt), whether it is compiled in and\navailable here, and why not; the device; CUDA / TensorRT versions; CPU SIMD level and threads.\n' +
+          'With --model: what the model folder holds (engines, the TensorRT Edge-LLM release and build flags\nrecorded in its configs, whether that release is supported, default sampling and its source),\nread from its files without loading it.',
+      );
       return 0;
     }
     const result = await info();
-    console.log(values.json ? JSON.stringify(result, null, 2) : formatInfo(result));
+    const model = values.model === undefined ? undefined : modelFolderInfo(values.model);
+    if (values.json) console.log(JSON.stringify(model ? { ...result, model } : result, null, 2));
+    else console.log(model ? `${formatInfo(result)}\n\n${formatModelFolderInfo(model)}` : formatInfo(result));
     return 0;
   },
 };

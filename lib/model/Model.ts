@@ -10,12 +10,16 @@ import { TokenizerHost } from '../tokenizer/TokenizerHost.js';
 import { optionalInteger, optionalSignal, requireObject, requireOneOf, requireString } from '../validate.js';
 import { resolveModelFiles, type ModelFiles } from './bundle.js';
 import { ModelCore } from './ModelCore.js';
+import { engineRelease, requireSupportedRelease } from './engineRelease.js';
 import {
   defaultSampling,
   IMPROMPTU_IMAGE_REGULARIZATION,
   type ImageRegularization,
+  missingGenerationConfigWarning,
   nativeLoadSpec,
   resolvePluginLibrary,
+  type SamplingOptions,
+  samplingSource,
   stopTokens,
 } from './modelConfig.js';
 import { Session } from './Session.js';
@@ -38,7 +42,14 @@ export interface LoadModelOptions {
    * KV capacity (CPU), the engine's --maxInputLen (TensorRT, which also caps it).
    */
   maxInputLength?: number;
-  /** Most image tokens per request / per image (vision engine profile). Default 4096 / 2048. */
+  /**
+   * Most image tokens per request / per image. A TensorRT visual engine fixes them when built
+   * (visual_build --maxImageTokens / --maxImageTokensPerImage, recorded in visual/config.json's
+   * builder_config), and so does such a builder_config for the CPU engine; these options may only lower
+   * them. Without a builder_config the CPU engine takes them as given. Default: the engine's, else
+   * 4096 / 2048. Each image is resized into the per-image range; a request beyond the limits is
+   * refused with ERR_INVALID_ARGUMENT naming the visual_build flag to change.
+   */
   maxImageTokens?: number;
   maxImageTokensPerImage?: number;
   /**
@@ -72,6 +83,17 @@ export interface LoadModelOptions {
   signal?: AbortSignal;
 }
 
+/** model.description: the native model's dimensions and limits, and what the bundle's files decided. */
+export interface ModelDescription extends NativeModelDescription {
+  /**
+   * The TensorRT Edge-LLM release that exported and built the bundle (config.json edgellm_version);
+   * absent for checkpoints and bundles that record none (CPU weights).
+   */
+  edgellmVersion?: string;
+  /** The sampling a request without its own `sampling` gets, and where those values come from. */
+  sampling: Required<SamplingOptions> & { source: string };
+}
+
 /** Where the model runs and why that backend was chosen. */
 export interface BackendSelection {
   backend: 'cpu' | 'tensorrt';
@@ -96,10 +118,14 @@ export class Model implements AsyncDisposable {
     this.#concurrency = concurrency;
   }
 
-  /** Model dimensions and runtime limits. */
-  get description(): NativeModelDescription {
+  /** Model dimensions, runtime limits, the Edge-LLM release of its engines and the default sampling. */
+  get description(): ModelDescription {
     this.#core.ensureLive();
-    return this.#core.native.describe();
+    const files = this.#core.files;
+    const description: ModelDescription = { ...this.#core.native.describe(), sampling: { ...this.#core.defaultSampling, source: samplingSource(files) } };
+    const version = engineRelease(files).edgellmVersion;
+    if (version !== undefined) description.edgellmVersion = version;
+    return description;
   }
 
   /** The files the model was loaded from. */
@@ -254,8 +280,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   if (options.cudaGraphs !== undefined && typeof options.cudaGraphs !== 'boolean') {
     throw new TrtVlaError('ERR_INVALID_ARGUMENT', `options.cudaGraphs must be a boolean, got ${typeof options.cudaGraphs}`);
   }
-  const maxImageTokens = optionalInteger(options.maxImageTokens, 'options.maxImageTokens', 1, 1 << 20) ?? 4096;
-  const maxImageTokensPerImage = optionalInteger(options.maxImageTokensPerImage, 'options.maxImageTokensPerImage', 1, 1 << 20) ?? Math.min(2048, maxImageTokens);
+  const maxImageTokens = optionalInteger(options.maxImageTokens, 'options.maxImageTokens', 1, 1 << 20);
+  const maxImageTokensPerImage = optionalInteger(options.maxImageTokensPerImage, 'options.maxImageTokensPerImage', 1, 1 << 20);
   const concurrency = optionalInteger(options.concurrency, 'options.concurrency', 1, 64) ?? 1;
   const lmHead = requireOneOf(options.lmHead ?? 'auto', 'options.lmHead', ['auto', 'fp16', 'q8'] as const);
   const signal = optionalSignal(options.signal, 'options.signal');
@@ -269,6 +295,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
 
   const files = resolveModelFiles(dir);
   const backend = await chooseBackend(files, backendChoice);
+  requireSupportedRelease(files, backend.backend);
   throwIfAborted(signal);
   // The tokenizer thread and the native engines load at the same time.
   const imagePad = configTokenId(files, 'image_token_id', 151655);
@@ -304,6 +331,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
       throw new TrtVlaError('ERR_MODEL_LOAD', `the tokenizer's image tokens (${ids.imagePad}, ${ids.visionStart}) differ from config.json's (${imagePad}, ${visionStart})`);
     }
     if (signal?.aborted) throw abortError(signal);
+    const noGenerationConfig = missingGenerationConfigWarning(files);
+    if (noGenerationConfig !== undefined) native().logMessage('warning', 'model', noGenerationConfig);
     const core = new ModelCore(handle, tokenizer, files, defaultSampling(files), stopTokens(files, ids.imEnd, ids.endOfText));
     return new Model(core, backend, concurrency);
   } catch (err) {

@@ -38,8 +38,10 @@ export interface NativeLoadLimits {
   maxKvCapacity?: number;
   /** Undefined: the KV capacity on the CPU, the engine's --maxInputLen on TensorRT. */
   maxInputLength?: number;
-  maxImageTokens: number;
-  maxImageTokensPerImage: number;
+  /** Undefined: the visual engine's (builder_config / profile), else 4096 on the CPU. */
+  maxImageTokens?: number;
+  /** Undefined: the visual engine's, else min(2048, maxImageTokens) on the CPU. */
+  maxImageTokensPerImage?: number;
 }
 
 function num(value: unknown): number | undefined {
@@ -79,6 +81,28 @@ export function defaultSampling(files: ModelFiles): Required<SamplingOptions> {
     sampling.topP = num(g.top_p) ?? 1;
   }
   return sampling;
+}
+
+/**
+ * Where defaultSampling's values come from, as model.description reports it. Edge-LLM bundles have no
+ * generation_config.json unless it is copied in: its export saves only the tokenizer and processor
+ * (Edge-LLM 0.6.1 tensorrt_edgellm/onnx_export/llm_export.py:986-993) and llm_build copies only
+ * tokenizer_config.json, tokenizer.json and processed_chat_template.json (cpp/builder/llmBuilder.cpp:770-771).
+ */
+export function samplingSource(files: ModelFiles): string {
+  if (files.llm.generationConfig !== undefined) return path.join(path.relative(files.dir, files.llm.tokenizerDir), 'generation_config.json');
+  return 'built-in defaults (greedy, repetition_penalty 1): the model has no generation_config.json';
+}
+
+/** The load-time warning for a model without generation_config.json, or undefined when it has one. */
+export function missingGenerationConfigWarning(files: ModelFiles): string | undefined {
+  if (files.llm.generationConfig !== undefined) return undefined;
+  const where = path.join(files.llm.tokenizerDir, 'generation_config.json');
+  return (
+    `${where} is missing (TensorRT Edge-LLM's export does not write it): sampling defaults to greedy decoding without a ` +
+    `repetition penalty (temperature 0, top_k 0, top_p 1, repetition_penalty 1). Copy the checkpoint's generation_config.json ` +
+    `there to decode as the checkpoint does (and as the CPU backend does on the checkpoint itself).`
+  );
 }
 
 /** Token ids that end generation: generation_config's eos ids plus the chat turn's end. */

@@ -396,9 +396,22 @@ Napi::Value checkEngine(Napi::CallbackInfo const& info) {
       limits.Set("vocabSize", l.vocabSize);
     } else {
       TV_CHECK_ARG(kind == "visual", "kind must be 'llm' or 'visual'");
+      vla::VisualBuildFlags build;
+      Napi::Value flags = m.Get("builderConfig");
+      if (flags.IsObject()) {
+        Napi::Object f = flags.As<Napi::Object>();
+        build.present = true;
+        build.minImageTokens = intField(f, "min_image_tokens");
+        build.maxImageTokens = intField(f, "max_image_tokens");
+        build.maxImageTokensPerImage = intField(f, "max_image_tokens_per_image");
+      }
       vla::VisionEngineLimits l;
-      problems = vla::checkVisionEngine(*engine, intField(m, "patchDim"), intField(m, "rotaryAngles"), intField(m, "outHidden"), l);
+      problems = vla::checkVisionEngine(*engine, intField(m, "patchDim"), intField(m, "rotaryAngles"), intField(m, "outHidden"), build, l);
+      limits.Set("minImageTokens", l.minImageTokens);
       limits.Set("maxImageTokens", l.maxImageTokens);
+      limits.Set("maxImageTokensPerImage", l.maxImageTokensPerImage);
+      limits.Set("maxImages", l.maxImages);
+      limits.Set("maxWindows", l.maxWindows);
     }
     Napi::Array list = Napi::Array::New(env, problems.size());
     for (std::size_t i = 0; i < problems.size(); ++i) list.Set(static_cast<std::uint32_t>(i), problems[i]);

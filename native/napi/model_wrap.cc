@@ -99,9 +99,8 @@ vla::ModelLoadSpec parseLoadSpec(Napi::Object spec) {
     Napi::Object l = limits.As<Napi::Object>();
     s.requestedKvCapacity = static_cast<int>(optionalInteger(l, "maxKvCapacity", 0, 16, 1 << 20));
     s.requestedInputLength = static_cast<int>(optionalInteger(l, "maxInputLength", 0, 1, 1 << 20));
-    s.visionLimits.maxImageTokens = static_cast<int>(optionalInteger(l, "maxImageTokens", 4096, 1, 1 << 20));
-    s.visionLimits.maxImageTokensPerImage =
-        static_cast<int>(optionalInteger(l, "maxImageTokensPerImage", s.visionLimits.maxImageTokens, 1, 1 << 20));
+    s.requestedImageTokens = static_cast<int>(optionalInteger(l, "maxImageTokens", 0, 1, 1 << 20));
+    s.requestedImageTokensPerImage = static_cast<int>(optionalInteger(l, "maxImageTokensPerImage", 0, 1, 1 << 20));
   }
   return s;
 }
@@ -398,6 +397,8 @@ Napi::Value ModelHandle::imageGrids(Napi::CallbackInfo const& info) {
       int const h = static_cast<int>(optionalInteger(s, "height", 0, 1, 1 << 20));
       grids.push_back(vla::modelGrid(w, h, m->preprocess));
     }
+    // The first step of every request with images: refuse here what the vision engine cannot take.
+    vla::checkImageTokens(grids, m->preprocess);
     return gridsToJs(info.Env(), grids);
   });
 }
@@ -440,6 +441,16 @@ Napi::Value ModelHandle::describe(Napi::CallbackInfo const& info) {
     if (!m->lmHead.empty()) out.Set("lmHead", m->lmHead);
     out.Set("logitsWidth", m->logitsWidth());
     out.Set("imagePad", m->tokens.imagePad);
+    if (m->vision) {
+      // What one request's images may be (the visual engine's profile, lowered by loadModel's options).
+      vla::ImageTokenLimits const& l = m->preprocess.imageTokens;
+      Napi::Object tokens = Napi::Object::New(env);
+      tokens.Set("minPerImage", l.minPerImage);
+      tokens.Set("maxPerImage", l.maxPerImage);
+      tokens.Set("maxTotal", l.maxTotal);
+      tokens.Set("maxImages", l.maxImages);
+      out.Set("imageTokens", tokens);
+    }
     return out;
   });
 }

@@ -119,10 +119,11 @@ std::vector<std::string> checkLlmEngine(engine::Engine const& engine, TextModelI
 }
 
 std::vector<std::string> checkVisionEngine(engine::Engine const& engine, int patchDim, int rotaryAngles, int outHidden,
-                                           VisionEngineLimits& limits) {
+                                           VisualBuildFlags const& build, VisionEngineLimits& limits) {
   std::vector<std::string> problems;
   Checker c(engine, problems);
   using M = engine::TensorIOMode;
+  // Names, dtypes and ranks: Edge-LLM 0.6.1 tensorrt_edgellm/visual_models/qwen2_5_vl_model.py:335-426.
   auto const* input = c.tensor(names::kVisualInput, M::kInput, DType::kF16, 2);
   c.dim(input, 1, patchDim, "channels * temporal_patch_size * patch_size^2");
   auto const* rotary = c.tensor(names::kVisualRotaryPosEmb, M::kInput, DType::kF32, 2);
@@ -140,7 +141,55 @@ std::vector<std::string> checkVisionEngine(engine::Engine const& engine, int pat
                        t.name == names::kVisualWindowIndex || t.name == names::kVisualReverseWindowIndex || t.name == names::kVisualOutput;
     if (!known) c.fail("unsupported visual tensor '" + t.name + "' (an Edge-LLM 0.5 dense-mask or a newer ViT engine?)");
   }
-  if (problems.empty()) limits.maxImageTokens = static_cast<int>(c.profile(names::kVisualInput, 0).max[0] / 4);
+  if (engine.optimizationProfiles() != 1) {
+    c.fail("the visual engine has " + std::to_string(engine.optimizationProfiles()) + " optimization profiles; visual_build makes 1");
+  }
+  if (!problems.empty()) return problems;
+
+  // The profile, as visualBuilder.cpp:229-284 sets it: input rows 4*tokens; rotary rows the same;
+  // window indexes one per token; cu_seqlens [2 .. images+1]; the carrier up to 4*per-image tokens.
+  constexpr int kUnit = 4;  // patches per image token: spatial_merge_size^2 (visualBuilder.cpp:229)
+  engine::ProfileShapes const rows = c.profile(names::kVisualInput, 0);
+  engine::ProfileShapes const carrier = c.profile(names::kVisualMaxSeqlenCarrier, 0);
+  engine::ProfileShapes const seqlens = c.profile(names::kVisualCuSeqlens, 0);
+  engine::ProfileShapes const windows = c.profile(names::kVisualCuWindowSeqlens, 0);
+  if (rows.min[0] % kUnit != 0 || rows.max[0] % kUnit != 0) {
+    c.fail("input's profile rows [" + std::to_string(rows.min[0]) + ", " + std::to_string(rows.max[0]) + "] are not whole image tokens of " +
+           std::to_string(kUnit) + " patches");
+  }
+  limits.minImageTokens = static_cast<int>(rows.min[0] / kUnit);
+  limits.maxImageTokens = static_cast<int>(rows.max[0] / kUnit);
+  limits.maxImageTokensPerImage = static_cast<int>(carrier.max[0] / kUnit);
+  limits.maxImages = static_cast<int>(seqlens.max[0] - 1);
+  limits.maxWindows = static_cast<int>(windows.max[0] - 1);
+  auto sameRows = [&](char const* name, std::int64_t divisor) {
+    engine::ProfileShapes const p = c.profile(name, 0);
+    if (p.min[0] * divisor != rows.min[0] || p.max[0] * divisor != rows.max[0]) {
+      c.fail(std::string(name) + "'s profile [" + std::to_string(p.min[0]) + ", " + std::to_string(p.max[0]) + "] does not match input's [" +
+             std::to_string(rows.min[0]) + ", " + std::to_string(rows.max[0]) + "] patches");
+    }
+  };
+  sameRows(names::kVisualRotaryPosEmb, 1);
+  sameRows(names::kVisualWindowIndex, kUnit);
+  sameRows(names::kVisualReverseWindowIndex, kUnit);
+  if (limits.minImageTokens < 1) c.fail("the visual engine's profile admits requests without image tokens (input min rows 0)");
+  if (seqlens.min[0] > 2 || limits.maxImages < 1) c.fail("cu_seqlens's profile does not admit a single image");
+  if (limits.maxImageTokensPerImage < limits.minImageTokens || limits.maxImageTokensPerImage > limits.maxImageTokens) {
+    c.fail("max_seqlen_carrier admits " + std::to_string(limits.maxImageTokensPerImage) + " image tokens per image, outside the request's [" +
+           std::to_string(limits.minImageTokens) + ", " + std::to_string(limits.maxImageTokens) + "]");
+  }
+  if (limits.maxWindows < 1) c.fail("cu_window_seqlens's profile admits no attention window");
+  if (build.present) {
+    auto agree = [&](char const* field, char const* flag, int configured, int engineValue) {
+      if (configured != engineValue) {
+        c.fail(std::string("builder_config.") + field + " is " + std::to_string(configured) + " (visual_build " + flag + ") but the engine's profile was built for " +
+               std::to_string(engineValue) + ": config.json and visual.engine come from different builds");
+      }
+    };
+    agree("min_image_tokens", "--minImageTokens", build.minImageTokens, limits.minImageTokens);
+    agree("max_image_tokens", "--maxImageTokens", build.maxImageTokens, limits.maxImageTokens);
+    agree("max_image_tokens_per_image", "--maxImageTokensPerImage", build.maxImageTokensPerImage, limits.maxImageTokensPerImage);
+  }
   return problems;
 }
 

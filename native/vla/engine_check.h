@@ -23,12 +23,30 @@ struct LlmEngineLimits {
 // logitsWidth: vocab_size, or the reduced vocabulary's size when the bundle has a vocab_map.
 std::vector<std::string> checkLlmEngine(engine::Engine const& engine, TextModelInfo const& text, int logitsWidth, LlmEngineLimits& limits);
 
-struct VisionEngineLimits {
-  int maxImageTokens = 0;
+// visual_build's flags as it records them in visual/config.json "builder_config" (Edge-LLM 0.6.1
+// cpp/builder/visualBuilder.h:46-53, written by builderUtils.cpp:324-331).
+struct VisualBuildFlags {
+  bool present = false;
+  int minImageTokens = 0;          // "min_image_tokens"
+  int maxImageTokens = 0;          // "max_image_tokens"
+  int maxImageTokensPerImage = 0;  // "max_image_tokens_per_image"
 };
 
+// What the visual engine's profile admits, in image tokens (rows of `input` / 4).
+struct VisionEngineLimits {
+  int minImageTokens = 0;          // input min rows / 4 (= --minImageTokens)
+  int maxImageTokens = 0;          // input max rows / 4 (= --maxImageTokens)
+  int maxImageTokensPerImage = 0;  // max_seqlen_carrier max / 4 (= --maxImageTokensPerImage)
+  int maxImages = 0;               // cu_seqlens max - 1
+  int maxWindows = 0;              // cu_window_seqlens max - 1
+  ImageTokenLimits tokens() const { return {minImageTokens, maxImageTokensPerImage, maxImageTokens, maxImages, maxWindows}; }
+};
+
+// Mismatches between a visual engine and the model config (empty when compatible); fills limits from
+// the engine's profile. When the config has visual_build's builder_config, the profile must be the one
+// visual_build makes from those flags (a config.json from another build is a problem).
 std::vector<std::string> checkVisionEngine(engine::Engine const& engine, int patchDim, int rotaryAngles, int outHidden,
-                                           VisionEngineLimits& limits);
+                                           VisualBuildFlags const& build, VisionEngineLimits& limits);
 
 // Throws ERR_ENGINE_INCOMPATIBLE listing every problem, when there are any.
 void requireCompatible(std::vector<std::string> const& problems, std::string const& what);

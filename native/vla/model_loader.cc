@@ -52,7 +52,47 @@ std::shared_ptr<engine::VocabMap const> loadVocabMap(ModelLoadSpec const& spec, 
   return map;
 }
 
-void loadCpuEngines(ModelLoadSpec& spec, JsonValue llmConfig, VlaModel& model) {
+// visual_build's flags from visual/config.json "builder_config" (Edge-LLM 0.6.1 visualBuilder.h:46-53,
+// builderUtils.cpp:324-331); absent in CPU checkpoints and bundles made without visual_build.
+VisualBuildFlags visualBuildFlags(JsonValue const& visualConfig, std::string const& configName) {
+  VisualBuildFlags flags;
+  JsonFields const config(visualConfig, configName);
+  if (!config.has("builder_config")) return flags;
+  JsonFields const b = config.object("builder_config");
+  auto positive = [&](char const* key) {
+    std::int64_t const v = b.integer(key);
+    if (v < 1 || v > (1 << 20)) b.fail(key, "a positive image token count");
+    return static_cast<int>(v);
+  };
+  flags.present = true;
+  flags.minImageTokens = positive("min_image_tokens");
+  flags.maxImageTokens = positive("max_image_tokens");
+  flags.maxImageTokensPerImage = positive("max_image_tokens_per_image");
+  // visual_build refuses these itself (examples/multimodal/visual_build.cpp:170-178).
+  if (flags.maxImageTokensPerImage < flags.minImageTokens || flags.maxImageTokensPerImage > flags.maxImageTokens) {
+    b.fail("max_image_tokens_per_image", "between min_image_tokens and max_image_tokens");
+  }
+  return flags;
+}
+
+// The image token limits a request gets: the engine's profile, lowered by loadModel's maxImageTokens /
+// maxImageTokensPerImage; asking for more than the engine was built for is an error naming the flag.
+ImageTokenLimits requestLimits(VisionEngineLimits const& engine, ModelLoadSpec const& spec) {
+  ImageTokenLimits limits = engine.tokens();
+  auto lower = [](int& limit, int asked, char const* option, char const* flag) {
+    if (asked <= 0) return;
+    TV_CHECK_ARG(asked <= limit, option, " ", asked, " exceeds the visual engine's ", limit, ", fixed when it was built (visual_build ", flag, ")");
+    limit = asked;
+  };
+  lower(limits.maxTotal, spec.requestedImageTokens, "maxImageTokens", "--maxImageTokens");
+  lower(limits.maxPerImage, spec.requestedImageTokensPerImage, "maxImageTokensPerImage", "--maxImageTokensPerImage");
+  limits.maxPerImage = std::min(limits.maxPerImage, limits.maxTotal);
+  TV_CHECK_ARG(limits.maxPerImage >= limits.minPerImage, "maxImageTokensPerImage ", limits.maxPerImage,
+               " is below the visual engine's minimum of ", limits.minPerImage, " image tokens per image (visual_build --minImageTokens)");
+  return limits;
+}
+
+void loadCpuEngines(ModelLoadSpec& spec, JsonValue llmConfig, VisualBuildFlags const& build, VlaModel& model) {
   engine::cpu::LlmLoadSpec llm;
   llm.configName = spec.llmConfigName;
   llm.config = std::move(llmConfig);
@@ -74,7 +114,15 @@ void loadCpuEngines(ModelLoadSpec& spec, JsonValue llmConfig, VlaModel& model) {
   vision.configName = spec.visualConfigName;
   vision.config = parseJson(spec.visualConfig, vision.configName);
   vision.weightFiles = spec.visualWeights;
-  vision.limits = spec.visionLimits;
+  // The CPU engine takes the profile visual_build would make from the bundle's builder_config, else
+  // the one loadModel's options ask for (then defaults).
+  if (build.present) {
+    vision.limits = {build.minImageTokens, build.maxImageTokens, build.maxImageTokensPerImage};
+  } else {
+    if (spec.requestedImageTokens > 0) vision.limits.maxImageTokens = spec.requestedImageTokens;
+    int const perImage = spec.requestedImageTokensPerImage > 0 ? spec.requestedImageTokensPerImage : vision.limits.maxImageTokensPerImage;
+    vision.limits.maxImageTokensPerImage = std::min(perImage, vision.limits.maxImageTokens);
+  }
   vision.pool = model.pool;
   model.vision = engine::cpu::CpuVisionEngine::load(std::move(vision));
 }
@@ -135,8 +183,11 @@ std::shared_ptr<VlaModel> loadVlaModel(ModelLoadSpec spec) {
   model->vocabMap = loadVocabMap(spec, llmConfig, tc.vocabSize);
 
   engine::cpu::QwenVisionConfig vc;
+  VisualBuildFlags visualBuild;
   if (!spec.visualConfig.empty()) {
-    vc = engine::cpu::parseQwenVisionConfig(parseJson(spec.visualConfig, spec.visualConfigName), spec.visualConfigName);
+    JsonValue const visualConfig = parseJson(spec.visualConfig, spec.visualConfigName);
+    vc = engine::cpu::parseQwenVisionConfig(visualConfig, spec.visualConfigName);
+    visualBuild = visualBuildFlags(visualConfig, spec.visualConfigName);
     checkVisionConfig(vc, spec.preprocess, tc.hiddenSize);
     spec.preprocess.windowSize = vc.windowSize;
     spec.preprocess.visionHeadDim = vc.headDim();
@@ -147,7 +198,7 @@ std::shared_ptr<VlaModel> loadVlaModel(ModelLoadSpec spec) {
     spec.llmLimits.maxKvCapacity = spec.requestedKvCapacity > 0 ? spec.requestedKvCapacity : 4096;
     spec.llmLimits.maxInputLength =
         std::min(spec.requestedInputLength > 0 ? spec.requestedInputLength : spec.llmLimits.maxKvCapacity, spec.llmLimits.maxKvCapacity);
-    loadCpuEngines(spec, std::move(llmConfig), *model);
+    loadCpuEngines(spec, std::move(llmConfig), visualBuild, *model);
 #if defined(TRT_VLA_WITH_CUDA)
     if (deviceMemory) {
       model->memory = std::move(deviceMemory);
@@ -174,8 +225,11 @@ std::shared_ptr<VlaModel> loadVlaModel(ModelLoadSpec spec) {
   requireCompatible(checkLlmEngine(*model->llm, model->text, model->logitsWidth(), llmLimits), "the LLM engine");
   if (model->vision) {
     VisionEngineLimits visionLimits;
-    requireCompatible(checkVisionEngine(*model->vision, vc.patchDim(), vc.headDim() / 2, tc.hiddenSize, visionLimits),
+    requireCompatible(checkVisionEngine(*model->vision, vc.patchDim(), vc.headDim() / 2, tc.hiddenSize, visualBuild, visionLimits),
                       "the visual engine");
+    // Every image is sized inside the engine's per-image range, and requests beyond its profile are
+    // refused before anything is enqueued (checkImageTokens).
+    limitImageTokens(spec.preprocess, requestLimits(visionLimits, spec));
   }
   if (spec.backend == Backend::kTensorrt) {
     TV_CHECK_ARG(llmLimits.maxBatch >= 1, "the LLM engine's profiles allow no batch");

@@ -44,7 +44,11 @@ struct ModelLoadSpec {
   engine::cpu::LlmLimits llmLimits;
   int requestedKvCapacity = 0;
   int requestedInputLength = 0;
-  engine::cpu::VisionLimits visionLimits;
+  // loadModel's maxImageTokens / maxImageTokensPerImage (0 = not given): they size the CPU vision engine
+  // of a bundle without visual_build's builder_config, and lower any engine's limits; more than an
+  // engine was built for is an error.
+  int requestedImageTokens = 0;
+  int requestedImageTokensPerImage = 0;
   TensorrtOptions tensorrt;
   bool recordBindings = false;  // tests: wrap the engines in engine::RecordingEngine
   // Tests: run the CPU engines behind device memory and the device pipeline ops

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "core/error.h"
 #include "core/fp16.h"
@@ -139,6 +140,51 @@ ImageGrid modelGrid(int width, int height, PreprocessConfig const& c) {
   g.h = h / c.patchSize;
   g.w = w / c.patchSize;
   return g;
+}
+
+void limitImageTokens(PreprocessConfig& c, ImageTokenLimits const& limits) {
+  TV_CHECK_ARG(limits.minPerImage >= 1 && limits.maxPerImage >= limits.minPerImage && limits.maxTotal >= limits.maxPerImage &&
+                   limits.maxImages >= 1 && limits.maxWindows >= 1,
+               "invalid image token limits: ", limits.minPerImage, " to ", limits.maxPerImage, " per image, ", limits.maxTotal, " in all, ",
+               limits.maxImages, " images");
+  // Edge-LLM's pixel bounds: tokens * (patch * merge)^2 (qwenViTRunner.cpp:344-346).
+  long long const tokenPixels = static_cast<long long>(c.patchSize * c.mergeSize) * (c.patchSize * c.mergeSize);
+  long long const engineMin = limits.minPerImage * tokenPixels;
+  long long const engineMax = limits.maxPerImage * tokenPixels;
+  TV_CHECK(c.minPixels <= engineMax && c.maxPixels >= engineMin, ErrorCode::kEngineIncompatible, "the image processor's pixel range [",
+           c.minPixels, ", ", c.maxPixels, "] and the visual engine's [", engineMin, ", ", engineMax, "] (", limits.minPerImage, " to ",
+           limits.maxPerImage, " image tokens per image: visual_build --minImageTokens / --maxImageTokensPerImage) do not overlap");
+  c.minPixels = static_cast<int>(std::max<long long>(c.minPixels, engineMin));
+  c.maxPixels = static_cast<int>(std::min<long long>(c.maxPixels, engineMax));
+  c.imageTokens = limits;
+}
+
+void checkImageTokens(std::vector<ImageGrid> const& grids, PreprocessConfig const& c) {
+  ImageTokenLimits const& l = c.imageTokens;
+  int const unit = c.mergeSize * c.mergeSize;
+  int const windowUnits = std::max(1, c.windowSize / c.patchSize / c.mergeSize);  // window edge in merge units
+  TV_CHECK_ARG(static_cast<long long>(grids.size()) <= l.maxImages, "the request has ", grids.size(), " images; the visual engine takes at most ",
+               l.maxImages, " per call (its cu_seqlens profile: visual_build makes it --maxImageTokens / --minImageTokens)");
+  long long total = 0;
+  long long windows = 0;
+  std::string perImage;
+  for (std::size_t i = 0; i < grids.size(); ++i) {
+    ImageGrid const& g = grids[i];
+    long long const tokens = static_cast<long long>(g.patches()) / unit;
+    TV_CHECK_ARG(tokens <= l.maxPerImage, "image ", i, " (", g.w * c.patchSize, "x", g.h * c.patchSize, " after resizing) needs ", tokens,
+                 " image tokens; the visual engine takes at most ", l.maxPerImage, " per image (visual_build --maxImageTokensPerImage)");
+    TV_CHECK_ARG(tokens >= l.minPerImage, "image ", i, " (", g.w * c.patchSize, "x", g.h * c.patchSize, " after resizing) has ", tokens,
+                 " image tokens; the visual engine needs at least ", l.minPerImage, " per image (visual_build --minImageTokens)");
+    total += tokens;
+    perImage += (i == 0 ? "" : " + ") + std::to_string(tokens);
+    int const lh = g.h / c.mergeSize;
+    int const lw = g.w / c.mergeSize;
+    windows += static_cast<long long>(g.t) * ((lh + windowUnits - 1) / windowUnits) * ((lw + windowUnits - 1) / windowUnits);
+  }
+  TV_CHECK_ARG(total <= l.maxTotal, "the request's ", grids.size(), " images need ", total, " image tokens (", perImage,
+               "); the visual engine takes at most ", l.maxTotal, " per call (visual_build --maxImageTokens)");
+  TV_CHECK_ARG(windows <= l.maxWindows, "the request's images make ", windows, " attention windows; the visual engine's cu_window_seqlens ",
+               "profile admits ", l.maxWindows, " (visual_build --maxImageTokens)");
 }
 
 void windowIndex(std::vector<ImageGrid> const& grids, int windowSize, int patchSize, int mergeSize,

@@ -15,6 +15,18 @@
 
 namespace tv::vla {
 
+// What the vision engine accepts per request, in image tokens (one token = mergeSize^2 patches): the
+// bounds Edge-LLM's visual_build bakes into the engine's profile (Edge-LLM 0.6.1
+// cpp/builder/visualBuilder.cpp:229-284) and its runtime enforces per image and per request
+// (cpp/multimodal/qwenViTRunner.cpp:117-119,157-165,307-312,344-346,421-425). The defaults limit nothing.
+struct ImageTokenLimits {
+  int minPerImage = 1;           // --minImageTokens: each image's floor (and the request's)
+  int maxPerImage = 1 << 30;     // --maxImageTokensPerImage
+  int maxTotal = 1 << 30;        // --maxImageTokens: all images of one request together
+  int maxImages = 1 << 30;       // cu_seqlens profile max - 1 (visual_build: max(1, max / min))
+  int maxWindows = 1 << 30;      // cu_window_seqlens profile max - 1
+};
+
 struct PreprocessConfig {
   int patchSize = 14;
   int temporalPatchSize = 2;
@@ -31,6 +43,9 @@ struct PreprocessConfig {
   int windowSize = 112;      // vision_config.window_size (pixels)
   int visionHeadDim = 80;    // vision hidden / heads: rotary angles per patch = headDim / 2
   double rotaryTheta = 10000.0;
+  // The vision engine's limits; minPixels / maxPixels above are already narrowed to its per-image range
+  // (limitImageTokens) when a model is loaded.
+  ImageTokenLimits imageTokens;
   int channels() const { return 3; }
   int patchDim() const { return channels() * temporalPatchSize * patchSize * patchSize; }
 };
@@ -72,6 +87,18 @@ RgbImage frameToRgb(FrameView const& frame);
 // Qwen2-VL smart_resize: the size (multiples of patch * merge) closest to the input within
 // [minPixels, maxPixels]. Throws ERR_INVALID_ARGUMENT for aspect ratios above 200.
 std::array<int, 2> smartResize(int height, int width, int factor, int minPixels, int maxPixels);
+
+// Narrows the processor's smart-resize bounds to the engine's per-image token range, as Edge-LLM sizes
+// each image from builder_config (qwenViTRunner.cpp:344-346), and stores the limits in config. The
+// processor's own bounds still apply inside that range (trt-vla keeps the Hugging Face resize the model
+// was trained with, see preprocess.cc). Throws ERR_ENGINE_INCOMPATIBLE when the two ranges do not meet.
+void limitImageTokens(PreprocessConfig& config, ImageTokenLimits const& limits);
+
+// Refuses (ERR_INVALID_ARGUMENT) a request whose images the vision engine cannot take in one call: too
+// many images, too many image tokens in all, an image outside the per-image range, more attention
+// windows than cu_window_seqlens admits. The message names the numbers and the visual_build flag that
+// raises the limit. Called before any work of the request is enqueued.
+void checkImageTokens(std::vector<ImageGrid> const& grids, PreprocessConfig const& config);
 
 // The whole preprocessing of 1..N images. pixelValues are kept when keepPixelValues is set.
 VisionInputs preprocessImages(std::vector<RgbImage> const& images, PreprocessConfig const& config, bool keepPixelValues);

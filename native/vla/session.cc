@@ -96,7 +96,17 @@ void VlaSession::checkAbort() const {
 }
 
 VisionInputs VlaSession::preprocess(std::vector<FrameView> const& frames, bool keepPixelValues) const {
+  checkFrameTokens(frames);
   return preprocessFrames(frames, model_->preprocess, keepPixelValues);
+}
+
+// The vision engine's limits, checked from the frames' sizes alone: before any pixel is touched or any
+// work is enqueued (the device pipeline enqueues its preprocessing).
+void VlaSession::checkFrameTokens(std::vector<FrameView> const& frames) const {
+  std::vector<ImageGrid> grids;
+  grids.reserve(frames.size());
+  for (FrameView const& f : frames) grids.push_back(modelGrid(f.layout.width, f.layout.height, model_->preprocess));
+  checkImageTokens(grids, model_->preprocess);
 }
 
 void VlaSession::runVision(VisionInputs const& in) {
@@ -215,6 +225,7 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
   ops.mark(Mark::kStart);
   std::vector<ImageGrid> grids;
   if (images) {
+    checkFrameTokens(request.frames);
     VisionInputs const inputs = ops.preprocess(request.frames, visionInput_);
     ops.mark(Mark::kPreprocessed);
     grids = inputs.grids;

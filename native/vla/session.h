@@ -160,6 +160,8 @@ class VlaSession {
  private:
   // The vision engine on inputs (patches already in visionInput_); the embeddings go to visionOutput_.
   void runVision(VisionInputs const& inputs);
+  // Refuses frames the vision engine cannot take (checkImageTokens), from their sizes alone.
+  void checkFrameTokens(std::vector<FrameView> const& frames) const;
   // One LLM call over `count` new tokens whose embeddings are at embeds_ row `row`, starting at KV
   // position `start` (start < 0: fresh prefill); the logits of the last one go to logits_.
   void runLlm(int row, int count, int start);

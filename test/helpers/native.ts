@@ -84,9 +84,19 @@ export interface TestingHooks {
     problems: string[];
     limits: { maxBatch: number; maxInputLength: number; kvCapacity: number; vocabSize: number };
   };
-  checkEngine(kind: 'visual', description: object, model: { patchDim: number; rotaryAngles: number; outHidden: number }): {
+  checkEngine(
+    kind: 'visual',
+    description: object,
+    model: {
+      patchDim: number;
+      rotaryAngles: number;
+      outHidden: number;
+      /** visual/config.json's builder_config as visual_build writes it. */
+      builderConfig?: { min_image_tokens: number; max_image_tokens: number; max_image_tokens_per_image: number };
+    },
+  ): {
     problems: string[];
-    limits: { maxImageTokens: number };
+    limits: { minImageTokens: number; maxImageTokens: number; maxImageTokensPerImage: number; maxImages: number; maxWindows: number };
   };
   /** '' when the plugin library file may be loaded, else why not. */
   libraryFileProblem(path: string): string;

@@ -6,7 +6,7 @@ import path from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { type EngineDescription, llmContract, visualContract } from '../helpers/edgeLlmContract.js';
+import { type EngineDescription, llmContract, type VisualBuildFlags, visualContract } from '../helpers/edgeLlmContract.js';
 import { engineLoaders, loadLlm, type NativeEngine, textDims } from '../helpers/engineDriver.js';
 import { testModel } from '../helpers/models.js';
 import { testing } from '../helpers/native.js';
@@ -117,30 +117,71 @@ describe('LLM engine checks', () => {
 
 describe('visual engine checks', () => {
   const dims = { patchDim: 1176, rotaryAngles: 16, outHidden: 128 };
-  const contract = visualContract(dims, { min: 16, opt: 1024, max: 4096 });
+  // README's Jetson build, Edge-LLM's defaults (visual_build.cpp:67-69) and its VLM example (docs vlm.md).
+  const builds: VisualBuildFlags[] = [
+    { minImageTokens: 64, maxImageTokens: 1024, maxImageTokensPerImage: 512 },
+    { minImageTokens: 4, maxImageTokens: 1024, maxImageTokensPerImage: 512 },
+    { minImageTokens: 128, maxImageTokens: 512, maxImageTokensPerImage: 512 },
+  ];
+  const flagsJson = (f: VisualBuildFlags) => ({ min_image_tokens: f.minImageTokens, max_image_tokens: f.maxImageTokens, max_image_tokens_per_image: f.maxImageTokensPerImage });
+  const contract = visualContract(dims, builds[0]!);
 
-  it('accepts the documented contract; the most image tokens is a quarter of the patches', () => {
-    const r = testing().checkEngine('visual', contract, dims);
-    expect(r.problems).toEqual([]);
-    expect(r.limits.maxImageTokens).toBe(1024);
-  });
+  for (const f of builds) {
+    it(`accepts visual_build's engine for ${f.minImageTokens} / ${f.maxImageTokens} / ${f.maxImageTokensPerImage} tokens and reads its limits back`, () => {
+      const r = testing().checkEngine('visual', visualContract(dims, f), { ...dims, builderConfig: flagsJson(f) });
+      expect(r.problems).toEqual([]);
+      expect(r.limits).toEqual({
+        minImageTokens: f.minImageTokens,
+        maxImageTokens: f.maxImageTokens,
+        maxImageTokensPerImage: f.maxImageTokensPerImage,
+        maxImages: Math.max(1, Math.trunc(f.maxImageTokens / f.minImageTokens)),
+        maxWindows: f.maxImageTokens - 1,
+      });
+    });
+  }
 
-  it("accepts the CPU vision engine's own interface", async () => {
+  it("the CPU vision engine's interface is visual_build's, bound for bound, and passes the checks", async () => {
     const dir = await testModel('tiny', 'awq');
+    const f = builds[2]!;
     const engine = await engineLoaders().loadCpuVisionEngine({
       config: readFileSync(path.join(dir, 'visual', 'config.json'), 'utf8'),
       configName: 'visual/config.json',
       weightFiles: [path.join(dir, 'visual', 'model.safetensors')],
-      limits: { minImageTokens: 1, maxImageTokens: 512, maxImageTokensPerImage: 256 },
+      limits: f,
     });
     try {
-      const r = testing().checkEngine('visual', describeEngine(engine), dims);
+      const own = describeEngine(engine);
+      const byName = (d: EngineDescription) => [...d.tensors].sort((a, b) => a.name.localeCompare(b.name));
+      const tiny = { patchDim: tensor(own, 'input').shape[1]!, rotaryAngles: tensor(own, 'rotary_pos_emb').shape[1]!, outHidden: tensor(own, 'output').shape[1]! };
+      const expected = visualContract(tiny, f);
+      expect(own.profiles).toBe(expected.profiles);
+      expect(byName(own)).toEqual(byName(expected));
+      const r = testing().checkEngine('visual', own, { ...tiny, builderConfig: flagsJson(f) });
       expect(r.problems).toEqual([]);
       expect(r.limits.maxImageTokens).toBe(512);
     } finally {
       engine.dispose();
     }
   });
+
+  it('rejects a builder_config from another build than the engine, naming the flag', () => {
+    const other = { ...builds[0]!, maxImageTokens: 512 };
+    const problems = testing().checkEngine('visual', contract, { ...dims, builderConfig: flagsJson(other) }).problems.join('\n');
+    expect(problems).toMatch(/builder_config\.max_image_tokens is 512 \(visual_build --maxImageTokens\) but the engine's profile was built for 1024/);
+  });
+
+  const cases: [string, (d: EngineDescription) => void, RegExp][] = [
+    ['rotary rows that differ from the patches', (d) => (tensor(d, 'rotary_pos_emb').profiles![0]!.max = [2048, 16]), /rotary_pos_emb's profile \[256, 2048\] does not match input's \[256, 4096\]/],
+    ['a window index of another length', (d) => (tensor(d, 'window_index').profiles![0]!.min = [1]), /window_index's profile/],
+    ['a per-image carrier above the request maximum', (d) => (tensor(d, 'max_seqlen_carrier').profiles![0]!.max = [8192]), /max_seqlen_carrier admits 2048 image tokens per image, outside the request's \[64, 1024\]/],
+    ['patch rows that are not whole tokens', (d) => (tensor(d, 'input').profiles![0]!.min = [254, 1176]), /not whole image tokens/],
+    ['cu_seqlens that needs two images', (d) => (tensor(d, 'cu_seqlens').profiles![0]!.min = [3]), /does not admit a single image/],
+  ];
+  for (const [what, change, message] of cases) {
+    it(`rejects ${what}`, () => {
+      expect(testing().checkEngine('visual', edit(contract, change), dims).problems.join('\n')).toMatch(message);
+    });
+  }
 
   it('rejects an Edge-LLM 0.5 dense-mask engine, another patch size and another output width', () => {
     const old = edit(contract, (d) => {

@@ -263,13 +263,13 @@ void CpuVisionEngine::describeTensors() {
   addInput(names::kVisualWindowIndex, DType::kI64, {-1});
   addInput(names::kVisualReverseWindowIndex, DType::kI64, {-1});
   addOutput(names::kVisualOutput, DType::kF16, {-1, c.outHiddenSize});
-  // The profile of Edge-LLM's visual_build (cpp/builder/visualBuilder.cpp, setupQwenViTProfile, 0.6.1),
-  // except that the window count may reach one window per merge unit (tiny images).
+  // The profile of Edge-LLM's visual_build (0.6.1 cpp/builder/visualBuilder.cpp:229-284), bound for
+  // bound: requests outside it are refused before they reach an engine (vla checkImageTokens).
   setProfile(0, names::kVisualInput, {minHW, c.patchDim()}, {optHW, c.patchDim()}, {maxHW, c.patchDim()});
   setProfile(0, names::kVisualRotaryPosEmb, {minHW, half}, {optHW, half}, {maxHW, half});
   setProfile(0, names::kVisualCuSeqlens, {2}, {maxImages + 1}, {maxImages + 1});
   setProfile(0, names::kVisualMaxSeqlenCarrier, {1}, {std::max<std::int64_t>(1, maxSeq / 2)}, {maxSeq});
-  setProfile(0, names::kVisualCuWindowSeqlens, {2}, {limits_.maxImageTokens}, {limits_.maxImageTokens + 1});
+  setProfile(0, names::kVisualCuWindowSeqlens, {2}, {limits_.maxImageTokens}, {limits_.maxImageTokens});
   setProfile(0, names::kVisualWindowIndex, {minHW / kMergeUnit}, {optHW / kMergeUnit}, {maxHW / kMergeUnit});
   setProfile(0, names::kVisualReverseWindowIndex, {minHW / kMergeUnit}, {optHW / kMergeUnit}, {maxHW / kMergeUnit});
 }
