@@ -152,7 +152,7 @@ export async function createPlannerServer(model: Model, options: PlannerServerOp
   const log = options.log ?? ((level, message) => process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`));
   const modelId = options.modelName ?? path.basename(path.resolve(model.dir));
 
-  const tokenizer = await QwenTokenizer.load(model.files.llm.tokenizerDir);
+  const tokenizer = await tokenizerOf(model);
   const planner = new NcapPlanner(model, tokenizer, { profile, format, sampling: options.sampling });
   const metrics = new ServiceMetrics(queueLimit);
   const live = new LiveView();
@@ -303,6 +303,18 @@ export async function createPlannerServer(model: Model, options: PlannerServerOp
     },
     close: () => app.close(),
   };
+}
+
+/** The model's tokenizer files, read once per model (several servers may share one model). */
+const tokenizers = new WeakMap<Model, Promise<QwenTokenizer>>();
+function tokenizerOf(model: Model): Promise<QwenTokenizer> {
+  let tokenizer = tokenizers.get(model);
+  if (!tokenizer) {
+    tokenizer = QwenTokenizer.load(model.files.llm.tokenizerDir);
+    tokenizers.set(model, tokenizer);
+    tokenizer.catch(() => tokenizers.delete(model));
+  }
+  return tokenizer;
 }
 
 function observeStages(metrics: ServiceMetrics, record: InferRecord, requestMs: number): void {
