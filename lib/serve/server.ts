@@ -289,7 +289,16 @@ export async function createPlannerServer(model: Model, options: PlannerServerOp
     if (!jpeg) return sendError(reply, 404, 'no_frame', 'no front camera frame yet');
     return reply.type('image/jpeg').header('cache-control', 'no-store').send(jpeg);
   });
-  app.addHook('preClose', async () => live.closeAll());
+  // Shutdown: end the live-view streams, and close each keep-alive connection after its answer
+  // (Fastify closes the idle ones once, at the start; busy ones would otherwise linger).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+    live.closeAll();
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
 
   return {
     app,

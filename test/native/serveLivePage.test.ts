@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 // The live view of `trt-vla serve` in a real browser: Debian's headless Chromium driven by
 // playwright-core (.ci/run installs chromium). The screenshot is kept in test-artifacts/ (gitignored).
 import { existsSync, mkdirSync, statSync } from 'node:fs';
