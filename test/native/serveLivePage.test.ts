@@ -1,5 +1,3 @@
-/// <reference lib="dom" />
-/// <reference lib="dom.iterable" />
 // The live view of `trt-vla serve` in a real browser: Debian's headless Chromium driven by
 // playwright-core (.ci/run installs chromium). The screenshot is kept in test-artifacts/ (gitignored).
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -12,6 +10,10 @@ import { loadModel, type Model } from '../../lib/index.js';
 import { createPlannerServer, type PlannerServer } from '../../lib/serve/index.js';
 import { inferBody, ncapCanbus, ncapImages, NeuroNcapClient, pose } from '../helpers/neuroncapClient.js';
 import { testModel } from '../helpers/models.js';
+
+// Page-side callbacks run in the browser; this file is compiled without the DOM library.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const document: any;
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const requireChromium = process.env.TRT_VLA_REQUIRE_CHROMIUM === '1';
@@ -67,14 +69,14 @@ describe('live view page', () => {
     expect(await page.textContent('#failures')).toBe('0');
     expect(Number(await page.textContent('#rate'))).toBeGreaterThan(0);
     // The trajectory table holds the last answer, to the centimetre.
-    const cells = await page.$$eval('#trajectory tr', (rows) => rows.slice(1).map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
+    const cells = await page.$$eval('#trajectory tr', (rows) => rows.slice(1).map((r) => Array.from(r.querySelectorAll('td') as ArrayLike<{ textContent: string | null }>, (td) => td.textContent)));
     expect(cells).toEqual(last.map(([x, y], i) => [`${((i + 1) * 0.5).toFixed(1)} s`, x!.toFixed(2), y!.toFixed(2)]));
     // Per-stage timings, the BEV plot and the front frame (decoded JPEG of CAM_FRONT, 320x180).
     const stages = await page.$$eval('#timings td:first-child', (tds) => tds.map((td) => td.textContent));
     expect(stages).toEqual(['imageDecode', 'preprocess', 'vision', 'embed', 'prefill', 'decode', 'endToEnd']);
     expect(await page.$$eval('#bev svg circle', (c) => c.length)).toBeGreaterThanOrEqual(6);
     await page.waitForFunction(() => {
-      const img = document.getElementById('frame') as HTMLImageElement;
+      const img = document.getElementById('frame');
       return img.complete && img.naturalWidth === 320 && img.naturalHeight === 180;
     });
     // Calibrated: the trajectory is drawn on the frame (points in front of the camera), no BEV inset.
