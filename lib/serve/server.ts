@@ -12,7 +12,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { TrtVlaError } from '../errors.js';
 import type { Model } from '../model/Model.js';
 import type { SamplingOptions } from '../model/types.js';
-import { QwenTokenizer } from '../tokenizer/QwenTokenizer.js';
+import type { QwenTokenizer } from '../tokenizer/QwenTokenizer.js';
 import { LIVE_PAGE_HTML, LiveView } from './liveView.js';
 import { ServiceMetrics } from './metrics.js';
 import { NcapPlanner, PROMPT_PROFILES, type InferBody, type InferRecord, type PromptProfile } from './ncapPlanner.js';
@@ -319,7 +319,7 @@ const tokenizers = new WeakMap<Model, Promise<QwenTokenizer>>();
 function tokenizerOf(model: Model): Promise<QwenTokenizer> {
   let tokenizer = tokenizers.get(model);
   if (!tokenizer) {
-    tokenizer = QwenTokenizer.load(model.files.llm.tokenizerDir);
+    tokenizer = import('../tokenizer/QwenTokenizer.js').then(({ QwenTokenizer }) => QwenTokenizer.load(model.files.llm.tokenizerDir));
     tokenizers.set(model, tokenizer);
     tokenizer.catch(() => tokenizers.delete(model));
   }

@@ -164,6 +164,7 @@ describe('NeuroNCAP model node', () => {
       expect([denied.status, ((await denied.json()) as { error: { code: string } }).error.code]).toEqual([401, 'unauthorized']);
       expect((await fetch(`${url}/alive`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
       expect((await fetch(`${url}/alive`, { headers: { authorization: 'Bearer s3cre7' } })).status).toBe(401);
+      expect((await fetch(`${url}/alive?token=s3cret`)).status).toBe(200); // the live page's EventSource sends no headers
     } finally {
       await guarded.close();
     }
