@@ -183,15 +183,28 @@ export async function createPlannerServer(model: Model, options: PlannerServerOp
       (request as FastifyRequest & { admitted?: boolean }).admitted = true;
     }
   });
+  type Admitted = FastifyRequest & { admitted?: boolean; planning?: boolean };
   const release = (request: FastifyRequest): void => {
-    const r = request as FastifyRequest & { admitted?: boolean };
+    const r = request as Admitted;
     if (r.admitted) {
       r.admitted = false;
       metrics.queueDepth--;
     }
   };
+  // A slot is held until the plan is done, not merely until the client goes away: a client that
+  // aborts cannot make the server queue unbounded work.
+  const planning = async <T>(request: FastifyRequest, work: () => Promise<T>): Promise<T> => {
+    (request as Admitted).planning = true;
+    try {
+      return await work();
+    } finally {
+      release(request);
+    }
+  };
   app.addHook('onResponse', async (request) => release(request));
-  app.addHook('onRequestAbort', async (request) => release(request));
+  app.addHook('onRequestAbort', async (request) => {
+    if (!(request as Admitted).planning) release(request);
+  });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof UnsupportedParameter) {
@@ -219,7 +232,7 @@ export async function createPlannerServer(model: Model, options: PlannerServerOp
   });
   app.post('/infer', { schema: { body: INFER_SCHEMA } }, async (request) => {
     const started = performance.now();
-    const record = await planner.infer(request.body as InferBody);
+    const record = await planning(request, () => planner.infer(request.body as InferBody));
     metrics.plans.inc({ endpoint: 'infer' });
     if (record.failed) {
       metrics.failures.inc({ endpoint: 'infer' });
@@ -238,7 +251,7 @@ export async function createPlannerServer(model: Model, options: PlannerServerOp
     const chat = parseChatBody(request.body as ChatCompletionBody);
     const { id, created } = completionId();
     if (!chat.stream) {
-      const result = await runChat(model, tokenizer, chat);
+      const result = await planning(request, () => runChat(model, tokenizer, chat));
       metrics.plans.inc({ endpoint: 'chat' });
       metrics.stages.observe({ stage: 'request', endpoint: 'chat' }, (performance.now() - started) / 1000);
       return completionObject(id, created, modelId, result);
@@ -256,6 +269,7 @@ export async function createPlannerServer(model: Model, options: PlannerServerOp
       reply.raw.write(`data: ${JSON.stringify(object)}\n\n`);
     };
     try {
+      (request as Admitted).planning = true;
       const result = await runChat(model, tokenizer, chat, (text) => {
         open();
         send(chunkObject(id, created, modelId, { content: text }, null));
@@ -272,7 +286,7 @@ export async function createPlannerServer(model: Model, options: PlannerServerOp
       send({ error: { message: (err as Error).message, type: 'server_error', param: null, code: 'generation_failed' } });
       reply.raw.end('data: [DONE]\n\n');
     } finally {
-      if (opened) release(request);
+      release(request);
     }
     return reply;
   });

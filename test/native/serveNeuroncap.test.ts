@@ -170,6 +170,32 @@ describe('NeuroNCAP model node', () => {
     }
   });
 
+  it('q7 format: front, front-right and front-left views, the first 6 of 10 waypoints', async () => {
+    const seen: InferRecord[] = [];
+    const node = await createPlannerServer(model, { port: 0, format: 'q7', onInfer: (r) => seen.push(r), log: () => undefined });
+    try {
+      const c = new NeuroNcapClient((await node.listen()).url);
+      await c.reset();
+      for (let k = 0; k < 2; k++) {
+        const p = runPose(0, k);
+        const out = await c.runModel(
+          inferBody({ ego2world: pose(p.x, p.y, p.yaw), canbus: ncapCanbus(p.x, p.y, p.yaw, 4, 0), timestampUs: k * 500_000, images: ncapImages(W, H, k), width: W, height: H }),
+        );
+        expect(out.trajectory).toHaveLength(6);
+        expect(seen[k]!.failed, seen[k]!.error).toBe(false);
+      }
+      expect(seen[1]!.promptText).toContain('(1) front view (which you should focus on with the most attention) <image>, (2) front right view <image>');
+      expect(seen[1]!.promptText).toContain('(t-0.5s) [-2.00, 0.00], Acceleration: X 0.00, Y 0.00 m/s^2, Velocity: X 4.00, Y 0.00 m/s');
+      const waypoints = [...seen[1]!.answerText.matchAll(/\[(-?[\d.]+), (-?[\d.]+)\]/g)].map((m) => [Number(m[1]), Number(m[2])]);
+      expect(waypoints).toHaveLength(10);
+      expect(seen[1]!.trajectory).toEqual(waypoints.slice(0, 6));
+      const missing = await c.post('/infer', { ...inferBody({ ego2world: pose(0, 0, 0), canbus: ncapCanbus(0, 0, 0, 1, 0), timestampUs: 1, images: ncapImages(W, H, 0), width: W, height: H }), images: { CAM_FRONT: ncapImages(W, H, 0).CAM_FRONT } });
+      expect(((await missing.json()) as { error: { message: string } }).error.message).toMatch(/CAM_FRONT_RIGHT is missing/);
+    } finally {
+      await node.close();
+    }
+  });
+
   it('impromptu-ncap profile: prompts like Impromptu\'s node, brakes with six zeros when nothing parses', async () => {
     const seen: InferRecord[] = [];
     const node = await createPlannerServer(model, { port: 0, profile: 'impromptu-ncap', onInfer: (r) => seen.push(r), log: () => undefined });
