@@ -122,3 +122,17 @@ export {
   type JoinOptions,
   type PredictionRecord,
 } from './metrics/records.js';
+
+// The planner service (`trt-vla serve`): NeuroNCAP model node + OpenAI-compatible chat + live view.
+export {
+  createPlannerServer,
+  decodeTorchImage,
+  PROMPT_PROFILES,
+  type InferBody,
+  type InferRecord,
+  type InferResponse,
+  type PlannerServer,
+  type PlannerServerOptions,
+  type PromptProfile,
+  type RgbImage,
+} from './serve/index.js';

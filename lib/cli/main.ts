@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   eval: async () => (await import('./eval.js')).evalCommand,
   plan: async () => (await import('./plan.js')).planCommand,
   bench: async () => (await import('./bench.js')).benchCommand,
+  serve: async () => (await import('./serve.js')).serveCommand,
 };
 
 function usage(): string {
@@ -28,6 +29,8 @@ function usage(): string {
     '                    plan a trajectory from camera images and an ego history',
     '  bench [--model DIR] [--frames N] [--sessions K] [--json FILE] [--html FILE]',
     '                    FPS benchmark of the plan pipeline (default: the tiny demo model on the CPU)',
+    '  serve --model DIR [--host 127.0.0.1] [--port 9000] [--profile training|impromptu-ncap]',
+    '                    the planner as an HTTP service: NeuroNCAP model node, OpenAI-compatible chat, live view',
     '  make-model        write a Qwen2.5-VL-shaped model with seeded random weights',
     '  quantize          int4 round-to-nearest quantization of a bf16 checkpoint (AutoAWQ packing)',
     '  eval --pred FILE --gt FILE [--format nuscenes|q7] [--json]',
