@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   eval: async () => (await import('./eval.js')).evalCommand,
   plan: async () => (await import('./plan.js')).planCommand,
   bench: async () => (await import('./bench.js')).benchCommand,
+  parity: async () => (await import('./parity.js')).parityCommand,
 };
 
 function usage(): string {
@@ -26,6 +27,8 @@ function usage(): string {
     '                    plan a trajectory from camera images and an ego history',
     '  bench [--model DIR] [--frames N] [--sessions K] [--json FILE] [--html FILE]',
     '                    FPS benchmark of the plan pipeline (default: the tiny demo model on the CPU)',
+    '  parity --model DIR --reference CHECKPOINT [--image FILE ...] [--steps N] [--json]',
+    '                    compare a bundle\'s engines with the CPU engine of its reference checkpoint',
     '  make-model        write a Qwen2.5-VL-shaped model with seeded random weights',
     '  quantize          int4 round-to-nearest quantization of a bf16 checkpoint (AutoAWQ packing)',
     '  eval --pred FILE --gt FILE [--format nuscenes|q7] [--json]',
