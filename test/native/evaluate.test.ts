@@ -3,16 +3,17 @@
 // engine inputs (the vision engine's index inputs, the M-RoPE table), each checked against an
 // independent path: plain generation, shorter prompts, the CPU vision engine driven directly, and
 // TypeScript versions of the index computations.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { argmax, compareVectors, type FrameBuffer, loadModel, type Model, TrtVlaError } from '../../lib/index.js';
+import { argmax, compareVectors, type FrameBuffer, loadModel, type Model, runParity, TrtVlaError } from '../../lib/index.js';
 import { engineLoaders } from '../helpers/engineDriver.js';
 import { testModel } from '../helpers/models.js';
 import { halfToNumber, numberToHalfBits } from '../helpers/safetensors.js';
 import { cuSeqlens, type Grid, inversePermutation, rotaryAngles, windowIndex } from '../helpers/visionInputs.js';
+import { withVocabMap } from '../helpers/vocabMap.js';
 
 const GREEDY = { temperature: 0, repetitionPenalty: 1 };
 const TEXT = 'Describe the road ahead. <image> What should the car do?';
@@ -80,6 +81,14 @@ describe('session.evaluate / model.encodeImages / model.prepare (tiny, CPU)', { 
       expect(d.relative, `position ${p}`).toBeLessThan(1e-6);
       expect(argmax(full.logits[i]!)).toBe(argmax(cut.logits[0]!));
     }
+    // Chunks also split at the engine's prefill limit.
+    const short = await loadModel(dir, { backend: 'cpu', threads: 2, maxKvCapacity: 512, maxInputLength: 5 });
+    try {
+      const chunked = await short.evaluate({ text: TEXT, images: [frame], positions: full.positions });
+      full.logits.forEach((row, i) => expect(compareVectors(chunked.logits[i]!, row).relative).toBeLessThan(1e-6));
+    } finally {
+      await short.dispose();
+    }
   });
 
   it('teacher-forces the steps on given tokens', async () => {
@@ -106,6 +115,42 @@ describe('session.evaluate / model.encodeImages / model.prepare (tiny, CPU)', { 
     for (const c of cases) expect((await failure(c)).code).toBe('ERR_INVALID_ARGUMENT');
     // The session still works afterwards.
     expect((await model.evaluate({ text: 'Hello' })).logits).toHaveLength(1);
+  });
+
+  it('stops at an aborted signal with ABORT_ERR', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    expect((await failure(model.evaluate({ text: 'Hello', steps: 2, signal: controller.signal }))).code).toBe('ABORT_ERR');
+  });
+
+  it('maps reduced-vocabulary logits back to full ids: the full model\'s values where kept, -Infinity elsewhere', async () => {
+    const full = await model.evaluate({ text: 'Hello there', positions: [-2, -1], steps: 3, stopAtEndOfTurn: false });
+    // Keep the 64 highest ids of every row (so the argmax survives) and a few specials.
+    const keep = new Set<number>([151643, 151644, 151645]);
+    for (const row of [...full.logits, ...full.stepLogits]) {
+      Array.from(row.keys()).sort((a, b) => row[b]! - row[a]!).slice(0, 64).forEach((id) => keep.add(id));
+    }
+    const ids = [...keep].sort((a, b) => a - b);
+    const reducedDir = withVocabMap(dir, ids);
+    const reduced = await loadModel(reducedDir, { backend: 'cpu', threads: 2, maxKvCapacity: 512 });
+    try {
+      expect(reduced.description.logitsWidth).toBe(ids.length);
+      const r = await reduced.evaluate({ text: 'Hello there', positions: [-2, -1], steps: 3, stopAtEndOfTurn: false });
+      expect(Array.from(r.tokens)).toEqual(Array.from(full.tokens));
+      for (const [i, row] of [...r.logits, ...r.stepLogits].entries()) {
+        const reference = [...full.logits, ...full.stepLogits][i]!;
+        expect(row).toHaveLength(reference.length);
+        const wrong = Array.from(row.keys()).filter((id) => row[id] !== (keep.has(id) ? reference[id] : -Infinity));
+        expect(wrong, `row ${i}`).toEqual([]);
+      }
+      // Parity skips the dropped ids: the reduced engine is exact where it computes.
+      const report = await runParity(reduced, model, { text: 'Hello there', steps: 3, promptPositions: 2 });
+      expect(report.summary.prompt).toEqual({ maxAbs: 0, relative: 0, top1Agreement: 1 });
+      expect(report.splitAt).toBeNull();
+    } finally {
+      await reduced.dispose();
+      rmSync(reducedDir, { recursive: true, force: true });
+    }
   });
 
   it('encodeImages returns what the CPU vision engine computes on the inputs prepare reports', async () => {

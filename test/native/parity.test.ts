@@ -119,7 +119,8 @@ describe.skipIf(!hasDevice)('parity, device pipeline against host pipeline (tiny
       checkConsistent(r, 4);
       expect(r.candidate.pipeline).toBe('device');
       expect(r.summary.vision).toEqual({ maxAbs: 0, relative: 0 });
-      // Exact under the emulator; on a GPU the rope table's cosf / sinf may differ by a few ulp.
+      // Exact under the emulator (measured: every stage 0); on a GPU the rope table's cosf / sinf may
+      // differ by a few ulp.
       expect(r.summary.prompt.relative).toBeLessThan(1e-4);
       expect(r.summary.steps!.relative).toBeLessThan(1e-4);
       expect(r.splitAt).toBeNull();
