@@ -8,17 +8,33 @@ export { setLogHandler, setLogLevel, type LogEntry, type LogLevel } from './log.
 export { loadModel, Model, type BackendChoice, type BackendSelection, type LoadModelOptions, type ModelDescription } from './model/Model.js';
 export { Session } from './model/Session.js';
 export type {
+  EvaluateRequest,
+  EvaluateResult,
   GenerateRequest,
   GenerateResult,
+  ImageEmbeddings,
   PlanEvent,
   PlanRequest,
   PlanResult,
   PreparedInput,
+  PrepareOptions,
   SamplingOptions,
   StopReason,
   Timings,
   TokenEvent,
+  VisionEngineInputs,
 } from './model/types.js';
+export {
+  argmax,
+  compareVectors,
+  runParity,
+  spreadPositions,
+  type ErrorStats,
+  type LogitsParity,
+  type ModelSide,
+  type ParityReport,
+  type ParityRequest,
+} from './model/parity.js';
 export { IMPROMPTU_IMAGE_REGULARIZATION, type ImageRegularization } from './model/modelConfig.js';
 export { makeModel, type MakeModelOptions, type WeightQuantization } from './model/generate.js';
 export { MODEL_PRESETS, type ModelPreset } from './model/presets.js';

@@ -140,9 +140,41 @@ export interface NativePrepared {
   rotaryPosEmb: Float32Array;
 }
 
+export interface NativeEvaluateRequest {
+  inputIds: Int32Array;
+  images?: NativeFrame[];
+  /** Prompt positions, strictly increasing. */
+  positions: Int32Array;
+  steps: number;
+  forcedTokens?: Int32Array;
+  stopTokens?: Int32Array;
+  imageEmbeddings?: boolean;
+  requestId: number;
+}
+
+export interface NativeEvaluateResult {
+  positionLogits: Float32Array[];
+  stepLogits: Float32Array[];
+  tokens: Int32Array;
+  grids: [number, number, number][];
+  imageEmbeddings?: Float32Array[];
+  promptTokens: number;
+  imageTokens: number;
+  llmCalls: number;
+}
+
+export interface NativeImageEmbeddings {
+  grids: [number, number, number][];
+  hidden: number;
+  embeddings: Float32Array[];
+}
+
 export interface NativeSession {
   generate(request: NativeGenerateRequest, onTokens: (ids: Int32Array, forced: boolean) => void): Promise<NativeGenerateResult>;
   prepare(frames: NativeFrame[], pixelValues: boolean): Promise<NativePrepared>;
+  /** Logits of chosen prompt positions and greedy steps (native/vla/session_evaluate.cc). */
+  evaluate(request: NativeEvaluateRequest): Promise<NativeEvaluateResult>;
+  encodeImages(frames: NativeFrame[]): Promise<NativeImageEmbeddings>;
   abort(requestId: number): void;
   clearPrefixCache(): void;
   readonly cachedTokens: number;
@@ -168,6 +200,8 @@ export interface NativeModelDescription {
   /** CPU backend: the LM head's storage as loaded ('q8', 'fp16', 'bf16', 'fp32' or 'int4'); absent for TensorRT. */
   lmHead?: 'q8' | 'fp16' | 'bf16' | 'fp32' | 'int4';
   imagePad: number;
+  /** The language model's attention head size (columns of the M-RoPE table). */
+  headDim: number;
   /** Entries per logits row: vocabSize, or a reduced vocabulary's size. */
   logitsWidth: number;
   /**
@@ -183,6 +217,8 @@ export interface NativeModel {
   createSession(): NativeSession;
   imageGrids(sizes: { width: number; height: number }[]): [number, number, number][];
   positions(inputIds: Int32Array, grids: readonly (readonly [number, number, number])[]): [Int32Array, Int32Array, Int32Array];
+  /** rope_rotary_cos_sin as a request binds it: [kvCapacity, headDim]. */
+  ropeTable(inputIds: Int32Array, grids: readonly (readonly [number, number, number])[]): Float32Array;
   describe(): NativeModelDescription;
   dispose(): void;
 }

@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   plan: async () => (await import('./plan.js')).planCommand,
   bench: async () => (await import('./bench.js')).benchCommand,
   serve: async () => (await import('./serve.js')).serveCommand,
+  parity: async () => (await import('./parity.js')).parityCommand,
 };
 
 function usage(): string {
@@ -31,6 +32,8 @@ function usage(): string {
     '                    FPS benchmark of the plan pipeline (default: the tiny demo model on the CPU)',
     '  serve --model DIR [--host 127.0.0.1] [--port 9000] [--profile training|impromptu-ncap]',
     '                    the planner as an HTTP service: NeuroNCAP model node, OpenAI-compatible chat, live view',
+    '  parity --model DIR --reference CHECKPOINT [--image FILE ...] [--steps N] [--json]',
+    '                    compare a bundle\'s engines with the CPU engine of its reference checkpoint',
     '  make-model        write a Qwen2.5-VL-shaped model with seeded random weights',
     '  quantize          int4 round-to-nearest quantization of a bf16 checkpoint (AutoAWQ packing)',
     '  eval --pred FILE --gt FILE [--format nuscenes|q7] [--json]',

@@ -23,7 +23,18 @@ import {
   stopTokens,
 } from './modelConfig.js';
 import { Session } from './Session.js';
-import type { GenerateRequest, GenerateResult, PlanEvent, PlanRequest, PlanResult, PreparedInput } from './types.js';
+import type {
+  EvaluateRequest,
+  EvaluateResult,
+  GenerateRequest,
+  GenerateResult,
+  ImageEmbeddings,
+  PlanEvent,
+  PlanRequest,
+  PlanResult,
+  PreparedInput,
+  PrepareOptions,
+} from './types.js';
 
 export type BackendChoice = 'auto' | 'cpu' | 'tensorrt';
 
@@ -181,8 +192,25 @@ export class Model implements AsyncDisposable {
     return this.#withSession((s) => s.generate(request));
   }
 
-  prepare(request: GenerateRequest | PlanRequest, options: { pixelValues?: boolean } = {}): Promise<PreparedInput> {
+  /** What the model will see for a request, without running it (see Session.prepare). */
+  prepare(request: GenerateRequest | PlanRequest, options: PrepareOptions = {}): Promise<PreparedInput> {
     return this.#withSession((s) => s.prepare(request, options));
+  }
+
+  /** Logits of chosen prompt positions and greedy steps (see Session.evaluate). */
+  evaluate(request: EvaluateRequest): Promise<EvaluateResult> {
+    return this.#withSession((s) => s.evaluate(request));
+  }
+
+  /** The text of token ids, through the model's tokenizer (special tokens included). */
+  decodeTokens(ids: ArrayLike<number>): string {
+    this.#core.ensureLive();
+    return this.#core.tokenizer.decode(ids);
+  }
+
+  /** The vision engine's output for frames, per image (see Session.encodeImages). */
+  encodeImages(frames: FrameBuffer[]): Promise<ImageEmbeddings> {
+    return this.#withSession((s) => s.encodeImages(frames));
   }
 
   /** Waits for running requests, then frees sessions, frames, engines and the tokenizer. Idempotent. */

@@ -16,12 +16,16 @@ import { IMAGE_PLACEHOLDER, type ChatMessage } from '../tokenizer/chatTemplate.j
 import { invalidArgument, isObject, optionalInteger, optionalSignal, requireOneOf } from '../validate.js';
 import type { ModelCore } from './ModelCore.js';
 import type {
+  EvaluateRequest,
+  EvaluateResult,
   GenerateRequest,
   GenerateResult,
+  ImageEmbeddings,
   PlanEvent,
   PlanRequest,
   PlanResult,
   PreparedInput,
+  PrepareOptions,
   StopReason,
   Timings,
   TokenEvent,
@@ -199,18 +203,79 @@ export class Session implements AsyncDisposable {
     };
   }
 
-  /** What the model will see for a request, without running it (prompt, ids, grids, positions, pixels). */
-  prepare(request: GenerateRequest | PlanRequest, options: { pixelValues?: boolean } = {}): Promise<PreparedInput> {
+  /**
+   * What the model will see for a request, without running it (prompt, ids, grids, positions; with
+   * options: pixels, the vision engine's inputs, the M-RoPE table). Needs no GPU on any backend.
+   */
+  prepare(request: GenerateRequest | PlanRequest, options: PrepareOptions = {}): Promise<PreparedInput> {
     return this.#exclusive(async () => {
       const r = this.#validateCommon(request);
+      if (!isObject(options)) throw invalidArgument('options', 'an object', options);
       const encoded = 'history' in request ? await this.#encodePlan(request as PlanRequest, r.images).then((p) => p.encoded) : await this.#encodeRequest(request as GenerateRequest, r.images);
       const positionIds = this.#core.native.positions(encoded.ids, encoded.grids);
       const prepared: PreparedInput = { promptText: encoded.text, inputIds: encoded.ids, imageGrids: encoded.grids, positionIds };
-      if (options.pixelValues && r.images.length > 0) {
-        const native = await withCallerStack(() => this.#native.prepare(r.images.map((f) => f._native), true));
-        prepared.pixelValues = native.pixelValues;
+      if ((options.pixelValues || options.visionInputs) && r.images.length > 0) {
+        const native = await withCallerStack(() => this.#native.prepare(r.images.map((f) => f._native), options.pixelValues === true));
+        if (options.pixelValues) prepared.pixelValues = native.pixelValues;
+        if (options.visionInputs) {
+          const { cuSeqlens, cuWindowSeqlens, windowIndex, reverseWindowIndex, rotaryPosEmb } = native;
+          prepared.visionInputs = { cuSeqlens, cuWindowSeqlens, windowIndex, reverseWindowIndex, rotaryPosEmb };
+        }
       }
+      if (options.ropeTable) prepared.ropeCosSin = this.#core.native.ropeTable(encoded.ids, encoded.grids);
       return prepared;
+    });
+  }
+
+  /**
+   * What the model computes for a request: the logits of chosen prompt positions and of greedy steps
+   * after the prompt, in the full vocabulary, on this model's engines (either backend). For checking
+   * one backend against another (`trt-vla parity`). Replaces this session's KV cache.
+   */
+  evaluate(request: EvaluateRequest): Promise<EvaluateResult> {
+    return this.#exclusive(async () => {
+      const r = this.#validateCommon(request);
+      const encoded = await this.#encodeRequest(request, r.images);
+      const length = encoded.ids.length;
+      const positions = resolvePositions(request.positions, length);
+      const steps = optionalInteger(request.steps, 'steps', 0, 1 << 20) ?? 0;
+      const forced = request.forcedTokens === undefined ? undefined : toInt32Array(request.forcedTokens, 'forcedTokens');
+      if (forced && forced.length > steps) throw invalidArgument('forcedTokens', `at most ${steps} tokens (one per step)`, forced.length);
+      const stopAtEndOfTurn = optionalBoolean(request.stopAtEndOfTurn, 'stopAtEndOfTurn') ?? true;
+      const imageEmbeddings = optionalBoolean(request.imageEmbeddings, 'imageEmbeddings') ?? false;
+      const result = await this.#withAbort(r.signal, (requestId) =>
+        this.#native.evaluate({
+          inputIds: encoded.ids,
+          images: r.images.map((f) => f._native),
+          positions: Int32Array.from(positions),
+          steps,
+          forcedTokens: forced,
+          stopTokens: stopAtEndOfTurn ? Int32Array.from(this.#core.stopTokens) : undefined,
+          imageEmbeddings,
+          requestId,
+        }),
+      );
+      const out: EvaluateResult = {
+        promptText: encoded.text,
+        inputIds: encoded.ids,
+        imageGrids: encoded.grids,
+        positions,
+        logits: result.positionLogits,
+        tokens: result.tokens,
+        stepLogits: result.stepLogits,
+      };
+      if (imageEmbeddings) out.imageEmbeddings = result.imageEmbeddings ?? [];
+      return out;
+    });
+  }
+
+  /** The vision engine's output for frames, per image, as the language model receives it. */
+  encodeImages(frames: FrameBuffer[]): Promise<ImageEmbeddings> {
+    return this.#exclusive(async () => {
+      const { images } = this.#validateCommon({ images: frames } as GenerateRequest);
+      if (images.length === 0) throw invalidArgument('frames', 'at least one FrameBuffer', frames);
+      const r = await withCallerStack(() => this.#native.encodeImages(images.map((f) => f._native)));
+      return { imageGrids: r.grids, hidden: r.hidden, embeddings: r.embeddings };
     });
   }
 
@@ -359,29 +424,33 @@ export class Session implements AsyncDisposable {
   }
 
   async #run(o: RunOptions): Promise<NativeGenerateResult> {
-    const { signal } = o;
+    const frames: NativeFrame[] = o.images.map((f) => f._native);
+    return this.#withAbort(o.signal, (requestId) =>
+      this.#native.generate(
+        {
+          inputIds: o.encoded.ids,
+          images: frames,
+          sampling: { ...this.#core.defaultSampling, ...o.sampling },
+          maxNewTokens: o.maxTokens,
+          stopTokens: Int32Array.from(this.#core.stopTokens),
+          usePrefixCache: o.prefixCache,
+          grammar: o.grammar,
+          requestId,
+          testingBias: o.testingBias,
+        },
+        (ids, forced) => o.onTokens?.(ids, forced),
+      ),
+    );
+  }
+
+  /** Runs a native request under a fresh request id that the signal aborts (ABORT_ERR with the signal's reason). */
+  async #withAbort<T>(signal: AbortSignal | undefined, fn: (requestId: number) => Promise<T>): Promise<T> {
     if (signal?.aborted) throw abortError(signal);
     const requestId = nextRequestId++;
     const onAbort = () => this.#native.abort(requestId);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const frames: NativeFrame[] = o.images.map((f) => f._native);
-      return await withCallerStack(() =>
-        this.#native.generate(
-          {
-            inputIds: o.encoded.ids,
-            images: frames,
-            sampling: { ...this.#core.defaultSampling, ...o.sampling },
-            maxNewTokens: o.maxTokens,
-            stopTokens: Int32Array.from(this.#core.stopTokens),
-            usePrefixCache: o.prefixCache,
-            grammar: o.grammar,
-            requestId,
-            testingBias: o.testingBias,
-          },
-          (ids, forced) => o.onTokens?.(ids, forced),
-        ),
-      );
+      return await withCallerStack(() => fn(requestId));
     } catch (err) {
       if (err instanceof TrtVlaError && err.code === 'ABORT_ERR' && signal) throw abortError(signal);
       throw err;
@@ -407,4 +476,26 @@ export class Session implements AsyncDisposable {
 
 function tokenText(core: ModelCore, id: number): string {
   return core.tokenizer.tokenBinary(id);
+}
+
+/** Prompt positions: negative ones count from the end; returned sorted, without repeats. */
+function resolvePositions(positions: number[] | undefined, length: number): number[] {
+  if (positions === undefined) return [length - 1];
+  if (!Array.isArray(positions)) throw invalidArgument('positions', 'an array of prompt positions', positions);
+  const resolved = positions.map((p, i) => {
+    if (!Number.isInteger(p) || p >= length || p < -length) throw invalidArgument(`positions[${i}]`, `an integer in [-${length}, ${length - 1}] (the prompt has ${length} tokens)`, p);
+    return p < 0 ? length + p : p;
+  });
+  return [...new Set(resolved)].sort((a, b) => a - b);
+}
+
+function toInt32Array(value: unknown, name: string): Int32Array {
+  if (value instanceof Int32Array) return value;
+  if (Array.isArray(value) && value.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 31)) return Int32Array.from(value as number[]);
+  throw invalidArgument(name, 'an Int32Array or an array of token ids', value);
+}
+
+function optionalBoolean(value: unknown, name: string): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') throw invalidArgument(name, 'a boolean', value);
+  return value as boolean | undefined;
 }

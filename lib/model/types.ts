@@ -130,4 +130,88 @@ export interface PreparedInput {
   positionIds: [Int32Array, Int32Array, Int32Array];
   /** Per image: [patches][3*2*14*14] normalised pixel values in Qwen2VLImageProcessor order. */
   pixelValues?: Float32Array[];
+  /** options.visionInputs (requests with images): what the vision engine is bound with. */
+  visionInputs?: VisionEngineInputs;
+  /**
+   * options.ropeTable: rope_rotary_cos_sin as the language model is bound with it, [kvCapacity, headDim]
+   * row-major (rows after the prompt: the positions of generated tokens).
+   */
+  ropeCosSin?: Float32Array;
+}
+
+/** model.prepare / session.prepare options: what to compute besides the prompt (all off by default). */
+export interface PrepareOptions {
+  /** The normalised pixel values of each image. */
+  pixelValues?: boolean;
+  /** The vision engine's index inputs (window index, cu_window_seqlens, rotary angles, ...). */
+  visionInputs?: boolean;
+  /** The M-RoPE cos/sin table the language model is bound with. */
+  ropeTable?: boolean;
+}
+
+/**
+ * The small inputs the vision engine is bound with for a request's images, all images together (the
+ * Edge-LLM 0.6 visual engine contract; Hugging Face Qwen2.5-VL's get_window_index / rot_pos_emb).
+ */
+export interface VisionEngineInputs {
+  /** cu_seqlens: cumulative patches per image frame (full-attention blocks), [images + 1]. */
+  cuSeqlens: Int32Array;
+  /** cu_window_seqlens: cumulative patches per attention window (windowed blocks). */
+  cuWindowSeqlens: Int32Array;
+  /** window_index: merge units in window order, [patches / 4]. */
+  windowIndex: Int32Array;
+  /** reverse_window_index: its inverse permutation. */
+  reverseWindowIndex: Int32Array;
+  /** rotary_pos_emb: the 2-D rotary angles of every patch, [patches, visionHeadDim / 2] row-major. */
+  rotaryPosEmb: Float32Array;
+}
+
+/** session.evaluate: exactly one of messages / text / tokens, as for generate. */
+export interface EvaluateRequest {
+  messages?: ChatMessage[];
+  text?: string;
+  tokens?: Int32Array | number[];
+  images?: FrameBuffer[];
+  signal?: AbortSignal;
+  /**
+   * Prompt positions whose logits to return (the distribution of the token after each); negative
+   * counts from the end (-1: the last prompt token). Default: [-1].
+   */
+  positions?: number[];
+  /** Greedy steps after the prompt (argmax, ties to the lowest id). Default 0. */
+  steps?: number;
+  /**
+   * Teacher forcing: step i takes forcedTokens[i] instead of its argmax (at most `steps` tokens), so
+   * that two models are compared on the same context.
+   */
+  forcedTokens?: Int32Array | number[];
+  /** End the steps after an end-of-turn token (the model's stop tokens). Default true. */
+  stopAtEndOfTurn?: boolean;
+  /** Also return the vision engine's output for the images. Default false. */
+  imageEmbeddings?: boolean;
+}
+
+/** What the model computed for an EvaluateRequest. Logits are full-vocabulary rows (model.description.vocabSize). */
+export interface EvaluateResult {
+  promptText: string;
+  inputIds: Int32Array;
+  imageGrids: [number, number, number][];
+  /** The requested positions, resolved (non-negative, increasing). */
+  positions: number[];
+  /** Per position: the logits predicting the token after it. Ids a reduced-vocabulary engine lacks are -Infinity. */
+  logits: Float32Array[];
+  /** The tokens of the steps (greedy or forced). */
+  tokens: Int32Array;
+  /** The logits each step's token was chosen from: step 0's are the last prompt position's. */
+  stepLogits: Float32Array[];
+  /** imageEmbeddings: true: per image, [imageTokens * hidden] as the language model receives them. */
+  imageEmbeddings?: Float32Array[];
+}
+
+/** model.encodeImages: the vision engine's output, per image [imageTokens * hidden] row-major. */
+export interface ImageEmbeddings {
+  imageGrids: [number, number, number][];
+  /** Columns per row (the language model's hidden size). */
+  hidden: number;
+  embeddings: Float32Array[];
 }

@@ -350,6 +350,118 @@ class PrepareWorker : public PromiseWorker {
   vla::VisionInputs inputs_;
 };
 
+// ---- evaluate / encodeImages ------------------------------------------------------------------------
+
+// Holds a session's one-request-at-a-time claim for a promise worker, and the session's JS object
+// (so the handle outlives the work). Released on the JS thread, when the worker is deleted after its
+// promise settled.
+class SessionClaim {
+ public:
+  SessionClaim(SessionHandle* handle, Napi::Object object) : handle_(handle) {
+    bool expected = false;
+    TV_CHECK_ARG(handle->busy().compare_exchange_strong(expected, true), "this session is already running a request (one at a time)");
+    object_ = Napi::Persistent(object);
+  }
+  SessionClaim(SessionClaim const&) = delete;
+  SessionClaim& operator=(SessionClaim const&) = delete;
+  ~SessionClaim() { handle_->busy().store(false); }
+
+ private:
+  SessionHandle* handle_;
+  Napi::ObjectReference object_;
+};
+
+Napi::Float32Array floatsToJs(Napi::Env env, float const* values, std::size_t count) {
+  Napi::Float32Array out = Napi::Float32Array::New(env, count);
+  std::copy(values, values + count, out.Data());
+  return out;
+}
+
+Napi::Array logitsToJs(Napi::Env env, std::vector<std::vector<float>> const& rows) {
+  Napi::Array out = Napi::Array::New(env, rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) out.Set(static_cast<std::uint32_t>(i), floatsToJs(env, rows[i].data(), rows[i].size()));
+  return out;
+}
+
+// Per image, its rows of [imageTokens, hidden] embeddings (grids give each image's tokens).
+Napi::Array imageRowsToJs(Napi::Env env, std::vector<vla::ImageGrid> const& grids, std::vector<float> const& values, int hidden, int merge) {
+  Napi::Array out = Napi::Array::New(env, grids.size());
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < grids.size(); ++i) {
+    std::size_t const n = static_cast<std::size_t>(grids[i].patches() / (merge * merge)) * static_cast<std::size_t>(hidden);
+    TV_CHECK_INTERNAL(offset + n <= values.size(), "image embeddings shorter than their grids");
+    out.Set(static_cast<std::uint32_t>(i), floatsToJs(env, values.data() + offset, n));
+    offset += n;
+  }
+  return out;
+}
+
+class EvaluateWorker : public PromiseWorker {
+ public:
+  EvaluateWorker(Napi::Env env, std::unique_ptr<SessionClaim> claim, std::shared_ptr<vla::VlaSession> session, vla::EvaluateRequest request,
+                 std::uint64_t requestId, int merge)
+      : PromiseWorker(env), claim_(std::move(claim)), session_(std::move(session)), request_(std::move(request)), requestId_(requestId), merge_(merge) {}
+
+ protected:
+  void run() override {
+    result_ = session_->evaluate(request_, requestId_);
+    request_.frameMemory.clear();  // frames may be freed as soon as the request is done
+  }
+  Napi::Value result(Napi::Env env) override {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("positionLogits", logitsToJs(env, result_.positionLogits));
+    out.Set("stepLogits", logitsToJs(env, result_.stepLogits));
+    Napi::Int32Array tokens = Napi::Int32Array::New(env, result_.tokens.size());
+    std::copy(result_.tokens.begin(), result_.tokens.end(), tokens.Data());
+    out.Set("tokens", tokens);
+    out.Set("grids", gridsToJs(env, result_.grids));
+    if (request_.imageEmbeddings && !result_.grids.empty()) {
+      int const hidden = result_.imageTokens > 0 ? static_cast<int>(result_.imageEmbeddings.size() / static_cast<std::size_t>(result_.imageTokens)) : 0;
+      out.Set("imageEmbeddings", imageRowsToJs(env, result_.grids, result_.imageEmbeddings, hidden, merge_));
+    }
+    out.Set("promptTokens", result_.promptTokens);
+    out.Set("imageTokens", result_.imageTokens);
+    out.Set("llmCalls", result_.llmCalls);
+    return out;
+  }
+
+ private:
+  std::unique_ptr<SessionClaim> claim_;
+  std::shared_ptr<vla::VlaSession> session_;
+  vla::EvaluateRequest request_;
+  std::uint64_t requestId_;
+  int merge_;
+  vla::EvaluateResult result_;
+};
+
+class EncodeImagesWorker : public PromiseWorker {
+ public:
+  EncodeImagesWorker(Napi::Env env, std::unique_ptr<SessionClaim> claim, std::shared_ptr<vla::VlaSession> session,
+                     std::vector<vla::FrameView> views, std::vector<std::shared_ptr<FrameMemory>> memory, int merge)
+      : PromiseWorker(env), claim_(std::move(claim)), session_(std::move(session)), views_(std::move(views)), memory_(std::move(memory)), merge_(merge) {}
+
+ protected:
+  void run() override {
+    embeddings_ = session_->encodeImages(views_);
+    memory_.clear();
+  }
+  Napi::Value result(Napi::Env env) override {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("grids", gridsToJs(env, embeddings_.grids));
+    out.Set("hidden", embeddings_.hidden);
+    out.Set("embeddings", imageRowsToJs(env, embeddings_.grids, embeddings_.values, embeddings_.hidden, merge_));
+    return out;
+  }
+
+ private:
+  std::unique_ptr<SessionClaim> claim_;
+  std::shared_ptr<vla::VlaSession> session_;
+  std::vector<vla::FrameView> views_;
+  std::vector<std::shared_ptr<FrameMemory>> memory_;
+  int merge_;
+  vla::ImageEmbeddings embeddings_;
+};
+
 }  // namespace
 
 // ---- ModelHandle ------------------------------------------------------------------------------------
@@ -360,6 +472,7 @@ Napi::Function ModelHandle::defineClass(Napi::Env env) {
                          InstanceMethod<&ModelHandle::createSession>("createSession"),
                          InstanceMethod<&ModelHandle::imageGrids>("imageGrids"),
                          InstanceMethod<&ModelHandle::positions>("positions"),
+                         InstanceMethod<&ModelHandle::ropeTable>("ropeTable"),
                          InstanceMethod<&ModelHandle::describe>("describe"),
                          InstanceMethod<&ModelHandle::takeBindingLog>("takeBindingLog"),
                          InstanceMethod<&ModelHandle::dispose>("dispose"),
@@ -423,6 +536,23 @@ Napi::Value ModelHandle::positions(Napi::CallbackInfo const& info) {
   });
 }
 
+// ropeTable(inputIds: Int32Array, grids) -> Float32Array [kvCapacity, headDim]: the M-RoPE cos/sin table
+// a request binds as rope_rotary_cos_sin (rows past the prompt: the positions of generated tokens).
+Napi::Value ModelHandle::ropeTable(Napi::CallbackInfo const& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    std::shared_ptr<vla::VlaModel const> m = model();
+    std::vector<std::int32_t> const ids = int32sFromJs(info[0], "inputIds");
+    std::vector<vla::ImageGrid> const grids = gridsFromJs(info[1]);
+    int const n = static_cast<int>(ids.size());
+    TV_CHECK_ARG(n >= 1 && n < m->kvCapacity, "the prompt has ", n, " tokens; the KV cache holds ", m->kvCapacity);
+    vla::TextModelInfo const& t = m->text;
+    vla::MropePositions const p = vla::mropePositions(ids.data(), n, m->kvCapacity, m->tokens.imagePad, grids, m->preprocess.mergeSize);
+    Napi::Float32Array table = Napi::Float32Array::New(info.Env(), static_cast<std::size_t>(m->kvCapacity) * static_cast<std::size_t>(t.headDim));
+    vla::mropeCosSin(p, 0, m->kvCapacity, t.headDim, t.mropeSection, t.ropeTheta, table.Data());
+    return table;
+  });
+}
+
 Napi::Value ModelHandle::describe(Napi::CallbackInfo const& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     std::shared_ptr<vla::VlaModel const> m = model();
@@ -451,6 +581,7 @@ Napi::Value ModelHandle::describe(Napi::CallbackInfo const& info) {
       tokens.Set("maxImages", l.maxImages);
       out.Set("imageTokens", tokens);
     }
+    out.Set("headDim", m->text.headDim);
     return out;
   });
 }
@@ -496,6 +627,8 @@ Napi::Function SessionHandle::defineClass(Napi::Env env) {
                      {
                          InstanceMethod<&SessionHandle::generate>("generate"),
                          InstanceMethod<&SessionHandle::prepare>("prepare"),
+                         InstanceMethod<&SessionHandle::evaluate>("evaluate"),
+                         InstanceMethod<&SessionHandle::encodeImages>("encodeImages"),
                          InstanceMethod<&SessionHandle::abort>("abort"),
                          InstanceMethod<&SessionHandle::clearPrefixCache>("clearPrefixCache"),
                          InstanceAccessor<&SessionHandle::cachedTokens>("cachedTokens"),
@@ -569,6 +702,52 @@ Napi::Value SessionHandle::prepare(Napi::CallbackInfo const& info) {
     framesFromJs(info[0], views, memory);
     TV_CHECK_ARG(!views.empty(), "prepare needs at least one frame");
     auto* worker = new PrepareWorker(env, session(), std::move(views), std::move(memory), info[1].ToBoolean().Value());
+    worker->Queue();
+    return worker->promise();
+  });
+}
+
+// evaluate({ inputIds, images, positions: Int32Array, steps, forcedTokens: Int32Array, stopTokens, imageEmbeddings,
+//            requestId }) -> Promise<{ positionLogits, stepLogits: Float32Array[], tokens, grids, imageEmbeddings?, ... }>
+Napi::Value SessionHandle::evaluate(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    std::shared_ptr<vla::VlaSession> session = this->session();
+    Napi::Object request = requireObject(info[0], "request");
+    vla::EvaluateRequest r;
+    r.inputIds = int32sFromJs(request.Get("inputIds"), "inputIds");
+    Napi::Value images = request.Get("images");
+    if (!images.IsUndefined()) framesFromJs(images, r.frames, r.frameMemory);
+    std::vector<std::int32_t> const positions = int32sFromJs(request.Get("positions"), "positions");
+    r.positions.assign(positions.begin(), positions.end());
+    r.steps = static_cast<int>(optionalInteger(request, "steps", 0, 0, 1 << 20));
+    Napi::Value forced = request.Get("forcedTokens");
+    if (!forced.IsUndefined()) r.forcedTokens = int32sFromJs(forced, "forcedTokens");
+    Napi::Value stops = request.Get("stopTokens");
+    if (!stops.IsUndefined()) r.stopTokens = int32sFromJs(stops, "stopTokens");
+    r.imageEmbeddings = optionalBoolean(request, "imageEmbeddings", false);
+    auto const requestId = static_cast<std::uint64_t>(optionalInteger(request, "requestId", 0, 1, 9007199254740991LL));
+    TV_CHECK_ARG(requestId != 0, "evaluate needs a non-zero requestId");
+    auto claim = std::make_unique<SessionClaim>(this, Value());
+    int const merge = session->model().preprocess.mergeSize;
+    auto* worker = new EvaluateWorker(env, std::move(claim), std::move(session), std::move(r), requestId, merge);
+    worker->Queue();
+    return worker->promise();
+  });
+}
+
+// encodeImages(frames) -> Promise<{ grids, hidden, embeddings: Float32Array[] }>: the vision engine's output per image.
+Napi::Value SessionHandle::encodeImages(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    std::shared_ptr<vla::VlaSession> session = this->session();
+    std::vector<vla::FrameView> views;
+    std::vector<std::shared_ptr<FrameMemory>> memory;
+    framesFromJs(info[0], views, memory);
+    TV_CHECK_ARG(!views.empty(), "encodeImages needs at least one frame");
+    auto claim = std::make_unique<SessionClaim>(this, Value());
+    int const merge = session->model().preprocess.mergeSize;
+    auto* worker = new EncodeImagesWorker(env, std::move(claim), std::move(session), std::move(views), std::move(memory), merge);
     worker->Queue();
     return worker->promise();
   });

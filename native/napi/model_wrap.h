@@ -5,6 +5,8 @@
 //   model.imageGrids([{width, height}]) -> [t,h,w][] patch grids (no pixel work)
 //   session.generate(request, onTokens) -> Promise   runs off the JS thread; tokens stream to onTokens
 //   session.prepare(frames, pixelValues) -> Promise  preprocessing only (model.prepare)
+//   session.evaluate(request) -> Promise             logits of chosen positions and greedy steps (parity)
+//   session.encodeImages(frames) -> Promise          the vision engine's output per image
 //   session.abort(requestId)                        stops that request within one engine call
 #pragma once
 
@@ -29,6 +31,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
   Napi::Value createSession(Napi::CallbackInfo const& info);
   Napi::Value imageGrids(Napi::CallbackInfo const& info);
   Napi::Value positions(Napi::CallbackInfo const& info);
+  Napi::Value ropeTable(Napi::CallbackInfo const& info);
   Napi::Value describe(Napi::CallbackInfo const& info);
   Napi::Value takeBindingLog(Napi::CallbackInfo const& info);
   Napi::Value dispose(Napi::CallbackInfo const& info);
@@ -48,6 +51,8 @@ class SessionHandle : public Napi::ObjectWrap<SessionHandle> {
  private:
   Napi::Value generate(Napi::CallbackInfo const& info);
   Napi::Value prepare(Napi::CallbackInfo const& info);
+  Napi::Value evaluate(Napi::CallbackInfo const& info);
+  Napi::Value encodeImages(Napi::CallbackInfo const& info);
   Napi::Value abort(Napi::CallbackInfo const& info);
   Napi::Value clearPrefixCache(Napi::CallbackInfo const& info);
   Napi::Value cachedTokens(Napi::CallbackInfo const& info);

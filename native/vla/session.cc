@@ -1,10 +1,10 @@
 #include "vla/session.h"
 
 #include <algorithm>
-#include <exception>
 
 #include "core/error.h"
 #include "engine/binding_names.h"
+#include "vla/drain_on_throw.h"
 #include "vla/pipeline_ops.h"
 #include "vla/positions.h"
 
@@ -29,28 +29,6 @@ int firstImagePad(std::int32_t const* ids, int count, std::int32_t imagePad) {
 }
 
 std::size_t alignSlice(std::size_t bytes) { return (std::max<std::size_t>(bytes, 16) + 255) / 256 * 256; }
-
-// Waits for the session's stream when a request leaves by an exception (abort, bad input found midway,
-// an engine error): the device work it queued may still read mapped frame memory and the buffers of
-// the request, which the caller may free or refill as soon as the error reaches it. An error while
-// waiting is dropped; the caller gets the first one.
-class DrainOnThrow {
- public:
-  explicit DrainOnThrow(engine::Stream& stream) : stream_(stream), exceptions_(std::uncaught_exceptions()) {}
-  DrainOnThrow(DrainOnThrow const&) = delete;
-  DrainOnThrow& operator=(DrainOnThrow const&) = delete;
-  ~DrainOnThrow() {
-    if (std::uncaught_exceptions() <= exceptions_) return;
-    try {
-      stream_.synchronize();
-    } catch (...) {
-    }
-  }
-
- private:
-  engine::Stream& stream_;
-  int const exceptions_;
-};
 
 }  // namespace
 

@@ -133,6 +133,44 @@ struct GenerateResult {
   int forcedTokens = 0;
 };
 
+// What the model computes, for parity checks (session.evaluate): the logits of chosen prompt
+// positions and of a greedy continuation, in the full vocabulary. Engine calls only as generate makes
+// them (the same runLlm), so it runs on every backend with the same engine contract: an LLM engine
+// returns the logits of one token per call, so the prefill is split into chunks that end at each
+// chosen position.
+struct EvaluateRequest {
+  std::vector<std::int32_t> inputIds;  // as GenerateRequest
+  std::vector<FrameView> frames;
+  std::vector<std::shared_ptr<FrameMemory>> frameMemory;
+  std::vector<int> positions;  // prompt positions, strictly increasing: the logits predicting the token after each
+  int steps = 0;               // greedy steps after the prompt
+  // Teacher forcing: step i takes forcedTokens[i] instead of its argmax (at most `steps` of them), so
+  // two models can be compared on the same context.
+  std::vector<std::int32_t> forcedTokens;
+  std::vector<std::int32_t> stopTokens;  // the steps end after one of these
+  bool imageEmbeddings = false;          // also return the vision engine's output
+};
+
+struct EvaluateResult {
+  std::vector<std::vector<float>> positionLogits;  // per requested position, [vocab]
+  std::vector<std::int32_t> tokens;                // one per step taken
+  // The logits each step's token was chosen from: step 0's are those of the last prompt position,
+  // step i's those after feeding tokens[i - 1].
+  std::vector<std::vector<float>> stepLogits;
+  std::vector<float> imageEmbeddings;  // [imageTokens, hidden], when asked
+  std::vector<ImageGrid> grids;
+  int promptTokens = 0;
+  int imageTokens = 0;
+  int llmCalls = 0;
+};
+
+// The vision engine's output for some frames, every image's rows in order: [imageTokens, hidden].
+struct ImageEmbeddings {
+  std::vector<ImageGrid> grids;
+  std::vector<float> values;
+  int hidden = 0;
+};
+
 // Receives tokens as they are decided (on the generating thread).
 class TokenObserver {
  public:
@@ -149,12 +187,19 @@ class VlaSession {
   // request (checked between engine calls); the session stays usable afterwards.
   GenerateResult generate(GenerateRequest const& request, std::uint64_t requestId, TokenObserver* observer);
 
+  // Logits of chosen prompt positions and of greedy steps (EvaluateRequest); rewrites the KV cache (the
+  // prefix cache then holds what was fed). Throws ABORT_ERR as generate does. (session_evaluate.cc)
+  EvaluateResult evaluate(EvaluateRequest const& request, std::uint64_t requestId);
+  // The vision engine on frames, as a request runs it (session_evaluate.cc).
+  ImageEmbeddings encodeImages(std::vector<FrameView> const& frames);
+
   // The preprocessing alone (what the model would see), for model.prepare().
   VisionInputs preprocess(std::vector<FrameView> const& frames, bool keepPixelValues) const;
 
   // Aborts the request with this id, if it is running or about to run (ids come from the caller).
   void requestAbort(std::uint64_t requestId) { abortRequest_.store(requestId, std::memory_order_relaxed); }
   void clearPrefixCache() { cachedIds_.clear(); }
+  VlaModel const& model() const { return *model_; }
   int cachedTokens() const { return static_cast<int>(cachedIds_.size()); }
 
  private:
@@ -166,6 +211,11 @@ class VlaSession {
   // position `start` (start < 0: fresh prefill); the logits of the last one go to logits_.
   void runLlm(int row, int count, int start);
   void checkAbort() const;
+  // The last LLM call's logits in the full vocabulary (ids a reduced vocabulary lacks at -inf).
+  void readLogits(std::vector<float>& full);
+  // The vision engine's last output, [imageTokens, hidden] as floats.
+  std::vector<float> readImageEmbeddings(int imageTokens);
+
   // Asks the LLM engine for only the logits the grammar allows in `state` (all when not a list state).
   void selectLogitRows(TokenConstraint const* constraint, int state);
 

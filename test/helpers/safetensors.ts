@@ -41,7 +41,7 @@ export function roundToHalf(x: number): number {
   return Math.fround(x) === 0 ? x : halfToNumber(numberToHalfBits(x));
 }
 
-function numberToHalfBits(x: number): number {
+export function numberToHalfBits(x: number): number {
   // Via float32 then round-to-nearest-even on the 13 dropped mantissa bits (normal range only; the
   // reference never needs subnormal halves at the magnitudes it rounds).
   const f = new DataView(new ArrayBuffer(4));

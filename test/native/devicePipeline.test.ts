@@ -11,9 +11,7 @@
 // On a real GPU the rope table may differ from the CPU's by a few ulp (device cosf / sinf, see
 // native/cuda/kernels/rope.h), which could flip a near-tied greedy choice of the random test model;
 // under the emulator both use the host's libm, so equality is exact there.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -23,7 +21,7 @@ import { resolveModelFiles } from '../../lib/model/bundle.js';
 import { nativeLoadSpec } from '../../lib/model/modelConfig.js';
 import { native } from '../../lib/native.js';
 import { testModel } from '../helpers/models.js';
-import { writeInt32Safetensors } from '../helpers/safetensors.js';
+import { withVocabMap } from '../helpers/vocabMap.js';
 
 const runtime = await info();
 const hasDevice = runtime.backends.cuda.available;
@@ -80,18 +78,6 @@ async function failure(promise: Promise<unknown>): Promise<{ code: string; messa
 
 function deviceOptions(options: LoadModelOptions, testing: Record<string, unknown> = {}): LoadModelOptions {
   return { ...options, _testing: { devicePipeline: true, ...testing } } as LoadModelOptions;
-}
-
-/** A copy of the model folder with a reduced vocabulary (as test/native/vocabMap.test.ts makes them). */
-function withVocabMap(src: string, ids: number[]): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'trt-vla-devvocab-'));
-  cpSync(src, dir, { recursive: true });
-  writeInt32Safetensors(path.join(dir, 'llm', 'vocab_map.safetensors'), { vocab_map: { shape: [ids.length], data: Int32Array.from(ids) } });
-  const configPath = path.join(dir, 'llm', 'config.json');
-  const config = JSON.parse(readFileSync(configPath, 'utf8'));
-  config.reduced_vocab_size = ids.length;
-  writeFileSync(configPath, JSON.stringify(config, null, 2));
-  return dir;
 }
 
 describe.skipIf(hasDevice)('device pipeline without a CUDA device', () => {

@@ -2,8 +2,7 @@
 // The CPU engine emulates one exactly (its logits are the LM-head rows of the mapped ids), so the
 // whole path runs here: engine logits, the session's mapping back to full ids, grammar restriction in
 // the reduced space, and load-time validation.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,25 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Model, TrtVlaError } from '../../lib/index.js';
 import { embedTokens, LlmSession, loadLlm, textDims } from '../helpers/engineDriver.js';
 import { testModel } from '../helpers/models.js';
-import { writeInt32Safetensors } from '../helpers/safetensors.js';
+import { withVocabMap } from '../helpers/vocabMap.js';
 
 const PROMPT = [151644, 872, 198, 3838, 374, 279, 1790, 3019, 30, 151645, 198, 151644, 77091, 198];
 
 /** Sorted unique ids. */
 function idSet(...lists: Iterable<number>[]): number[] {
   return [...new Set(lists.flatMap((l) => [...l]))].sort((a, b) => a - b);
-}
-
-/** A copy of the model folder with a vocabulary map (and reduced_vocab_size, unless told otherwise). */
-function withVocabMap(src: string, ids: number[], declared: number | null = ids.length): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'trt-vla-vocab-'));
-  cpSync(src, dir, { recursive: true });
-  writeInt32Safetensors(path.join(dir, 'llm', 'vocab_map.safetensors'), { vocab_map: { shape: [ids.length], data: Int32Array.from(ids) } });
-  const configPath = path.join(dir, 'llm', 'config.json');
-  const config = JSON.parse(readFileSync(configPath, 'utf8'));
-  if (declared !== null) config.reduced_vocab_size = declared;
-  writeFileSync(configPath, JSON.stringify(config, null, 2));
-  return dir;
 }
 
 async function loadError(dir: string): Promise<TrtVlaError> {
