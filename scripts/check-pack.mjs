@@ -2,7 +2,8 @@
 // End-to-end check of what users install: builds the portable prebuilt binary (prebuildify, node-gyp,
 // CPU-only), packs the package with `npm pack`, installs the tarball into an empty project with
 // --offline (no network: everything must come from the tarball and npm's cache), once with install
-// scripts and once with --ignore-scripts, and checks that `info()` works there.
+// scripts and once with --ignore-scripts, and checks that `info()` works there. In the project installed
+// with scripts it then does a new user's first run: `npx trt-vla make-model`, `bench` and `plan`.
 //
 //   npm run check:pack
 //
@@ -26,6 +27,38 @@ function run(cmd, args, cwd, env = process.env) {
     throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}`);
   }
   return result.stdout;
+}
+
+// A new user's first run in the installed project: everything make-model, bench and plan need at run
+// time comes with the package (the Qwen tokenizer included), and generated models go to the user
+// cache ($XDG_CACHE_HOME/trt-vla), never into node_modules.
+function checkFirstRun(app, installEnv) {
+  const cache = path.join(work, 'xdg-cache');
+  const env = { ...installEnv, XDG_CACHE_HOME: cache, TRT_VLA_ADDON_PATH: '' };
+  const npx = (...args) => run(npm, ['exec', '--offline', '--no', '--', 'trt-vla', ...args], app, env);
+  const installed = path.join(app, 'node_modules', 'trt-vla');
+  const packageFiles = () => readdirSync(installed, { recursive: true }).map(String).sort().join('\n');
+  const filesBefore = packageFiles();
+
+  const made = npx('make-model', '--preset', 'tiny', '--seed', '5');
+  const modelDir = /to (\S+) in [\d.]+ s/.exec(made)?.[1];
+  if (!modelDir || !modelDir.startsWith(path.join(cache, 'trt-vla') + path.sep) || !existsSync(path.join(modelDir, 'llm', 'tokenizer.json'))) {
+    throw new Error(`npx trt-vla make-model did not write a model into the user cache ${cache}:\n${made}`);
+  }
+  step(`npx trt-vla make-model: ${path.relative(work, modelDir)}`);
+
+  const bench = npx('bench', '--frames', '2', '--warmup', '0');
+  if (!/FPS \(sustained\)/.test(bench) || !/2\/2 plans complete/.test(bench)) throw new Error(`npx trt-vla bench did not report:\n${bench}`);
+  const demo = readdirSync(path.join(cache, 'trt-vla')).filter((e) => e.startsWith('tiny-awq-seed1-'));
+  if (demo.length !== 1) throw new Error(`bench did not put its demo model into the user cache: ${readdirSync(path.join(cache, 'trt-vla')).join(', ')}`);
+  if (packageFiles() !== filesBefore) throw new Error('make-model or bench wrote into the installed package (node_modules/trt-vla)');
+  step(`npx trt-vla bench --frames 2: ok, demo model in the user cache (${demo[0]})`);
+
+  run(process.execPath, ['--input-type=module', '-e', `import sharp from 'sharp'; await sharp({ create: { width: 320, height: 180, channels: 3, background: '#506e96' } }).jpeg().toFile('front.jpg');`], app, env);
+  writeFileSync(path.join(app, 'history.json'), JSON.stringify([{ t: -0.5, x: -2, y: 0, ax: 0.1, ay: 0, speed: 4, steering: 0.3 }, { t: 0, x: 0, y: 0, ax: 0.1, ay: 0, speed: 4, steering: 0.3 }]));
+  const plan = npx('plan', '--model', modelDir, '--image', 'front.jpg', '--history', 'history.json');
+  if ((plan.match(/^ {2}t=\d\.\ds /gm) ?? []).length !== 6) throw new Error(`npx trt-vla plan did not print 6 waypoints:\n${plan}`);
+  step('npx trt-vla plan: 6 waypoints');
 }
 
 try {
@@ -71,6 +104,7 @@ try {
     const bin = execFileSync(path.join(app, 'node_modules', '.bin', 'trt-vla'), ['info'], { cwd: app, encoding: 'utf8', env: { ...process.env, TRT_VLA_ADDON_PATH: '' } });
     if (!/cpu\s+available/.test(bin)) throw new Error(`npx trt-vla info did not work:\n${bin}`);
     step(`installed offline ${scripts ? 'with' : 'without'} install scripts: info() ok, backends ${i.build.backends.join(', ')}, addon ${path.relative(app, i.build.addonPath)}`);
+    if (scripts) checkFirstRun(app, env);
   }
   step('ok');
 } finally {

@@ -1,13 +1,11 @@
 /** `trt-vla bench`: the FPS benchmark (see lib/bench/fpsBench.ts). */
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { benchHtml } from '../bench/benchHtml.js';
 import { formatBenchReport, runBench } from '../bench/fpsBench.js';
-import { makeModel } from '../model/generate.js';
-import { packageRoot } from '../native.js';
+import { demoModel, userCacheDir } from '../model/generate.js';
 import { invalidArgument } from '../validate.js';
 
 const HELP = `Usage: trt-vla bench [--model DIR] [--backend auto|cpu|tensorrt] [--frames N] [--warmup N]
@@ -19,8 +17,8 @@ const HELP = `Usage: trt-vla bench [--model DIR] [--backend auto|cpu|tensorrt] [
 Runs the whole plan pipeline on synthetic camera frames and ego history and reports per-stage
 latency percentiles, time to first token, time per output token, token rates, tokens and forward
 passes per plan, end-to-end latency and sustained plans per second (with K concurrent sessions).
-Warm-up plans are not counted. Without --model it benchmarks the tiny demo model (generated into
-models/demo-tiny-awq on first use) on the CPU backend. --json writes every figure with its unit;
+Warm-up plans are not counted. Without --model it benchmarks the tiny demo model (random weights,
+generated into ${userCacheDir()} on first use) on the CPU backend. --json writes every figure with its unit;
 --html writes a self-contained report page.`;
 
 function integer(value: string | undefined, name: string, min: number): number | undefined {
@@ -28,17 +26,6 @@ function integer(value: string | undefined, name: string, min: number): number |
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw invalidArgument(name, `an integer >= ${min}`, value);
   return n;
-}
-
-/** The demo model of `npm run bench`: generated once, reused afterwards. */
-export async function demoModel(): Promise<string> {
-  const dir = path.join(packageRoot, 'models', 'demo-tiny-awq');
-  if (!existsSync(path.join(dir, '.complete'))) {
-    console.error(`trt-vla bench: generating the tiny demo model in ${dir} (random weights; once)`);
-    await makeModel({ preset: 'tiny', quant: 'awq', out: dir, seed: 1 });
-    await writeFile(path.join(dir, '.complete'), '');
-  }
-  return dir;
 }
 
 export const benchCommand = {
@@ -73,7 +60,9 @@ export const benchCommand = {
     if (!['auto', 'cpu', 'tensorrt'].includes(values.backend)) throw invalidArgument('--backend', "'auto', 'cpu' or 'tensorrt'", values.backend);
     if (values.format !== 'nuscenes' && values.format !== 'q7') throw invalidArgument('--format', "'nuscenes' or 'q7'", values.format);
     if (values.mode !== 'fast' && values.mode !== 'slow') throw invalidArgument('--mode', "'fast' or 'slow'", values.mode);
-    const model = values.model ?? (await demoModel());
+    const model =
+      values.model ??
+      (await demoModel((dir) => console.error(`trt-vla bench: generating the tiny demo model (random weights; once) in ${dir}`)));
     const frames = integer(values.frames, '--frames', 1) ?? 20;
     // A progress bar only where a person watches: a terminal, not CI logs or piped output.
     const progress = process.stderr.isTTY === true && !process.env.CI;
