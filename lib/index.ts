@@ -32,6 +32,7 @@ export {
   type FramePoolOptions,
   type PixelFormat,
 } from './frame.js';
+export { frameFromImage } from './frameFromImage.js';
 
 // Prompts: the Impromptu prompt builders, the ego history, the answer formats (pure TypeScript).
 export {

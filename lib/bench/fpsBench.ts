@@ -58,6 +58,8 @@ export interface BenchReport {
     model: string;
     backend: string;
     backendReason: string;
+    /** The model's warnings (e.g. random weights: the figures are speed, not planning quality). */
+    warnings: readonly string[];
     format: PlanningFormat;
     mode: PlanningMode;
     constrained: boolean;
@@ -214,6 +216,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       model: model.dir,
       backend: model.backend.backend,
       backendReason: model.backend.reason,
+      warnings: model.warnings,
       format,
       mode,
       constrained,
@@ -276,6 +279,7 @@ export function formatBenchReport(r: BenchReport): string {
   const device = c.runtime.device ? `${c.runtime.device.name} (sm_${c.runtime.device.sm})` : 'none';
   const lines = [
     `trt-vla bench: ${c.frames} plans (${c.warmup} warm-up per session, not counted), ${c.sessions} session(s), ${c.format} / ${c.mode}${c.constrained ? ', constrained' : ''}`,
+    ...c.warnings.map((w) => `  WARNING: ${w}`),
     `model   ${c.model}`,
     `        hidden ${c.modelShape.hiddenSize}, ${c.modelShape.layers} layers, ${(c.modelShape.weightBytes / 2 ** 20).toFixed(0)} MiB decoder weights, LM head ${c.modelShape.lmHead}`,
     `backend ${c.backend} (${c.backendReason}); ${c.threads} threads; device ${device}`,

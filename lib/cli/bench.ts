@@ -7,6 +7,7 @@ import { benchHtml } from '../bench/benchHtml.js';
 import { formatBenchReport, runBench } from '../bench/fpsBench.js';
 import { demoModel, userCacheDir } from '../model/generate.js';
 import { invalidArgument } from '../validate.js';
+import { printModelWarnings } from './warnings.js';
 
 const HELP = `Usage: trt-vla bench [--model DIR] [--backend auto|cpu|tensorrt] [--frames N] [--warmup N]
                      [--format nuscenes|q7] [--mode fast|slow] [--sessions K] [--threads N]
@@ -98,6 +99,7 @@ export const benchCommand = {
       await mkdir(path.dirname(path.resolve(values.html)), { recursive: true });
       await writeFile(values.html, benchHtml(report));
     }
+    printModelWarnings(report.config.warnings);
     console.log(formatBenchReport(report));
     if (values.json) console.log(`\njson   ${path.resolve(values.json)}`);
     if (values.html) console.log(`html   ${path.resolve(values.html)}`);

@@ -102,6 +102,14 @@ export class Model implements AsyncDisposable {
     return this.#core.native.describe();
   }
 
+  /**
+   * What a caller must know about this model's plans, as sentences (also on every `plan.warnings`);
+   * empty for a real checkpoint. Today: random weights (`trt-vla make-model`).
+   */
+  get warnings(): readonly string[] {
+    return this.#core.warnings;
+  }
+
   /** The files the model was loaded from. */
   get files(): ModelFiles {
     return this.#core.files;

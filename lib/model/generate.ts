@@ -215,8 +215,8 @@ async function writeJson(file: string, value: unknown): Promise<void> {
 
 /**
  * The `trt_vla` object the generator writes into both config.json files. `random_weights: true` is
- * what marks a model as not a planner: loadModel reports it, every plan carries a warning, the CLI
- * prints a banner. `trt-vla quantize` copies config.json, so the mark survives quantization.
+ * what marks a model as not a planner (read by bundle.ts `modelWarnings`): `model.warnings` and every
+ * `plan.warnings` say so, the CLI prints a banner. `trt-vla quantize` copies config.json, so the mark survives quantization.
  */
 export interface GeneratorMark {
   generator: 'trt-vla make-model';
@@ -225,12 +225,6 @@ export interface GeneratorMark {
   quant: WeightQuantization;
   seed: number;
   note: string;
-}
-
-/** True when a parsed config.json carries the generator's random-weights mark. */
-export function hasRandomWeights(config: Record<string, unknown> | undefined): boolean {
-  const mark = config?.trt_vla as Partial<GeneratorMark> | undefined;
-  return mark?.random_weights === true;
 }
 
 /** The user cache folder of trt-vla: `$XDG_CACHE_HOME/trt-vla`, else `~/.cache/trt-vla`. */

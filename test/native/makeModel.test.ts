@@ -8,7 +8,8 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadModel } from '../../lib/index.js';
-import { cachedModelDir, hasRandomWeights, makeModel, userCacheDir } from '../../lib/model/generate.js';
+import { hasRandomWeights, RANDOM_WEIGHTS_WARNING } from '../../lib/model/bundle.js';
+import { cachedModelDir, makeModel, userCacheDir } from '../../lib/model/generate.js';
 import { packageRoot } from '../../lib/native.js';
 
 let scratch: string;
@@ -62,7 +63,7 @@ describe('makeModel is atomic', () => {
     await makeModel({ preset: 'tiny', quant: 'awq', out, seed: 2 });
     expect(readdirSync(scratch).filter((e) => e.includes('.partial-'))).toEqual([]);
     await using model = await loadModel(out);
-    expect(model.files.layout).toBe('bundle');
+    expect(model.warnings).toEqual([RANDOM_WEIGHTS_WARNING]);
   });
 
   it('replaces an earlier generated model, refuses a folder with other files, accepts an empty one', async () => {
