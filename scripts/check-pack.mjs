@@ -3,7 +3,9 @@
 // CPU-only), packs the package with `npm pack`, installs the tarball into an empty project with
 // --offline (no network: everything must come from the tarball and npm's cache), once with install
 // scripts and once with --ignore-scripts, and checks that `info()` works there. In the project installed
-// with scripts it then does a new user's first run: `npx trt-vla make-model`, `bench` and `plan`.
+// with scripts it then does a new user's first run: `npx trt-vla make-model`, `bench` and `plan`. Last,
+// the README's runnable examples (marked `<!-- readme-example: FILE -->`) are compiled with TypeScript
+// and run in a fresh `npm init -y` project (CommonJS under npm 11) and in an ES module one.
 //
 //   npm run check:pack
 //
@@ -61,6 +63,57 @@ function checkFirstRun(app, installEnv) {
   step('npx trt-vla plan: 6 waypoints');
 }
 
+// What the tarball must and must not hold: the license texts, the tokenizer asset make-model needs,
+// and source maps only where the sources they point at ship too.
+function checkTarballContents(tarballPath) {
+  const entries = run('tar', ['-tzf', tarballPath], work).split('\n').filter(Boolean);
+  for (const required of ['package/LICENSE', 'package/NOTICE', 'package/dist/assets/qwen-bpe.json.gz']) {
+    if (!entries.includes(required)) throw new Error(`the tarball lacks ${required}`);
+  }
+  const maps = entries.filter((e) => e.endsWith('.map'));
+  if (maps.length > 0 && !entries.some((e) => e.startsWith('package/lib/'))) throw new Error(`the tarball ships source maps without their sources: ${maps.slice(0, 3).join(', ')}`);
+  step(`tarball: ${entries.length} files, LICENSE and NOTICE, the tokenizer asset, no source maps without sources`);
+}
+
+/** The README's runnable examples: `<!-- readme-example: FILE -->` right before a fenced block. */
+function readmeExamples() {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const examples = [...readme.matchAll(/<!-- readme-example: (\S+) -->\n```(\w+)\n([\s\S]*?)\n```/g)].map(([, file, lang, code]) => ({ file, lang, code }));
+  if (!examples.some((e) => e.file.endsWith('.ts'))) throw new Error('README.md has no runnable TypeScript example (<!-- readme-example: FILE.ts -->)');
+  return examples;
+}
+
+// Each example project: `npm init -y`, the tarball plus TypeScript and @types/node (the versions this
+// package is developed with) from npm's cache, the README's blocks as files; the shell blocks run
+// first (they prepare the model), then tsc compiles the TypeScript and node runs it.
+function checkReadmeExamples(tarballPath) {
+  const examples = readmeExamples();
+  const devVersion = (name) => `${name}@${pkg.devDependencies[name]}`;
+  for (const flavour of ['commonjs', 'module']) {
+    const app = path.join(work, `readme-${flavour}`);
+    mkdirSync(app, { recursive: true });
+    const env = { ...process.env, npm_config_offline: 'true', XDG_CACHE_HOME: path.join(work, 'xdg-cache'), TRT_VLA_ADDON_PATH: '' };
+    run(npm, ['init', '-y'], app, env);
+    if (flavour === 'module') run(npm, ['pkg', 'set', 'type=module'], app, env);
+    const type = JSON.parse(readFileSync(path.join(app, 'package.json'), 'utf8')).type ?? 'commonjs';
+    if (type !== flavour) throw new Error(`npm init -y made a "${type}" project, expected "${flavour}"`);
+    run(npm, ['install', '--offline', '--no-audit', '--no-fund', tarballPath, devVersion('typescript'), devVersion('@types/node')], app, env);
+    writeFileSync(
+      path.join(app, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, types: ['node'] } }),
+    );
+    run(process.execPath, ['--input-type=module', '-e', `import sharp from 'sharp'; await sharp({ create: { width: 480, height: 270, channels: 3, background: '#6e7f8f' } }).jpeg().toFile('front.jpg');`], app, env);
+    for (const { file, code } of examples) writeFileSync(path.join(app, file), `${code}\n`);
+    for (const { file } of examples.filter((e) => e.lang === 'sh')) run('bash', ['-e', file], app, env);
+    run(process.execPath, [path.join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], app, env);
+    for (const { file } of examples.filter((e) => e.lang === 'ts')) {
+      const out = run(process.execPath, [file.replace(/\.ts$/, '.js')], app, env);
+      if (!/t: 0\.5, x: -?[\d.]+, y: -?[\d.]+/.test(out) || !/random weights/.test(out)) throw new Error(`README example ${file} (${flavour}) printed no waypoints or no warning:\n${out}`);
+    }
+    step(`README examples compiled and ran in a fresh ${flavour} project: ${examples.map((e) => e.file).join(', ')}`);
+  }
+}
+
 try {
   if (!existsSync(path.join(root, 'dist', 'index.js'))) throw new Error('dist/ is missing: run `npm run build:ts` first');
 
@@ -83,6 +136,7 @@ try {
   const tarball = run(npm, ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], stage).trim().split('\n').pop();
   const tarballPath = path.join(work, tarball);
   step(`packed ${tarball}`);
+  checkTarballContents(tarballPath);
 
   // 3. Install offline into empty projects, with and without install scripts.
   for (const scripts of [true, false]) {
@@ -106,6 +160,7 @@ try {
     step(`installed offline ${scripts ? 'with' : 'without'} install scripts: info() ok, backends ${i.build.backends.join(', ')}, addon ${path.relative(app, i.build.addonPath)}`);
     if (scripts) checkFirstRun(app, env);
   }
+  checkReadmeExamples(tarballPath);
   step('ok');
 } finally {
   if (!process.env.TRT_VLA_KEEP_PACK) rmSync(work, { recursive: true, force: true });
