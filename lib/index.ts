@@ -5,7 +5,7 @@
 export { TrtVlaError, isTrtVlaError, type TrtVlaErrorCode } from './errors.js';
 export { info, type RuntimeInfo, type BackendName, type BackendStatus } from './info.js';
 export { setLogHandler, setLogLevel, type LogEntry, type LogLevel } from './log.js';
-export { loadModel, Model, type BackendChoice, type BackendSelection, type LoadModelOptions } from './model/Model.js';
+export { loadModel, LOAD_STAGES, Model, type BackendChoice, type BackendSelection, type LoadModelOptions, type LoadProgress } from './model/Model.js';
 export { Session } from './model/Session.js';
 export type {
   GenerateRequest,

@@ -7,7 +7,7 @@
 import os from 'node:os';
 
 import { info, type RuntimeInfo } from '../info.js';
-import { loadModel, type BackendChoice } from '../model/Model.js';
+import { loadModel, type BackendChoice, type LoadModelOptions } from '../model/Model.js';
 import { native } from '../native.js';
 import type { PlanResult, Timings } from '../model/types.js';
 import type { PlanningMode } from '../prompt/answerSpec.js';
@@ -40,6 +40,8 @@ export interface BenchOptions {
   constrained?: boolean;
   /** Called after each measured plan (progress display). */
   onPlan?: (done: number, total: number) => void;
+  /** Passed to loadModel: progress of loading the model. */
+  onLoadProgress?: LoadModelOptions['onProgress'];
 }
 
 export interface PlanRecord {
@@ -160,6 +162,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     pluginLibrary: options.pluginLibrary,
     cudaGraphs: options.cudaGraphs,
     lmHead: options.lmHead,
+    onProgress: options.onLoadProgress,
   });
   const views = format === 'q7' ? 3 : 1;
   const history = syntheticHistory(format === 'q7' ? 4 : 7);

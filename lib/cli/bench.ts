@@ -6,7 +6,9 @@ import { parseArgs } from 'node:util';
 import { benchHtml } from '../bench/benchHtml.js';
 import { formatBenchReport, runBench } from '../bench/fpsBench.js';
 import { demoModel, userCacheDir } from '../model/generate.js';
+import { LOAD_STAGES } from '../model/Model.js';
 import { invalidArgument } from '../validate.js';
+import { progressLine, type ProgressLine } from './progress.js';
 import { printModelWarnings } from './warnings.js';
 
 const HELP = `Usage: trt-vla bench [--model DIR] [--backend auto|cpu|tensorrt] [--frames N] [--warmup N]
@@ -65,8 +67,9 @@ export const benchCommand = {
       values.model ??
       (await demoModel((dir) => console.error(`trt-vla bench: generating the tiny demo model (random weights; once) in ${dir}`)));
     const frames = integer(values.frames, '--frames', 1) ?? 20;
-    // A progress bar only where a person watches: a terminal, not CI logs or piped output.
-    const progress = process.stderr.isTTY === true && !process.env.CI;
+    const loading = progressLine('loading the model', LOAD_STAGES.length);
+    // Started once the model is ready, so that its ETA counts plans (warm-up included), not loading.
+    let planning: ProgressLine | undefined;
     const report = await runBench({
       model,
       backend: values.backend as 'auto',
@@ -82,14 +85,11 @@ export const benchCommand = {
       width: integer(values.width, '--width', 28),
       height: integer(values.height, '--height', 28),
       constrained: !values.unconstrained,
-      onPlan: progress
-        ? (done, total) => {
-            const width = 30;
-            const filled = Math.round((done / total) * width);
-            process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} plans`);
-            if (done === total) process.stderr.write('\n');
-          }
-        : undefined,
+      onLoadProgress: (p) => {
+        loading.update(p.done, p.stage);
+        if (p.stage === 'ready') planning = progressLine('bench', frames);
+      },
+      onPlan: (done) => planning?.update(done, 'plans'),
     });
     if (values.json) {
       await mkdir(path.dirname(path.resolve(values.json)), { recursive: true });

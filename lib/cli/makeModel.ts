@@ -1,9 +1,10 @@
 /** `trt-vla make-model`: writes a Qwen2.5-VL-shaped checkpoint with seeded random weights. */
 import { parseArgs } from 'node:util';
 
-import { cachedModelDir, makeModel, userCacheDir } from '../model/generate.js';
+import { cachedModelDir, MAKE_MODEL_STEPS, makeModel, userCacheDir } from '../model/generate.js';
 import { MODEL_PRESETS, type ModelPreset } from '../model/presets.js';
 import { invalidArgument } from '../validate.js';
+import { progressLine } from './progress.js';
 
 const HELP = `Usage: trt-vla make-model --preset tiny|small|0.5b-shape|3b-shape [--quant awq|fp16] [--out DIR] [--seed N] [--threads N]
 
@@ -45,7 +46,15 @@ export const makeModelCommand = {
     const preset = values.preset as ModelPreset;
     const out = values.out ?? cachedModelDir(preset, values.quant, seed);
     const started = performance.now();
-    const dir = await makeModel({ preset, quant: values.quant, out, seed, threads });
+    const progress = progressLine(`make-model ${preset}`, MAKE_MODEL_STEPS.length);
+    const dir = await makeModel({
+      preset,
+      quant: values.quant,
+      out,
+      seed,
+      threads,
+      onProgress: (done, _total, step) => progress.update(done, step),
+    });
     console.log(`wrote ${preset} (${values.quant}, seed ${seed}, random weights) to ${dir} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return 0;
   },

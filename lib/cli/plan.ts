@@ -2,8 +2,9 @@
 import { parseArgs } from 'node:util';
 
 import { frameFromImage } from '../frameFromImage.js';
+import { progressLine } from './progress.js';
 import { printModelWarnings } from './warnings.js';
-import { loadModel, type Model } from '../model/Model.js';
+import { LOAD_STAGES, loadModel, type Model } from '../model/Model.js';
 import type { PlanResult } from '../model/types.js';
 import { loadEgoHistory } from '../prompt/egoHistory.js';
 import { invalidArgument } from '../validate.js';
@@ -76,12 +77,14 @@ export const planCommand = {
     if (values.format !== 'nuscenes' && values.format !== 'q7') throw invalidArgument('--format', "'nuscenes' or 'q7'", values.format);
     if (values.mode !== 'fast' && values.mode !== 'slow') throw invalidArgument('--mode', "'fast' or 'slow'", values.mode);
     const history = await loadEgoHistory(values.history);
+    const loading = progressLine('loading the model', LOAD_STAGES.length);
     await using model = await loadModel(values.model, {
       backend: values.backend as 'auto',
       threads: values.threads === undefined ? undefined : Number(values.threads),
       pluginLibrary: values.plugin,
       cudaGraphs: !values['no-cuda-graphs'],
       lmHead: values['lm-head'] as 'auto',
+      onProgress: (p) => loading.update(p.done, p.stage),
     });
     printModelWarnings(model.warnings);
     const images = await Promise.all(values.image.map((f) => frameFromImage(model, f)));

@@ -7,6 +7,7 @@ import { TrtVlaError } from '../errors.js';
 import { resolveModelFiles } from '../model/bundle.js';
 import { native } from '../native.js';
 import { invalidArgument } from '../validate.js';
+import { progressLine } from './progress.js';
 
 const HELP = `Usage: trt-vla quantize --in MODEL_DIR --out DIR
 
@@ -59,7 +60,11 @@ export const quantizeCommand = {
     const llmIn = path.dirname(files.llm.configPath);
     const llmOut = bundle ? path.join(output, 'llm') : output;
     await mkdir(llmOut, { recursive: true });
+    // One native call quantizes every layer; the line says what is running and, after, how long it took.
+    const progress = progressLine('quantize', 2);
+    progress.update(0, `decoder weights (${files.llm.weightFiles.length} file(s))`);
     const report = await native().quantizeCheckpoint(files.llm.weightFiles, path.join(llmOut, 'model.safetensors'));
+    progress.update(1, 'decoder weights quantized');
     const weightNames = files.llm.weightFiles.map((f) => path.basename(f));
     for (const f of (await readdir(llmIn)).sort()) {
       if (!keptFile(f, weightNames)) continue;
@@ -76,6 +81,7 @@ export const quantizeCommand = {
       const visualIn = path.dirname(files.visual.configPath);
       await cp(visualIn, path.join(output, 'visual'), { recursive: true, filter: (from) => !from.endsWith('.engine') });
     }
+    progress.update(2, 'configs, tokenizer and vision tower copied');
     const gb = (b: number) => (b / 2 ** 30).toFixed(2);
     console.log(`quantized ${report.quantizedLayers} layers, copied ${report.copiedTensors} tensors: ${gb(report.bytesIn)} GiB -> ${gb(report.bytesOut)} GiB in ${output}`);
     return 0;

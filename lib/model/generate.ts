@@ -31,7 +31,12 @@ export interface MakeModelOptions {
   seed?: number;
   /** Threads for weight generation. Default: all available. */
   threads?: number;
+  /** Called after each of the {@link MAKE_MODEL_STEPS} files is written (the 3b-shape weights take minutes). */
+  onProgress?: (done: number, total: number, step: string) => void;
 }
+
+/** What makeModel writes, in order: the steps its onProgress reports. */
+export const MAKE_MODEL_STEPS = ['configs and tokenizer', 'decoder weights', 'embedding table', 'vision weights'] as const;
 
 interface PlanEntry {
   name: string;
@@ -345,7 +350,7 @@ export async function makeModel(options: MakeModelOptions): Promise<string> {
   await removeAbandonedPartials(out);
   const partial = partialDir(out);
   try {
-    await writeModelFiles(partial, dims, { preset: options.preset, quant, seed, threads: options.threads });
+    await writeModelFiles(partial, dims, { preset: options.preset, quant, seed, threads: options.threads, onProgress: options.onProgress });
     await publish(partial, out);
   } catch (err) {
     await rm(partial, { recursive: true, force: true });
@@ -357,9 +362,11 @@ export async function makeModel(options: MakeModelOptions): Promise<string> {
 async function writeModelFiles(
   out: string,
   dims: PresetDims,
-  options: { preset: ModelPreset; quant: WeightQuantization; seed: number; threads: number | undefined },
+  options: Pick<MakeModelOptions, 'preset' | 'threads' | 'onProgress'> & { quant: WeightQuantization; seed: number },
 ): Promise<void> {
   const { quant, seed } = options;
+  let done = 0;
+  const stepDone = () => options.onProgress?.(++done, MAKE_MODEL_STEPS.length, MAKE_MODEL_STEPS[done - 1]!);
   const llmDir = path.join(out, 'llm');
   const visualDir = path.join(out, 'visual');
   await mkdir(llmDir, { recursive: true });
@@ -378,14 +385,18 @@ async function writeModelFiles(
   await writeJson(path.join(llmDir, 'config.json'), textConfig(dims, quant, generator));
   await writeJson(path.join(llmDir, 'generation_config.json'), GENERATION_CONFIG);
   await writeQwen25VLTokenizerFiles(llmDir);
+  await writeJson(path.join(visualDir, 'config.json'), visionConfig(dims, generator));
+  await writeJson(path.join(visualDir, 'preprocessor_config.json'), preprocessorConfig(dims));
+  stepDone();
   await native().writeRandomCheckpoint(path.join(llmDir, 'model.safetensors'), llmPlan(dims, quant === 'awq'), seed, run);
+  stepDone();
   await native().writeRandomCheckpoint(
     path.join(llmDir, 'embedding.safetensors'),
     [{ name: 'embedding', shape: [t.vocabSize, t.hiddenSize], std: EMBEDDING_STD, seedName: 'model.embed_tokens.weight' }],
     seed,
     run,
   );
-  await writeJson(path.join(visualDir, 'config.json'), visionConfig(dims, generator));
-  await writeJson(path.join(visualDir, 'preprocessor_config.json'), preprocessorConfig(dims));
+  stepDone();
   await native().writeRandomCheckpoint(path.join(visualDir, 'model.safetensors'), visionPlan(dims), seed, run);
+  stepDone();
 }
