@@ -5,7 +5,7 @@
 export { TrtVlaError, isTrtVlaError, type TrtVlaErrorCode } from './errors.js';
 export { info, type RuntimeInfo, type BackendName, type BackendStatus } from './info.js';
 export { setLogHandler, setLogLevel, type LogEntry, type LogLevel } from './log.js';
-export { loadModel, Model, type BackendChoice, type BackendSelection, type LoadModelOptions, type ModelDescription } from './model/Model.js';
+export { loadModel, LOAD_STAGES, Model, type BackendChoice, type BackendSelection, type LoadModelOptions, type LoadProgress, type ModelDescription } from './model/Model.js';
 export { Session } from './model/Session.js';
 export type {
   EvaluateRequest,
@@ -48,6 +48,7 @@ export {
   type FramePoolOptions,
   type PixelFormat,
 } from './frame.js';
+export { frameFromImage } from './frameFromImage.js';
 
 // Prompts: the Impromptu prompt builders, the ego history, the answer formats (pure TypeScript).
 export {

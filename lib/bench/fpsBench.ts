@@ -7,7 +7,7 @@
 import os from 'node:os';
 
 import { info, type RuntimeInfo } from '../info.js';
-import { loadModel, type BackendChoice } from '../model/Model.js';
+import { loadModel, type BackendChoice, type LoadModelOptions } from '../model/Model.js';
 import { native } from '../native.js';
 import type { PlanResult, Timings } from '../model/types.js';
 import type { PlanningMode } from '../prompt/answerSpec.js';
@@ -40,6 +40,8 @@ export interface BenchOptions {
   constrained?: boolean;
   /** Called after each measured plan (progress display). */
   onPlan?: (done: number, total: number) => void;
+  /** Passed to loadModel: progress of loading the model. */
+  onLoadProgress?: LoadModelOptions['onProgress'];
 }
 
 export interface PlanRecord {
@@ -58,6 +60,8 @@ export interface BenchReport {
     model: string;
     backend: string;
     backendReason: string;
+    /** The model's warnings (e.g. random weights: the figures are speed, not planning quality). */
+    warnings: readonly string[];
     format: PlanningFormat;
     mode: PlanningMode;
     constrained: boolean;
@@ -158,6 +162,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     pluginLibrary: options.pluginLibrary,
     cudaGraphs: options.cudaGraphs,
     lmHead: options.lmHead,
+    onProgress: options.onLoadProgress,
   });
   const views = format === 'q7' ? 3 : 1;
   const history = syntheticHistory(format === 'q7' ? 4 : 7);
@@ -214,6 +219,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       model: model.dir,
       backend: model.backend.backend,
       backendReason: model.backend.reason,
+      warnings: model.warnings,
       format,
       mode,
       constrained,
@@ -276,6 +282,7 @@ export function formatBenchReport(r: BenchReport): string {
   const device = c.runtime.device ? `${c.runtime.device.name} (sm_${c.runtime.device.sm})` : 'none';
   const lines = [
     `trt-vla bench: ${c.frames} plans (${c.warmup} warm-up per session, not counted), ${c.sessions} session(s), ${c.format} / ${c.mode}${c.constrained ? ', constrained' : ''}`,
+    ...c.warnings.map((w) => `  WARNING: ${w}`),
     `model   ${c.model}`,
     `        hidden ${c.modelShape.hiddenSize}, ${c.modelShape.layers} layers, ${(c.modelShape.weightBytes / 2 ** 20).toFixed(0)} MiB decoder weights, LM head ${c.modelShape.lmHead}`,
     `backend ${c.backend} (${c.backendReason}); ${c.threads} threads; device ${device}`,

@@ -1,14 +1,15 @@
 /** `trt-vla bench`: the FPS benchmark (see lib/bench/fpsBench.ts). */
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { benchHtml } from '../bench/benchHtml.js';
 import { formatBenchReport, runBench } from '../bench/fpsBench.js';
-import { makeModel } from '../model/generate.js';
-import { packageRoot } from '../native.js';
+import { demoModel, userCacheDir } from '../model/generate.js';
+import { LOAD_STAGES } from '../model/Model.js';
 import { invalidArgument } from '../validate.js';
+import { progressLine, type ProgressLine } from './progress.js';
+import { printModelWarnings } from './warnings.js';
 
 const HELP = `Usage: trt-vla bench [--model DIR] [--backend auto|cpu|tensorrt] [--frames N] [--warmup N]
                      [--format nuscenes|q7] [--mode fast|slow] [--sessions K] [--threads N]
@@ -19,8 +20,8 @@ const HELP = `Usage: trt-vla bench [--model DIR] [--backend auto|cpu|tensorrt] [
 Runs the whole plan pipeline on synthetic camera frames and ego history and reports per-stage
 latency percentiles, time to first token, time per output token, token rates, tokens and forward
 passes per plan, end-to-end latency and sustained plans per second (with K concurrent sessions).
-Warm-up plans are not counted. Without --model it benchmarks the tiny demo model (generated into
-models/demo-tiny-awq on first use) on the CPU backend. --json writes every figure with its unit;
+Warm-up plans are not counted. Without --model it benchmarks the tiny demo model (random weights,
+generated into ${userCacheDir()} on first use) on the CPU backend. --json writes every figure with its unit;
 --html writes a self-contained report page.`;
 
 function integer(value: string | undefined, name: string, min: number): number | undefined {
@@ -28,17 +29,6 @@ function integer(value: string | undefined, name: string, min: number): number |
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw invalidArgument(name, `an integer >= ${min}`, value);
   return n;
-}
-
-/** The demo model of `npm run bench`: generated once, reused afterwards. */
-export async function demoModel(): Promise<string> {
-  const dir = path.join(packageRoot, 'models', 'demo-tiny-awq');
-  if (!existsSync(path.join(dir, '.complete'))) {
-    console.error(`trt-vla bench: generating the tiny demo model in ${dir} (random weights; once)`);
-    await makeModel({ preset: 'tiny', quant: 'awq', out: dir, seed: 1 });
-    await writeFile(path.join(dir, '.complete'), '');
-  }
-  return dir;
 }
 
 export const benchCommand = {
@@ -73,10 +63,13 @@ export const benchCommand = {
     if (!['auto', 'cpu', 'tensorrt'].includes(values.backend)) throw invalidArgument('--backend', "'auto', 'cpu' or 'tensorrt'", values.backend);
     if (values.format !== 'nuscenes' && values.format !== 'q7') throw invalidArgument('--format', "'nuscenes' or 'q7'", values.format);
     if (values.mode !== 'fast' && values.mode !== 'slow') throw invalidArgument('--mode', "'fast' or 'slow'", values.mode);
-    const model = values.model ?? (await demoModel());
+    const model =
+      values.model ??
+      (await demoModel((dir) => console.error(`trt-vla bench: generating the tiny demo model (random weights; once) in ${dir}`)));
     const frames = integer(values.frames, '--frames', 1) ?? 20;
-    // A progress bar only where a person watches: a terminal, not CI logs or piped output.
-    const progress = process.stderr.isTTY === true && !process.env.CI;
+    const loading = progressLine('loading the model', LOAD_STAGES.length);
+    // Started once the model is ready, so that its ETA counts plans (warm-up included), not loading.
+    let planning: ProgressLine | undefined;
     const report = await runBench({
       model,
       backend: values.backend as 'auto',
@@ -92,14 +85,11 @@ export const benchCommand = {
       width: integer(values.width, '--width', 28),
       height: integer(values.height, '--height', 28),
       constrained: !values.unconstrained,
-      onPlan: progress
-        ? (done, total) => {
-            const width = 30;
-            const filled = Math.round((done / total) * width);
-            process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} plans`);
-            if (done === total) process.stderr.write('\n');
-          }
-        : undefined,
+      onLoadProgress: (p) => {
+        loading.update(p.done, p.stage);
+        if (p.stage === 'ready') planning = progressLine('bench', frames);
+      },
+      onPlan: (done) => planning?.update(done, 'plans'),
     });
     if (values.json) {
       await mkdir(path.dirname(path.resolve(values.json)), { recursive: true });
@@ -109,6 +99,7 @@ export const benchCommand = {
       await mkdir(path.dirname(path.resolve(values.html)), { recursive: true });
       await writeFile(values.html, benchHtml(report));
     }
+    printModelWarnings(report.config.warnings);
     console.log(formatBenchReport(report));
     if (values.json) console.log(`\njson   ${path.resolve(values.json)}`);
     if (values.html) console.log(`html   ${path.resolve(values.html)}`);

@@ -1,14 +1,18 @@
 /** `trt-vla make-model`: writes a Qwen2.5-VL-shaped checkpoint with seeded random weights. */
 import { parseArgs } from 'node:util';
 
-import { makeModel } from '../model/generate.js';
+import { cachedModelDir, MAKE_MODEL_STEPS, makeModel, userCacheDir } from '../model/generate.js';
 import { MODEL_PRESETS, type ModelPreset } from '../model/presets.js';
 import { invalidArgument } from '../validate.js';
+import { progressLine } from './progress.js';
 
-const HELP = `Usage: trt-vla make-model --preset tiny|small|0.5b-shape|3b-shape [--quant awq|fp16] --out DIR [--seed N] [--threads N]
+const HELP = `Usage: trt-vla make-model --preset tiny|small|0.5b-shape|3b-shape [--quant awq|fp16] [--out DIR] [--seed N] [--threads N]
 
 Writes a Qwen2.5-VL-shaped model with seeded random weights (same seed -> same bytes) in the bundle
-layout (DIR/llm, DIR/visual) with the real Qwen tokenizer. 'tiny' runs a whole plan in milliseconds;
+layout (DIR/llm, DIR/visual) with the real Qwen tokenizer. Without --out it goes to the user cache
+(${userCacheDir()}/PRESET-QUANT-seedN-gV). The model is written to a hidden sibling folder and renamed
+to DIR at the end: an interrupted run leaves no partial model. DIR must be new, empty or an earlier
+make-model output (replaced). 'tiny' runs a whole plan in milliseconds;
 '3b-shape' has the real Qwen2.5-VL-3B dimensions (several GB; for benchmarks), '0.5b-shape' Qwen2.5-0.5B's
 decoder dimensions with a small vision tower (for benchmarks). --quant awq (default)
 stores the decoder's linear layers as AutoAWQ int4 (round-to-nearest).`;
@@ -35,13 +39,23 @@ export const makeModelCommand = {
       throw invalidArgument('--preset', MODEL_PRESETS.join(' | '), values.preset);
     }
     if (values.quant !== 'awq' && values.quant !== 'fp16') throw invalidArgument('--quant', "'awq' or 'fp16'", values.quant);
-    if (!values.out) throw invalidArgument('--out', 'an output directory', values.out);
+    if (values.out === '') throw invalidArgument('--out', 'an output directory', values.out);
     const seed = Number(values.seed);
     if (!Number.isSafeInteger(seed) || seed < 0) throw invalidArgument('--seed', 'a non-negative integer', values.seed);
     const threads = values.threads === undefined ? undefined : Number(values.threads);
+    const preset = values.preset as ModelPreset;
+    const out = values.out ?? cachedModelDir(preset, values.quant, seed);
     const started = performance.now();
-    const dir = await makeModel({ preset: values.preset as ModelPreset, quant: values.quant, out: values.out, seed, threads });
-    console.log(`wrote ${values.preset} (${values.quant}, seed ${seed}) to ${dir} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const progress = progressLine(`make-model ${preset}`, MAKE_MODEL_STEPS.length);
+    const dir = await makeModel({
+      preset,
+      quant: values.quant,
+      out,
+      seed,
+      threads,
+      onProgress: (done, _total, step) => progress.update(done, step),
+    });
+    console.log(`wrote ${preset} (${values.quant}, seed ${seed}, random weights) to ${dir} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return 0;
   },
 };

@@ -1,12 +1,13 @@
 /** `trt-vla plan`: one trajectory from camera images and an ego history. */
 import { parseArgs } from 'node:util';
 
-import type { FrameBuffer } from '../frame.js';
-import { loadModel, type Model } from '../model/Model.js';
+import { frameFromImage } from '../frameFromImage.js';
+import { progressLine } from './progress.js';
+import { printModelWarnings } from './warnings.js';
+import { LOAD_STAGES, loadModel, type Model } from '../model/Model.js';
 import type { PlanResult } from '../model/types.js';
 import { loadEgoHistory } from '../prompt/egoHistory.js';
 import { invalidArgument } from '../validate.js';
-import { TrtVlaError } from '../errors.js';
 
 const HELP = `Usage: trt-vla plan --model DIR --image FILE [--image FILE ...] --history FILE
                     [--format nuscenes|q7] [--mode fast|slow] [--backend auto|cpu|tensorrt]
@@ -18,22 +19,6 @@ Plans the next waypoints (x forward, y left, metres) from JPEG/PNG camera images
 front camera; q7: 1 or 3 views: front, front-right, front-left) and an ego-history JSON file (an
 array of { t, x, y, ax?, ay?, vx?, vy?, speed?, steering? } oldest first, t <= 0 at 0.5 s steps,
 ending with t = 0 at the origin). --json prints the whole PlanResult. --viz draws the trajectory.`;
-
-/** Decodes an image file into a new rgb8 frame of the model (one copy, at load). */
-export async function readImageFrame(model: Model, file: string): Promise<FrameBuffer> {
-  const { default: sharp } = await import('sharp');
-  let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
-  try {
-    decoded = await sharp(file).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-  } catch (err) {
-    throw new TrtVlaError('ERR_INVALID_ARGUMENT', `cannot read image ${file}: ${(err as Error).message}`, { cause: err });
-  }
-  const { width, height, channels } = decoded.info;
-  if (channels !== 3) throw new TrtVlaError('ERR_INVALID_ARGUMENT', `image ${file} has ${channels} channels after conversion; expected 3`);
-  const frame = model.allocFrame({ width, height, format: 'rgb8' });
-  frame.data.set(decoded.data);
-  return frame;
-}
 
 function formatPlan(plan: PlanResult, model: Model): string {
   const t = plan.timings;
@@ -92,14 +77,17 @@ export const planCommand = {
     if (values.format !== 'nuscenes' && values.format !== 'q7') throw invalidArgument('--format', "'nuscenes' or 'q7'", values.format);
     if (values.mode !== 'fast' && values.mode !== 'slow') throw invalidArgument('--mode', "'fast' or 'slow'", values.mode);
     const history = await loadEgoHistory(values.history);
+    const loading = progressLine('loading the model', LOAD_STAGES.length);
     await using model = await loadModel(values.model, {
       backend: values.backend as 'auto',
       threads: values.threads === undefined ? undefined : Number(values.threads),
       pluginLibrary: values.plugin,
       cudaGraphs: !values['no-cuda-graphs'],
       lmHead: values['lm-head'] as 'auto',
+      onProgress: (p) => loading.update(p.done, p.stage),
     });
-    const images = await Promise.all(values.image.map((f) => readImageFrame(model, f)));
+    printModelWarnings(model.warnings);
+    const images = await Promise.all(values.image.map((f) => frameFromImage(model, f)));
     const plan = await model.plan({
       images,
       history,

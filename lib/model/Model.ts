@@ -92,6 +92,28 @@ export interface LoadModelOptions {
    */
   lmHead?: 'auto' | 'fp16' | 'q8';
   signal?: AbortSignal;
+  /**
+   * Called as loading passes each stage (a 3B model takes seconds to minutes on the first load, while
+   * the weights come from disk). An exception thrown here fails the load with it.
+   */
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+/** Stages of {@link loadModel}; the tokenizer and the weights load at the same time, in either order. */
+export const LOAD_STAGES = ['files', 'tokenizer', 'weights', 'ready'] as const;
+
+/** One stage of {@link loadModel} done. */
+export interface LoadProgress {
+  /**
+   * 'files': configs read, backend chosen; 'tokenizer': the tokenizer loaded; 'weights': engines or
+   * weights loaded (mapped and prepared); 'ready': the model is usable.
+   */
+  stage: (typeof LOAD_STAGES)[number];
+  /** Stages done so far (1..total). */
+  done: number;
+  total: number;
+  /** Milliseconds since loadModel was called. */
+  elapsedMs: number;
 }
 
 /** model.description: the native model's dimensions and limits, and what the bundle's files decided. */
@@ -137,6 +159,14 @@ export class Model implements AsyncDisposable {
     const version = engineRelease(files).edgellmVersion;
     if (version !== undefined) description.edgellmVersion = version;
     return description;
+  }
+
+  /**
+   * What a caller must know about this model's plans, as sentences (also on every `plan.warnings`);
+   * empty for a real checkpoint. Today: random weights (`trt-vla make-model`).
+   */
+  get warnings(): readonly string[] {
+    return this.#core.warnings;
   }
 
   /** The files the model was loaded from. */
@@ -313,6 +343,13 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const concurrency = optionalInteger(options.concurrency, 'options.concurrency', 1, 64) ?? 1;
   const lmHead = requireOneOf(options.lmHead ?? 'auto', 'options.lmHead', ['auto', 'fp16', 'q8'] as const);
   const signal = optionalSignal(options.signal, 'options.signal');
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+    throw new TrtVlaError('ERR_INVALID_ARGUMENT', `options.onProgress must be a function, got ${typeof options.onProgress}`);
+  }
+  const started = performance.now();
+  let stagesDone = 0;
+  const progress = (stage: LoadProgress['stage']) =>
+    options.onProgress?.({ stage, done: ++stagesDone, total: LOAD_STAGES.length, elapsedMs: performance.now() - started });
   const regularization = options.imageRegularization ?? IMPROMPTU_IMAGE_REGULARIZATION;
   if (regularization !== false) {
     requireObject(regularization, 'options.imageRegularization');
@@ -325,6 +362,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const backend = await chooseBackend(files, backendChoice);
   requireSupportedRelease(files, backend.backend);
   throwIfAborted(signal);
+  progress('files');
   // The tokenizer thread and the native engines load at the same time.
   const imagePad = configTokenId(files, 'image_token_id', 151655);
   const visionStart = configTokenId(files, 'vision_start_token_id', 151652);
@@ -343,8 +381,24 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const testing = (options as { _testing?: NativeLoadTesting })._testing;
   if (testing !== undefined) spec.testing = requireObject(testing, 'options._testing');
   const [tokenizerResult, handleResult] = await Promise.allSettled([
-    TokenizerHost.load(files.llm.tokenizerDir),
-    withCallerStack(() => native().loadModel(spec)),
+    TokenizerHost.load(files.llm.tokenizerDir).then(async (t) => {
+      try {
+        progress('tokenizer');
+      } catch (err) {
+        await t.dispose();
+        throw err;
+      }
+      return t;
+    }),
+    withCallerStack(() => native().loadModel(spec)).then((h) => {
+      try {
+        progress('weights');
+      } catch (err) {
+        h.dispose();
+        throw err;
+      }
+      return h;
+    }),
   ]);
   if (tokenizerResult.status === 'rejected' || handleResult.status === 'rejected') {
     if (tokenizerResult.status === 'fulfilled') await tokenizerResult.value.dispose();
@@ -362,6 +416,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     const noGenerationConfig = missingGenerationConfigWarning(files);
     if (noGenerationConfig !== undefined) native().logMessage('warning', 'model', noGenerationConfig);
     const core = new ModelCore(handle, tokenizer, files, defaultSampling(files), stopTokens(files, ids.imEnd, ids.endOfText));
+    progress('ready');
     return new Model(core, backend, concurrency);
   } catch (err) {
     handle.dispose();

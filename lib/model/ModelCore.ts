@@ -5,12 +5,14 @@ import { native, type NativeGrammar, type NativeModel } from '../native.js';
 import type { PlanningMode } from '../prompt/answerSpec.js';
 import type { PlanningFormat } from '../prompt/formats.js';
 import type { TokenizerHost } from '../tokenizer/TokenizerHost.js';
-import type { ModelFiles } from './bundle.js';
+import { modelWarnings, type ModelFiles } from './bundle.js';
 import type { SamplingOptions } from './modelConfig.js';
 
 export class ModelCore {
   readonly #grammars = new Map<string, Promise<NativeGrammar>>();
   #disposed = false;
+  /** Warnings every plan of this model carries (see PlanResult.warnings). */
+  readonly warnings: readonly string[];
 
   constructor(
     readonly native: NativeModel,
@@ -18,7 +20,9 @@ export class ModelCore {
     readonly files: ModelFiles,
     readonly defaultSampling: Required<SamplingOptions>,
     readonly stopTokens: number[],
-  ) {}
+  ) {
+    this.warnings = Object.freeze(modelWarnings(files));
+  }
 
   get disposed(): boolean {
     return this.#disposed;

@@ -346,6 +346,7 @@ export class Session implements AsyncDisposable {
         tokens: result.tokens,
         stopReason: result.stopReason as StopReason,
         timings: timingsOf(result, started),
+        warnings: [...this.#core.warnings],
       };
     });
   }

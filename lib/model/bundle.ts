@@ -35,6 +35,21 @@ export interface ModelFiles {
   visual: ComponentFiles & { preprocessorConfig?: Record<string, unknown> };
 }
 
+/** The warning of a model whose weights are random (made by `trt-vla make-model`). */
+export const RANDOM_WEIGHTS_WARNING =
+  'this model has random weights (made by trt-vla make-model): its waypoints are well-formed but meaningless, not a plan';
+
+/** True when a parsed config.json carries the generator's mark `trt_vla.random_weights: true`. */
+export function hasRandomWeights(config: Record<string, unknown> | undefined): boolean {
+  const mark = config?.trt_vla as { random_weights?: unknown } | undefined;
+  return mark?.random_weights === true;
+}
+
+/** What every plan of this model should carry as a warning (random weights, for now). */
+export function modelWarnings(files: ModelFiles): string[] {
+  return hasRandomWeights(files.llm.config) || hasRandomWeights(files.visual.config) ? [RANDOM_WEIGHTS_WARNING] : [];
+}
+
 function loadError(message: string): TrtVlaError {
   return new TrtVlaError('ERR_MODEL_LOAD', message);
 }

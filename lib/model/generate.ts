@@ -4,7 +4,10 @@
  * options -> the same bytes. The weights are scaled so activations stay finite and O(1) through every
  * layer; the text they produce is meaningless, which is what tests, the demo and benchmarks need.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 
 import { TrtVlaError } from '../errors.js';
@@ -18,13 +21,22 @@ export interface MakeModelOptions {
   preset: ModelPreset;
   /** 'awq': decoder linear layers as AutoAWQ int4 (RTN); 'fp16': everything fp16. Default 'awq'. */
   quant?: WeightQuantization;
-  /** Output directory (created; existing generator files are overwritten). */
+  /**
+   * Output directory. The model is written to a hidden sibling folder and renamed to `out` at the end,
+   * so an interrupted run never leaves a partial model at `out`. `out` may be missing, empty, or a
+   * model this generator wrote earlier (replaced); anything else is refused.
+   */
   out: string;
   /** Random seed (non-negative integer). Default 1. */
   seed?: number;
   /** Threads for weight generation. Default: all available. */
   threads?: number;
+  /** Called after each of the {@link MAKE_MODEL_STEPS} files is written (the 3b-shape weights take minutes). */
+  onProgress?: (done: number, total: number, step: string) => void;
 }
+
+/** What makeModel writes, in order: the steps its onProgress reports. */
+export const MAKE_MODEL_STEPS = ['configs and tokenizer', 'decoder weights', 'embedding table', 'vision weights'] as const;
 
 interface PlanEntry {
   name: string;
@@ -108,7 +120,7 @@ export function visionPlan(dims: PresetDims): PlanEntry[] {
   return plan;
 }
 
-function textConfig(dims: PresetDims, quant: WeightQuantization, generator: Record<string, unknown>): Record<string, unknown> {
+function textConfig(dims: PresetDims, quant: WeightQuantization, generator: GeneratorMark): Record<string, unknown> {
   const t = dims.text;
   const config: Record<string, unknown> = {
     architectures: ['Qwen2_5_VLForConditionalGeneration'],
@@ -142,7 +154,7 @@ function textConfig(dims: PresetDims, quant: WeightQuantization, generator: Reco
   return config;
 }
 
-function visionConfig(dims: PresetDims, generator: Record<string, unknown>): Record<string, unknown> {
+function visionConfig(dims: PresetDims, generator: GeneratorMark): Record<string, unknown> {
   const v = dims.vision;
   return {
     architectures: ['Qwen2_5_VLForConditionalGeneration'],
@@ -206,6 +218,126 @@ async function writeJson(file: string, value: unknown): Promise<void> {
   await writeFile(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
+/**
+ * The `trt_vla` object the generator writes into both config.json files. `random_weights: true` is
+ * what marks a model as not a planner (read by bundle.ts `modelWarnings`): `model.warnings` and every
+ * `plan.warnings` say so, the CLI prints a banner. `trt-vla quantize` copies config.json, so the mark survives quantization.
+ */
+export interface GeneratorMark {
+  generator: 'trt-vla make-model';
+  random_weights: true;
+  preset: ModelPreset;
+  quant: WeightQuantization;
+  seed: number;
+  note: string;
+}
+
+/** The user cache folder of trt-vla: `$XDG_CACHE_HOME/trt-vla`, else `~/.cache/trt-vla`. */
+export function userCacheDir(): string {
+  const xdg = process.env.XDG_CACHE_HOME;
+  // The XDG spec: a relative XDG_CACHE_HOME is invalid and must be ignored.
+  const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.cache');
+  return path.join(base, 'trt-vla');
+}
+
+/**
+ * Version of what the generator writes; part of cached model folder names, so a newer package never
+ * reuses a cached model an older generator wrote.
+ */
+export const GENERATOR_FORMAT = 2;
+
+/** The default folder of a generated model in the user cache. */
+export function cachedModelDir(preset: ModelPreset, quant: WeightQuantization, seed: number): string {
+  return path.join(userCacheDir(), `${preset}-${quant}-seed${seed}-g${GENERATOR_FORMAT}`);
+}
+
+/**
+ * The demo model of `trt-vla bench` (tiny, AWQ, seed 1) in the user cache, generated on first use.
+ * `onGenerate` is called before generating (to tell the user why the first run takes longer).
+ */
+export async function demoModel(onGenerate?: (dir: string) => void): Promise<string> {
+  const dir = cachedModelDir('tiny', 'awq', 1);
+  if (!existsSync(dir)) {
+    onGenerate?.(dir);
+    await makeModel({ preset: 'tiny', quant: 'awq', out: dir, seed: 1 });
+  }
+  return dir;
+}
+
+const PARTIAL_INFIX = '.partial-';
+
+/** The hidden sibling folder a run writes into: `.NAME.partial-PID-RANDOM`. */
+function partialDir(out: string): string {
+  return path.join(path.dirname(out), `.${path.basename(out)}${PARTIAL_INFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/** Removes partial folders of `out` left by runs whose process is gone (killed mid-way). */
+async function removeAbandonedPartials(out: string): Promise<void> {
+  const prefix = `.${path.basename(out)}${PARTIAL_INFIX}`;
+  let entries: string[];
+  try {
+    entries = readdirSync(path.dirname(out)).filter((e) => e.startsWith(prefix));
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const pid = Number(entry.slice(prefix.length).split('-')[0]);
+    if (pid === process.pid || (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid))) continue;
+    await rm(path.join(path.dirname(out), entry), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether `dir` is a model this generator wrote (its llm/config.json carries the mark). */
+function isGeneratedModel(dir: string): boolean {
+  try {
+    const config = JSON.parse(readFileSync(path.join(dir, 'llm', 'config.json'), 'utf8')) as Record<string, unknown>;
+    return (config.trt_vla as { generator?: string } | undefined)?.generator === 'trt-vla make-model';
+  } catch {
+    return false;
+  }
+}
+
+/** Checks that `out` may be replaced: missing, an empty folder, or an earlier generated model. */
+function checkReplaceable(out: string): void {
+  if (!existsSync(out)) return;
+  let empty: boolean;
+  try {
+    empty = readdirSync(out).length === 0;
+  } catch (err) {
+    throw new TrtVlaError('ERR_INVALID_ARGUMENT', `the output ${out} exists and is not a folder`, { cause: err });
+  }
+  if (!empty && !isGeneratedModel(out)) {
+    throw new TrtVlaError(
+      'ERR_INVALID_ARGUMENT',
+      `the output folder ${out} is not empty and is not a model make-model wrote; choose a new or empty folder (it is replaced as a whole)`,
+    );
+  }
+}
+
+/** Moves the finished `partial` to `out`, replacing an empty folder or an earlier generated model. */
+async function publish(partial: string, out: string): Promise<void> {
+  checkReplaceable(out);
+  if (existsSync(out)) {
+    const previous = `${partialDir(out)}-old`;
+    // Two renames: `out` is briefly missing, never partial. A concurrent reader that already opened
+    // the old files keeps them (POSIX unlink semantics).
+    await rename(out, previous);
+    await rename(partial, out);
+    await rm(previous, { recursive: true, force: true });
+  } else {
+    await rename(partial, out);
+  }
+}
+
 /** Writes the bundle and returns the directory. */
 export async function makeModel(options: MakeModelOptions): Promise<string> {
   const dims = PRESET_DIMS[options.preset];
@@ -213,29 +345,58 @@ export async function makeModel(options: MakeModelOptions): Promise<string> {
   const quant = options.quant ?? 'awq';
   const seed = options.seed ?? 1;
   const out = path.resolve(options.out);
+  checkReplaceable(out);
+  await mkdir(path.dirname(out), { recursive: true });
+  await removeAbandonedPartials(out);
+  const partial = partialDir(out);
+  try {
+    await writeModelFiles(partial, dims, { preset: options.preset, quant, seed, threads: options.threads, onProgress: options.onProgress });
+    await publish(partial, out);
+  } catch (err) {
+    await rm(partial, { recursive: true, force: true });
+    throw err;
+  }
+  return out;
+}
+
+async function writeModelFiles(
+  out: string,
+  dims: PresetDims,
+  options: Pick<MakeModelOptions, 'preset' | 'threads' | 'onProgress'> & { quant: WeightQuantization; seed: number },
+): Promise<void> {
+  const { quant, seed } = options;
+  let done = 0;
+  const stepDone = () => options.onProgress?.(++done, MAKE_MODEL_STEPS.length, MAKE_MODEL_STEPS[done - 1]!);
   const llmDir = path.join(out, 'llm');
   const visualDir = path.join(out, 'visual');
   await mkdir(llmDir, { recursive: true });
   await mkdir(visualDir, { recursive: true });
-  const generator = { generator: 'trt-vla make-model', preset: options.preset, quant, seed, note: 'random weights, not a trained model' };
+  const generator: GeneratorMark = {
+    generator: 'trt-vla make-model',
+    random_weights: true,
+    preset: options.preset,
+    quant,
+    seed,
+    note: 'random weights, not a trained model',
+  };
   const run = { threads: options.threads, metadata: { format: 'pt', generator: 'trt-vla make-model' } };
   const t = dims.text;
 
   await writeJson(path.join(llmDir, 'config.json'), textConfig(dims, quant, generator));
   await writeJson(path.join(llmDir, 'generation_config.json'), GENERATION_CONFIG);
   await writeQwen25VLTokenizerFiles(llmDir);
+  await writeJson(path.join(visualDir, 'config.json'), visionConfig(dims, generator));
+  await writeJson(path.join(visualDir, 'preprocessor_config.json'), preprocessorConfig(dims));
+  stepDone();
   await native().writeRandomCheckpoint(path.join(llmDir, 'model.safetensors'), llmPlan(dims, quant === 'awq'), seed, run);
+  stepDone();
   await native().writeRandomCheckpoint(
     path.join(llmDir, 'embedding.safetensors'),
     [{ name: 'embedding', shape: [t.vocabSize, t.hiddenSize], std: EMBEDDING_STD, seedName: 'model.embed_tokens.weight' }],
     seed,
     run,
   );
-  await writeJson(path.join(visualDir, 'config.json'), visionConfig(dims, generator));
-  await writeJson(path.join(visualDir, 'preprocessor_config.json'), preprocessorConfig(dims));
+  stepDone();
   await native().writeRandomCheckpoint(path.join(visualDir, 'model.safetensors'), visionPlan(dims), seed, run);
-  // A stale engine from another tool would be picked over these weights by the TensorRT backend.
-  await rm(path.join(llmDir, 'llm.engine'), { force: true });
-  await rm(path.join(visualDir, 'visual.engine'), { force: true });
-  return out;
+  stepDone();
 }

@@ -104,6 +104,11 @@ export interface PlanResult {
   tokens: Int32Array;
   stopReason: StopReason;
   timings: Timings;
+  /**
+   * Things the caller must know about this plan, as sentences; empty for a real checkpoint. Today:
+   * the model has random weights (`trt-vla make-model`), so the waypoints mean nothing.
+   */
+  warnings: readonly string[];
 }
 
 export interface TokenEvent {

