@@ -5,7 +5,7 @@ import { loadModel, type Model } from '../model/Model.js';
 import { runParity, type ErrorStats, type ParityReport } from '../model/parity.js';
 import { IMAGE_PLACEHOLDER } from '../tokenizer/chatTemplate.js';
 import { invalidArgument } from '../validate.js';
-import { readImageFrame } from './plan.js';
+import { frameFromImage } from '../frameFromImage.js';
 
 const HELP = `Usage: trt-vla parity --model BUNDLE --reference CHECKPOINT [--image FILE ...] [--prompt TEXT]
                       [--steps N] [--positions N] [--backend auto|cpu|tensorrt] [--threads N]
@@ -106,7 +106,7 @@ export const parityCommand = {
     await using model = await loadModel(values.model, { backend: values.backend as 'auto', threads, pluginLibrary: values.plugin });
     // The reference's KV cache must hold what the bundle's does.
     await using reference: Model = await loadModel(values.reference, { backend: 'cpu', threads, maxKvCapacity: Math.max(model.description.kvCapacity, 64) });
-    const images = await Promise.all((values.image ?? []).map((f) => readImageFrame(model, f)));
+    const images = await Promise.all((values.image ?? []).map((f) => frameFromImage(model, f)));
     const report = await runParity(model, reference, {
       messages: [{ role: 'user', content: `${IMAGE_PLACEHOLDER.repeat(images.length)}${values.prompt}` }],
       images,
