@@ -170,6 +170,8 @@ export interface NativeModelDescription {
   imagePad: number;
   /** Entries per logits row: vocabSize, or a reduced vocabulary's size. */
   logitsWidth: number;
+  /** EAGLE-base LLM engines (eagle_base.engine): the most tokens one verification call takes; 0 otherwise. */
+  maxVerifyTokens: number;
 }
 
 export interface NativeModel {

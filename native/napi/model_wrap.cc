@@ -442,6 +442,7 @@ Napi::Value ModelHandle::describe(Napi::CallbackInfo const& info) {
     out.Set("weightBytes", m->weightBytes);
     if (!m->lmHead.empty()) out.Set("lmHead", m->lmHead);
     out.Set("logitsWidth", m->logitsWidth());
+    out.Set("maxVerifyTokens", m->maxVerifyTokens);
     out.Set("imagePad", m->tokens.imagePad);
     return out;
   });

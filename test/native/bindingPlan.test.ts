@@ -147,9 +147,10 @@ describe('binding plan (recorded on the CPU engines)', () => {
     const run = async (h: Handle) => {
       const session = h.createSession();
       h.takeBindingLog();
-      const r = await session.generate({ inputIds: prompt, maxNewTokens: 160, requestId: 4, usePrefixCache: false, grammar }, () => {});
+      const r = await session.generate({ inputIds: prompt, maxNewTokens: 120, requestId: 4, usePrefixCache: false, grammar }, () => {});
       const llm = steps(h.takeBindingLog()).filter((s) => s.engine === 'llm');
       session.dispose();
+      h.dispose();
       return { tokens: Array.from(r.tokens), forced: r.forcedTokens, afterPrompt: llm.slice(Math.ceil(prompt.length / CHUNK)) };
     };
     const chunked = await run(await load({}, 1024));
@@ -173,10 +174,12 @@ describe('binding plan (recorded on the CPU engines)', () => {
     expect(stepped.afterPrompt.every((s) => s.profile === 1 && s.shapes.get('inputs_embeds')![1] === 1)).toBe(true);
     expect(new Set(stepped.afterPrompt.map((s) => s.addresses.get('inputs_embeds'))).size).toBe(1);
     expect(stepped.afterPrompt.length).toBeGreaterThan(chunked.afterPrompt.length);
-  });
+  }, 240_000);
 
   it('binds the EAGLE-base dummies in prefill and a one-token tree in decode on an EAGLE-base engine', async () => {
     const eagle = await load({ eagleBaseVerifyTokens: 6 });
+    expect(eagle.describe().maxVerifyTokens).toBe(6);
+    expect(handle.describe().maxVerifyTokens).toBe(0);
     const session = eagle.createSession();
     eagle.takeBindingLog();
     const prompt = Array.from({ length: 20 }, (_, i) => 100 + i);
