@@ -211,6 +211,8 @@ export interface NativeModelDescription {
    * [minPerImage, maxPerImage] tokens; a request beyond maxTotal or maxImages is refused.
    */
   imageTokens?: { minPerImage: number; maxPerImage: number; maxTotal: number; maxImages: number };
+  /** EAGLE-base LLM engines (eagle_base.engine): the most tokens one verification call takes; 0 otherwise. */
+  maxVerifyTokens: number;
 }
 
 export interface NativeModel {

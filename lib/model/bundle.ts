@@ -87,18 +87,33 @@ function requireFile(file: string, what: string): string {
   return file;
 }
 
+/**
+ * The LLM config and engine of an Edge-LLM engine folder: llm.engine with config.json, or, built with
+ * `llm_build --eagleBase`, eagle_base.engine with base_config.json (Edge-LLM 0.6.1
+ * cpp/builder/llmBuilder.cpp:114-127,714-731). A vanilla engine is preferred when both are present.
+ */
+function edgeLlmLlmBuild(llmDir: string): { config: string; engine: string } | undefined {
+  const vanilla = { config: path.join(llmDir, 'config.json'), engine: path.join(llmDir, 'llm.engine') };
+  const eagleBase = { config: path.join(llmDir, 'base_config.json'), engine: path.join(llmDir, 'eagle_base.engine') };
+  if (existsSync(vanilla.engine) && existsSync(vanilla.config)) return vanilla;
+  if (existsSync(eagleBase.engine) && existsSync(eagleBase.config)) return eagleBase;
+  if (existsSync(vanilla.config)) return vanilla;
+  return existsSync(eagleBase.config) ? eagleBase : undefined;
+}
+
 export function resolveModelFiles(dir: string): ModelFiles {
   const root = path.resolve(dir);
   if (!existsSync(root) || !statSync(root).isDirectory()) throw loadError(`model directory not found: ${root}`);
   const llmDir = path.join(root, 'llm');
-  if (existsSync(path.join(llmDir, 'config.json'))) {
+  const llmBuild = edgeLlmLlmBuild(llmDir);
+  if (llmBuild !== undefined) {
     const visualDir = path.join(root, 'visual');
-    const llmConfigPath = path.join(llmDir, 'config.json');
+    const llmConfigPath = llmBuild.config;
     const visualConfigPath = requireFile(path.join(visualDir, 'config.json'), 'the visual encoder config (visual/config.json)');
     requireFile(path.join(llmDir, 'tokenizer.json'), 'the tokenizer (llm/tokenizer.json)');
     const embeddingFile = path.join(llmDir, 'embedding.safetensors');
     const vocabMapFile = path.join(llmDir, 'vocab_map.safetensors');
-    const llmEngine = path.join(llmDir, 'llm.engine');
+    const llmEngine = llmBuild.engine;
     const visualEngine = path.join(visualDir, 'visual.engine');
     return {
       dir: root,

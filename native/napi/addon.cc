@@ -67,6 +67,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   testing.Set("loadCpuLlmEngine", Napi::Function::New(env, loadCpuLlmEngine, "loadCpuLlmEngine"));
   testing.Set("loadCpuVisionEngine", Napi::Function::New(env, loadCpuVisionEngine, "loadCpuVisionEngine"));
   testing.Set("checkEngine", Napi::Function::New(env, checkEngine, "checkEngine"));
+  testing.Set("checkBindings", Napi::Function::New(env, checkBindings, "checkBindings"));
   testing.Set("cuda", makeCudaTestingExports(env));
   exports.Set("testing", testing);
   return exports;

@@ -5,6 +5,7 @@
 #include "core/json.h"
 #include "engine/cpu/llm_engine.h"
 #include "engine/cpu/vision_engine.h"
+#include "engine/binding_check.h"
 #include "engine/described_engine.h"
 #include "vla/engine_check.h"
 #include "napi/addon_data.h"
@@ -287,6 +288,7 @@ Napi::Value loadCpuLlmEngine(Napi::CallbackInfo const& info) {
       load.limits.maxBatch = static_cast<int>(optionalInteger(l, "maxBatch", 1, 1, 64));
       load.limits.maxInputLength = static_cast<int>(optionalInteger(l, "maxInputLength", 4096, 1, 1 << 20));
       load.limits.maxKvCapacity = static_cast<int>(optionalInteger(l, "maxKvCapacity", 4096, 1, 1 << 20));
+      load.limits.maxVerifyTreeSize = static_cast<int>(optionalInteger(l, "maxVerifyTreeSize", 0, 0, 1 << 20));
     }
     load.pool = makePool(spec);
     return queueLoad(env, [load = std::move(load)](std::unique_ptr<engine::Engine>& engine, std::shared_ptr<ThreadPool>& pool,
@@ -394,6 +396,7 @@ Napi::Value checkEngine(Napi::CallbackInfo const& info) {
       limits.Set("maxInputLength", l.maxInputLength);
       limits.Set("kvCapacity", l.kvCapacity);
       limits.Set("vocabSize", l.vocabSize);
+      limits.Set("maxVerifyTokens", l.maxVerifyTokens);
     } else {
       TV_CHECK_ARG(kind == "visual", "kind must be 'llm' or 'visual'");
       vla::VisualBuildFlags build;
@@ -418,6 +421,32 @@ Napi::Value checkEngine(Napi::CallbackInfo const& info) {
     out.Set("problems", list);
     out.Set("limits", limits);
     return out;
+  });
+}
+
+Napi::Value checkBindings(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    std::unique_ptr<engine::DescribedEngine> engine = describedEngineFromJs(requireObject(info[0], "description"));
+    Napi::Object b = requireObject(info[1], "bindings");
+    int const profile = static_cast<int>(optionalInteger(b, "profile", 0, 0, 64));
+    TV_CHECK_ARG(profile < engine->optimizationProfiles(), "no optimization profile ", profile);
+    engine::BindingTable table;
+    Napi::Object shapes = requireObject(b.Get("shapes"), "shapes");
+    Napi::Array names = shapes.GetPropertyNames();
+    for (std::uint32_t i = 0; i < names.Length(); ++i) {
+      std::string const name = names.Get(i).As<Napi::String>().Utf8Value();
+      engine::Shape const shape(requireIntegerArray(shapes.Get(name), "shape"));
+      engine::TensorDesc const* desc = engine->findTensor(name);
+      TV_CHECK_ARG(desc != nullptr && desc->mode == engine::TensorIOMode::kInput, "'", name, "' is not an input of this engine");
+      // As setInputShape does on every backend.
+      engine::checkInputShape(*desc, engine->profileShapes(name, profile), profile, shape);
+      table.setShape(name, shape);
+    }
+    static char const kSomewhere = 0;  // any non-null address: only presence is checked
+    for (std::string const& name : requireStringArray(b, "addresses")) table.setAddress(name, const_cast<char*>(&kSomewhere));
+    table.requireRunnable(engine->ioTensors(), profile, [&](std::string const& name, int p) { return engine->profileShapes(name, p); });
+    return env.Undefined();
   });
 }
 

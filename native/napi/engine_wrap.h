@@ -65,5 +65,9 @@ Napi::Value loadCpuLlmEngine(Napi::CallbackInfo const& info);
 Napi::Value loadCpuVisionEngine(Napi::CallbackInfo const& info);
 // The engine compatibility checks (vla/engine_check.h) on an engine given by its interface only.
 Napi::Value checkEngine(Napi::CallbackInfo const& info);
+// checkBindings(description, { profile, shapes: { name: dims }, addresses: names[] }): the check every
+// execution context runs before an enqueue (engine/binding_check.h, also before TensorRT's enqueueV3);
+// throws its TrtVlaError, returns undefined when the bindings may run.
+Napi::Value checkBindings(Napi::CallbackInfo const& info);
 
 }  // namespace tv::napi

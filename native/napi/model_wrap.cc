@@ -66,6 +66,9 @@ vla::ModelLoadSpec parseLoadSpec(Napi::Object spec) {
   if (testing.IsObject()) {
     Napi::Object t = testing.As<Napi::Object>();
     s.recordBindings = optionalBoolean(t, "recordBindings", false);
+    s.decodeStepsBelow = static_cast<int>(optionalInteger(t, "decodeStepsBelow", 0, 0, 1 << 20));
+    // The CPU LLM engine with an EAGLE-base interface (engine/cpu/llm_engine.h LlmLimits::maxVerifyTreeSize).
+    s.llmLimits.maxVerifyTreeSize = static_cast<int>(optionalInteger(t, "eagleBaseVerifyTokens", 0, 0, 128));
     s.devicePipeline = optionalBoolean(t, "devicePipeline", false);
     s.mappedFrames = optionalBoolean(t, "mappedFrames", true);
   }
@@ -570,6 +573,7 @@ Napi::Value ModelHandle::describe(Napi::CallbackInfo const& info) {
     out.Set("weightBytes", m->weightBytes);
     if (!m->lmHead.empty()) out.Set("lmHead", m->lmHead);
     out.Set("logitsWidth", m->logitsWidth());
+    out.Set("maxVerifyTokens", m->maxVerifyTokens);
     out.Set("imagePad", m->tokens.imagePad);
     if (m->vision) {
       // What one request's images may be (the visual engine's profile, lowered by loadModel's options).

@@ -29,10 +29,14 @@ class DeviceEngineMemory final : public EngineMemory {
   engine::MemoryLocation location() const override { return engine::MemoryLocation::kDevice; }
   void* allocate(std::size_t bytes) override;
   void release(void* p) noexcept override;
-  // Host memory may be pageable: cudaMemcpyAsync stages a pageable upload before returning, and the
-  // pipeline synchronizes the stream before it reads a download.
+  // Host memory may be pageable: cudaMemcpyAsync stages a pageable upload before returning (possibly
+  // waiting for the stream), and the pipeline synchronizes the stream before it reads a download. Values
+  // uploaded every engine call go through createScalarUploads instead (pinned).
   void upload(void* dst, void const* src, std::size_t bytes, engine::Stream& stream) override;
   void download(void* dst, void const* src, std::size_t bytes, engine::Stream& stream) override;
+  void copy(void* dst, void const* src, std::size_t bytes, engine::Stream& stream) override;
+  // A ring of pinned slots, each reused only after the copy out of it has run (an event per slot).
+  std::unique_ptr<ScalarUploads> createScalarUploads(std::size_t slotBytes) override;
   std::unique_ptr<engine::Stream> createStream() override { return std::make_unique<EngineStream>(); }
 
  private:

@@ -53,6 +53,9 @@ class Checker {
 
 }  // namespace
 
+// The LLM contract of Edge-LLM 0.6.1, vanilla (llm.engine) and EAGLE-base (eagle_base.engine) exports with
+// the AttentionPlugin: names llm_export.py:723-749, dtypes/ranks of the dummy inputs :309-392, dynamic axes
+// :751-828, profiles cpp/builder/llmBuilder.cpp:289-421,635-652.
 std::vector<std::string> checkLlmEngine(engine::Engine const& engine, TextModelInfo const& text, int logitsWidth, LlmEngineLimits& limits) {
   std::vector<std::string> problems;
   Checker c(engine, problems);
@@ -60,19 +63,34 @@ std::vector<std::string> checkLlmEngine(engine::Engine const& engine, TextModelI
   if (engine.optimizationProfiles() != 2) {
     c.fail("the engine has " + std::to_string(engine.optimizationProfiles()) + " optimization profiles; Edge-LLM LLM engines have 2 (prefill, decode)");
   }
+  // An EAGLE-base engine is recognised by its extra tensors (llm_export.py:735-736,744-746); all three
+  // must then be right.
+  bool const eagle = engine.findTensor(names::kAttentionMask) != nullptr || engine.findTensor(names::kAttentionPosId) != nullptr ||
+                     engine.findTensor(names::kHiddenStates) != nullptr;
   auto const* embeds = c.tensor(names::kInputsEmbeds, M::kInput, DType::kF16, 3);
   c.dim(embeds, 2, text.hiddenSize, "hidden_size");
   c.tensor(names::kContextLengths, M::kInput, DType::kI32, 1);
-  c.tensor(names::kLastTokenIds, M::kInput, DType::kI64, 2);
+  auto const* lastTokenIds = c.tensor(names::kLastTokenIds, M::kInput, DType::kI64, 2);
+  // Static 1 in a vanilla export, dynamic in an EAGLE one (llm_export.py:778-783).
+  if (!eagle) c.dim(lastTokenIds, 1, 1, "one selected token per sequence");
   c.tensor(names::kKvCacheStartIndex, M::kInput, DType::kI32, 1);
   auto const* rope = c.tensor(names::kRopeCosSin, M::kInput, DType::kF32, 3);
   c.dim(rope, 2, text.headDim, "rotary dim = head_dim");
-  auto const* logits = c.tensor(names::kLogits, M::kOutput, DType::kF32, 2);
-  limits.vocabSize = logits != nullptr && logits->shape[1] > 0 ? static_cast<int>(logits->shape[1]) : 0;
+  // Rank 3 [B, num_tokens, V]: lm_head on GatherND(hidden, last_token_ids) (llm_model.py:464-470); Edge-LLM's
+  // runtime reads V from dim 2 (llmEngineRunner.cpp:800-803).
+  auto const* logits = c.tensor(names::kLogits, M::kOutput, DType::kF32, 3);
+  limits.vocabSize = logits != nullptr && logits->shape[2] > 0 ? static_cast<int>(logits->shape[2]) : 0;
   if (logits != nullptr && limits.vocabSize != logitsWidth) {
     c.fail("logits have " + std::to_string(limits.vocabSize) + " entries per token, expected " + std::to_string(logitsWidth) +
            (logitsWidth == text.vocabSize ? " (vocab_size; a reduced-vocabulary engine needs its vocab_map.safetensors)"
                                           : " (the reduced vocabulary of vocab_map.safetensors)"));
+  }
+  if (eagle) {
+    c.tensor(names::kAttentionMask, M::kInput, DType::kI32, 3);
+    c.tensor(names::kAttentionPosId, M::kInput, DType::kI32, 2);
+    // Three layers' hidden states concatenated (llm_model.py:472-485).
+    auto const* hidden = c.tensor(names::kHiddenStates, M::kOutput, DType::kF16, 3);
+    c.dim(hidden, 2, 3 * static_cast<std::int64_t>(text.hiddenSize), "3 * hidden_size");
   }
   for (int l = 0; l < text.layers; ++l) {
     for (bool past : {true, false}) {
@@ -88,8 +106,12 @@ std::vector<std::string> checkLlmEngine(engine::Engine const& engine, TextModelI
   for (engine::TensorDesc const& t : engine.ioTensors()) {
     bool const known = t.name == names::kInputsEmbeds || t.name == names::kContextLengths || t.name == names::kLastTokenIds ||
                        t.name == names::kKvCacheStartIndex || t.name == names::kRopeCosSin || t.name == names::kLogits ||
+                       t.name == names::kAttentionMask || t.name == names::kAttentionPosId || t.name == names::kHiddenStates ||
                        t.name.rfind("past_key_values_", 0) == 0 || t.name.rfind("present_key_values_", 0) == 0;
-    if (!known) c.fail("unsupported tensor '" + t.name + "' (EAGLE, LoRA, Qwen3-VL deepstack and TRT-native-attention engines are not supported)");
+    if (!known) {
+      c.fail("unsupported tensor '" + t.name +
+             "' (EAGLE draft, LoRA, Qwen3-VL deepstack and TRT-native-attention engines are not supported)");
+    }
   }
   if (!problems.empty() || engine.optimizationProfiles() != 2) return problems;
 
@@ -97,7 +119,40 @@ std::vector<std::string> checkLlmEngine(engine::Engine const& engine, TextModelI
   engine::ProfileShapes const decode = c.profile(names::kInputsEmbeds, names::kDecodeProfile);
   limits.maxBatch = static_cast<int>(prefill.max[0]);
   limits.maxInputLength = static_cast<int>(prefill.max[1]);
-  if (decode.max[1] != 1) c.fail("the decode profile (1) takes " + std::to_string(decode.max[1]) + " tokens per step; expected 1");
+  std::string const decodeWhat = "the decode profile (1)";
+  if (decode.min[1] != 1) c.fail(decodeWhat + " does not take single tokens (inputs_embeds min " + decode.min.str() + ")");
+  // Prefill selects one token per sequence in both kinds of engine (llmBuilder.cpp:349-352,373-377).
+  if (c.profile(names::kLastTokenIds, names::kPrefillProfile).max[1] != 1) {
+    c.fail("the prefill profile's last_token_ids select more than one token per sequence");
+  }
+  if (!eagle) {
+    if (decode.max[1] != 1) c.fail(decodeWhat + " takes " + std::to_string(decode.max[1]) + " tokens per step; expected 1");
+    if (c.profile(names::kLastTokenIds, names::kDecodeProfile).max[1] != 1) {
+      c.fail(decodeWhat + "'s last_token_ids select more than one token per sequence (an EAGLE-base engine without its tensors?)");
+    }
+  } else {
+    // --maxVerifyTreeSize N: profile 1 takes N tokens and selects N logits rows; the tree mask and position
+    // ids cover N tokens; profile 0 binds [B, 1, 1] / [B, 1] dummies (llmBuilder.cpp:357-421).
+    int const n = static_cast<int>(decode.max[1]);
+    std::int64_t const maskWords = (n + 31) / 32 * 32;
+    auto expectMax = [&](char const* name, int p, int dim, std::int64_t expected, char const* meaning) {
+      std::int64_t const got = c.profile(name, p).max[dim];
+      if (got != expected) {
+        c.fail(std::string(name) + " profile " + std::to_string(p) + " max dimension " + std::to_string(dim) + " is " + std::to_string(got) +
+               ", expected " + std::to_string(expected) + " (" + meaning + ")");
+      }
+    };
+    expectMax(names::kLastTokenIds, names::kDecodeProfile, 1, n, "maxVerifyTreeSize, as inputs_embeds");
+    expectMax(names::kAttentionPosId, names::kDecodeProfile, 1, n, "maxVerifyTreeSize, as inputs_embeds");
+    expectMax(names::kAttentionMask, names::kDecodeProfile, 1, n, "maxVerifyTreeSize, as inputs_embeds");
+    expectMax(names::kAttentionMask, names::kDecodeProfile, 2, maskWords, "maxVerifyTreeSize rounded up to 32");
+    expectMax(names::kAttentionPosId, names::kPrefillProfile, 1, 1, "a dummy in prefill");
+    expectMax(names::kAttentionMask, names::kPrefillProfile, 1, 1, "a dummy in prefill");
+    expectMax(names::kAttentionMask, names::kPrefillProfile, 2, 1, "a dummy in prefill");
+    // The plugin's tree attention handles at most 128 tokens (cpp/plugins/attentionPlugin/attentionPlugin.cpp:80-82).
+    if (n > 128) c.fail("the engine verifies up to " + std::to_string(n) + " tokens; Edge-LLM's tree attention handles at most 128");
+    limits.maxVerifyTokens = n;
+  }
   if (c.profile(names::kKvCacheStartIndex, names::kPrefillProfile).min[0] != 0) {
     c.fail("the prefill profile does not allow an empty kvcache_start_index (fresh prefill)");
   }
@@ -111,8 +166,17 @@ std::vector<std::string> checkLlmEngine(engine::Engine const& engine, TextModelI
     }
   }
   limits.kvCapacity = capacity;
+  // The session binds a table of Cap rows (dim 1 is dynamic in the engine, llm_export.py:771-774; llm_build pins
+  // it to Cap in both profiles, llmBuilder.cpp:303-310).
   if (rope != nullptr && rope->shape[1] != -1 && rope->shape[1] != capacity) {
     c.fail("rope_rotary_cos_sin covers " + std::to_string(rope->shape[1]) + " positions but the KV capacity is " + std::to_string(capacity));
+  }
+  for (int p : {names::kPrefillProfile, names::kDecodeProfile}) {
+    engine::ProfileShapes const r = c.profile(names::kRopeCosSin, p);
+    if (capacity >= 0 && (r.min[1] > capacity || r.max[1] < capacity)) {
+      c.fail("rope_rotary_cos_sin profile " + std::to_string(p) + " allows " + r.min.str() + " .. " + r.max.str() + ", not the " +
+             std::to_string(capacity) + " positions of the KV capacity");
+    }
   }
   if (limits.maxInputLength > capacity) c.fail("the prefill profile takes more tokens than the KV cache holds");
   return problems;

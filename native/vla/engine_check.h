@@ -17,6 +17,10 @@ struct LlmEngineLimits {
   int maxInputLength = 0;
   int kvCapacity = 0;
   int vocabSize = 0;  // the logits width (reduced when the engine has a reduced vocabulary)
+  // EAGLE-base engines (llm_build --eagleBase --maxVerifyTreeSize N): the most tokens one verification
+  // call (profile 1) takes, N; 0 for vanilla engines, whose decode profile takes one token.
+  int maxVerifyTokens = 0;
+  bool eagleBase() const { return maxVerifyTokens > 0; }
 };
 
 // Mismatches between an LLM engine and the model config (empty when compatible); fills limits.

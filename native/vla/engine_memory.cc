@@ -16,4 +16,25 @@ void* HostEngineMemory::allocate(std::size_t bytes) {
 
 void HostEngineMemory::release(void* p) noexcept { std::free(p); }
 
+namespace {
+
+// Host engines run when enqueue is called: a plain copy is the whole upload.
+class HostScalarUploads final : public ScalarUploads {
+ public:
+  explicit HostScalarUploads(std::size_t slotBytes) : slotBytes_(slotBytes) {}
+  void upload(void* dst, void const* src, std::size_t bytes, engine::Stream&) override {
+    TV_CHECK_INTERNAL(bytes <= slotBytes_, "a scalar upload of ", bytes, " bytes exceeds its ", slotBytes_, "-byte slot");
+    std::memcpy(dst, src, bytes);
+  }
+
+ private:
+  std::size_t slotBytes_;
+};
+
+}  // namespace
+
+std::unique_ptr<ScalarUploads> HostEngineMemory::createScalarUploads(std::size_t slotBytes) {
+  return std::make_unique<HostScalarUploads>(slotBytes);
+}
+
 }  // namespace tv::vla

@@ -11,6 +11,18 @@
 
 namespace tv::vla {
 
+// Small host values (an engine call's scalars) on their way into engine memory. Each upload copies the
+// value out first, so the caller's variable may change or go out of scope at once. Device memory stages
+// them in pinned host memory: a cudaMemcpyAsync from pageable memory may synchronize with the stream
+// (CUDA's "API synchronization behavior"; audit finding #8), while Edge-LLM's host tensors are pinned
+// (Edge-LLM 0.6.1 cpp/common/tensor.cpp:166-168).
+class ScalarUploads {
+ public:
+  virtual ~ScalarUploads() = default;
+  // bytes <= the slot size given at creation.
+  virtual void upload(void* dst, void const* src, std::size_t bytes, engine::Stream& stream) = 0;
+};
+
 class EngineMemory {
  public:
   virtual ~EngineMemory() = default;
@@ -19,6 +31,10 @@ class EngineMemory {
   virtual void release(void* p) noexcept = 0;
   virtual void upload(void* dst, void const* src, std::size_t bytes, engine::Stream& stream) = 0;
   virtual void download(void* dst, void const* src, std::size_t bytes, engine::Stream& stream) = 0;
+  // Between two buffers of this memory, in stream order.
+  virtual void copy(void* dst, void const* src, std::size_t bytes, engine::Stream& stream) = 0;
+  // Staging for one session's per-call scalars (slotBytes each, at most).
+  virtual std::unique_ptr<ScalarUploads> createScalarUploads(std::size_t slotBytes) = 0;
   // A stream of its own for one session (a CUDA stream on the device), so sessions run concurrently.
   virtual std::unique_ptr<engine::Stream> createStream() = 0;
 };
@@ -30,6 +46,8 @@ class HostEngineMemory final : public EngineMemory {
   void release(void* p) noexcept override;
   void upload(void* dst, void const* src, std::size_t bytes, engine::Stream&) override { std::memcpy(dst, src, bytes); }
   void download(void* dst, void const* src, std::size_t bytes, engine::Stream&) override { std::memcpy(dst, src, bytes); }
+  void copy(void* dst, void const* src, std::size_t bytes, engine::Stream&) override { std::memmove(dst, src, bytes); }
+  std::unique_ptr<ScalarUploads> createScalarUploads(std::size_t slotBytes) override;
   std::unique_ptr<engine::Stream> createStream() override { return std::make_unique<engine::HostStream>(); }
 };
 

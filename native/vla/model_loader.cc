@@ -223,6 +223,8 @@ std::shared_ptr<VlaModel> loadVlaModel(ModelLoadSpec spec) {
   // Every engine, of either backend, must match the configs before anything runs.
   LlmEngineLimits llmLimits;
   requireCompatible(checkLlmEngine(*model->llm, model->text, model->logitsWidth(), llmLimits), "the LLM engine");
+  model->maxVerifyTokens = llmLimits.maxVerifyTokens;
+  model->decodeStepsBelow = spec.decodeStepsBelow;
   if (model->vision) {
     VisionEngineLimits visionLimits;
     requireCompatible(checkVisionEngine(*model->vision, vc.patchDim(), vc.headDim() / 2, tc.hiddenSize, visualBuild, visionLimits),

@@ -51,6 +51,7 @@ struct ModelLoadSpec {
   int requestedImageTokensPerImage = 0;
   TensorrtOptions tensorrt;
   bool recordBindings = false;  // tests: wrap the engines in engine::RecordingEngine
+  int decodeStepsBelow = 0;     // tests: VlaModel::decodeStepsBelow (0: the session's default)
   // Tests: run the CPU engines behind device memory and the device pipeline ops
   // (device_staged_engine.h), to compare the device pipeline with the host one without TensorRT.
   // ERR_BACKEND_UNAVAILABLE without a CUDA build and a device (real or emulated).

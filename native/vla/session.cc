@@ -28,6 +28,27 @@ int firstImagePad(std::int32_t const* ids, int count, std::int32_t imagePad) {
   return count;
 }
 
+// Forced runs (the sampled token plus the tokens a grammar forces after it) shorter than this are fed as
+// decode steps (profile 1, one token each, each a replay of the one decode CUDA graph); longer ones as one
+// chunked-prefill call (profile 0). What each costs on an Edge-LLM engine:
+// - a decode step streams the weights once: T_w ~ 10 ms for the INT4 Qwen2.5-VL-3B (~1.6 GB incl. the
+//   fp16 LM head) at Orin's ~160 GB/s;
+// - a chunked call of k tokens streams them once too (the INT4 plugin stays on its GEMV kernel for
+//   M <= 6, audit §5.4), plus: the plugin's CHUNKED_PREFILL converts the whole KV cache of every layer
+//   before attention, O(Cap) not O(k): [B,2,Hkv,Cap,D] fp16 read and written, ~74 KB * Cap for 36 layers,
+//   300 MB ~ 2 ms at Cap 4096 (Edge-LLM 0.6.1 cpp/plugins/attentionPlugin/attentionPlugin.cpp:744-772,
+//   cpp/kernels/contextAttentionKernels/utilKernels.cu:55-101; audit finding #7); kernel-by-kernel
+//   launches instead of a graph replay; and two profile switches, after each of which TensorRT performs
+//   "layer resource updates" on the next enqueue (TensorRT 10.3 NvInferRuntime.h:3900) - Edge-LLM itself
+//   never returns to profile 0 during generation (llmInferenceRuntime.cpp:764-788).
+// Decode steps win while (k - 1) * T_w < T_kv(Cap) + launches + switches, i.e. for k = 2 only when the KV
+// conversion and switches outweigh a whole weight pass: at the capacities README builds (4096) they do
+// not (~2-5 ms against ~10 ms), from Cap ~ 20k or for much smaller models they would. So only the lone
+// sampled token is a decode step and every run with a forced token goes in one call, which also keeps the
+// CPU engine's jump-forward (one weight pass per run). Not measured on a Jetson (none here): re-measure
+// with `trt-vla bench` on the device before raising it; VlaModel::decodeStepsBelow runs both paths in tests.
+constexpr int kDecodeStepsBelow = 2;
+
 std::size_t alignSlice(std::size_t bytes) { return (std::max<std::size_t>(bytes, 16) + 255) / 256 * 256; }
 
 }  // namespace
@@ -43,10 +64,19 @@ VlaSession::VlaSession(std::shared_ptr<VlaModel const> model) : model_(std::move
   for (int l = 0; l < t.layers; ++l) kv_.emplace_back(*m.memory, kvBytes);
   rope_ = EngineBuffer(*m.memory, static_cast<std::size_t>(m.kvCapacity) * t.headDim * sizeof(float));
   embeds_ = EngineBuffer(*m.memory, static_cast<std::size_t>(m.kvCapacity) * t.hiddenSize * sizeof(std::uint16_t));
+  decodeEmbeds_ = EngineBuffer(*m.memory, static_cast<std::size_t>(t.hiddenSize) * sizeof(std::uint16_t));
   contextLengths_ = EngineBuffer(*m.memory, sizeof(std::int32_t));
   lastTokenIds_ = EngineBuffer(*m.memory, sizeof(std::int64_t));
   startIndex_ = EngineBuffer(*m.memory, sizeof(std::int32_t));
-  dummy_ = EngineBuffer(*m.memory, 16);  // non-null address for zero-size tensors
+  // A non-null, zero-filled address for zero-size tensors and EAGLE-base prefill dummies (Edge-LLM binds
+  // one dummy buffer for all of them, llmEngineRunner.cpp:356-359,1142-1148,1186-1197).
+  dummy_ = EngineBuffer(*m.memory, 16);
+  if (m.maxVerifyTokens > 0) {
+    positionId_ = EngineBuffer(*m.memory, sizeof(std::int32_t));
+    treeMask_ = EngineBuffer(*m.memory, sizeof(std::int32_t));
+    hiddenStates_ = EngineBuffer(*m.memory, static_cast<std::size_t>(m.maxInputLength) * 3 * t.hiddenSize * sizeof(std::uint16_t));
+  }
+  scalars_ = m.memory->createScalarUploads(sizeof(std::int64_t));
   logits_ = EngineBuffer(*m.memory, static_cast<std::size_t>(m.logitsWidth()) * sizeof(float));
   ops_ = m.pipeline->create(m, *stream_);
 }
@@ -137,25 +167,24 @@ void VlaSession::runVision(VisionInputs const& in) {
   ctx.enqueue(*stream_);
 }
 
-void VlaSession::runLlm(int row, int count, int start) {
+void VlaSession::runLlm(void const* embeds, int count, int start) {
   VlaModel const& m = *model_;
   TextModelInfo const& t = m.text;
-  EngineMemory& mem = *m.memory;
   engine::ExecutionContext& ctx = *llm_;
   bool const decode = start >= 0 && count == 1;
+  TV_CHECK_INTERNAL(!decode || embeds == decodeEmbeds_.data(), "a decode step must read the fixed decode buffer");
   ctx.setOptimizationProfile(decode ? names::kDecodeProfile : names::kPrefillProfile, *stream_);
 
   ctx.setInputShape(names::kInputsEmbeds, {1, count, t.hiddenSize});
-  ctx.setTensorAddress(names::kInputsEmbeds,
-                       static_cast<std::uint8_t*>(embeds_.data()) + static_cast<std::size_t>(row) * t.hiddenSize * sizeof(std::uint16_t));
+  ctx.setTensorAddress(names::kInputsEmbeds, const_cast<void*>(embeds));
 
   std::int32_t const contextLength = decode ? start + 1 : count;
-  mem.upload(contextLengths_.data(), &contextLength, sizeof contextLength, *stream_);
+  scalars_->upload(contextLengths_.data(), &contextLength, sizeof contextLength, *stream_);
   ctx.setInputShape(names::kContextLengths, {1});
   ctx.setTensorAddress(names::kContextLengths, contextLengths_.data());
 
   std::int64_t const last = count - 1;
-  mem.upload(lastTokenIds_.data(), &last, sizeof last, *stream_);
+  scalars_->upload(lastTokenIds_.data(), &last, sizeof last, *stream_);
   ctx.setInputShape(names::kLastTokenIds, {1, 1});
   ctx.setTensorAddress(names::kLastTokenIds, lastTokenIds_.data());
 
@@ -164,9 +193,30 @@ void VlaSession::runLlm(int row, int count, int start) {
     ctx.setTensorAddress(names::kKvCacheStartIndex, dummy_.data());
   } else {
     std::int32_t const committed = start;
-    mem.upload(startIndex_.data(), &committed, sizeof committed, *stream_);
+    scalars_->upload(startIndex_.data(), &committed, sizeof committed, *stream_);
     ctx.setInputShape(names::kKvCacheStartIndex, {1});
     ctx.setTensorAddress(names::kKvCacheStartIndex, startIndex_.data());
+  }
+  if (m.maxVerifyTokens > 0) {
+    // EAGLE-base engines: prefill binds [B, 1, 1] / [B, 1] dummies and a hidden_states buffer, as Edge-LLM
+    // (llmEngineRunner.cpp:1179-1197); with one position id and S > 1 the plugin runs chunked prefill
+    // (attentionPlugin.cpp:140-143). A decode step is a one-token tree: its position and a one-bit mask
+    // (with S = 1 the plugin decodes as a vanilla engine, attentionPlugin.cpp:131-135).
+    void* position = dummy_.data();
+    void* mask = dummy_.data();
+    if (decode) {
+      std::int32_t const pos = start;
+      std::int32_t const bit = 1;
+      scalars_->upload(positionId_.data(), &pos, sizeof pos, *stream_);
+      scalars_->upload(treeMask_.data(), &bit, sizeof bit, *stream_);
+      position = positionId_.data();
+      mask = treeMask_.data();
+    }
+    ctx.setInputShape(names::kAttentionMask, {1, 1, 1});
+    ctx.setTensorAddress(names::kAttentionMask, mask);
+    ctx.setInputShape(names::kAttentionPosId, {1, 1});
+    ctx.setTensorAddress(names::kAttentionPosId, position);
+    ctx.setTensorAddress(names::kHiddenStates, hiddenStates_.data());
   }
   ctx.setInputShape(names::kRopeCosSin, {1, m.kvCapacity, t.headDim});
   ctx.setTensorAddress(names::kRopeCosSin, rope_.data());
@@ -178,6 +228,16 @@ void VlaSession::runLlm(int row, int count, int start) {
   }
   ctx.setTensorAddress(names::kLogits, logits_.data());
   ctx.enqueue(*stream_);
+}
+
+void VlaSession::runRows(int row, int count, int start) {
+  std::size_t const rowBytes = static_cast<std::size_t>(model_->text.hiddenSize) * sizeof(std::uint16_t);
+  void const* rows = static_cast<std::uint8_t const*>(embeds_.data()) + static_cast<std::size_t>(row) * rowBytes;
+  if (start >= 0 && count == 1) {
+    model_->memory->copy(decodeEmbeds_.data(), rows, rowBytes, *stream_);
+    rows = decodeEmbeds_.data();
+  }
+  runLlm(rows, count, start);
 }
 
 GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_t requestId, TokenObserver* observer) {
@@ -236,7 +296,7 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
   for (int start = reuse; start < promptLength;) {
     checkAbort();
     int const count = std::min(m.maxInputLength, promptLength - start);
-    runLlm(start, count, start == 0 ? -1 : start);
+    runRows(start, count, start == 0 ? -1 : start);
     cachedIds_.insert(cachedIds_.end(), ids.begin() + start, ids.begin() + start + count);
     start += count;
   }
@@ -262,17 +322,41 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
     if (forced) result.forcedTokens += count;
     if (observer != nullptr && count > 0) observer->onTokens(tokens, count, forced);
   };
-  // Feeds tokens to the model (one decode step, or one chunked-prefill call for several).
-  // nextState: the grammar state the logits of this call will be sampled in.
+  // Feeds tokens to the model: a run (or the rest of a long run after full chunks) of fewer than
+  // kDecodeStepsBelow tokens as decode steps from the fixed decode buffer, more in chunked-prefill calls of
+  // at most maxInputLength. nextState: the grammar state the logits of the last call are sampled in.
+  int const decodeStepsBelow = m.decodeStepsBelow > 0 ? m.decodeStepsBelow : kDecodeStepsBelow;
   auto const feedTokens = [&](std::vector<std::int32_t> const& tokens, int nextState) {
-    selectLogitRows(constraint, nextState);
     int const n = static_cast<int>(tokens.size());
-    ops.embed(tokens.data(), n, nullptr, 0, embeds_.data());
+    bool const chunked = n >= decodeStepsBelow;
+    if (chunked) ops.embed(tokens.data(), n, nullptr, 0, embeds_.data());
+    int calls = 0;
     for (int done = 0; done < n;) {
       int const count = std::min(m.maxInputLength, n - done);
-      runLlm(done, count, committed);
+      calls += count < decodeStepsBelow ? count : 1;
+      done += count;
+    }
+    // Only the last call's logits are sampled: the others may compute a single row (CPU engines).
+    std::int32_t const anyRow = 0;
+    if (calls > 1) llm_->setOutputRows(names::kLogits, &anyRow, 1);
+    auto const call = [&](int row, int count) {
+      if (--calls == 0) selectLogitRows(constraint, nextState);
+      if (chunked) {
+        runRows(row, count, committed);
+      } else {
+        ops.embed(&tokens[static_cast<std::size_t>(row)], 1, nullptr, 0, decodeEmbeds_.data());
+        runLlm(decodeEmbeds_.data(), 1, committed);
+      }
       ++result.forwardPasses;
       committed += count;
+    };
+    for (int done = 0; done < n;) {
+      int const count = std::min(m.maxInputLength, n - done);
+      if (count < decodeStepsBelow) {
+        for (int i = 0; i < count; ++i) call(done + i, 1);
+      } else {
+        call(done, count);
+      }
       done += count;
     }
     cachedIds_.insert(cachedIds_.end(), tokens.begin(), tokens.end());

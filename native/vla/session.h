@@ -61,6 +61,12 @@ struct VlaModel {
   SpecialTokens tokens;
   int kvCapacity = 0;      // the LLM engine's maximum KV capacity
   int maxInputLength = 0;  // the most tokens one prefill call takes
+  // An EAGLE-base LLM engine (eagle_base.engine): the most tokens it verifies in one call (its
+  // --maxVerifyTreeSize); 0 for a vanilla engine. Prefill and decode bind its extra tensors.
+  int maxVerifyTokens = 0;
+  // Forced runs shorter than this go through decode steps (session.cc, kDecodeStepsBelow); tests
+  // change it to run both paths on one model.
+  int decodeStepsBelow = 0;
   std::string backend;     // "cpu" | "tensorrt"
   double weightBytes = 0;  // LLM weights as stored (the bytes a decode step streams)
   std::string lmHead;      // CPU: the LM head's storage ("q8", "fp16", ...); empty for TensorRT
@@ -207,9 +213,13 @@ class VlaSession {
   void runVision(VisionInputs const& inputs);
   // Refuses frames the vision engine cannot take (checkImageTokens), from their sizes alone.
   void checkFrameTokens(std::vector<FrameView> const& frames) const;
-  // One LLM call over `count` new tokens whose embeddings are at embeds_ row `row`, starting at KV
-  // position `start` (start < 0: fresh prefill); the logits of the last one go to logits_.
-  void runLlm(int row, int count, int start);
+  // One LLM call over `count` new tokens whose embeddings are at `embeds`, starting at KV position
+  // `start` (start < 0: fresh prefill); the logits of the last one go to logits_. A decode step
+  // (start >= 0, one token) must read decodeEmbeds_.
+  void runLlm(void const* embeds, int count, int start);
+  // The same for embeds_ rows [row, row + count): a one-token call after a cached prefix is a decode
+  // step, so its row is first copied into decodeEmbeds_.
+  void runRows(int row, int count, int start);
   void checkAbort() const;
   // The last LLM call's logits in the full vocabulary (ids a reduced vocabulary lacks at -inf).
   void readLogits(std::vector<float>& full);
@@ -226,7 +236,13 @@ class VlaSession {
   std::vector<EngineBuffer> kv_;  // per layer [1, 2, Hkv, Cap, D] fp16, bound as past and present
   EngineBuffer rope_;             // [1, Cap, headDim] fp32
   EngineBuffer embeds_;           // [Cap, hidden] fp16: the whole prompt, or the tokens of one feed
+  // [1, hidden] fp16: every decode step reads its token here, so the step's bindings never change and one
+  // CUDA graph serves them all (Edge-LLM 0.6.1 cpp/runtime/llmEngineRunner.cpp:72-81,1385-1391).
+  EngineBuffer decodeEmbeds_;
   EngineBuffer contextLengths_, lastTokenIds_, startIndex_, dummy_, logits_;
+  EngineBuffer positionId_, treeMask_;  // EAGLE-base decode: attention_pos_id [1, 1], attention_mask [1, 1, 1]
+  EngineBuffer hiddenStates_;           // EAGLE-base: hidden_states [1, maxInputLength, 3 * hidden] fp16 (unread)
+  std::unique_ptr<ScalarUploads> scalars_;  // the per-call scalars, staged (pinned on the device)
   // Vision engine buffers, grown to the largest images seen: input patches, the small inputs (one
   // buffer, 256-byte aligned slices), the output embeddings.
   EngineBuffer visionInput_, visionSmall_, visionOutput_;

@@ -1,6 +1,6 @@
 // VlaSession::evaluate and encodeImages: what the model computes, for parity checks between backends
 // (trt-vla parity). They drive the engines through the same steps as generate (session.cc): the
-// pipeline ops for preprocessing, embeddings and the rope table, runVision, runLlm.
+// pipeline ops for preprocessing, embeddings and the rope table, runVision, runRows / runLlm.
 #include <algorithm>
 #include <limits>
 
@@ -78,6 +78,7 @@ EvaluateResult VlaSession::evaluate(EvaluateRequest const& request, std::uint64_
   bool const images = !request.frames.empty();
   if (images) {
     TV_CHECK(m.vision != nullptr, ErrorCode::kInvalidArgument, "this model has no vision encoder");
+    checkFrameTokens(request.frames);
     VisionInputs const inputs = ops.preprocess(request.frames, visionInput_);
     result.grids = inputs.grids;
     result.imageTokens = inputs.imageTokens();
@@ -99,7 +100,7 @@ EvaluateResult VlaSession::evaluate(EvaluateRequest const& request, std::uint64_
     checkAbort();
     int const end = next < request.positions.size() ? request.positions[next] + 1 : promptLength;
     int const count = std::min(m.maxInputLength, end - start);
-    runLlm(start, count, start == 0 ? -1 : start);
+    runRows(start, count, start == 0 ? -1 : start);
     ++result.llmCalls;
     cachedIds_.insert(cachedIds_.end(), ids.begin() + start, ids.begin() + start + count);
     start += count;
@@ -116,8 +117,8 @@ EvaluateResult VlaSession::evaluate(EvaluateRequest const& request, std::uint64_
     if (step > 0) {
       checkAbort();
       std::int32_t const token = result.tokens.back();
-      ops.embed(&token, 1, nullptr, 0, embeds_.data());
-      runLlm(0, 1, committed);
+      ops.embed(&token, 1, nullptr, 0, decodeEmbeds_.data());
+      runLlm(decodeEmbeds_.data(), 1, committed);
       ++result.llmCalls;
       ++committed;
       cachedIds_.push_back(token);

@@ -1,6 +1,12 @@
-// Engine interfaces written from the documented TensorRT Edge-LLM 0.6 contract
-// (shared/docs/tensorrt-edge-llm.md §A.5, §A.6, §A.9; Edge-LLM cpp/builder/llmBuilder.cpp and
-// cpp/common/bindingNames.h), independent of the CPU engines, for the engine compatibility checks.
+// Engine interfaces derived from TensorRT Edge-LLM 0.6.1's own source (release/0.6.1 @ 2620a97 of
+// github:whitesscott/TensorRT-Edge-LLM, on disk at $EDGELLM_SRC), not from our design summary: each tensor,
+// dtype, shape and profile bound below cites the export or builder line it comes from. The engine checks
+// (native/vla/engine_check.cc) must accept these and reject each single deviation (engineCheck.test.ts).
+//
+// Abbreviations: E = TensorRT-Edge-LLM 0.6.1; llm_export.py = E tensorrt_edgellm/onnx_export/llm_export.py;
+// llmBuilder.cpp = E cpp/builder/llmBuilder.cpp; llm_model.py = E tensorrt_edgellm/llm_models/models/llm_model.py.
+// An engine dimension is -1 exactly where the export declares a dynamic axis (llm_export.py:752-828); TensorRT
+// keeps the ONNX graph's static dims.
 
 export interface DescribedTensor {
   name: string;
@@ -23,29 +29,76 @@ export interface LlmContractDims {
   vocabSize: number;
 }
 
-/** An LLM engine as llm_build makes it: profile 0 prefill, profile 1 decode. */
-export function llmContract(d: LlmContractDims, b: { maxBatch: number; maxInputLength: number; kvCapacity: number }): EngineDescription {
+export interface LlmBuildFlags {
+  /** llm_build --maxBatchSize */
+  maxBatch: number;
+  /** llm_build --maxInputLen */
+  maxInputLength: number;
+  /** llm_build --maxKVCacheCapacity */
+  kvCapacity: number;
+  /**
+   * llm_build --eagleBase --maxVerifyTreeSize N (export with --is_eagle_base): eagle_base.engine
+   * (llmBuilder.cpp:114-127) with base_config.json (llmBuilder.cpp:714-731).
+   */
+  eagleBase?: { maxVerifyTreeSize: number };
+}
+
+const divUp = (a: number, b: number) => Math.floor((a + b - 1) / b);
+
+/**
+ * An LLM engine as Edge-LLM 0.6.1's export + llm_build make it (FP16 KV cache, AttentionPlugin path, no
+ * LoRA / deepstack / --trt_native_ops): profile 0 = context (prefill), profile 1 = generation
+ * (llmBuilder.cpp:244-289, created in that order at :247-248 and added at :285-286).
+ */
+export function llmContract(d: LlmContractDims, b: LlmBuildFlags): EngineDescription {
   const { maxBatch: B, maxInputLength: L, kvCapacity: Cap } = b;
   const H = d.hiddenSize;
+  // rotary_dim = head_dim * partial_rotary_factor (1.0 for Qwen2.5-VL) (llm_export.py:300-303).
   const R = d.headDim;
+  const eagle = b.eagleBase !== undefined;
+  // setupEagleProfiles' maxTokens for a base engine (llmBuilder.cpp:362-363).
+  const N = b.eagleBase?.maxVerifyTreeSize ?? 0;
+  // C++ integer division, as the builder's maxInputLen / 2 and maxTokens / 2.
+  const half = (x: number) => Math.floor(x / 2);
   const same = (min: number[], opt: number[], max: number[]) => [
     { min, opt, max },
     { min, opt, max },
   ];
   const tensors: DescribedTensor[] = [
     {
+      // FP16 [B, S, H] (llm_export.py:359-363); dynamic axes 0, 1 (:767-770).
       name: 'inputs_embeds',
       dtype: 'float16',
       shape: [-1, -1, H],
       mode: 'input',
       profiles: [
-        { min: [1, 1, H], opt: [B, Math.max(1, L / 2), H], max: [B, L, H] },
-        { min: [1, 1, H], opt: [B, 1, H], max: [B, 1, H] },
+        // Context: llmBuilder.cpp:341-343 (vanilla) / :366-368 (EAGLE), identical.
+        { min: [1, 1, H], opt: [B, half(L), H], max: [B, L, H] },
+        // Generation: one token (vanilla, :344-346) or up to maxVerifyTreeSize (EAGLE base, :369-371).
+        eagle ? { min: [1, 1, H], opt: [B, half(N), H], max: [B, N, H] } : { min: [1, 1, H], opt: [B, 1, H], max: [B, 1, H] },
       ],
     },
+    // INT32 [B] (llm_export.py:345-348); dynamic axis 0 (:775-777); profiles llmBuilder.cpp:297-300.
     { name: 'context_lengths', dtype: 'int32', shape: [-1], mode: 'input', profiles: same([1], [B], [B]) },
-    { name: 'last_token_ids', dtype: 'int64', shape: [-1, 1], mode: 'input', profiles: same([1, 1], [B, 1], [B, 1]) },
     {
+      // INT64 [B, 1] (llm_export.py:325-328); only axis 0 dynamic for vanilla engines; EAGLE: [B, n] with dim 1
+      // dynamic (:329-335, :778-783).
+      name: 'last_token_ids',
+      dtype: 'int64',
+      shape: eagle ? [-1, -1] : [-1, 1],
+      mode: 'input',
+      profiles: eagle
+        ? [
+            // llmBuilder.cpp:374-377: context selects one token, generation up to maxVerifyTreeSize.
+            { min: [1, 1], opt: [B, 1], max: [B, 1] },
+            { min: [1, 1], opt: [B, half(N)], max: [B, N] },
+          ]
+        : // llmBuilder.cpp:349-352.
+          same([1, 1], [B, 1], [B, 1]),
+    },
+    {
+      // INT32 [B] (llm_export.py:390-392); dynamic axis 0 (:784-786). Context min [0] = empty cache (normal
+      // prefill), generation min [1] (llmBuilder.cpp:312-317).
       name: 'kvcache_start_index',
       dtype: 'int32',
       shape: [-1],
@@ -55,16 +108,54 @@ export function llmContract(d: LlmContractDims, b: { maxBatch: number; maxInputL
         { min: [1], opt: [B], max: [B] },
       ],
     },
-    { name: 'rope_rotary_cos_sin', dtype: 'float32', shape: [-1, Cap, R], mode: 'input', profiles: same([1, Cap, R], [B, Cap, R], [B, Cap, R]) },
-    { name: 'logits', dtype: 'float32', shape: [-1, d.vocabSize], mode: 'output' },
+    // FP32 [B, max_position_embeddings, R] (llm_export.py:338-342); dims 0 AND 1 dynamic (:771-774: audit item 11,
+    // not Cap in the engine); both profiles pin dim 1 to Cap (llmBuilder.cpp:303-310).
+    { name: 'rope_rotary_cos_sin', dtype: 'float32', shape: [-1, -1, R], mode: 'input', profiles: same([1, Cap, R], [B, Cap, R], [B, Cap, R]) },
+    // FP32 (llm_model.py:468-470: lm_head on custom_gather_nd(hidden, last_token_ids), cast to float32): rank 3
+    // [B, num_tokens, V], axes 0, 1 dynamic (llm_export.py:787-793); V = vocab_size or the reduced size.
+    { name: 'logits', dtype: 'float32', shape: [-1, -1, d.vocabSize], mode: 'output' },
   ];
+  if (eagle) {
+    // Extra EAGLE-base inputs, after kvcache_start_index (llm_export.py:735-736): INT32 like the dummies
+    // position_ids [B, S] (:378-380) and attention_mask [B, S, S+past] (:381-385); all axes dynamic (:818-828).
+    const maskWidth = (n: number) => divUp(n, 32) * 32; // attnMaskAlignSize = 32 (llmBuilder.cpp:404)
+    tensors.push(
+      {
+        name: 'attention_mask',
+        dtype: 'int32',
+        shape: [-1, -1, -1],
+        mode: 'input',
+        // llmBuilder.cpp:405-412: a [B, 1, 1] dummy in context; up to [B, N, roundup32(N)] in generation.
+        profiles: [
+          { min: [1, 1, 1], opt: [B, 1, 1], max: [B, 1, 1] },
+          { min: [1, 1, 1], opt: [B, half(N), maskWidth(half(N))], max: [B, N, maskWidth(N)] },
+        ],
+      },
+      {
+        name: 'attention_pos_id',
+        dtype: 'int32',
+        shape: [-1, -1],
+        mode: 'input',
+        // llmBuilder.cpp:413-418.
+        profiles: [
+          { min: [1, 1], opt: [B, 1], max: [B, 1] },
+          { min: [1, 1], opt: [B, half(N)], max: [B, N] },
+        ],
+      },
+      // FP16 concat of three layers' hidden states (llm_model.py:473-485), output after logits (llm_export.py:744-746);
+      // axes 0, 1 dynamic (:810-816).
+      { name: 'hidden_states', dtype: 'float16', shape: [-1, -1, 3 * H], mode: 'output' },
+    );
+  }
   for (let l = 0; l < d.layers; l++) {
+    // FP16 [B, 2, Hkv, past_len, D] (llm_export.py:312-318); axes 0, 3 dynamic (:753-759; present :760-766).
     const kv = [-1, 2, d.kvHeads, -1, d.headDim];
     tensors.push({
       name: `past_key_values_${l}`,
       dtype: 'float16',
       shape: kv,
       mode: 'input',
+      // The plugin path's combined cache, the same in both profiles (llmBuilder.cpp:637-652).
       profiles: same([1, 2, d.kvHeads, 0, d.headDim], [B, 2, d.kvHeads, Cap, d.headDim], [B, 2, d.kvHeads, Cap, d.headDim]),
     });
     tensors.push({ name: `present_key_values_${l}`, dtype: 'float16', shape: kv, mode: 'output' });

@@ -141,7 +141,8 @@ export class LlmSession {
 
   /**
    * One engine call. embeds [B][S][H] fp16; lengths[b] = new tokens (prefill) or committed + 1 (decode);
-   * starts = committed KV lengths, or undefined for a fresh prefill. Returns logits [B][vocab].
+   * starts = committed KV lengths, or undefined for a fresh prefill. Returns logits [B][1][vocab] (rank 3, as
+   * Edge-LLM's engines; flat, so row b starts at b * vocab).
    */
   run(embeds: Uint16Array, seqLen: number, lengths: number[], starts: number[] | undefined, lastIds: number[], profile?: number): Float32Array {
     const d = this.dims;
@@ -168,11 +169,17 @@ export class LlmSession {
       ctx.setTensorAddress(`past_key_values_${l}`, this.kv[l]!);
       ctx.setTensorAddress(`present_key_values_${l}`, this.kv[l]!);
     }
-    // vocab_size, or the reduced vocabulary's size (engines loaded with a vocabulary map).
-    const width = this.engine.tensors().find((t) => t.name === 'logits')!.shape[1]!;
+    // vocab_size, or the reduced vocabulary's size (engines loaded with a vocabulary map): the last of the
+    // logits' [B, num_tokens, V].
+    const logitsShape = this.engine.tensors().find((t) => t.name === 'logits')!.shape;
+    const width = logitsShape[logitsShape.length - 1]!;
     const logits = new Float32Array(B * width);
     ctx.setTensorAddress('logits', logits);
     ctx.enqueue();
+    const shape = ctx.tensorShape('logits');
+    if (shape.length !== 3 || shape[0] !== B || shape[1] !== 1 || shape[2] !== width) {
+      throw new Error(`logits shape ${JSON.stringify(shape)}, expected [${B}, 1, ${width}]`);
+    }
     return logits;
   }
 

@@ -82,7 +82,7 @@ export interface TestingHooks {
   /** The engine compatibility checks on an engine known by its interface (test/helpers/edgeLlmContract.ts). */
   checkEngine(kind: 'llm', description: object, model: { hiddenSize: number; layers: number; kvHeads: number; headDim: number; vocabSize: number; logitsWidth?: number }): {
     problems: string[];
-    limits: { maxBatch: number; maxInputLength: number; kvCapacity: number; vocabSize: number };
+    limits: { maxBatch: number; maxInputLength: number; kvCapacity: number; vocabSize: number; maxVerifyTokens: number };
   };
   checkEngine(
     kind: 'visual',
@@ -98,6 +98,8 @@ export interface TestingHooks {
     problems: string[];
     limits: { minImageTokens: number; maxImageTokens: number; maxImageTokensPerImage: number; maxImages: number; maxWindows: number };
   };
+  /** The check before every enqueue (engine/binding_check.h): throws its TrtVlaError, else undefined. */
+  checkBindings(description: object, bindings: { profile: number; shapes: Record<string, number[]>; addresses: string[] }): void;
   /** '' when the plugin library file may be loaded, else why not. */
   libraryFileProblem(path: string): string;
   graphKeyHash(key: { profile: number; shapes: [string, number[]][]; addresses: [string, bigint][] }): string;

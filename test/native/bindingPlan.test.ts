@@ -5,12 +5,14 @@
 // the KV cache bound at one address as past and present, every tensor bound before each enqueue.
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { compileAnswerGrammar } from '../../lib/action/grammarCompiler.js';
 import { allocFrame } from '../../lib/index.js';
 import { resolveModelFiles } from '../../lib/model/bundle.js';
 import { nativeLoadSpec } from '../../lib/model/modelConfig.js';
 import { native, type NativeModel } from '../../lib/native.js';
 import { testModel } from '../helpers/models.js';
 import { textDims } from '../helpers/engineDriver.js';
+import { qwenTokenizer } from '../helpers/qwen.js';
 
 interface BindingEvent {
   engine: 'llm' | 'visual';
@@ -48,25 +50,32 @@ function steps(events: BindingEvent[]): Step[] {
 }
 
 const LLM_INPUTS = ['inputs_embeds', 'context_lengths', 'last_token_ids', 'kvcache_start_index', 'rope_rotary_cos_sin'];
+// native/vla/session.cc kDecodeStepsBelow: forced runs shorter than this are fed as decode steps.
+const DECODE_STEPS_BELOW = 2;
+
+type Handle = NativeModel & { takeBindingLog(): BindingEvent[] };
 
 describe('binding plan (recorded on the CPU engines)', () => {
   let dir: string;
-  let handle: NativeModel & { takeBindingLog(): BindingEvent[] };
+  let handle: Handle;
   let dims: ReturnType<typeof textDims>;
   const CAP = 128;
   const CHUNK = 16;
-
-  beforeAll(async () => {
-    dir = await testModel('tiny', 'awq');
-    dims = textDims(dir);
+  const load = async (testing: object, cap = CAP): Promise<Handle> => {
     const spec = nativeLoadSpec(resolveModelFiles(dir), {
       backend: 'cpu',
-      limits: { maxKvCapacity: CAP, maxInputLength: CHUNK, maxImageTokens: 256, maxImageTokensPerImage: 256 },
+      limits: { maxKvCapacity: cap, maxInputLength: CHUNK, maxImageTokens: 256, maxImageTokensPerImage: 256 },
       regularization: false,
       imagePad: 151655,
       visionStart: 151652,
     });
-    handle = (await native().loadModel({ ...spec, testing: { recordBindings: true } })) as typeof handle;
+    return (await native().loadModel({ ...spec, testing: { recordBindings: true, ...testing } })) as Handle;
+  };
+
+  beforeAll(async () => {
+    dir = await testModel('tiny', 'awq');
+    dims = textDims(dir);
+    handle = await load({});
   });
 
   it('binds the vision engine, then prefills in chunks on profile 0 and decodes on profile 1', async () => {
@@ -112,6 +121,91 @@ describe('binding plan (recorded on the CPU engines)', () => {
     });
     // One KV buffer per layer, the same in every step.
     expect(kvAddresses.size).toBe(dims.layers);
+    // Every decode step reads its token from one fixed buffer, so one CUDA graph serves them all.
+    const decodeEmbeds = new Set(llm.filter((s) => s.profile === 1).map((s) => s.addresses.get('inputs_embeds')));
+    expect(decodeEmbeds.size).toBe(1);
+  });
+
+  it('decodes a one-token last prompt chunk from the same fixed buffer as every decode step', async () => {
+    const prompt = Array.from({ length: 2 * CHUNK + 1 }, (_, i) => 100 + i);
+    const session = handle.createSession();
+    handle.takeBindingLog();
+    await session.generate({ inputIds: Int32Array.from(prompt), maxNewTokens: 3, requestId: 3, usePrefixCache: false }, () => {});
+    const llm = steps(handle.takeBindingLog()).filter((s) => s.engine === 'llm');
+    session.dispose();
+    expect(llm.map((s) => s.profile)).toEqual([0, 0, 1, 1, 1]);
+    expect(llm[2]!.shapes.get('inputs_embeds')).toEqual([1, 1, dims.hiddenSize]);
+    expect(llm[2]!.shapes.get('kvcache_start_index')).toEqual([1]);
+    expect(new Set(llm.slice(2).map((s) => s.addresses.get('inputs_embeds'))).size).toBe(1);
+    // ... and not a row of the prompt buffer (whose address would differ with every prefix length).
+    expect(llm[2]!.addresses.get('inputs_embeds')).not.toBe(llm[0]!.addresses.get('inputs_embeds'));
+  });
+
+  it('feeds forced runs shorter than the threshold as decode steps, longer ones in one chunked call, with the same tokens', async () => {
+    const grammar = new (native().GrammarHandle)(compileAnswerGrammar(await qwenTokenizer(), { format: 'nuscenes', mode: 'fast' }));
+    const prompt = Int32Array.from([151644, 872, 198, ...Array.from({ length: 12 }, (_, i) => 300 + i), 151645, 198, 151644, 77091, 198]);
+    const run = async (h: Handle) => {
+      const session = h.createSession();
+      h.takeBindingLog();
+      const r = await session.generate({ inputIds: prompt, maxNewTokens: 120, requestId: 4, usePrefixCache: false, grammar }, () => {});
+      const llm = steps(h.takeBindingLog()).filter((s) => s.engine === 'llm');
+      session.dispose();
+      h.dispose();
+      return { tokens: Array.from(r.tokens), forced: r.forcedTokens, afterPrompt: llm.slice(Math.ceil(prompt.length / CHUNK)) };
+    };
+    const chunked = await run(await load({}, 1024));
+    const stepped = await run(await load({ decodeStepsBelow: 1 << 20 }, 1024));
+    // A threshold between the two: runs of 2..4 tokens as decode steps, longer ones chunked.
+    const mixed = await run(await load({ decodeStepsBelow: 5 }, 1024));
+    expect(mixed.tokens).toEqual(chunked.tokens);
+    const mixedSizes = mixed.afterPrompt.map((s) => [s.profile, s.shapes.get('inputs_embeds')![1]] as const);
+    for (const [profile, tokens] of mixedSizes) expect(profile === 1 ? tokens === 1 : tokens! >= 5, `${profile}:${tokens}`).toBe(true);
+    expect(mixed.afterPrompt.length).toBeGreaterThan(chunked.afterPrompt.length);
+    expect(chunked.forced).toBeGreaterThan(0);
+    // Greedy output does not depend on how forced tokens are fed.
+    expect(stepped.tokens).toEqual(chunked.tokens);
+    // Default threshold: a call after the prompt is a decode step (profile 1, one token) or a chunked call of
+    // at least DECODE_STEPS_BELOW tokens on profile 0; both kinds occur.
+    const sizes = chunked.afterPrompt.map((s) => [s.profile, s.shapes.get('inputs_embeds')![1]] as const);
+    for (const [profile, tokens] of sizes) expect(profile === 1 ? tokens === 1 : tokens! >= DECODE_STEPS_BELOW, `${profile}:${tokens}`).toBe(true);
+    expect(sizes.some(([p]) => p === 0)).toBe(true);
+    expect(sizes.filter(([p]) => p === 1).length).toBeGreaterThan(0);
+    // Every forced run as decode steps: never a profile switch after the prompt, one embeddings address.
+    expect(stepped.afterPrompt.every((s) => s.profile === 1 && s.shapes.get('inputs_embeds')![1] === 1)).toBe(true);
+    expect(new Set(stepped.afterPrompt.map((s) => s.addresses.get('inputs_embeds'))).size).toBe(1);
+    expect(stepped.afterPrompt.length).toBeGreaterThan(chunked.afterPrompt.length);
+  }, 240_000);
+
+  it('binds the EAGLE-base dummies in prefill and a one-token tree in decode on an EAGLE-base engine', async () => {
+    const eagle = await load({ eagleBaseVerifyTokens: 6 });
+    expect(eagle.describe().maxVerifyTokens).toBe(6);
+    expect(handle.describe().maxVerifyTokens).toBe(0);
+    const session = eagle.createSession();
+    eagle.takeBindingLog();
+    const prompt = Array.from({ length: 20 }, (_, i) => 100 + i);
+    const r = await session.generate({ inputIds: Int32Array.from(prompt), maxNewTokens: 4, requestId: 5, usePrefixCache: false }, () => {});
+    const llm = steps(eagle.takeBindingLog()).filter((s) => s.engine === 'llm');
+    session.dispose();
+    // The same tokens as the vanilla engine of the same weights.
+    const plain = handle.createSession();
+    const expected = await plain.generate({ inputIds: Int32Array.from(prompt), maxNewTokens: 4, requestId: 6, usePrefixCache: false }, () => {});
+    plain.dispose();
+    expect(Array.from(r.tokens)).toEqual(Array.from(expected.tokens));
+    expect(llm.map((s) => s.profile)).toEqual([0, 0, 1, 1, 1]);
+    const hidden = new Set<bigint>();
+    for (const step of llm) {
+      // Edge-LLM 0.6.1 llmEngineRunner.cpp:1186-1197: [B, 1, 1] and [B, 1] in prefill.
+      expect(step.shapes.get('attention_mask')).toEqual([1, 1, 1]);
+      expect(step.shapes.get('attention_pos_id')).toEqual([1, 1]);
+      for (const name of ['attention_mask', 'attention_pos_id', 'hidden_states']) expect(step.addresses.get(name), name).toBeGreaterThan(0n);
+      hidden.add(step.addresses.get('hidden_states')!);
+    }
+    // Prefill: the mask and position ids are the zero-size dummy's address (as kvcache_start_index in the
+    // fresh prefill); decode: their own buffers.
+    expect(llm[0]!.addresses.get('attention_mask')).toBe(llm[0]!.addresses.get('kvcache_start_index'));
+    expect(llm[2]!.addresses.get('attention_pos_id')).not.toBe(llm[0]!.addresses.get('attention_pos_id'));
+    expect(hidden.size).toBe(1);
+    eagle.dispose();
   });
 
   it('selects output rows for grammar states with a token list, and clears them otherwise', async () => {

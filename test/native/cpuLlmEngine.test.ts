@@ -230,8 +230,11 @@ describe('CPU LLM engine contract', () => {
     expect(t.context_lengths).toMatchObject({ dtype: 'int32', shape: [-1], mode: 'input' });
     expect(t.last_token_ids).toMatchObject({ dtype: 'int64', shape: [-1, 1], mode: 'input' });
     expect(t.kvcache_start_index).toMatchObject({ dtype: 'int32', shape: [-1], mode: 'input' });
-    expect(t.rope_rotary_cos_sin).toMatchObject({ dtype: 'float32', shape: [-1, capacity, D], mode: 'input' });
-    expect(t.logits).toMatchObject({ dtype: 'float32', shape: [-1, vocabSize], mode: 'output' });
+    // Dim 1 dynamic as in Edge-LLM's export; the profiles pin it to the capacity.
+    expect(t.rope_rotary_cos_sin).toMatchObject({ dtype: 'float32', shape: [-1, -1, D], mode: 'input' });
+    expect(engine.profileShapes('rope_rotary_cos_sin', 1)).toEqual({ min: [1, capacity, D], opt: [2, capacity, D], max: [2, capacity, D] });
+    // Rank 3 [B, num_tokens, V], as Edge-LLM's engines.
+    expect(t.logits).toMatchObject({ dtype: 'float32', shape: [-1, -1, vocabSize], mode: 'output' });
     for (let l = 0; l < dims.layers; l++) {
       expect(t[`past_key_values_${l}`]).toMatchObject({ dtype: 'float16', shape: [-1, 2, kvHeads, -1, D], mode: 'input' });
       expect(t[`present_key_values_${l}`]).toMatchObject({ dtype: 'float16', shape: [-1, 2, kvHeads, -1, D], mode: 'output' });
@@ -282,6 +285,33 @@ describe('CPU LLM engine contract', () => {
     expectCode(() => s.context.enqueue(), 'ERR_INVALID_ARGUMENT', /logits.*needs/);
     const fresh = engine.createContext();
     expectCode(() => fresh.enqueue(), 'ERR_INVALID_ARGUMENT', /no memory|no shape/);
+  });
+
+  it('refuses a malformed binding with TrtVlaError before the engine computes anything', () => {
+    // Through the JS driver (whose own memory-safety checks come first); the engine-side check shared
+    // with TensorRT's enqueueV3 path is driven directly in engineCheck.test.ts (checkBindings).
+    const s = new LlmSession(engine, dims, capacity);
+    const embeds = embedTokens(dir, PROMPT.slice(0, 4), dims.hiddenSize);
+    s.run(embeds, 4, [4], undefined, [3]);
+    const kvBefore = s.kv.map((kv) => kv.slice());
+    const logits = new Float32Array(dims.vocabSize).fill(Number.NaN);
+    const ctx = s.context;
+    ctx.setTensorAddress('logits', logits);
+    // The prefill's shapes do not carry over into the decode profile.
+    ctx.setOptimizationProfile(1);
+    expectCode(() => ctx.enqueue(), 'ERR_INVALID_ARGUMENT', /inputs_embeds' has no shape/);
+    // A decode step with every shape set but one tensor never given an address.
+    const fresh = new LlmSession(engine, dims, capacity);
+    const c = fresh.context;
+    c.setOptimizationProfile(1);
+    c.setInputShape('inputs_embeds', [1, 1, dims.hiddenSize]);
+    for (const n of ['context_lengths', 'kvcache_start_index']) c.setInputShape(n, [1]);
+    c.setInputShape('last_token_ids', [1, 1]);
+    c.setInputShape('rope_rotary_cos_sin', [1, capacity, dims.headDim]);
+    for (let l = 0; l < dims.layers; l++) c.setInputShape(`past_key_values_${l}`, [1, 2, dims.kvHeads, capacity, dims.headDim]);
+    expectCode(() => c.enqueue(), 'ERR_INVALID_ARGUMENT', /tensor '.*' has no (address|memory)/);
+    expect(s.kv).toEqual(kvBefore);
+    expect(logits.every((v) => Number.isNaN(v))).toBe(true);
   });
 
   it('writes K and V into the bound cache at the token positions', () => {

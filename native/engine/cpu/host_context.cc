@@ -30,44 +30,36 @@ HostExecutionContext::HostExecutionContext(HostEngineBase const& engine) : engin
 void HostExecutionContext::setOptimizationProfile(int profile, Stream&) {
   TV_CHECK_ARG(profile >= 0 && profile < engine_.optimizationProfiles(), "no optimization profile ", profile,
                " (the engine has ", engine_.optimizationProfiles(), ")");
-  if (profile != profile_) shapes_.clear();
+  if (profile != profile_) bindings_.clearShapes();
   profile_ = profile;
 }
 
 void HostExecutionContext::setInputShape(std::string_view name, Shape const& shape) {
   TensorDesc const* desc = engine_.findTensor(name);
   TV_CHECK_ARG(desc != nullptr && desc->mode == TensorIOMode::kInput, "'", name, "' is not an input of this engine");
-  ProfileShapes const p = engine_.profileShapes(name, profile_);
-  TV_CHECK_ARG(shape.rank() == desc->shape.rank(), "input '", name, "' has rank ", desc->shape.rank(), " but shape ",
-               shape.str(), " was given");
-  for (int i = 0; i < shape.rank(); ++i) {
-    TV_CHECK_ARG(shape[i] >= p.min[i] && shape[i] <= p.max[i], "input '", name, "' shape ", shape.str(),
-                 " is outside profile ", profile_, " [", p.min.str(), " .. ", p.max.str(), "]");
-    TV_CHECK_ARG(desc->shape[i] < 0 || desc->shape[i] == shape[i], "input '", name, "' dimension ", i, " must be ",
-                 desc->shape[i], " but shape ", shape.str(), " was given");
-  }
-  shapes_[std::string(name)] = shape;
+  checkInputShape(*desc, engine_.profileShapes(name, profile_), profile_, shape);
+  bindings_.setShape(name, shape);
 }
 
 void HostExecutionContext::setTensorAddress(std::string_view name, void* address) {
   TV_CHECK_ARG(engine_.findTensor(name) != nullptr, "the engine has no tensor '", name, "'");
   TV_CHECK_ARG(address != nullptr, "tensor '", name, "' needs a non-null address (bind a dummy for zero-size tensors)");
-  addresses_[std::string(name)] = address;
+  bindings_.setAddress(name, address);
 }
 
 Shape HostExecutionContext::tensorShape(std::string_view name) const {
   TensorDesc const& desc = engine_.requireTensor(name);
   if (desc.mode == TensorIOMode::kInput) {
-    auto it = shapes_.find(std::string(name));
-    return it == shapes_.end() ? desc.shape : it->second;
+    Shape const* s = bindings_.shape(name);
+    return s == nullptr ? desc.shape : *s;
   }
   return inferOutputShape(name);
 }
 
 Shape const& HostExecutionContext::inputShape(std::string_view name) const {
-  auto it = shapes_.find(std::string(name));
-  TV_CHECK_ARG(it != shapes_.end(), "input '", name, "' has no shape: call setInputShape first");
-  return it->second;
+  Shape const* s = bindings_.shape(name);
+  TV_CHECK_ARG(s != nullptr, "input '", name, "' has no shape: call setInputShape first");
+  return *s;
 }
 
 BoundTensor const& HostExecutionContext::bound(std::string_view name) const {
@@ -77,12 +69,13 @@ BoundTensor const& HostExecutionContext::bound(std::string_view name) const {
 }
 
 void HostExecutionContext::enqueue(Stream&) {
+  // The same check as the TensorRT adapter's before enqueueV3 (engine/binding_check.h).
+  bindings_.requireRunnable(engine_.ioTensors(), profile_,
+                            [this](std::string const& name, int profile) { return engine_.profileShapes(name, profile); });
   bound_.clear();
   for (TensorDesc const& desc : engine_.ioTensors()) {
-    auto address = addresses_.find(desc.name);
-    TV_CHECK_ARG(address != addresses_.end(), "tensor '", desc.name, "' has no address: call setTensorAddress first");
     Shape shape = desc.mode == TensorIOMode::kInput ? inputShape(desc.name) : inferOutputShape(desc.name);
-    bound_[desc.name] = BoundTensor{std::move(shape), address->second};
+    bound_[desc.name] = BoundTensor{std::move(shape), bindings_.address(desc.name)};
   }
   execute();
 }

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/binding_check.h"
 #include "engine/engine.h"
 
 namespace tv::engine::cpu {
@@ -64,8 +65,7 @@ class HostExecutionContext : public ExecutionContext {
  private:
   HostEngineBase const& engine_;
   int profile_ = 0;
-  std::unordered_map<std::string, Shape> shapes_;
-  std::unordered_map<std::string, void*> addresses_;
+  BindingTable bindings_;
   std::unordered_map<std::string, BoundTensor> bound_;
 };
 

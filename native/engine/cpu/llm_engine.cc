@@ -113,6 +113,9 @@ class CpuLlmContext final : public HostExecutionContext {
     int position;  // KV cache position
   };
   void runChunk(Token const* tokens, int count, std::uint16_t const* embeds, int seqLen);
+  // EAGLE-base engines: the hidden state entering layer `layer` (layers = the final-normed output) goes to
+  // every hidden_states slice that takes it.
+  void captureHidden(int layer, Token const* tokens, int count, float const* x, int seqLen);
   void attention(int layer, Token const* tokens, int count);
   // The LM head over the final-normed selected_ rows: all logits, or outputRows_ only.
   void lmHead(int batch, float* logits);
@@ -130,11 +133,17 @@ class CpuLlmContext final : public HostExecutionContext {
   std::vector<std::int32_t> outputRows_;
   std::vector<std::int32_t> headRows_;  // full-vocabulary LM-head rows to compute (reduced vocabularies)
   std::vector<float> fullLogits_;       // [B, vocab_size] staging for reduced vocabularies
+  std::uint16_t* hiddenOut_ = nullptr;  // EAGLE-base: hidden_states [B, S, 3H] of this enqueue
   Q8Scratch quantScratch_;
 };
 
 Shape CpuLlmContext::inferOutputShape(std::string_view name) const {
-  if (name == names::kLogits) return Shape{inputShape(names::kInputsEmbeds)[0], engine_.logitsWidth()};
+  // [B, n, V] with n = the selected tokens per sequence, as Edge-LLM's GatherND + lm_head (binding_names.h).
+  if (name == names::kLogits) return Shape{inputShape(names::kInputsEmbeds)[0], inputShape(names::kLastTokenIds)[1], engine_.logitsWidth()};
+  if (name == names::kHiddenStates) {
+    Shape const& embeds = inputShape(names::kInputsEmbeds);
+    return Shape{embeds[0], embeds[1], 3 * static_cast<std::int64_t>(engine_.config().hiddenSize)};
+  }
   // present_key_values_i: the same shape as its past_key_values_i.
   std::string const present(name);
   std::string const past = "past_key_values_" + present.substr(std::strlen("present_key_values_"));
@@ -156,6 +165,20 @@ void CpuLlmContext::execute() {
   bool const fresh = startIndex.shape[0] == 0;
   TV_CHECK_ARG(fresh || startIndex.shape[0] == batch, "kvcache_start_index must have 0 or ", batch, " entries");
   bool const decode = !fresh && seqLen == 1;
+  TV_CHECK_ARG(lastTokenIds.shape[1] == 1, "last_token_ids selects ", lastTokenIds.shape[1],
+               " tokens per sequence; the CPU engine computes the logits of one (verifying several arrives with speculative decoding)");
+  hiddenOut_ = nullptr;
+  if (engine_.limits().maxVerifyTreeSize > 0) {
+    // The plugin's mode rule with tree attention (Edge-LLM 0.6.1 attentionPlugin.cpp:112-146).
+    std::int64_t const positionIds = bound(names::kAttentionPosId).shape[1];
+    TV_CHECK_ARG(fresh || seqLen == 1 || positionIds == 1 || positionIds == seqLen, "attention_pos_id has ", positionIds,
+                 " entries per sequence for ", seqLen, " tokens: neither chunked prefill (1) nor tree decoding (", seqLen, ")");
+    TV_CHECK_ARG(fresh || seqLen == 1 || positionIds == 1,
+                 "tree verification (one attention_pos_id per token) is not implemented by the CPU engine yet");
+    BoundTensor const& hidden = bound(names::kHiddenStates);
+    hiddenOut_ = hidden.as<std::uint16_t>();
+    std::memset(hiddenOut_, 0, static_cast<std::size_t>(hidden.shape.elements()) * sizeof(std::uint16_t));
+  }
 
   ropeBatches_ = static_cast<int>(rope.shape[0]);
   ropeRows_ = static_cast<int>(rope.shape[1]);
@@ -282,6 +305,7 @@ void CpuLlmContext::runChunk(Token const* tokens, int count, std::uint16_t const
   }
   for (int l = 0; l < c.layers; ++l) {
     QwenDecoderWeights::Layer const& layer = w.layers[static_cast<std::size_t>(l)];
+    if (hiddenOut_ != nullptr) captureHidden(l, tokens, count, x_.data(), seqLen);
     rmsNorm(pool, x_.data(), layer.inputNorm.data(), count, hidden, c.rmsNormEps, norm_.data());
     layer.qkv.forward(pool, norm_.data(), hidden, count, qkv_.data(), qkvWidth, quantScratch_);
     attention(l, tokens, count);
@@ -294,6 +318,28 @@ void CpuLlmContext::runChunk(Token const* tokens, int count, std::uint16_t const
     siluMultiply(pool, gateUp_.data(), count, c.intermediateSize, act_.data());
     layer.down.forward(pool, act_.data(), c.intermediateSize, count, tmp_.data(), hidden, quantScratch_);
     addInPlace(x_.data(), tmp_.data(), n * hidden);
+  }
+  if (hiddenOut_ != nullptr) {
+    rmsNorm(pool, x_.data(), w.finalNorm.data(), count, hidden, c.rmsNormEps, norm_.data());
+    captureHidden(c.layers, tokens, count, norm_.data(), seqLen);
+  }
+}
+
+// Edge-LLM's export concatenates all_hidden_states[2], [(len - 1) // 2] and [len - 4], where entry i < layers
+// is the input of layer i and entry `layers` the final-normed output, len = layers + 1, Python indexing
+// (Edge-LLM 0.6.1 tensorrt_edgellm/llm_models/models/llm_model.py:133-170,473-485).
+void CpuLlmContext::captureHidden(int layer, Token const* tokens, int count, float const* x, int seqLen) {
+  int const entries = engine_.config().layers + 1;
+  int const hidden = engine_.config().hiddenSize;
+  int const picks[3] = {2, (entries - 1) / 2, entries - 4};
+  auto toHalf = tv::cpu::kernels().floatToHalf;
+  for (int k = 0; k < 3; ++k) {
+    int const pick = picks[k] < 0 ? picks[k] + entries : picks[k];
+    if (pick != layer) continue;
+    for (int t = 0; t < count; ++t) {
+      std::size_t const row = static_cast<std::size_t>(tokens[t].batch) * seqLen + tokens[t].slot;
+      toHalf(x + static_cast<std::size_t>(t) * hidden, hiddenOut_ + (row * 3 + k) * hidden, static_cast<std::size_t>(hidden));
+    }
   }
 }
 
@@ -370,6 +416,8 @@ std::unique_ptr<CpuLlmEngine> CpuLlmEngine::load(LlmLoadSpec spec) {
   TV_CHECK_ARG(lim.maxBatch >= 1 && lim.maxInputLength >= 1 && lim.maxKvCapacity >= lim.maxInputLength,
                "invalid LLM limits: batch ", lim.maxBatch, ", input ", lim.maxInputLength, ", KV capacity ", lim.maxKvCapacity,
                " (the KV capacity must hold the longest input)");
+  TV_CHECK_ARG(lim.maxVerifyTreeSize >= 0 && lim.maxVerifyTreeSize <= 128 && (lim.maxVerifyTreeSize == 0 || engine->config_.layers >= 2),
+               "maxVerifyTreeSize ", lim.maxVerifyTreeSize, " must be in [0, 128] (Edge-LLM's tree attention limit) on a model of >= 2 layers");
   TV_CHECK(!spec.weightFiles.empty(), ErrorCode::kModelLoad, "no LLM weight files (model*.safetensors) were found");
   for (std::string const& path : spec.weightFiles) engine->files_.add(std::make_shared<SafetensorsFile>(path));
   SafetensorsSet embedding;
@@ -390,23 +438,40 @@ void CpuLlmEngine::describeTensors() {
   std::int64_t const cap = limits_.maxKvCapacity;
   std::int64_t const H = c.hiddenSize;
   std::int64_t const R = c.headDim;
+  std::int64_t const N = limits_.maxVerifyTreeSize;
+  bool const eagle = N > 0;
+  // Names, dtypes and dynamic axes of Edge-LLM 0.6.1's export (tensorrt_edgellm/onnx_export/llm_export.py:723-828).
   addInput(names::kInputsEmbeds, DType::kF16, {-1, -1, H});
   addInput(names::kContextLengths, DType::kI32, {-1});
-  addInput(names::kLastTokenIds, DType::kI64, {-1, 1});
+  addInput(names::kLastTokenIds, DType::kI64, {-1, eagle ? -1 : 1});
   addInput(names::kKvCacheStartIndex, DType::kI32, {-1});
-  addInput(names::kRopeCosSin, DType::kF32, {-1, cap, R});
+  addInput(names::kRopeCosSin, DType::kF32, {-1, -1, R});  // dim 1 dynamic, as the export declares it
+  if (eagle) {
+    addInput(names::kAttentionMask, DType::kI32, {-1, -1, -1});
+    addInput(names::kAttentionPosId, DType::kI32, {-1, -1});
+  }
   for (int l = 0; l < c.layers; ++l) addInput(names::pastKeyValues(l), DType::kF16, {-1, 2, c.kvHeads, -1, c.headDim});
-  addOutput(names::kLogits, DType::kF32, {-1, logitsWidth()});
+  addOutput(names::kLogits, DType::kF32, {-1, -1, logitsWidth()});
+  if (eagle) addOutput(names::kHiddenStates, DType::kF16, {-1, -1, 3 * H});
   for (int l = 0; l < c.layers; ++l) addOutput(names::presentKeyValues(l), DType::kF16, {-1, 2, c.kvHeads, -1, c.headDim});
 
-  // The profiles of Edge-LLM's llm_build (cpp/builder/llmBuilder.cpp in 0.6.1).
+  // The profiles of Edge-LLM's llm_build (cpp/builder/llmBuilder.cpp:289-421,637-652 in 0.6.1).
   for (int p : {names::kPrefillProfile, names::kDecodeProfile}) {
     bool const prefill = p == names::kPrefillProfile;
-    setProfile(p, names::kInputsEmbeds, {1, 1, H}, {B, prefill ? std::max<std::int64_t>(1, L / 2) : 1, H}, {B, prefill ? L : 1, H});
+    std::int64_t const tokens = prefill ? L : eagle ? N : 1;  // the most tokens per call
+    std::int64_t const selected = prefill || !eagle ? 1 : N;  // the most selected tokens per sequence
+    setProfile(p, names::kInputsEmbeds, {1, 1, H}, {B, std::max<std::int64_t>(1, tokens == 1 ? 1 : tokens / 2), H}, {B, tokens, H});
     setProfile(p, names::kContextLengths, {1}, {B}, {B});
-    setProfile(p, names::kLastTokenIds, {1, 1}, {B, 1}, {B, 1});
+    setProfile(p, names::kLastTokenIds, {1, 1}, {B, std::max<std::int64_t>(1, selected == 1 ? 1 : selected / 2)}, {B, selected});
     setProfile(p, names::kKvCacheStartIndex, {prefill ? 0 : 1}, {B}, {B});
     setProfile(p, names::kRopeCosSin, {1, cap, R}, {B, cap, R}, {B, cap, R});
+    if (eagle) {
+      auto const maskWidth = [](std::int64_t n) { return (n + 31) / 32 * 32; };
+      std::int64_t const optTokens = prefill ? 1 : std::max<std::int64_t>(1, N / 2);
+      setProfile(p, names::kAttentionMask, {1, 1, 1}, {B, optTokens, prefill ? 1 : maskWidth(optTokens)},
+                 {B, prefill ? 1 : N, prefill ? 1 : maskWidth(N)});
+      setProfile(p, names::kAttentionPosId, {1, 1}, {B, optTokens}, {B, prefill ? 1 : N});
+    }
     for (int l = 0; l < c.layers; ++l) {
       setProfile(p, names::pastKeyValues(l), {1, 2, c.kvHeads, 0, c.headDim}, {B, 2, c.kvHeads, cap, c.headDim},
                  {B, 2, c.kvHeads, cap, c.headDim});

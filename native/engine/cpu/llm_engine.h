@@ -24,6 +24,12 @@ struct LlmLimits {
   int maxBatch = 1;
   int maxInputLength = 4096;
   int maxKvCapacity = 4096;
+  // > 0: the interface of an EAGLE-base engine (llm_build --eagleBase --maxVerifyTreeSize N, Edge-LLM 0.6.1
+  // cpp/builder/llmBuilder.cpp:357-421): attention_mask / attention_pos_id inputs, the hidden_states output
+  // (computed), up to N tokens in profile 1. Prefill, chunked prefill and single-token decode run; tree
+  // verification (profile 1 with one position id per token) and several selected tokens are refused until
+  // speculative decoding implements them.
+  int maxVerifyTreeSize = 0;
 };
 
 // How the LM head is stored in memory. kStored keeps the checkpoint's head (fp16 / bf16 / fp32 read in
@@ -46,7 +52,7 @@ struct LlmLoadSpec {
   std::string embeddingFile;
   LlmLimits limits;
   std::shared_ptr<ThreadPool> pool;
-  // A reduced-vocabulary engine (vocab_map.safetensors): the logits are [B, reduced size], entry j the
+  // A reduced-vocabulary engine (vocab_map.safetensors): the logits are [B, 1, reduced size], entry j the
   // LM-head row of full id vocabMap->toFull(j), as an Edge-LLM engine built with --reduced_vocab_dir.
   std::shared_ptr<VocabMap const> vocabMap;
   // kInt8 is ERR_INVALID_ARGUMENT for a head that is not dense or whose width (hidden_size) is not a

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <list>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -18,6 +19,7 @@
 #include "core/library_file.h"
 #include "core/log.h"
 #include "core/mapped_file.h"
+#include "engine/binding_check.h"
 #include "engine/graph_key.h"
 
 namespace tv::engine::trt {
@@ -128,7 +130,11 @@ void loadPluginLibrary(std::string const& path) {
     TV_THROW(ErrorCode::kModelLoad, "cannot load the TensorRT Edge-LLM plugin library ", path, ": ", why != nullptr ? why : "unknown error",
              " (build it with TensorRT Edge-LLM 0.6.1 against this TensorRT)");
   }
-  // Edge-LLM >= 0.6 exports initEdgellmPlugins(logger, namespace) to share the host's logger.
+  // Edge-LLM >= 0.6 exports initEdgellmPlugins(logger, namespace). In 0.6.1 it only copies the level of a
+  // logger that dynamic_casts to its own EdgeLLMLogger, so with ours it changes nothing, and the plugins'
+  // own LOG_* lines always go to std::cerr (warnings, errors) / std::cout (info, debug) at the plugin
+  // library's level, never through TensorRT's ILogger (Edge-LLM 0.6.1 cpp/plugins/utils/pluginUtils.cpp:26-37,
+  // cpp/common/logger.h:100-111). Called anyway: it is the documented entry point.
   using InitPlugins = bool (*)(void*, char const*);
   if (auto init = reinterpret_cast<InitPlugins>(::dlsym(handle, "initEdgellmPlugins")); init != nullptr) {
     init(static_cast<nvinfer1::ILogger*>(&logger()), "");
@@ -142,8 +148,18 @@ struct TrtEngine::Core {
   std::unique_ptr<nvinfer1::IRuntime> runtime;
   std::unique_ptr<nvinfer1::ICudaEngine> engine;  // destroyed before runtime (declared after it)
   std::vector<TensorDesc> tensors;
+  // profiles[p][name]: the engine's profile shapes of each input, read once at load (the binding check
+  // before every enqueue compares against them).
+  std::vector<std::unordered_map<std::string, ProfileShapes>> profiles;
   ContextOptions options;
   std::string path;
+  ProfileShapes const& profileShapes(std::string const& name, int profile) const {
+    TV_CHECK_ARG(profile >= 0 && profile < static_cast<int>(profiles.size()), "no optimization profile ", profile);
+    auto const& byName = profiles[static_cast<std::size_t>(profile)];
+    auto it = byName.find(name);
+    TV_CHECK_ARG(it != byName.end(), "'", name, "' is not an input of ", path, ": only inputs have profile shapes");
+    return it->second;
+  }
   ~Core() {
     engine.reset();
     runtime.reset();
@@ -179,6 +195,16 @@ std::unique_ptr<TrtEngine> TrtEngine::load(std::string const& path, ContextOptio
              "' lives in host memory; Edge-LLM engines keep every tensor on the device");
     core->tensors.push_back(std::move(t));
   }
+  core->profiles.resize(static_cast<std::size_t>(e.getNbOptimizationProfiles()));
+  for (int p = 0; p < e.getNbOptimizationProfiles(); ++p) {
+    for (TensorDesc const& t : core->tensors) {
+      if (t.mode != TensorIOMode::kInput) continue;
+      auto get = [&](nvinfer1::OptProfileSelector sel) { return fromDims(e.getProfileShape(t.name.c_str(), p, sel)); };
+      core->profiles[static_cast<std::size_t>(p)][t.name] = ProfileShapes{get(nvinfer1::OptProfileSelector::kMIN),
+                                                                           get(nvinfer1::OptProfileSelector::kOPT),
+                                                                           get(nvinfer1::OptProfileSelector::kMAX)};
+    }
+  }
   tv::log(LogLevel::kInfo, "tensorrt",
           path + ": " + std::to_string(core->tensors.size()) + " I/O tensors, " + std::to_string(e.getNbOptimizationProfiles()) +
               " optimization profiles, " + std::to_string(e.getDeviceMemorySizeV2() >> 20) + " MiB context memory");
@@ -194,10 +220,7 @@ int TrtEngine::optimizationProfiles() const { return core_->engine->getNbOptimiz
 ProfileShapes TrtEngine::profileShapes(std::string_view name, int profile) const {
   TensorDesc const& t = requireTensor(name);
   TV_CHECK_ARG(t.mode == TensorIOMode::kInput, "'", name, "' is an output: outputs have no profile shapes");
-  TV_CHECK_ARG(profile >= 0 && profile < optimizationProfiles(), "no optimization profile ", profile);
-  auto get = [&](nvinfer1::OptProfileSelector s) { return fromDims(core_->engine->getProfileShape(t.name.c_str(), profile, s)); };
-  return ProfileShapes{get(nvinfer1::OptProfileSelector::kMIN), get(nvinfer1::OptProfileSelector::kOPT),
-                       get(nvinfer1::OptProfileSelector::kMAX)};
+  return core_->profileShapes(t.name, profile);
 }
 
 std::int64_t TrtEngine::contextMemoryBytes() const { return core_->engine->getDeviceMemorySizeV2(); }
@@ -222,10 +245,7 @@ class TrtContext final : public ExecutionContext {
   }
 
   ~TrtContext() override {
-    for (auto& [key, graph] : graphs_) {
-      cudaGraphExecDestroy(graph.exec);
-      cudaGraphDestroy(graph.graph);
-    }
+    for (Graph& graph : graphs_) destroy(graph);
     context_.reset();  // before its memory and before the engine (core_)
     if (scratch_ != nullptr) {
       cudaFree(scratch_);
@@ -241,22 +261,29 @@ class TrtContext final : public ExecutionContext {
     profile_ = profile;
     profileSet_ = true;
     key_.profile = profile;
+    bindings_.clearShapes();  // every input needs its shape again under the new profile
   }
 
   int optimizationProfile() const override { return profile_; }
 
   void setInputShape(std::string_view name, Shape const& shape) override {
     std::string const n(name);
+    TensorDesc const* desc = findTensor(n);
+    TV_CHECK_ARG(desc != nullptr && desc->mode == TensorIOMode::kInput, "'", n, "' is not an input of ", core_->path);
+    checkInputShape(*desc, core_->profileShapes(n, profile_), profile_, shape);
     TV_CHECK_ARG(context_->setInputShape(n.c_str(), toDims(shape)), "TensorRT rejected shape ", shape.str(), " for input '", n,
                  "' in profile ", profile_, " (outside the engine's profile?)");
     key_.setShape(n, shape.dims);
+    bindings_.setShape(n, shape);
   }
 
   void setTensorAddress(std::string_view name, void* address) override {
     std::string const n(name);
+    TV_CHECK_ARG(findTensor(n) != nullptr, "the engine has no tensor '", n, "'");
     TV_CHECK_ARG(address != nullptr, "tensor '", n, "' needs a non-null address (bind a dummy for zero-size tensors)");
     TV_CHECK_ARG(context_->setTensorAddress(n.c_str(), address), "TensorRT rejected the address of tensor '", n, "'");
     key_.setAddress(n, address);
+    bindings_.setAddress(n, address);
   }
 
   Shape tensorShape(std::string_view name) const override {
@@ -265,6 +292,10 @@ class TrtContext final : public ExecutionContext {
   }
 
   void enqueue(Stream& stream) override {
+    // Every shape inside the selected profile, every I/O tensor at a non-null address, before TensorRT
+    // (and the plugins' noexcept enqueue, which would terminate the process) sees them.
+    bindings_.requireRunnable(core_->tensors, profile_,
+                              [this](std::string const& name, int profile) { return core_->profileShapes(name, profile); });
     auto const s = static_cast<cudaStream_t>(stream.handle());
     if (!core_->options.cudaGraphs || graphsFailed_ || profile_ != core_->options.graphProfile) {
       TV_CHECK(context_->enqueueV3(s), ErrorCode::kInternal, "TensorRT enqueueV3 failed (see the TensorRT log)");
@@ -273,9 +304,10 @@ class TrtContext final : public ExecutionContext {
     // Decode steps repeat with identical shapes and addresses: replay a captured graph. As in Edge-LLM,
     // a step with new bindings first runs normally (TensorRT may set up state), then is captured.
     std::uint64_t const key = key_.hash();
-    auto it = graphs_.find(key);
-    if (it != graphs_.end()) {
-      TV_TRT_CUDA_CHECK(cudaGraphLaunch(it->second.exec, s));
+    auto it = graphIndex_.find(key);
+    if (it != graphIndex_.end()) {
+      graphs_.splice(graphs_.begin(), graphs_, it->second);  // most recently used first
+      TV_TRT_CUDA_CHECK(cudaGraphLaunch(it->second->exec, s));
       return;
     }
     TV_CHECK(context_->enqueueV3(s), ErrorCode::kInternal, "TensorRT enqueueV3 failed (see the TensorRT log)");
@@ -307,14 +339,43 @@ class TrtContext final : public ExecutionContext {
       return;
     }
     // The normal run above produced this step's results; the graph serves the next ones.
-    graphs_.emplace(key, graph);
+    graph.key = key;
+    if (graphs_.size() >= kMaxGraphs) {
+      destroy(graphs_.back());
+      graphIndex_.erase(graphs_.back().key);
+      graphs_.pop_back();
+    }
+    graphs_.push_front(graph);
+    graphIndex_[key] = graphs_.begin();
   }
 
  private:
   struct Graph {
+    std::uint64_t key = 0;
     cudaGraph_t graph = nullptr;
     cudaGraphExec_t exec = nullptr;
   };
+
+  // Captured graphs kept per context, least recently used dropped first. The session decodes from one
+  // fixed embeddings buffer with fixed scalar buffers, so a vanilla engine needs exactly one decode graph;
+  // the bound leaves room for a graph per verification length of an EAGLE-base engine (S <= 6 keeps the
+  // INT4 plugin on its GEMV kernel, audit §5.4) and keeps a binding pattern that changes every step (which
+  // would otherwise capture one graph per step, each holding device memory) from growing without limit.
+  static constexpr std::size_t kMaxGraphs = 8;
+
+  TensorDesc const* findTensor(std::string const& name) const {
+    for (TensorDesc const& t : core_->tensors) {
+      if (t.name == name) return &t;
+    }
+    return nullptr;
+  }
+
+  static void destroy(Graph& graph) {
+    if (graph.exec != nullptr) cudaGraphExecDestroy(graph.exec);
+    if (graph.graph != nullptr) cudaGraphDestroy(graph.graph);
+    graph.exec = nullptr;
+    graph.graph = nullptr;
+  }
 
   std::shared_ptr<TrtEngine::Core> core_;
   std::unique_ptr<nvinfer1::IExecutionContext> context_;
@@ -323,7 +384,9 @@ class TrtContext final : public ExecutionContext {
   int profile_ = 0;
   bool profileSet_ = false;
   GraphKey key_;
-  std::unordered_map<std::uint64_t, Graph> graphs_;
+  BindingTable bindings_;
+  std::list<Graph> graphs_;  // most recently used first
+  std::unordered_map<std::uint64_t, std::list<Graph>::iterator> graphIndex_;
   bool graphsFailed_ = false;
 };
 

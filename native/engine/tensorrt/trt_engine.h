@@ -5,7 +5,8 @@
 //
 // Teardown order is contexts, then engine, then runtime: contexts hold the engine's shared core.
 // Errors from TensorRT become tv::Error (ERR_ENGINE_INCOMPATIBLE, ERR_MODEL_LOAD, ERR_INVALID_ARGUMENT),
-// never aborts.
+// never aborts: every shape and address is checked against the selected profile before enqueueV3
+// (engine/binding_check.h), because Edge-LLM's plugins terminate the process on a bad binding.
 #pragma once
 
 #include <memory>
@@ -16,7 +17,9 @@
 
 namespace tv::engine::trt {
 
-// TensorRT's messages go to the addon's log (core/log.h, source "tensorrt"), at its level.
+// TensorRT's messages go to the addon's log (core/log.h, source "tensorrt"), at its level. The Edge-LLM
+// plugin library's own messages cannot: 0.6.1 writes them to stderr (warnings, errors) and stdout (info,
+// debug) itself (see loadPluginLibrary in trt_engine.cc).
 
 // The TensorRT version this process runs with (getInferLibVersion), e.g. 100300 for 10.3.0.
 int runtimeVersion();
