@@ -11,6 +11,7 @@ import { optionalInteger, optionalSignal, requireObject, requireOneOf, requireSt
 import { resolveModelFiles, type ModelFiles } from './bundle.js';
 import { ModelCore } from './ModelCore.js';
 import {
+  configEosTokens,
   defaultSampling,
   IMPROMPTU_IMAGE_REGULARIZATION,
   type ImageRegularization,
@@ -268,6 +269,9 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   throwIfAborted(signal);
 
   const files = resolveModelFiles(dir);
+  // The model's own JSON files are checked before anything loads: a bad field fails here, naming it.
+  const sampling = defaultSampling(files);
+  const eosTokens = configEosTokens(files);
   const backend = await chooseBackend(files, backendChoice);
   throwIfAborted(signal);
   // The tokenizer thread and the native engines load at the same time.
@@ -304,7 +308,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
       throw new TrtVlaError('ERR_MODEL_LOAD', `the tokenizer's image tokens (${ids.imagePad}, ${ids.visionStart}) differ from config.json's (${imagePad}, ${visionStart})`);
     }
     if (signal?.aborted) throw abortError(signal);
-    const core = new ModelCore(handle, tokenizer, files, defaultSampling(files), stopTokens(files, ids.imEnd, ids.endOfText));
+    const core = new ModelCore(handle, tokenizer, files, sampling, stopTokens(eosTokens, ids.imEnd, ids.endOfText));
     return new Model(core, backend, concurrency);
   } catch (err) {
     handle.dispose();

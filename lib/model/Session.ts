@@ -12,8 +12,9 @@ import type { NativeFrame, NativeGenerateResult, NativeSession } from '../native
 import { buildNuScenesPrompt } from '../prompt/nuscenesPrompt.js';
 import { buildQ7Prompt } from '../prompt/q7Prompt.js';
 import type { PlanningPrompt } from '../prompt/answerSpec.js';
-import { IMAGE_PLACEHOLDER, type ChatMessage } from '../tokenizer/chatTemplate.js';
-import { invalidArgument, isObject, optionalInteger, optionalSignal, requireOneOf } from '../validate.js';
+import { IMAGE_PLACEHOLDER, type ChatMessage, validateChatMessages } from '../tokenizer/chatTemplate.js';
+import { invalidArgument, isObject, optionalBoolean, optionalFunction, optionalInteger, optionalSignal, requireInt32Array, requireOneOf } from '../validate.js';
+import { validateSampling } from './modelConfig.js';
 import type { ModelCore } from './ModelCore.js';
 import type {
   GenerateRequest,
@@ -143,9 +144,9 @@ export class Session implements AsyncDisposable {
     const started = performance.now();
     return this.#exclusive(async () => {
       const r = this.#validateCommon(request);
+      const onToken = optionalFunction<(event: TokenEvent) => void>(request.onToken, 'onToken');
       const encoded = await this.#encodeRequest(request, r.images);
       const detok = this.#core.tokenizer.createDetokenizer({ skipSpecialTokens: true });
-      const onToken = request.onToken;
       const result = await this.#run({
         ...r,
         encoded,
@@ -238,8 +239,8 @@ export class Session implements AsyncDisposable {
     return this.#exclusive(async () => {
       if (!isObject(request)) throw invalidArgument('request', 'an object', request);
       const r = this.#validateCommon(request);
+      const constrained = optionalBoolean(request.constrained, 'constrained') ?? true;
       const { prompt, encoded } = await this.#encodePlan(request, r.images);
-      const constrained = request.constrained ?? true;
       const grammar = constrained ? await this.#core.grammar(prompt.format.name, prompt.mode) : undefined;
       const decoder = new WaypointStreamDecoder({ format: prompt.format, mode: prompt.mode });
       const detok = this.#core.tokenizer.createDetokenizer({ skipSpecialTokens: true });
@@ -301,10 +302,7 @@ export class Session implements AsyncDisposable {
   async #encodeRequest(request: GenerateRequest, images: FrameBuffer[]): Promise<Encoded> {
     const given = ['messages', 'text', 'tokens'].filter((k) => (request as unknown as Record<string, unknown>)[k] !== undefined);
     if (given.length !== 1) throw invalidArgument('request', 'exactly one of messages, text or tokens', given.join(', ') || 'none');
-    if (request.messages !== undefined) {
-      if (!Array.isArray(request.messages)) throw invalidArgument('messages', 'an array of chat messages', request.messages);
-      return this.#encodeMessages(request.messages, images);
-    }
+    if (request.messages !== undefined) return this.#encodeMessages(validateChatMessages(request.messages), images);
     const grids = this.#grids(images);
     if (request.text !== undefined) {
       if (typeof request.text !== 'string') throw invalidArgument('text', 'a string', request.text);
@@ -319,7 +317,7 @@ export class Session implements AsyncDisposable {
         .join('');
       return { ids: await this.#core.tokenizer.encode(text), text, grids };
     }
-    const tokens = request.tokens instanceof Int32Array ? request.tokens : Int32Array.from(request.tokens as number[]);
+    const tokens = requireInt32Array(request.tokens, 'tokens', 0, this.#core.native.describe().vocabSize - 1);
     return { ids: tokens, text: this.#core.tokenizer.decode(tokens), grids };
   }
 
@@ -350,12 +348,10 @@ export class Session implements AsyncDisposable {
     });
     const maxTokens = optionalInteger(request.maxTokens, 'maxTokens', 1, 1 << 20);
     const signal = optionalSignal(request.signal, 'signal');
-    if (request.sampling !== undefined && !isObject(request.sampling)) throw invalidArgument('sampling', 'an object', request.sampling);
-    if (request.prefixCache !== undefined && typeof request.prefixCache !== 'boolean') {
-      throw invalidArgument('prefixCache', 'a boolean', request.prefixCache);
-    }
+    const sampling = validateSampling(request.sampling, 'sampling');
+    const prefixCache = optionalBoolean(request.prefixCache, 'prefixCache') ?? true;
     const testingBias = (request as { _testingBias?: TestingBias })._testingBias;
-    return { images, maxTokens, signal, sampling: request.sampling, prefixCache: request.prefixCache ?? true, testingBias };
+    return { images, maxTokens, signal, sampling, prefixCache, testingBias };
   }
 
   async #run(o: RunOptions): Promise<NativeGenerateResult> {
@@ -364,9 +360,24 @@ export class Session implements AsyncDisposable {
     const requestId = nextRequestId++;
     const onAbort = () => this.#native.abort(requestId);
     signal?.addEventListener('abort', onAbort, { once: true });
+    // A token callback that throws stops the request; the request then rejects with that error as cause.
+    let callbackFailure: { error: unknown } | undefined;
+    const onTokens = (ids: Int32Array, forced: boolean) => {
+      if (callbackFailure) return;
+      try {
+        o.onTokens?.(ids, forced);
+      } catch (error) {
+        callbackFailure = { error };
+        this.#native.abort(requestId);
+      }
+    };
+    const callbackError = () =>
+      new TrtVlaError('ERR_CALLBACK', `A token callback threw, so the request was stopped: ${String((callbackFailure!.error as Error)?.message ?? callbackFailure!.error)}`, {
+        cause: callbackFailure!.error,
+      });
     try {
       const frames: NativeFrame[] = o.images.map((f) => f._native);
-      return await withCallerStack(() =>
+      const result = await withCallerStack(() =>
         this.#native.generate(
           {
             inputIds: o.encoded.ids,
@@ -379,10 +390,14 @@ export class Session implements AsyncDisposable {
             requestId,
             testingBias: o.testingBias,
           },
-          (ids, forced) => o.onTokens?.(ids, forced),
+          onTokens,
         ),
       );
+      // The callback may have thrown on the last tokens, after the native request had finished.
+      if (callbackFailure) throw callbackError();
+      return result;
     } catch (err) {
+      if (callbackFailure) throw err instanceof TrtVlaError && err.code === 'ERR_CALLBACK' ? err : callbackError();
       if (err instanceof TrtVlaError && err.code === 'ABORT_ERR' && signal) throw abortError(signal);
       throw err;
     } finally {
