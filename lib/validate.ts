@@ -117,13 +117,13 @@ export function optionalFunction<T extends (...args: never[]) => unknown>(value:
  * A non-empty Int32Array, or array of integers, with every value in [min, max] (token ids): the same
  * Int32Array when given one, else a new one. null, 1.5 or "a" never become 0 or 1 on the way.
  */
-export function requireInt32Array(value: unknown, name: string, min: number, max: number): Int32Array {
-  if (!(value instanceof Int32Array) && !Array.isArray(value)) throw invalidArgument(name, 'an Int32Array or an array of integers', value);
+export function requireInt32Array(value: unknown, name: string, min: number, max: number, what = 'an integer'): Int32Array {
+  if (!(value instanceof Int32Array) && !Array.isArray(value)) throw invalidArgument(name, `an Int32Array or an array of ${what === 'an integer' ? 'integers' : 'ids'}`, value);
   if (value.length === 0) throw invalidArgument(name, 'at least one value', value);
   const ids = value instanceof Int32Array ? value : new Int32Array(value.length);
   for (let i = 0; i < value.length; i++) {
     const v: unknown = value[i];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw invalidArgument(`${name}[${i}]`, `an integer between ${min} and ${max}`, v);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw invalidArgument(`${name}[${i}]`, `${what} between ${min} and ${max}`, v);
     ids[i] = v;
   }
   return ids;

@@ -317,7 +317,7 @@ export class Session implements AsyncDisposable {
         .join('');
       return { ids: await this.#core.tokenizer.encode(text), text, grids };
     }
-    const tokens = requireInt32Array(request.tokens, 'tokens', 0, this.#core.native.describe().vocabSize - 1);
+    const tokens = requireInt32Array(request.tokens, 'tokens', 0, this.#core.native.describe().vocabSize - 1, 'a token id');
     return { ids: tokens, text: this.#core.tokenizer.decode(tokens), grids };
   }
 

@@ -3,7 +3,7 @@
 // (accepted, crashed, hung or kept the process alive); each must now be a coded TrtVlaError, and a
 // process that used the API must exit on its own.
 import { spawn } from 'node:child_process';
-import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -243,6 +243,52 @@ describe('model JSON files are range-checked at load (ERR_MODEL_LOAD naming file
       }),
     );
     await expectCode(loadModel(dir), 'ERR_MODEL_LOAD', new RegExp(`preprocessor_config\\.json: ${field.replace('.', '\\.')} must be`));
+  });
+});
+
+/** Overwrites every element of an fp16 / bf16 / fp32 tensor of a safetensors file with NaN, in place. */
+function poisonTensor(file: string, name: string): void {
+  const bytes = readFileSync(file);
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, { dtype: string; data_offsets: [number, number] }>;
+  const tensor = header[name];
+  if (!tensor) throw new Error(`${file} has no tensor ${name}`);
+  const [begin, end] = tensor.data_offsets.map((o) => 8 + headerLength + o) as [number, number];
+  if (tensor.dtype === 'F32') for (let i = begin; i < end; i += 4) bytes.writeFloatLE(NaN, i);
+  else for (let i = begin; i < end; i += 2) bytes.writeUInt16LE(tensor.dtype === 'BF16' ? 0x7fc0 : 0x7e00, i);
+  writeFileSync(file, bytes);
+}
+
+describe('all-NaN logits fail the same way under every sampler (no made-up tokens)', () => {
+  let model: Model;
+  let frame: ReturnType<Model['allocFrame']>;
+  beforeAll(async () => {
+    // A model whose final norm weight is NaN: every hidden state, so every logit, is NaN; a real
+    // forward pass produces them, no hook needed.
+    const dir = variantModel(await testModel('tiny', 'awq'), (d) => {
+      const file = path.join(d, 'llm', 'model.safetensors');
+      const copy = `${file}.copy`;
+      copyFileSync(file, copy); // a copy, not the shared hard link
+      poisonTensor(copy, 'model.norm.weight');
+      renameSync(copy, file);
+    });
+    model = await loadModel(dir);
+    frame = model.allocFrame({ width: 64, height: 64, format: 'rgb8' });
+  });
+  afterAll(() => model?.dispose());
+
+  const samplers = [
+    ['greedy', { temperature: 0 }],
+    ['top-k 1', { temperature: 1, topK: 1 }],
+    ['temperature 1, no limits', { temperature: 1, topK: 0, topP: 1 }],
+    ['temperature 0.7, top-k 40, top-p 0.9', { temperature: 0.7, topK: 40, topP: 0.9 }],
+    ['with a repetition penalty', { temperature: 1.2, topK: 5, repetitionPenalty: 1.3 }],
+  ] as const;
+  it.each(samplers)('%s: plan (grammar-masked), unconstrained plan and generate reject with ERR_INTERNAL', async (_, sampling) => {
+    const noScores = /every candidate logit is NaN or -inf: the model produced no usable scores/;
+    await expectCode(model.plan({ images: [frame], history: HISTORY, sampling, maxTokens: 64 }), 'ERR_INTERNAL', noScores);
+    await expectCode(model.plan({ images: [frame], history: HISTORY, sampling, maxTokens: 16, constrained: false }), 'ERR_INTERNAL', noScores);
+    await expectCode(model.generate({ text: 'Hello', sampling, maxTokens: 4 }), 'ERR_INTERNAL', noScores);
   });
 });
 
