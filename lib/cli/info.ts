@@ -1,7 +1,7 @@
 /** `trt-vla info [--json]`: what this machine and binary can run, and why not. */
-import { parseArgs } from 'node:util';
 
 import { info, type RuntimeInfo } from '../info.js';
+import { parseFlags } from './args.js';
 
 function formatBytes(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
@@ -47,8 +47,9 @@ export function formatInfo(i: RuntimeInfo): string {
 
 export const infoCommand = {
   summary: 'backends, device, versions, and why a backend is unavailable',
+  usage: 'Usage: trt-vla info [--json]',
   async run(argv: string[]): Promise<number> {
-    const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } });
+    const values = parseFlags(argv, { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } });
     if (values.help) {
       console.log('Usage: trt-vla info [--json]\n\nReports, for each backend (cpu, cuda, tensorrt), whether it is compiled in and\navailable here, and why not; the device; CUDA / TensorRT versions; CPU SIMD level and threads.');
       return 0;

@@ -32,7 +32,8 @@ let nextRequestId = 1;
 
 interface Encoded {
   ids: Int32Array;
-  text: string;
+  /** The prompt text; absent for token input, whose text only prepare() needs (decoded off the main thread). */
+  text?: string;
   grids: [number, number, number][];
 }
 
@@ -206,7 +207,8 @@ export class Session implements AsyncDisposable {
       const r = this.#validateCommon(request);
       const encoded = 'history' in request ? await this.#encodePlan(request as PlanRequest, r.images).then((p) => p.encoded) : await this.#encodeRequest(request as GenerateRequest, r.images);
       const positionIds = this.#core.native.positions(encoded.ids, encoded.grids);
-      const prepared: PreparedInput = { promptText: encoded.text, inputIds: encoded.ids, imageGrids: encoded.grids, positionIds };
+      const promptText = encoded.text ?? (await this.#core.tokenizer.decodeOffThread(encoded.ids));
+      const prepared: PreparedInput = { promptText, inputIds: encoded.ids, imageGrids: encoded.grids, positionIds };
       if (options.pixelValues && r.images.length > 0) {
         const native = await withCallerStack(() => this.#native.prepare(r.images.map((f) => f._native), true));
         prepared.pixelValues = native.pixelValues;
@@ -318,7 +320,8 @@ export class Session implements AsyncDisposable {
       return { ids: await this.#core.tokenizer.encode(text), text, grids };
     }
     const tokens = requireInt32Array(request.tokens, 'tokens', 0, this.#core.native.describe().vocabSize - 1, 'a token id');
-    return { ids: tokens, text: this.#core.tokenizer.decode(tokens), grids };
+    // No text here: decoding a long prompt on the main thread would stall the event loop for nothing.
+    return { ids: tokens, grids };
   }
 
   async #encodeMessages(messages: ChatMessage[], images: FrameBuffer[]): Promise<Encoded> {

@@ -105,6 +105,11 @@ export class TokenizerHost implements DetokenizerVocabulary {
     return d.pushAll(ids) + d.flush();
   }
 
+  /** Text of ids, decoded on the tokenizer thread: for long inputs (a prompt), where decode() would block. */
+  decodeOffThread(ids: Int32Array, options: DetokenizerOptions = {}): Promise<string> {
+    return this.#request({ type: 'decode', ids, skipSpecialTokens: options.skipSpecialTokens ?? false }) as Promise<string>;
+  }
+
   encode(text: string): Promise<Int32Array> {
     return this.#request({ type: 'encode', text }) as Promise<Int32Array>;
   }

@@ -292,6 +292,49 @@ describe('all-NaN logits fail the same way under every sampler (no made-up token
   });
 });
 
+describe('the event loop while long inputs are tokenized', () => {
+  it('a 400k-character prompt (text, chat messages, prepare) and 100k token ids never stall a 1 ms timer > 50 ms', async () => {
+    const m = await loadModel(await testModel('tiny', 'awq'), { threads: 1 }); // one core stays free for the event loop
+    try {
+      // About 89k tokens: past this KV capacity (rejected after tokenizing) but inside the model's context
+      // length (max_position_embeddings 128000), so the whole tokenization runs.
+      const text = 'The quick brown fox jumps over the lazy dog. '.repeat(Math.ceil(400_000 / 45)).slice(0, 400_000);
+      const ids = Array.from({ length: 100_000 }, (_, i) => 1000 + (i % 5000));
+      await m.generate({ text: 'warm up the session', maxTokens: 1 });
+      const requests: [string, () => Promise<unknown>][] = [
+        ['text', () => m.generate({ text, maxTokens: 1 })],
+        ['messages', () => m.generate({ messages: [{ role: 'user', content: text }], maxTokens: 1 })],
+        ['prepare', () => m.prepare({ text })],
+        ['tokens', () => m.generate({ tokens: ids, maxTokens: 1 })],
+        ['prepare tokens', () => m.prepare({ tokens: ids })],
+      ];
+      for (const [what, request] of requests) {
+        let last = performance.now();
+        let worst = 0;
+        const timer = setInterval(() => {
+          const now = performance.now();
+          worst = Math.max(worst, now - last);
+          last = now;
+        }, 1);
+        try {
+          await request().catch((err: unknown) => {
+            // Generation itself is refused for the KV capacity, only after the whole input was tokenized.
+            expect(err).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/the prompt has \d+ tokens; the KV cache holds/) });
+          });
+        } finally {
+          clearInterval(timer);
+        }
+        expect(worst, what).toBeLessThan(50);
+      }
+      // Token input's prompt text, now decoded on the tokenizer thread, is still the text of the ids.
+      const fromText = await m.prepare({ text: 'Hello, world <|im_end|>' });
+      expect((await m.prepare({ tokens: fromText.inputIds })).promptText).toBe('Hello, world <|im_end|>');
+    } finally {
+      await m.dispose();
+    }
+  });
+});
+
 /** Runs an ES module snippet under `node --input-type=module -e` (the issue's failing form); exit code and output. */
 function runModule(source: string, timeoutMs = 60_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string; ms: number }> {
   return new Promise((resolve) => {
