@@ -11,6 +11,7 @@ import { optionalInteger, optionalSignal, requireObject, requireOneOf, requireSt
 import { resolveModelFiles, type ModelFiles } from './bundle.js';
 import { ModelCore } from './ModelCore.js';
 import {
+  checkImageTokenBounds,
   configEosTokens,
   defaultSampling,
   IMPROMPTU_IMAGE_REGULARIZATION,
@@ -288,6 +289,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     imagePad,
     visionStart,
   });
+  checkImageTokenBounds(files, spec.preprocess as Record<string, unknown>, maxImageTokensPerImage);
   // Tests only, not part of the options type (see NativeLoadTesting).
   const testing = (options as { _testing?: NativeLoadTesting })._testing;
   if (testing !== undefined) spec.testing = requireObject(testing, 'options._testing');

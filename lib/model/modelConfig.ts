@@ -148,6 +148,25 @@ export function preprocessSpec(files: ModelFiles, regularization: ImageRegulariz
   };
 }
 
+/**
+ * The processor's min_pixels against the per-image token limit: the smart resize scales every image up
+ * to at least min_pixels, so a min_pixels worth more image tokens than one image may have would make
+ * every plan fail; that is the model file's fault, reported at load.
+ */
+export function checkImageTokenBounds(files: ModelFiles, preprocess: Record<string, unknown>, maxImageTokensPerImage: number): void {
+  const { minPixels, patchSize, mergeSize } = preprocess as { minPixels: number; patchSize: number; mergeSize: number };
+  const fewest = Math.ceil(minPixels / (patchSize * mergeSize) ** 2);
+  if (fewest > maxImageTokensPerImage) {
+    throw configError(
+      preprocessorConfigPath(files),
+      'min_pixels',
+      `at most ${maxImageTokensPerImage * (patchSize * mergeSize) ** 2} (every image is resized to at least min_pixels, ` +
+        `${fewest} image tokens here, and one image may have at most ${maxImageTokensPerImage}: options.maxImageTokensPerImage)`,
+      minPixels,
+    );
+  }
+}
+
 /** generation_config.json's name of each sampling field. */
 const GENERATION_FIELDS = { temperature: 'temperature', topK: 'top_k', topP: 'top_p', repetitionPenalty: 'repetition_penalty' } as const;
 

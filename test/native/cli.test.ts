@@ -123,7 +123,7 @@ describe('usage errors: one line naming the problem, then the usage, exit code 2
     expectUsageError(['bench', '--frames', 'NaN'], /for --frames but received "NaN"/, /Usage: trt-vla bench/);
     expectUsageError(['bench', '--sessions', '99999'], /for --sessions but received "99999"/, /Usage: trt-vla bench/);
     expectUsageError(['make-model', '--preset', 'huge', '--out', path.join(scratch, 'm')], /for --preset but received "huge"/, /Usage: trt-vla make-model/);
-    expectUsageError(['make-model', '--preset', 'tiny', '--out', path.join(scratch, 'm'), '--seed', '-1'], /for --seed but received "-1"/, /Usage: trt-vla make-model/);
+    expectUsageError(['make-model', '--preset', 'tiny', '--out', path.join(scratch, 'm'), '--seed=-1'], /for --seed but received "-1"/, /Usage: trt-vla make-model/);
   });
 
   it('unreadable inputs and unwritable outputs are found before any work (--viz before planning)', () => {

@@ -231,6 +231,8 @@ describe('model JSON files are range-checked at load (ERR_MODEL_LOAD naming file
     [{ merge_size: -2 }, 'merge_size'],
     [{ temporal_patch_size: 1e9 }, 'temporal_patch_size'],
     [{ do_normalize: false }, 'do_normalize'],
+    // Every image would be scaled up past the per-image token limit: each plan used to fail instead.
+    [{ min_pixels: 2 ** 30, max_pixels: 2 ** 30 }, 'min_pixels'],
     [{ size: { shortest_edge: -1 } , min_pixels: undefined }, 'size.shortest_edge'],
   ];
   it.each(preprocessor)('preprocessor_config.json %o', async (patch, field) => {
@@ -332,11 +334,11 @@ describe('the event loop while long inputs are tokenized', () => {
     } finally {
       await m.dispose();
     }
-  });
+  }, 180_000);
 });
 
 /** Runs an ES module snippet under `node --input-type=module -e` (the issue's failing form); exit code and output. */
-function runModule(source: string, timeoutMs = 60_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string; ms: number }> {
+function runModule(source: string, timeoutMs = 150_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string; ms: number }> {
   return new Promise((resolve) => {
     const started = performance.now();
     const child = spawn(process.execPath, ['--input-type=module', '-e', source], { cwd: packageRoot, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -371,7 +373,7 @@ describe('process lifetimes: a script that used the API exits on its own', () =>
     expect(r.output).toContain('waypoints 6');
     expect(r.signal, r.output).toBeNull();
     expect(r.code, r.output).toBe(0);
-  });
+  }, 180_000);
 
   it('without dispose(), and after rejected requests (bad tokens, a throwing onToken, a function in messages), the process still exits', async () => {
     const r = await runModule(`
@@ -392,5 +394,5 @@ describe('process lifetimes: a script that used the API exits on its own', () =>
     expect(r.output).toContain('ERR_INVALID_ARGUMENT ERR_CALLBACK:boom ERR_INVALID_ARGUMENT');
     expect(r.signal, r.output).toBeNull();
     expect(r.code, r.output).toBe(0);
-  });
+  }, 180_000);
 });
