@@ -23,6 +23,8 @@ export type TrtVlaErrorCode =
   | 'ERR_POOL_EXHAUSTED'
   /** A native allocation failed. */
   | 'ERR_OUT_OF_MEMORY'
+  /** A callback of the caller's (onToken) threw: the request was stopped; `cause` is what it threw. */
+  | 'ERR_CALLBACK'
   /** A bug in trt-vla: please report it with the message and `nativeLocation`. */
   | 'ERR_INTERNAL';
 
@@ -36,6 +38,7 @@ const KNOWN_CODES = new Set<string>([
   'ABORT_ERR',
   'ERR_POOL_EXHAUSTED',
   'ERR_OUT_OF_MEMORY',
+  'ERR_CALLBACK',
   'ERR_INTERNAL',
 ]);
 

@@ -1,21 +1,22 @@
 /** `trt-vla bench`: the FPS benchmark (see lib/bench/fpsBench.ts). */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 
 import { benchHtml } from '../bench/benchHtml.js';
 import { formatBenchReport, runBench } from '../bench/fpsBench.js';
 import { demoModel, userCacheDir } from '../model/generate.js';
 import { LOAD_STAGES } from '../model/Model.js';
-import { invalidArgument } from '../validate.js';
+import { choiceFlag, inputFileFlag, integerFlag, outputPathFlag, parseFlags } from './args.js';
 import { progressLine, type ProgressLine } from './progress.js';
 import { printModelWarnings } from './warnings.js';
 
-const HELP = `Usage: trt-vla bench [--model DIR] [--backend auto|cpu|tensorrt] [--frames N] [--warmup N]
+const USAGE = `Usage: trt-vla bench [--model DIR] [--backend auto|cpu|tensorrt] [--frames N] [--warmup N]
                      [--format nuscenes|q7] [--mode fast|slow] [--sessions K] [--threads N]
                      [--width W --height H] [--unconstrained] [--json FILE] [--html FILE]
                      [--plugin libNvInfer_edgellm_plugin.so] [--no-cuda-graphs]
-                     [--lm-head auto|fp16|q8]
+                     [--lm-head auto|fp16|q8]`;
+
+const HELP = `${USAGE}
 
 Runs the whole plan pipeline on synthetic camera frames and ego history and reports per-stage
 latency percentiles, time to first token, time per output token, token rates, tokens and forward
@@ -24,66 +25,67 @@ Warm-up plans are not counted. Without --model it benchmarks the tiny demo model
 generated into ${userCacheDir()} on first use) on the CPU backend. --json writes every figure with its unit;
 --html writes a self-contained report page.`;
 
-function integer(value: string | undefined, name: string, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw invalidArgument(name, `an integer >= ${min}`, value);
-  return n;
-}
-
 export const benchCommand = {
   summary: 'FPS benchmark of the plan pipeline',
+  usage: USAGE,
   async run(argv: string[]): Promise<number> {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' },
-        backend: { type: 'string', default: 'auto' },
-        frames: { type: 'string' },
-        warmup: { type: 'string' },
-        format: { type: 'string', default: 'nuscenes' },
-        mode: { type: 'string', default: 'fast' },
-        sessions: { type: 'string' },
-        threads: { type: 'string' },
-        plugin: { type: 'string' },
-        'no-cuda-graphs': { type: 'boolean', default: false },
-        'lm-head': { type: 'string', default: 'auto' },
-        width: { type: 'string' },
-        height: { type: 'string' },
-        unconstrained: { type: 'boolean', default: false },
-        json: { type: 'string' },
-        html: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+    const values = parseFlags(argv, {
+      model: { type: 'string' },
+      backend: { type: 'string', default: 'auto' },
+      frames: { type: 'string' },
+      warmup: { type: 'string' },
+      format: { type: 'string', default: 'nuscenes' },
+      mode: { type: 'string', default: 'fast' },
+      sessions: { type: 'string' },
+      threads: { type: 'string' },
+      plugin: { type: 'string' },
+      'no-cuda-graphs': { type: 'boolean', default: false },
+      'lm-head': { type: 'string', default: 'auto' },
+      width: { type: 'string' },
+      height: { type: 'string' },
+      unconstrained: { type: 'boolean', default: false },
+      json: { type: 'string' },
+      html: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
       console.log(HELP);
       return 0;
     }
-    if (!['auto', 'cpu', 'tensorrt'].includes(values.backend)) throw invalidArgument('--backend', "'auto', 'cpu' or 'tensorrt'", values.backend);
-    if (values.format !== 'nuscenes' && values.format !== 'q7') throw invalidArgument('--format', "'nuscenes' or 'q7'", values.format);
-    if (values.mode !== 'fast' && values.mode !== 'slow') throw invalidArgument('--mode', "'fast' or 'slow'", values.mode);
+    // Every flag, and both output paths, are checked before the benchmark runs.
+    const backend = choiceFlag(values.backend, '--backend', ['auto', 'cpu', 'tensorrt'] as const);
+    const format = choiceFlag(values.format, '--format', ['nuscenes', 'q7'] as const);
+    const mode = choiceFlag(values.mode, '--mode', ['fast', 'slow'] as const);
+    const lmHead = choiceFlag(values['lm-head'], '--lm-head', ['auto', 'fp16', 'q8'] as const);
+    const frames = integerFlag(values.frames, '--frames', 1, 1_000_000) ?? 20;
+    const warmup = integerFlag(values.warmup, '--warmup', 0, 1_000_000);
+    const sessions = integerFlag(values.sessions, '--sessions', 1, 64);
+    const threads = integerFlag(values.threads, '--threads', 1, 256);
+    const width = integerFlag(values.width, '--width', 28, 1 << 16);
+    const height = integerFlag(values.height, '--height', 28, 1 << 16);
+    const jsonFile = values.json === undefined ? undefined : outputPathFlag(values.json, '--json');
+    const htmlFile = values.html === undefined ? undefined : outputPathFlag(values.html, '--html');
+    if (values.plugin !== undefined) inputFileFlag(values.plugin, '--plugin');
     const model =
       values.model ??
       (await demoModel((dir) => console.error(`trt-vla bench: generating the tiny demo model (random weights; once) in ${dir}`)));
-    const frames = integer(values.frames, '--frames', 1) ?? 20;
     const loading = progressLine('loading the model', LOAD_STAGES.length);
     // Started once the model is ready, so that its ETA counts plans (warm-up included), not loading.
     let planning: ProgressLine | undefined;
     const report = await runBench({
       model,
-      backend: values.backend as 'auto',
+      backend,
       frames,
-      warmup: integer(values.warmup, '--warmup', 0),
-      format: values.format,
-      mode: values.mode,
-      sessions: integer(values.sessions, '--sessions', 1),
-      threads: integer(values.threads, '--threads', 1),
+      warmup,
+      format,
+      mode,
+      sessions,
+      threads,
       pluginLibrary: values.plugin,
       cudaGraphs: !values['no-cuda-graphs'],
-      lmHead: values['lm-head'] as 'auto',
-      width: integer(values.width, '--width', 28),
-      height: integer(values.height, '--height', 28),
+      lmHead,
+      width,
+      height,
       constrained: !values.unconstrained,
       onLoadProgress: (p) => {
         loading.update(p.done, p.stage);
@@ -91,18 +93,18 @@ export const benchCommand = {
       },
       onPlan: (done) => planning?.update(done, 'plans'),
     });
-    if (values.json) {
-      await mkdir(path.dirname(path.resolve(values.json)), { recursive: true });
-      await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
+    if (jsonFile) {
+      await mkdir(path.dirname(jsonFile), { recursive: true });
+      await writeFile(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
     }
-    if (values.html) {
-      await mkdir(path.dirname(path.resolve(values.html)), { recursive: true });
-      await writeFile(values.html, benchHtml(report));
+    if (htmlFile) {
+      await mkdir(path.dirname(htmlFile), { recursive: true });
+      await writeFile(htmlFile, benchHtml(report));
     }
     printModelWarnings(report.config.warnings);
     console.log(formatBenchReport(report));
-    if (values.json) console.log(`\njson   ${path.resolve(values.json)}`);
-    if (values.html) console.log(`html   ${path.resolve(values.html)}`);
+    if (jsonFile) console.log(`\njson   ${jsonFile}`);
+    if (htmlFile) console.log(`html   ${htmlFile}`);
     return 0;
   },
 };

@@ -1,14 +1,15 @@
 /** `trt-vla eval --pred FILE --gt FILE [--format nuscenes|q7] [--json]`: open-loop L2 and collision rates. */
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 
 import { TrtVlaError } from '../errors.js';
 import { evaluateOpenLoop, type HorizonMetric, type OpenLoopReport } from '../metrics/openLoop.js';
 import { joinRecords, parseGroundTruthRecord, parseJsonLines, parsePredictionRecord, type JoinedRecords } from '../metrics/records.js';
 import { PLANNING_FORMATS, type PlanningFormat } from '../prompt/formats.js';
-import { requireOneOf } from '../validate.js';
+import { choiceFlag, inputFileFlag, parseFlags, UsageError } from './args.js';
 
-const HELP = `Usage: trt-vla eval --pred FILE --gt FILE [--format nuscenes|q7] [--json]
+const USAGE = 'Usage: trt-vla eval --pred FILE --gt FILE [--format nuscenes|q7] [--json]';
+
+const HELP = `${USAGE}
 
 Scores predicted trajectories against ground truth the way the Impromptu paper's nuScenes table
 does: per-step L2 and, when the ground truth has object boxes, the collision rate of a
@@ -71,26 +72,23 @@ export function formatEvalReport(report: OpenLoopReport, joined?: Pick<JoinedRec
 
 export const evalCommand = {
   summary: 'open-loop L2 / collision metrics of predictions against ground truth',
+  usage: USAGE,
   async run(argv: string[]): Promise<number> {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        pred: { type: 'string' },
-        gt: { type: 'string' },
-        format: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
+    const values = parseFlags(argv, {
+      pred: { type: 'string' },
+      gt: { type: 'string' },
+      format: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
       console.log(HELP);
       return 0;
     }
-    if (!values.pred || !values.gt) {
-      console.error(`trt-vla eval: --pred and --gt are required\n\n${HELP}`);
-      return 2;
-    }
-    const format = values.format === undefined ? undefined : requireOneOf(values.format, '--format', Object.keys(PLANNING_FORMATS) as PlanningFormat[]);
+    if (!values.pred || !values.gt) throw new UsageError('--pred and --gt are required (JSON Lines files)');
+    inputFileFlag(values.pred, '--pred');
+    inputFileFlag(values.gt, '--gt');
+    const format = values.format === undefined ? undefined : choiceFlag(values.format, '--format', Object.keys(PLANNING_FORMATS) as PlanningFormat[]);
     const [predictions, truths] = await Promise.all([
       readRecords(values.pred, parsePredictionRecord),
       readRecords(values.gt, parseGroundTruthRecord),

@@ -1,10 +1,9 @@
 /** `trt-vla info [--json] [--model DIR]`: what this machine and binary can run, and why not; what a model folder holds. */
-import { parseArgs } from 'node:util';
-
 import { info, type RuntimeInfo } from '../info.js';
 import { resolveModelFiles } from '../model/bundle.js';
 import { engineRelease, engineReleaseProblem, type EngineRelease } from '../model/engineRelease.js';
 import { defaultSampling, type SamplingOptions, samplingSource } from '../model/modelConfig.js';
+import { parseFlags } from './args.js';
 
 /** What a model folder's files say, read without loading any weights or engines. */
 export interface ModelFolderInfo {
@@ -98,11 +97,9 @@ export function formatInfo(i: RuntimeInfo): string {
 
 export const infoCommand = {
   summary: 'backends, device, versions, and why a backend is unavailable',
+  usage: 'Usage: trt-vla info [--json] [--model DIR]',
   async run(argv: string[]): Promise<number> {
-    const { values } = parseArgs({
-      args: argv,
-      options: { json: { type: 'boolean', default: false }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
+    const values = parseFlags(argv, { json: { type: 'boolean', default: false }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
     if (values.help) {
       console.log(
         'Usage: trt-vla info [--json] [--model DIR]\n\nReports, for each backend (cpu, cuda, tensorrt), whether it is compiled in and\navailable here, and why not; the device; CUDA / TensorRT versions; CPU SIMD level and threads.\n' +

@@ -1,9 +1,20 @@
 #!/usr/bin/env node
-/** The `trt-vla` command line: one module per command under lib/cli/. */
+/**
+ * The `trt-vla` command line: one module per command under lib/cli/. Exit codes (README, "Command line"):
+ * 0 success; 1 the work failed (the TrtVlaError's code and message, one line); 2 a usage error (one line
+ * naming the problem, then the command's usage); 3 `plan` ran but the answer was incomplete.
+ */
 import { TrtVlaError } from '../errors.js';
+import { UsageError } from './args.js';
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
 
 interface Command {
   summary: string;
+  /** The synopsis printed after a usage error. */
+  usage?: string;
   run(argv: string[]): Promise<number>;
 }
 
@@ -43,25 +54,44 @@ function usage(): string {
   ].join('\n');
 }
 
+/** One line for the problem, then the usage, on stderr; exit code 2. */
+function usageFailure(prefix: string, problem: string, synopsis: string): number {
+  console.error(`${prefix}: ${problem}\n\n${synopsis}`);
+  return EXIT_USAGE;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
-    return name ? 0 : 1;
+    return EXIT_OK;
   }
+  if (!name) return usageFailure('trt-vla', 'no command given', usage());
   if (name === '--version' || name === '-v') {
     const { readFile } = await import('node:fs/promises');
     const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     console.log(pkg.version);
-    return 0;
+    return EXIT_OK;
   }
   const load = COMMANDS[name];
-  if (!load) {
-    console.error(`trt-vla: unknown command '${name}'\n\n${usage()}`);
-    return 2;
-  }
+  if (!load) return usageFailure('trt-vla', `unknown command '${name}'`, usage());
   const command = await load();
-  return command.run(rest);
+  const prefix = `trt-vla ${name}`;
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      return usageFailure(prefix, err.message, `${command.usage ?? `Usage: trt-vla ${name} [options]`}\nRun \`trt-vla ${name} --help\` for details.`);
+    }
+    if (err instanceof TrtVlaError) {
+      console.error(`${prefix}: ${err.code}: ${err.message}`);
+    } else {
+      // Not a trt-vla error: the message, and the stack only when asked for (a bug report).
+      console.error(`${prefix}: ${err instanceof Error ? err.message : String(err)}`);
+      if (process.env.TRT_VLA_DEBUG && err instanceof Error && err.stack) console.error(err.stack);
+    }
+    return EXIT_FAILED;
+  }
 }
 
 main(process.argv.slice(2)).then(
@@ -69,11 +99,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof TrtVlaError) {
-      console.error(`trt-vla: ${err.code}: ${err.message}`);
-    } else {
-      console.error(err);
-    }
-    process.exitCode = 1;
+    console.error(`trt-vla: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = EXIT_FAILED;
   },
 );

@@ -1,12 +1,12 @@
 /** `trt-vla make-model`: writes a Qwen2.5-VL-shaped checkpoint with seeded random weights. */
-import { parseArgs } from 'node:util';
-
 import { cachedModelDir, MAKE_MODEL_STEPS, makeModel, userCacheDir } from '../model/generate.js';
-import { MODEL_PRESETS, type ModelPreset } from '../model/presets.js';
-import { invalidArgument } from '../validate.js';
+import { MODEL_PRESETS } from '../model/presets.js';
+import { choiceFlag, integerFlag, outputPathFlag, parseFlags } from './args.js';
 import { progressLine } from './progress.js';
 
-const HELP = `Usage: trt-vla make-model --preset tiny|small|0.5b-shape|3b-shape [--quant awq|fp16] [--out DIR] [--seed N] [--threads N]
+const USAGE = 'Usage: trt-vla make-model --preset tiny|small|0.5b-shape|3b-shape [--quant awq|fp16] [--out DIR] [--seed N] [--threads N]';
+
+const HELP = `${USAGE}
 
 Writes a Qwen2.5-VL-shaped model with seeded random weights (same seed -> same bytes) in the bundle
 layout (DIR/llm, DIR/visual) with the real Qwen tokenizer. Without --out it goes to the user cache
@@ -19,43 +19,36 @@ stores the decoder's linear layers as AutoAWQ int4 (round-to-nearest).`;
 
 export const makeModelCommand = {
   summary: 'write a Qwen2.5-VL-shaped model with seeded random weights',
+  usage: USAGE,
   async run(argv: string[]): Promise<number> {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        preset: { type: 'string' },
-        quant: { type: 'string', default: 'awq' },
-        out: { type: 'string' },
-        seed: { type: 'string', default: '1' },
-        threads: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+    const values = parseFlags(argv, {
+      preset: { type: 'string' },
+      quant: { type: 'string', default: 'awq' },
+      out: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      threads: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
       console.log(HELP);
       return 0;
     }
-    if (!values.preset || !MODEL_PRESETS.includes(values.preset as ModelPreset)) {
-      throw invalidArgument('--preset', MODEL_PRESETS.join(' | '), values.preset);
-    }
-    if (values.quant !== 'awq' && values.quant !== 'fp16') throw invalidArgument('--quant', "'awq' or 'fp16'", values.quant);
-    if (values.out === '') throw invalidArgument('--out', 'an output directory', values.out);
-    const seed = Number(values.seed);
-    if (!Number.isSafeInteger(seed) || seed < 0) throw invalidArgument('--seed', 'a non-negative integer', values.seed);
-    const threads = values.threads === undefined ? undefined : Number(values.threads);
-    const preset = values.preset as ModelPreset;
-    const out = values.out ?? cachedModelDir(preset, values.quant, seed);
+    const preset = choiceFlag(values.preset, '--preset', MODEL_PRESETS);
+    const quant = choiceFlag(values.quant, '--quant', ['awq', 'fp16'] as const);
+    const seed = integerFlag(values.seed, '--seed', 0)!;
+    const threads = integerFlag(values.threads, '--threads', 1, 256);
+    const out = values.out === undefined ? cachedModelDir(preset, quant, seed) : outputPathFlag(values.out, '--out', 'directory');
     const started = performance.now();
     const progress = progressLine(`make-model ${preset}`, MAKE_MODEL_STEPS.length);
     const dir = await makeModel({
       preset,
-      quant: values.quant,
+      quant,
       out,
       seed,
       threads,
       onProgress: (done, _total, step) => progress.update(done, step),
     });
-    console.log(`wrote ${preset} (${values.quant}, seed ${seed}, random weights) to ${dir} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    console.log(`wrote ${preset} (${quant}, seed ${seed}, random weights) to ${dir} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return 0;
   },
 };

@@ -1,19 +1,19 @@
 /** `trt-vla plan`: one trajectory from camera images and an ego history. */
-import { parseArgs } from 'node:util';
-
 import { frameFromImage } from '../frameFromImage.js';
-import { progressLine } from './progress.js';
-import { printModelWarnings } from './warnings.js';
 import { LOAD_STAGES, loadModel, type Model } from '../model/Model.js';
 import type { PlanResult } from '../model/types.js';
 import { loadEgoHistory } from '../prompt/egoHistory.js';
-import { invalidArgument } from '../validate.js';
+import { choiceFlag, inputFileFlag, integerFlag, outputPathFlag, parseFlags, requiredFlag, UsageError } from './args.js';
+import { progressLine } from './progress.js';
+import { printModelWarnings } from './warnings.js';
 
-const HELP = `Usage: trt-vla plan --model DIR --image FILE [--image FILE ...] --history FILE
+const USAGE = `Usage: trt-vla plan --model DIR --image FILE [--image FILE ...] --history FILE
                     [--format nuscenes|q7] [--mode fast|slow] [--backend auto|cpu|tensorrt]
                     [--threads N] [--max-tokens N] [--unconstrained] [--viz FILE.png] [--json]
                     [--plugin libNvInfer_edgellm_plugin.so] [--no-cuda-graphs]
-                    [--lm-head auto|fp16|q8]
+                    [--lm-head auto|fp16|q8]`;
+
+const HELP = `${USAGE}
 
 Plans the next waypoints (x forward, y left, metres) from JPEG/PNG camera images (nuScenes: the
 front camera; q7: 1 or 3 views: front, front-right, front-left) and an ego-history JSON file (an
@@ -46,59 +46,58 @@ function formatPlan(plan: PlanResult, model: Model): string {
 
 export const planCommand = {
   summary: 'plan a trajectory from camera images and an ego history',
+  usage: USAGE,
   async run(argv: string[]): Promise<number> {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' },
-        image: { type: 'string', multiple: true },
-        history: { type: 'string' },
-        format: { type: 'string', default: 'nuscenes' },
-        mode: { type: 'string', default: 'fast' },
-        backend: { type: 'string', default: 'auto' },
-        threads: { type: 'string' },
-        plugin: { type: 'string' },
-        'no-cuda-graphs': { type: 'boolean', default: false },
-        'lm-head': { type: 'string', default: 'auto' },
-        'max-tokens': { type: 'string' },
-        unconstrained: { type: 'boolean', default: false },
-        viz: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
+    const values = parseFlags(argv, {
+      model: { type: 'string' },
+      image: { type: 'string', multiple: true },
+      history: { type: 'string' },
+      format: { type: 'string', default: 'nuscenes' },
+      mode: { type: 'string', default: 'fast' },
+      backend: { type: 'string', default: 'auto' },
+      threads: { type: 'string' },
+      plugin: { type: 'string' },
+      'no-cuda-graphs': { type: 'boolean', default: false },
+      'lm-head': { type: 'string', default: 'auto' },
+      'max-tokens': { type: 'string' },
+      unconstrained: { type: 'boolean', default: false },
+      viz: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
       console.log(HELP);
       return 0;
     }
-    if (!values.model) throw invalidArgument('--model', 'a model directory', values.model);
-    if (!values.image?.length) throw invalidArgument('--image', 'at least one image file', values.image);
-    if (!values.history) throw invalidArgument('--history', 'an ego history JSON file', values.history);
-    if (values.format !== 'nuscenes' && values.format !== 'q7') throw invalidArgument('--format', "'nuscenes' or 'q7'", values.format);
-    if (values.mode !== 'fast' && values.mode !== 'slow') throw invalidArgument('--mode', "'fast' or 'slow'", values.mode);
-    const history = await loadEgoHistory(values.history);
+    // Every flag is checked before the model loads: a usage error costs nothing.
+    const modelDir = requiredFlag(values.model, '--model', 'a model directory');
+    if (!values.image?.length) throw new UsageError('--image is required (a JPEG/PNG camera image; repeat it for 3 views)');
+    const imageFiles = values.image.map((f) => inputFileFlag(f, '--image'));
+    const historyFile = inputFileFlag(requiredFlag(values.history, '--history', 'an ego history JSON file'), '--history');
+    const format = choiceFlag(values.format, '--format', ['nuscenes', 'q7'] as const);
+    const mode = choiceFlag(values.mode, '--mode', ['fast', 'slow'] as const);
+    const backend = choiceFlag(values.backend, '--backend', ['auto', 'cpu', 'tensorrt'] as const);
+    const lmHead = choiceFlag(values['lm-head'], '--lm-head', ['auto', 'fp16', 'q8'] as const);
+    const threads = integerFlag(values.threads, '--threads', 1, 256);
+    const maxTokens = integerFlag(values['max-tokens'], '--max-tokens', 1, 1 << 20);
+    const viz = values.viz === undefined ? undefined : outputPathFlag(values.viz, '--viz');
+    if (values.plugin !== undefined) inputFileFlag(values.plugin, '--plugin');
+    const history = await loadEgoHistory(historyFile);
     const loading = progressLine('loading the model', LOAD_STAGES.length);
-    await using model = await loadModel(values.model, {
-      backend: values.backend as 'auto',
-      threads: values.threads === undefined ? undefined : Number(values.threads),
+    await using model = await loadModel(modelDir, {
+      backend,
+      threads,
       pluginLibrary: values.plugin,
       cudaGraphs: !values['no-cuda-graphs'],
-      lmHead: values['lm-head'] as 'auto',
+      lmHead,
       onProgress: (p) => loading.update(p.done, p.stage),
     });
     printModelWarnings(model.warnings);
-    const images = await Promise.all(values.image.map((f) => frameFromImage(model, f)));
-    const plan = await model.plan({
-      images,
-      history,
-      format: values.format,
-      mode: values.mode,
-      constrained: !values.unconstrained,
-      maxTokens: values['max-tokens'] === undefined ? undefined : Number(values['max-tokens']),
-    });
-    if (values.viz) {
+    const images = await Promise.all(imageFiles.map((f) => frameFromImage(model, f)));
+    const plan = await model.plan({ images, history, format, mode, constrained: !values.unconstrained, maxTokens });
+    if (viz) {
       const { drawPlan } = await import('../bench/planViz.js');
-      await drawPlan(values.viz, plan, history, values.image[0]);
+      await drawPlan(viz, plan, history, imageFiles[0]!);
     }
     console.log(values.json ? JSON.stringify({ ...plan, tokens: Array.from(plan.tokens) }, null, 2) : formatPlan(plan, model));
     return plan.complete ? 0 : 3;

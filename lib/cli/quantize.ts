@@ -1,15 +1,17 @@
 /** `trt-vla quantize`: round-to-nearest int4 (AutoAWQ packing) of a bf16/fp16 Qwen2.5-VL checkpoint. */
 import { copyFile, cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { statSync } from 'node:fs';
 
 import { TrtVlaError } from '../errors.js';
 import { resolveModelFiles } from '../model/bundle.js';
 import { native } from '../native.js';
-import { invalidArgument } from '../validate.js';
+import { flagError, outputPathFlag, parseFlags, requiredFlag, UsageError } from './args.js';
 import { progressLine } from './progress.js';
 
-const HELP = `Usage: trt-vla quantize --in MODEL_DIR --out DIR
+const USAGE = 'Usage: trt-vla quantize --in MODEL_DIR --out DIR';
+
+const HELP = `${USAGE}
 
 Quantizes the decoder's linear layers (q/k/v/o, gate/up/down) of a Qwen2.5-VL model with bf16, fp16 or
 fp32 safetensors to int4 with round-to-nearest per 128-input group, written as AutoAWQ "GEMM" tensors
@@ -30,20 +32,22 @@ function keptFile(name: string, weightFiles: readonly string[]): boolean {
 
 export const quantizeCommand = {
   summary: 'int4 round-to-nearest quantization of a bf16 checkpoint (AutoAWQ packing)',
+  usage: USAGE,
   async run(argv: string[]): Promise<number> {
-    const { values } = parseArgs({
-      args: argv,
-      options: { in: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
+    const values = parseFlags(argv, { in: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
     if (values.help) {
       console.log(HELP);
       return 0;
     }
-    if (!values.in) throw invalidArgument('--in', 'a checkpoint directory', values.in);
-    if (!values.out) throw invalidArgument('--out', 'an output directory', values.out);
-    const input = path.resolve(values.in);
-    const output = path.resolve(values.out);
-    if (input === output) throw invalidArgument('--out', 'a directory other than --in', values.out);
+    const input = path.resolve(requiredFlag(values.in, '--in', 'a checkpoint directory'));
+    const output = outputPathFlag(requiredFlag(values.out, '--out', 'an output directory'), '--out', 'directory');
+    if (input === output) throw flagError('--out', 'a directory other than --in', values.out);
+    try {
+      if (!statSync(input).isDirectory()) throw new UsageError(`--in ${values.in}: not a directory`);
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      throw new UsageError(`--in ${values.in}: no such directory`);
+    }
     const files = resolveModelFiles(input);
     const existing = files.llm.config.quantization_config as { quant_method?: unknown } | undefined;
     if (existing !== undefined) {

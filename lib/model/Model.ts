@@ -12,6 +12,8 @@ import { resolveModelFiles, type ModelFiles } from './bundle.js';
 import { ModelCore } from './ModelCore.js';
 import { engineRelease, requireSupportedRelease } from './engineRelease.js';
 import {
+  checkImageTokenBounds,
+  configEosTokens,
   defaultSampling,
   IMPROMPTU_IMAGE_REGULARIZATION,
   type ImageRegularization,
@@ -359,6 +361,9 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   throwIfAborted(signal);
 
   const files = resolveModelFiles(dir);
+  // The model's own JSON files are checked before anything loads: a bad field fails here, naming it.
+  const sampling = defaultSampling(files);
+  const eosTokens = configEosTokens(files);
   const backend = await chooseBackend(files, backendChoice);
   requireSupportedRelease(files, backend.backend);
   throwIfAborted(signal);
@@ -377,6 +382,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     imagePad,
     visionStart,
   });
+  // Without the option the engine's per-image limit applies, checked natively at load (limitImageTokens).
+  if (maxImageTokensPerImage !== undefined) checkImageTokenBounds(files, spec.preprocess as Record<string, unknown>, maxImageTokensPerImage);
   // Tests only, not part of the options type (see NativeLoadTesting).
   const testing = (options as { _testing?: NativeLoadTesting })._testing;
   if (testing !== undefined) spec.testing = requireObject(testing, 'options._testing');
@@ -415,7 +422,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     if (signal?.aborted) throw abortError(signal);
     const noGenerationConfig = missingGenerationConfigWarning(files);
     if (noGenerationConfig !== undefined) native().logMessage('warning', 'model', noGenerationConfig);
-    const core = new ModelCore(handle, tokenizer, files, defaultSampling(files), stopTokens(files, ids.imEnd, ids.endOfText));
+    const core = new ModelCore(handle, tokenizer, files, sampling, stopTokens(eosTokens, ids.imEnd, ids.endOfText));
     progress('ready');
     return new Model(core, backend, concurrency);
   } catch (err) {

@@ -12,8 +12,9 @@ import type { NativeFrame, NativeGenerateResult, NativeSession } from '../native
 import { buildNuScenesPrompt } from '../prompt/nuscenesPrompt.js';
 import { buildQ7Prompt } from '../prompt/q7Prompt.js';
 import type { PlanningPrompt } from '../prompt/answerSpec.js';
-import { IMAGE_PLACEHOLDER, type ChatMessage } from '../tokenizer/chatTemplate.js';
-import { invalidArgument, isObject, optionalInteger, optionalSignal, requireOneOf } from '../validate.js';
+import { IMAGE_PLACEHOLDER, type ChatMessage, validateChatMessages } from '../tokenizer/chatTemplate.js';
+import { invalidArgument, isObject, optionalBoolean, optionalFunction, optionalInteger, optionalSignal, requireInt32Array, requireOneOf } from '../validate.js';
+import { validateSampling } from './modelConfig.js';
 import type { ModelCore } from './ModelCore.js';
 import type {
   EvaluateRequest,
@@ -35,7 +36,8 @@ let nextRequestId = 1;
 
 interface Encoded {
   ids: Int32Array;
-  text: string;
+  /** The prompt text; absent for token input, whose text only prepare() needs (decoded off the main thread). */
+  text?: string;
   grids: [number, number, number][];
 }
 
@@ -147,9 +149,9 @@ export class Session implements AsyncDisposable {
     const started = performance.now();
     return this.#exclusive(async () => {
       const r = this.#validateCommon(request);
+      const onToken = optionalFunction<(event: TokenEvent) => void>(request.onToken, 'onToken');
       const encoded = await this.#encodeRequest(request, r.images);
       const detok = this.#core.tokenizer.createDetokenizer({ skipSpecialTokens: true });
-      const onToken = request.onToken;
       const result = await this.#run({
         ...r,
         encoded,
@@ -213,7 +215,8 @@ export class Session implements AsyncDisposable {
       if (!isObject(options)) throw invalidArgument('options', 'an object', options);
       const encoded = 'history' in request ? await this.#encodePlan(request as PlanRequest, r.images).then((p) => p.encoded) : await this.#encodeRequest(request as GenerateRequest, r.images);
       const positionIds = this.#core.native.positions(encoded.ids, encoded.grids);
-      const prepared: PreparedInput = { promptText: encoded.text, inputIds: encoded.ids, imageGrids: encoded.grids, positionIds };
+      const promptText = encoded.text ?? (await this.#core.tokenizer.decodeOffThread(encoded.ids));
+      const prepared: PreparedInput = { promptText, inputIds: encoded.ids, imageGrids: encoded.grids, positionIds };
       if ((options.pixelValues || options.visionInputs) && r.images.length > 0) {
         const native = await withCallerStack(() => this.#native.prepare(r.images.map((f) => f._native), options.pixelValues === true));
         if (options.pixelValues) prepared.pixelValues = native.pixelValues;
@@ -256,7 +259,7 @@ export class Session implements AsyncDisposable {
         }),
       );
       const out: EvaluateResult = {
-        promptText: encoded.text,
+        promptText: encoded.text ?? (await this.#core.tokenizer.decodeOffThread(encoded.ids)),
         inputIds: encoded.ids,
         imageGrids: encoded.grids,
         positions,
@@ -303,8 +306,8 @@ export class Session implements AsyncDisposable {
     return this.#exclusive(async () => {
       if (!isObject(request)) throw invalidArgument('request', 'an object', request);
       const r = this.#validateCommon(request);
+      const constrained = optionalBoolean(request.constrained, 'constrained') ?? true;
       const { prompt, encoded } = await this.#encodePlan(request, r.images);
-      const constrained = request.constrained ?? true;
       const grammar = constrained ? await this.#core.grammar(prompt.format.name, prompt.mode) : undefined;
       const decoder = new WaypointStreamDecoder({ format: prompt.format, mode: prompt.mode });
       const detok = this.#core.tokenizer.createDetokenizer({ skipSpecialTokens: true });
@@ -367,10 +370,7 @@ export class Session implements AsyncDisposable {
   async #encodeRequest(request: GenerateRequest, images: FrameBuffer[]): Promise<Encoded> {
     const given = ['messages', 'text', 'tokens'].filter((k) => (request as unknown as Record<string, unknown>)[k] !== undefined);
     if (given.length !== 1) throw invalidArgument('request', 'exactly one of messages, text or tokens', given.join(', ') || 'none');
-    if (request.messages !== undefined) {
-      if (!Array.isArray(request.messages)) throw invalidArgument('messages', 'an array of chat messages', request.messages);
-      return this.#encodeMessages(request.messages, images);
-    }
+    if (request.messages !== undefined) return this.#encodeMessages(validateChatMessages(request.messages), images);
     const grids = this.#grids(images);
     if (request.text !== undefined) {
       if (typeof request.text !== 'string') throw invalidArgument('text', 'a string', request.text);
@@ -385,8 +385,9 @@ export class Session implements AsyncDisposable {
         .join('');
       return { ids: await this.#core.tokenizer.encode(text), text, grids };
     }
-    const tokens = request.tokens instanceof Int32Array ? request.tokens : Int32Array.from(request.tokens as number[]);
-    return { ids: tokens, text: this.#core.tokenizer.decode(tokens), grids };
+    const tokens = requireInt32Array(request.tokens, 'tokens', 0, this.#core.native.describe().vocabSize - 1, 'a token id');
+    // No text here: decoding a long prompt on the main thread would stall the event loop for nothing.
+    return { ids: tokens, grids };
   }
 
   async #encodeMessages(messages: ChatMessage[], images: FrameBuffer[]): Promise<Encoded> {
@@ -416,35 +417,57 @@ export class Session implements AsyncDisposable {
     });
     const maxTokens = optionalInteger(request.maxTokens, 'maxTokens', 1, 1 << 20);
     const signal = optionalSignal(request.signal, 'signal');
-    if (request.sampling !== undefined && !isObject(request.sampling)) throw invalidArgument('sampling', 'an object', request.sampling);
-    if (request.prefixCache !== undefined && typeof request.prefixCache !== 'boolean') {
-      throw invalidArgument('prefixCache', 'a boolean', request.prefixCache);
-    }
+    const sampling = validateSampling(request.sampling, 'sampling');
+    const prefixCache = optionalBoolean(request.prefixCache, 'prefixCache') ?? true;
     const testingBias = (request as { _testingBias?: TestingBias })._testingBias;
-    return { images, maxTokens, signal, sampling: request.sampling, prefixCache: request.prefixCache ?? true, testingBias };
+    return { images, maxTokens, signal, sampling, prefixCache, testingBias };
   }
 
   async #run(o: RunOptions): Promise<NativeGenerateResult> {
     const frames: NativeFrame[] = o.images.map((f) => f._native);
-    return this.#withAbort(o.signal, (requestId) =>
-      this.#native.generate(
-        {
-          inputIds: o.encoded.ids,
-          images: frames,
-          sampling: { ...this.#core.defaultSampling, ...o.sampling },
-          maxNewTokens: o.maxTokens,
-          stopTokens: Int32Array.from(this.#core.stopTokens),
-          usePrefixCache: o.prefixCache,
-          grammar: o.grammar,
-          requestId,
-          testingBias: o.testingBias,
-        },
-        (ids, forced) => o.onTokens?.(ids, forced),
-      ),
-    );
+    // A token callback that throws stops the request; the request then rejects with that error as cause.
+    let callbackFailure: { error: unknown } | undefined;
+    let runningRequest = -1;
+    const onTokens = (ids: Int32Array, forced: boolean) => {
+      if (callbackFailure) return;
+      try {
+        o.onTokens?.(ids, forced);
+      } catch (error) {
+        callbackFailure = { error };
+        this.#native.abort(runningRequest);
+      }
+    };
+    const callbackError = () =>
+      new TrtVlaError('ERR_CALLBACK', `A token callback threw, so the request was stopped: ${String((callbackFailure!.error as Error)?.message ?? callbackFailure!.error)}`, {
+        cause: callbackFailure!.error,
+      });
+    try {
+      const result = await this.#withAbort(o.signal, (requestId) => {
+        runningRequest = requestId;
+        return this.#native.generate(
+          {
+            inputIds: o.encoded.ids,
+            images: frames,
+            sampling: { ...this.#core.defaultSampling, ...o.sampling },
+            maxNewTokens: o.maxTokens,
+            stopTokens: Int32Array.from(this.#core.stopTokens),
+            usePrefixCache: o.prefixCache,
+            grammar: o.grammar,
+            requestId,
+            testingBias: o.testingBias,
+          },
+          onTokens,
+        );
+      });
+      // The callback may have thrown on the last tokens, after the native request had finished.
+      if (callbackFailure) throw callbackError();
+      return result;
+    } catch (err) {
+      if (callbackFailure) throw err instanceof TrtVlaError && err.code === 'ERR_CALLBACK' ? err : callbackError();
+      throw err;
+    }
   }
 
-  /** Runs a native request under a fresh request id that the signal aborts (ABORT_ERR with the signal's reason). */
   async #withAbort<T>(signal: AbortSignal | undefined, fn: (requestId: number) => Promise<T>): Promise<T> {
     if (signal?.aborted) throw abortError(signal);
     const requestId = nextRequestId++;
@@ -496,7 +519,3 @@ function toInt32Array(value: unknown, name: string): Int32Array {
   throw invalidArgument(name, 'an Int32Array or an array of token ids', value);
 }
 
-function optionalBoolean(value: unknown, name: string): boolean | undefined {
-  if (value !== undefined && typeof value !== 'boolean') throw invalidArgument(name, 'a boolean', value);
-  return value as boolean | undefined;
-}

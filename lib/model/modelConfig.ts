@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 import { TrtVlaError } from '../errors.js';
+import { describeRule, describeValue, invalidArgument, type NumberRule, requireObject, requireRule, satisfiesRule } from '../validate.js';
 import type { ModelFiles } from './bundle.js';
 
 /** LLaMA-Factory's image regularisation, applied before the image processor (training-time behaviour). */
@@ -44,41 +45,149 @@ export interface NativeLoadLimits {
   maxImageTokensPerImage?: number;
 }
 
-function num(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+/** Float32's largest value: the samplers apply the repetition penalty in fp32 (native/vla/sampler.cc). */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * The accepted range of each sampling field, for request options and generation_config.json alike:
+ * what the native samplers accept (native/vla/sampler.cc, native/cuda/kernels/sampling.cu), checked
+ * before a request or a model reaches them.
+ */
+export const SAMPLING_RULES: Readonly<Record<keyof SamplingOptions, NumberRule>> = {
+  temperature: { min: 0 },
+  topK: { integer: true, min: 0, max: 1 << 24 },
+  topP: { min: 0, minExclusive: true, max: 1 },
+  repetitionPenalty: { min: 0, minExclusive: true, max: FLOAT32_MAX },
+  seed: { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER },
+};
+
+/** Request sampling options: an object of known fields, each in its SAMPLING_RULES range. */
+export function validateSampling(value: unknown, name = 'sampling'): SamplingOptions | undefined {
+  if (value === undefined) return undefined;
+  const options = requireObject(value, name);
+  const rules = SAMPLING_RULES as Record<string, NumberRule>;
+  const sampling: Record<string, number> = {};
+  for (const [key, field] of Object.entries(options)) {
+    if (field === undefined) continue;
+    const rule = rules[key];
+    if (!rule) throw invalidArgument(`a key of ${name}`, `one of ${Object.keys(rules).join(', ')}`, key);
+    sampling[key] = requireRule(field, `${name}.${key}`, rule);
+  }
+  return sampling as SamplingOptions;
 }
 
-function triple(value: unknown): [number, number, number] | undefined {
-  return Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === 'number') ? (value as [number, number, number]) : undefined;
+/** A model file's field that is out of range: ERR_MODEL_LOAD naming the file and the field. */
+function configError(file: string, field: string, expected: string, value: unknown): TrtVlaError {
+  return new TrtVlaError('ERR_MODEL_LOAD', `${file}: ${field} must be ${expected}, but it is ${describeValue(value)}`);
 }
 
-/** The image processor settings of preprocessor_config.json (Qwen2VLImageProcessor), with its defaults. */
+/**
+ * A field of a model JSON file read against a rule: absent (or null, as some exporters write unset
+ * fields) gives undefined; anything else must satisfy the rule.
+ */
+function configNumber(config: Record<string, unknown>, file: string, field: string, rule: NumberRule, fieldName = field): number | undefined {
+  const value = config[field];
+  if (value === undefined || value === null) return undefined;
+  if (!satisfiesRule(value, rule)) throw configError(file, fieldName, describeRule(rule), value);
+  return value;
+}
+
+function configTriple(config: Record<string, unknown>, file: string, field: string, rule: NumberRule): [number, number, number] | undefined {
+  const value = config[field];
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.length !== 3 || !value.every((v) => satisfiesRule(v, rule))) {
+    throw configError(file, field, `three numbers, each ${describeRule(rule)}`, value);
+  }
+  return value as [number, number, number];
+}
+
+/** Where the optional JSON files of a model sit (next to the tokenizer / the vision config). */
+function generationConfigPath(files: ModelFiles): string {
+  return path.join(files.llm.tokenizerDir, 'generation_config.json');
+}
+
+function preprocessorConfigPath(files: ModelFiles): string {
+  return path.join(path.dirname(files.visual.configPath), 'preprocessor_config.json');
+}
+
+// The native limits of the image processor settings (native/napi/model_wrap.cc, loadSpecFromJs).
+const PIXELS_RULE: NumberRule = { integer: true, min: 1, max: 2 ** 30 };
+const POSITIVE_RULE: NumberRule = { min: 0, minExclusive: true };
+
+/**
+ * The image processor settings of preprocessor_config.json (Qwen2VLImageProcessor), with its defaults.
+ * Every value is checked here, at load: an out-of-range one is ERR_MODEL_LOAD naming the file and field
+ * (image_std 0 would divide by zero in every plan; min_pixels above max_pixels makes no resize possible).
+ */
 export function preprocessSpec(files: ModelFiles, regularization: ImageRegularization | false): Record<string, unknown> {
+  const file = preprocessorConfigPath(files);
   const p = files.visual.preprocessorConfig ?? {};
+  for (const step of ['do_resize', 'do_rescale', 'do_normalize', 'do_convert_rgb']) {
+    // The pipeline always resizes, rescales, normalises and converts to RGB, as the Qwen2.5-VL processor does.
+    if (p[step] !== undefined && p[step] !== null && p[step] !== true) throw configError(file, step, 'true (the only processing trt-vla implements)', p[step]);
+  }
+  if (p.size !== undefined && p.size !== null && (typeof p.size !== 'object' || Array.isArray(p.size))) {
+    throw configError(file, 'size', 'an object { shortest_edge, longest_edge }', p.size);
+  }
   const size = (p.size ?? {}) as Record<string, unknown>;
+  const minPixels =
+    configNumber(p, file, 'min_pixels', PIXELS_RULE) ?? configNumber(size, file, 'shortest_edge', PIXELS_RULE, 'size.shortest_edge') ?? 56 * 56;
+  const maxPixels =
+    configNumber(p, file, 'max_pixels', PIXELS_RULE) ?? configNumber(size, file, 'longest_edge', PIXELS_RULE, 'size.longest_edge') ?? 28 * 28 * 1280;
+  if (minPixels > maxPixels) throw configError(file, 'min_pixels', `at most max_pixels (${maxPixels})`, minPixels);
   return {
-    patchSize: num(p.patch_size) ?? 14,
-    temporalPatchSize: num(p.temporal_patch_size) ?? 2,
-    mergeSize: num(p.merge_size) ?? 2,
+    patchSize: configNumber(p, file, 'patch_size', { integer: true, min: 1, max: 1024 }) ?? 14,
+    temporalPatchSize: configNumber(p, file, 'temporal_patch_size', { integer: true, min: 1, max: 16 }) ?? 2,
+    mergeSize: configNumber(p, file, 'merge_size', { integer: true, min: 1, max: 16 }) ?? 2,
     // Newer processors write size.shortest_edge / longest_edge for the pixel bounds.
-    minPixels: num(p.min_pixels) ?? num(size.shortest_edge) ?? 56 * 56,
-    maxPixels: num(p.max_pixels) ?? num(size.longest_edge) ?? 28 * 28 * 1280,
-    mean: triple(p.image_mean) ?? [0.48145466, 0.4578275, 0.40821073],
-    std: triple(p.image_std) ?? [0.26862954, 0.26130258, 0.27577711],
-    rescaleFactor: num(p.rescale_factor) ?? 1 / 255,
+    minPixels,
+    maxPixels,
+    mean: configTriple(p, file, 'image_mean', { min: -FLOAT32_MAX, max: FLOAT32_MAX }) ?? [0.48145466, 0.4578275, 0.40821073],
+    std: configTriple(p, file, 'image_std', { ...POSITIVE_RULE, max: FLOAT32_MAX }) ?? [0.26862954, 0.26130258, 0.27577711],
+    rescaleFactor: configNumber(p, file, 'rescale_factor', { ...POSITIVE_RULE, max: FLOAT32_MAX }) ?? 1 / 255,
     preResizeMaxPixels: regularization ? regularization.maxPixels : 0,
     preResizeMinPixels: regularization ? regularization.minPixels : 0,
   };
 }
 
-/** Sampling defaults from generation_config.json (greedy when it does not sample). */
+/**
+ * The processor's min_pixels against the per-image token limit: the smart resize scales every image up
+ * to at least min_pixels, so a min_pixels worth more image tokens than one image may have would make
+ * every plan fail; that is the model file's fault, reported at load.
+ */
+export function checkImageTokenBounds(files: ModelFiles, preprocess: Record<string, unknown>, maxImageTokensPerImage: number): void {
+  const { minPixels, patchSize, mergeSize } = preprocess as { minPixels: number; patchSize: number; mergeSize: number };
+  const fewest = Math.ceil(minPixels / (patchSize * mergeSize) ** 2);
+  if (fewest > maxImageTokensPerImage) {
+    throw configError(
+      preprocessorConfigPath(files),
+      'min_pixels',
+      `at most ${maxImageTokensPerImage * (patchSize * mergeSize) ** 2} (every image is resized to at least min_pixels, ` +
+        `${fewest} image tokens here, and one image may have at most ${maxImageTokensPerImage}: options.maxImageTokensPerImage)`,
+      minPixels,
+    );
+  }
+}
+
+/** generation_config.json's name of each sampling field. */
+const GENERATION_FIELDS = { temperature: 'temperature', topK: 'top_k', topP: 'top_p', repetitionPenalty: 'repetition_penalty' } as const;
+
+/**
+ * Sampling defaults from generation_config.json (greedy when it does not sample). Every field is checked
+ * at load against {@link SAMPLING_RULES}, whether or not do_sample uses it: a top_k of -5 is a broken
+ * file, reported as ERR_MODEL_LOAD naming file and field rather than failing every plan later.
+ */
 export function defaultSampling(files: ModelFiles): Required<SamplingOptions> {
+  const file = generationConfigPath(files);
   const g = files.llm.generationConfig ?? {};
-  const sampling: Required<SamplingOptions> = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: num(g.repetition_penalty) ?? 1, seed: 0 };
+  if (g.do_sample !== undefined && g.do_sample !== null && typeof g.do_sample !== 'boolean') throw configError(file, 'do_sample', 'a boolean', g.do_sample);
+  const read = (key: keyof typeof GENERATION_FIELDS) => configNumber(g, file, GENERATION_FIELDS[key], SAMPLING_RULES[key]);
+  const values = { temperature: read('temperature'), topK: read('topK'), topP: read('topP'), repetitionPenalty: read('repetitionPenalty') };
+  const sampling: Required<SamplingOptions> = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: values.repetitionPenalty ?? 1, seed: 0 };
   if (g.do_sample === true) {
-    sampling.temperature = num(g.temperature) ?? 1;
-    sampling.topK = num(g.top_k) ?? 50;
-    sampling.topP = num(g.top_p) ?? 1;
+    sampling.temperature = values.temperature ?? 1;
+    sampling.topK = values.topK ?? 50;
+    sampling.topP = values.topP ?? 1;
   }
   return sampling;
 }
@@ -105,12 +214,21 @@ export function missingGenerationConfigWarning(files: ModelFiles): string | unde
   );
 }
 
-/** Token ids that end generation: generation_config's eos ids plus the chat turn's end. */
-export function stopTokens(files: ModelFiles, imEnd: number, endOfText: number): number[] {
+/** generation_config.json's eos_token_id: one id or a list (checked at load), [] when absent. */
+export function configEosTokens(files: ModelFiles): number[] {
   const eos = files.llm.generationConfig?.eos_token_id;
-  const ids = new Set<number>([imEnd, endOfText]);
-  for (const id of Array.isArray(eos) ? eos : [eos]) if (typeof id === 'number') ids.add(id);
-  return [...ids];
+  if (eos === undefined || eos === null) return [];
+  const rule: NumberRule = { integer: true, min: 0, max: 2 ** 31 - 1 };
+  const list: unknown[] = Array.isArray(eos) ? eos : [eos];
+  if (!list.every((id) => satisfiesRule(id, rule))) {
+    throw configError(generationConfigPath(files), 'eos_token_id', `a token id (${describeRule(rule)}) or a list of them`, eos);
+  }
+  return list as number[];
+}
+
+/** Token ids that end generation: generation_config's eos ids plus the chat turn's end. */
+export function stopTokens(eos: readonly number[], imEnd: number, endOfText: number): number[] {
+  return [...new Set<number>([imEnd, endOfText, ...eos])];
 }
 
 /** The Edge-LLM plugin library file's conventional name (Edge-LLM's CMake target NvInfer_edgellm_plugin). */

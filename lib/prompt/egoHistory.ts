@@ -66,8 +66,34 @@ export interface ValidateEgoHistoryOptions {
   name?: string;
 }
 
-function requireFinite(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalidArgument(name, 'a finite number', value);
+/**
+ * The magnitude each field may have: far beyond any road vehicle, and small enough that every number
+ * the prompt builders print stays an ordinary decimal (1e308 would print as `inf` after NumPy-style
+ * rounding multiplies it by 100). The model was trained on physical values; anything past these is
+ * a unit or sensor error, reported instead of written into the prompt.
+ */
+const FIELD_LIMITS: Readonly<Record<string, { max: number; unit: string }>> = {
+  // 3 s of history at 300 m/s.
+  x: { max: 1000, unit: 'm' },
+  y: { max: 1000, unit: 'm' },
+  // Above 540 km/h.
+  vx: { max: 150, unit: 'm/s' },
+  vy: { max: 150, unit: 'm/s' },
+  speed: { max: 150, unit: 'm/s' },
+  // About 10 g.
+  ax: { max: 100, unit: 'm/s^2' },
+  ay: { max: 100, unit: 'm/s^2' },
+  // Steering-wheel angle in radians (nuScenes CAN bus: within [-7.7, 6.3]); 20 is over three turns.
+  steering: { max: 20, unit: 'rad' },
+  // The time grid is checked separately; this only keeps t a number the checks can work with.
+  t: { max: 1000, unit: 's' },
+};
+
+function requireField(value: unknown, entryName: string, field: string): number {
+  const { max, unit } = FIELD_LIMITS[field]!;
+  if (typeof value !== 'number' || !Number.isFinite(value) || Math.abs(value) > max) {
+    throw invalidArgument(`${entryName}.${field}`, `a finite number between -${max} and ${max} (${unit})`, value);
+  }
   return value;
 }
 
@@ -101,12 +127,12 @@ export function validateEgoHistory(value: unknown, options: ValidateEgoHistoryOp
       }
     }
     const entry: Record<string, number> = {
-      t: requireFinite(raw.t, `${entryName}.t`),
-      x: requireFinite(raw.x, `${entryName}.x`),
-      y: requireFinite(raw.y, `${entryName}.y`),
+      t: requireField(raw.t, entryName, 't'),
+      x: requireField(raw.x, entryName, 'x'),
+      y: requireField(raw.y, entryName, 'y'),
     };
     for (const field of STATUS_FIELDS) {
-      if (raw[field] !== undefined) entry[field] = requireFinite(raw[field], `${entryName}.${field}`);
+      if (raw[field] !== undefined) entry[field] = requireField(raw[field], entryName, field);
     }
     entries.push(entry as unknown as EgoHistoryEntry);
   }

@@ -59,7 +59,9 @@ export class TokenizerHost implements DetokenizerVocabulary {
   /** Starts the tokenizer thread on a folder with tokenizer.json / tokenizer_config.json. */
   static async load(dir: string): Promise<TokenizerHost> {
     const file = path.join(packageRoot, 'dist', 'tokenizer', 'tokenizerWorker.js');
-    const worker = new Worker(file, { workerData: { dir } });
+    // execArgv: [] — the thread must not inherit the parent's Node flags: `node --input-type=module -e`
+    // would make it refuse its own file, and --inspect-style flags would clash with the parent's.
+    const worker = new Worker(file, { workerData: { dir }, execArgv: [] });
     const ready = await new Promise<TokenizerReady>((resolve, reject) => {
       const onMessage = (m: TokenizerReady | { type: 'failed'; error: { code: string; message: string } }) => {
         worker.off('error', onError);
@@ -103,6 +105,11 @@ export class TokenizerHost implements DetokenizerVocabulary {
     return d.pushAll(ids) + d.flush();
   }
 
+  /** Text of ids, decoded on the tokenizer thread: for long inputs (a prompt), where decode() would block. */
+  decodeOffThread(ids: Int32Array, options: DetokenizerOptions = {}): Promise<string> {
+    return this.#request({ type: 'decode', ids, skipSpecialTokens: options.skipSpecialTokens ?? false }) as Promise<string>;
+  }
+
   encode(text: string): Promise<Int32Array> {
     return this.#request({ type: 'encode', text }) as Promise<Int32Array>;
   }
@@ -133,10 +140,17 @@ export class TokenizerHost implements DetokenizerVocabulary {
     if (this.#closed) return Promise.reject(new TrtVlaError('ERR_DISPOSED', 'The tokenizer was disposed'));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
+      // A value structured cloning cannot copy must not leave the request pending (and the worker
+      // ref'd, keeping the process alive): it fails here, before anything is registered.
+      try {
+        this.#worker.postMessage({ ...body, id });
+      } catch (err) {
+        reject(new TrtVlaError('ERR_INVALID_ARGUMENT', `The tokenizer request cannot be sent to its thread: ${(err as Error).message}`, { cause: err }));
+        return;
+      }
       this.#pending.set(id, { resolve, reject });
       // Keep the process alive while a request is outstanding.
       this.#worker.ref();
-      this.#worker.postMessage({ ...body, id });
     }).finally(() => {
       if (this.#pending.size === 0 && !this.#closed) this.#worker.unref();
     });

@@ -71,9 +71,26 @@ export function imageTokenCount(grid: ImageGrid, name = 'imageGrid'): number {
 
 type Segment = { kind: 'text'; text: string } | { kind: 'image'; index: number };
 
+/**
+ * Checks a conversation and returns plain copies ({ role, content } only): a non-empty array of
+ * messages with a string `content` and a known role (system only first). The copies are what crosses
+ * to the tokenizer thread, so extra properties (functions, symbols) never reach structured cloning.
+ */
+export function validateChatMessages(messages: unknown): ChatMessage[] {
+  if (!Array.isArray(messages) || messages.length === 0) throw invalidArgument('messages', 'a non-empty array of chat messages', messages);
+  return messages.map((message: unknown, i) => {
+    if (!isObject(message) || typeof message.content !== 'string') {
+      throw invalidArgument(`messages[${i}]`, 'a { role, content: string } message', message);
+    }
+    if (message.role !== 'user' && message.role !== 'assistant' && !(message.role === 'system' && i === 0)) {
+      throw invalidArgument(`messages[${i}].role`, i === 0 ? "'system', 'user' or 'assistant'" : "'user' or 'assistant'", message.role);
+    }
+    return { role: message.role, content: message.content };
+  });
+}
+
 /** Splits the conversation into text runs and images, validating messages against the grids. */
 function segments(messages: readonly ChatMessage[], options: ChatPromptOptions): { parts: Segment[]; counts: number[] } {
-  if (!Array.isArray(messages) || messages.length === 0) throw invalidArgument('messages', 'a non-empty array of chat messages', messages);
   const grids = options.imageGrids ?? [];
   if (!Array.isArray(grids)) throw invalidArgument('imageGrids', 'an array of [t, h, w] grids', grids);
   const counts = grids.map((g, i) => imageTokenCount(g, `imageGrids[${i}]`));
@@ -85,13 +102,7 @@ function segments(messages: readonly ChatMessage[], options: ChatPromptOptions):
   };
   const system = options.defaultSystem ?? DEFAULT_SYSTEM_MESSAGE;
   if (typeof system !== 'string') throw invalidArgument('defaultSystem', 'a string', system);
-  messages.forEach((message, i) => {
-    if (!isObject(message) || typeof message.content !== 'string') {
-      throw invalidArgument(`messages[${i}]`, 'a { role, content: string } message', message);
-    }
-    if (message.role !== 'user' && message.role !== 'assistant' && !(message.role === 'system' && i === 0)) {
-      throw invalidArgument(`messages[${i}].role`, i === 0 ? "'system', 'user' or 'assistant'" : "'user' or 'assistant'", message.role);
-    }
+  validateChatMessages(messages).forEach((message, i) => {
     if (i === 0 && message.role !== 'system') pushText(`${IM_START}system\n${system}${IM_END}\n`);
     pushText(`${IM_START}${message.role}\n`);
     const pieces = message.content.split(IMAGE_PLACEHOLDER);

@@ -13,7 +13,7 @@ export type TokenizerRequest =
   | { id: number; type: 'encode'; text: string }
   | { id: number; type: 'encodeChat'; messages: ChatMessage[]; options: ChatPromptOptions }
   | { id: number; type: 'compileGrammar'; options: CompileGrammarOptions }
-  | { id: number; type: 'decode'; ids: number[]; skipSpecialTokens: boolean };
+  | { id: number; type: 'decode'; ids: Int32Array; skipSpecialTokens: boolean };
 
 export interface TokenizerReady {
   type: 'ready';
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
         }
         case 'encodeChat': {
           const encoded = encodeChatPrompt(tokenizer, request.messages, request.options);
-          port.postMessage({ id: request.id, ok: true, result: encoded });
+          port.postMessage({ id: request.id, ok: true, result: encoded }, [encoded.ids.buffer as ArrayBuffer]);
           break;
         }
         case 'compileGrammar': {

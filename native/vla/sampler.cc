@@ -8,6 +8,17 @@
 namespace tv::vla {
 
 namespace {
+// Every sampler (greedy, sampled, CPU, CUDA) fails with this when no candidate has a score: NaN and -inf
+// are never picked, so all-NaN logits (a numerically broken forward pass), or NaN where the grammar left
+// tokens and -inf where it denied them, cannot yield a made-up token.
+// native/cuda/kernels/sampling.cu's checkSamplingResult raises the same text for the device's greedy step.
+[[noreturn]] void throwNoUsableScores() {
+  TV_THROW(ErrorCode::kInternal, "every candidate logit is NaN or -inf: the model produced no usable scores");
+}
+
+// NaN compares false, so this is false for NaN and -inf alike.
+bool usable(float logit) { return logit > -INFINITY; }
+
 std::uint64_t splitMix(std::uint64_t& s) {
   std::uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -73,7 +84,8 @@ std::int32_t Sampler::sample(float* logits, int vocab, std::int32_t const* allow
     std::int32_t best = -1;
     float bestValue = -INFINITY;
     auto consider = [&](float v, std::int32_t id) {
-      // NaN never wins; ties go to the lowest id.
+      // NaN and -inf never win; ties go to the lowest id.
+      if (!usable(v)) return;
       if (v > bestValue || (v == bestValue && (best < 0 || id < best))) {
         bestValue = v;
         best = id;
@@ -84,13 +96,20 @@ std::int32_t Sampler::sample(float* logits, int vocab, std::int32_t const* allow
     } else {
       for (int id = 0; id < vocab; ++id) consider(logits[id], id);
     }
-    TV_CHECK(best >= 0, ErrorCode::kInternal, "all logits are NaN or -inf: the model produced no usable scores");
+    if (best < 0) throwNoUsableScores();
     return best;
   }
+  // NaN and -inf candidates are dropped before top-k, as greedy skips them (and the sort needs an order).
   if (allowed == nullptr) {
     candidates_.reserve(static_cast<std::size_t>(vocab));
-    for (int id = 0; id < vocab; ++id) candidates_.emplace_back(logits[id], id);
+    for (int id = 0; id < vocab; ++id) {
+      if (usable(logits[id])) candidates_.emplace_back(logits[id], id);
+    }
+  } else {
+    candidates_.erase(std::remove_if(candidates_.begin(), candidates_.end(), [](auto const& c) { return !usable(c.first); }),
+                      candidates_.end());
   }
+  if (candidates_.empty()) throwNoUsableScores();
   // Descending by logit, ties by id: a deterministic order for top-k / top-p.
   auto const byScore = [](auto const& a, auto const& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
   std::size_t keep = candidates_.size();
@@ -106,12 +125,18 @@ std::int32_t Sampler::sample(float* logits, int vocab, std::int32_t const* allow
 
 std::int32_t Sampler::drawSorted(std::pair<float, std::int32_t> const* candidates, std::size_t count) {
   TV_CHECK_INTERNAL(count > 0, "no sampling candidates");
+  // NaN and -inf candidates sort last (the device sorts them there too): they are never drawn.
+  while (count > 0 && !usable(candidates[count - 1].first)) --count;
+  if (count == 0) throwNoUsableScores();
   double const invT = 1.0 / config_.temperature;
   double const maxLogit = candidates[0].first;
   probs_.resize(count);
   double sum = 0.0;
   for (std::size_t i = 0; i < count; ++i) {
-    probs_[i] = std::exp((candidates[i].first - maxLogit) * invT);
+    // A +inf maximum is the softmax's limit: the +inf candidates share all the probability, as greedy
+    // picks among them (and inf - inf would be NaN).
+    probs_[i] = std::isinf(maxLogit) ? (candidates[i].first == maxLogit ? 1.0 : 0.0)
+                                     : std::exp((candidates[i].first - maxLogit) * invT);
     sum += probs_[i];
   }
   // Nucleus: the smallest prefix whose probability reaches topP (always at least one token).

@@ -1,6 +1,6 @@
 // The command line on the tiny model: plan (text, --json, --viz), make-model determinism, and
 // quantize of a Hugging Face-layout checkpoint that then loads and plans.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
@@ -73,7 +73,84 @@ describe('trt-vla plan', () => {
   });
 
   it('rejects missing arguments with a readable error', () => {
-    expect(() => run(['plan', '--model', model, '--history', history])).toThrow(/Expected at least one image file for --image/);
+    expect(() => run(['plan', '--model', model, '--history', history])).toThrow(/--image is required/);
+  });
+});
+
+/** Runs the CLI to completion: exit status and both streams. */
+function runStatus(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: process.env, timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('usage errors: one line naming the problem, then the usage, exit code 2, no stack trace', () => {
+  const expectUsageError = (args: string[], problem: RegExp, usage: RegExp) => {
+    const r = runStatus(args);
+    expect(r.status, r.stderr).toBe(2);
+    const [first, ...rest] = r.stderr.split('\n');
+    expect(first).toMatch(problem);
+    expect(rest.join('\n')).toMatch(usage);
+    expect(r.stderr).not.toMatch(/^\s+at /m); // no stack frames
+    expect(r.stdout).toBe('');
+  };
+  const planUsage = /^Usage: trt-vla plan --model DIR/m;
+
+  it('unknown flags name the flag and print the command\'s usage', () => {
+    expectUsageError(['plan', '--bogus'], /^trt-vla plan: unknown option --bogus$/, planUsage);
+    expectUsageError(['bench', '--frame', '3'], /^trt-vla bench: unknown option --frame$/, /^Usage: trt-vla bench/m);
+    expectUsageError(['info', '-x'], /^trt-vla info: unknown option -x$/, /^Usage: trt-vla info \[--json\]/m);
+    expectUsageError(['eval', 'stray'], /^trt-vla eval: unexpected argument "stray"$/, /^Usage: trt-vla eval/m);
+    expectUsageError(['no-such-command'], /^trt-vla: unknown command 'no-such-command'$/, /^Usage: trt-vla <command>/m);
+    expectUsageError([], /^trt-vla: no command given$/, /^Usage: trt-vla <command>/m);
+  });
+
+  it('missing values and flags', () => {
+    expectUsageError(['plan', '--model'], /^trt-vla plan: --model needs a value$/, planUsage);
+    expectUsageError(['plan', '--model', '--image', image], /^trt-vla plan: --model needs a value$/, planUsage);
+    expectUsageError(['plan', '--image', image, '--history', history], /^trt-vla plan: --model is required/, planUsage);
+    expectUsageError(['info', '--json=yes'], /^trt-vla info: --json takes no value$/, /Usage: trt-vla info/);
+    expectUsageError(['quantize', '--out', path.join(scratch, 'q')], /^trt-vla quantize: --in is required/, /Usage: trt-vla quantize/);
+    expectUsageError(['make-model', '--preset', 'tiny'], /^trt-vla make-model: --out is required/, /Usage: trt-vla make-model/);
+  });
+
+  it('bad numbers and choices', () => {
+    for (const [flag, value] of [['--threads', 'abc'], ['--threads', '0'], ['--threads', '2.5'], ['--max-tokens', '1e3'], ['--max-tokens', '-4']]) {
+      expectUsageError(['plan', '--model', model, '--image', image, '--history', history, `${flag}=${value}`], new RegExp(`^trt-vla plan: Expected an integer between .* for ${flag} but received "${value}"`), planUsage);
+    }
+    // A value that looks like a flag is a missing value, as node:util parseArgs reads it.
+    expectUsageError(['plan', '--model', model, '--image', image, '--history', history, '--max-tokens', '-4'], /^trt-vla plan: --max-tokens needs a value$/, planUsage);
+    expectUsageError(['plan', '--model', model, '--image', image, '--history', history, '--format', 'kitti'], /for --format but received "kitti"/, planUsage);
+    expectUsageError(['bench', '--frames', 'NaN'], /for --frames but received "NaN"/, /Usage: trt-vla bench/);
+    expectUsageError(['bench', '--sessions', '99999'], /for --sessions but received "99999"/, /Usage: trt-vla bench/);
+    expectUsageError(['make-model', '--preset', 'huge', '--out', path.join(scratch, 'm')], /for --preset but received "huge"/, /Usage: trt-vla make-model/);
+    expectUsageError(['make-model', '--preset', 'tiny', '--out', path.join(scratch, 'm'), '--seed=-1'], /for --seed but received "-1"/, /Usage: trt-vla make-model/);
+  });
+
+  it('unreadable inputs and unwritable outputs are found before any work (--viz before planning)', () => {
+    const aFile = path.join(scratch, 'a-file');
+    writeFileSync(aFile, 'x');
+    expectUsageError(['plan', '--model', model, '--image', path.join(scratch, 'nope.jpg'), '--history', history], /--image .*nope\.jpg: no such file/, planUsage);
+    expectUsageError(['plan', '--model', model, '--image', image, '--history', scratch], /--history .*: not a regular file/, planUsage);
+    // The plan would take seconds; the bad --viz path is reported at once, before the model loads.
+    const started = performance.now();
+    expectUsageError(['plan', '--model', model, '--image', image, '--history', history, '--viz', path.join(aFile, 'plan.png')], /--viz .*a-file is not a directory/, planUsage);
+    expectUsageError(['plan', '--model', model, '--image', image, '--history', history, '--viz', scratch], /--viz .*: is a directory/, planUsage);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expectUsageError(['bench', '--json', path.join(aFile, 'r.json')], /--json .*a-file is not a directory/, /Usage: trt-vla bench/);
+    expectUsageError(['bench', '--html', scratch], /--html .*: is a directory/, /Usage: trt-vla bench/);
+    expectUsageError(['make-model', '--preset', 'tiny', '--out', aFile], /--out .*: exists and is not a directory/, /Usage: trt-vla make-model/);
+    expectUsageError(['quantize', '--in', path.join(scratch, 'none'), '--out', path.join(scratch, 'q')], /--in .*none: no such directory/, /Usage: trt-vla quantize/);
+  });
+
+  it('a failure after the arguments were accepted is one line with its code, exit code 1', () => {
+    const r = runStatus(['plan', '--model', path.join(scratch, 'no-model'), '--image', image, '--history', history]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^trt-vla plan: ERR_MODEL_LOAD: model directory not found/)]);
+    const badHistory = path.join(scratch, 'bad-history.json');
+    writeFileSync(badHistory, JSON.stringify([{ t: 0, x: 0, y: 0, ax: 1e308 }]));
+    const h = runStatus(['plan', '--model', model, '--image', image, '--history', badHistory]);
+    expect(h.status).toBe(1);
+    expect(h.stderr).toMatch(/^trt-vla plan: ERR_INVALID_ARGUMENT: .*\[0\]\.ax/);
   });
 });
 

@@ -399,13 +399,15 @@ describe.skipIf(!hasGpu)('CUDA sampling equals the CPU sampler', () => {
     for (const list of [allowed, Int32Array.of(4321)]) {
       for (const seed of [3, 4]) {
         const logits = logitRows(vocab, steps, seed);
+        // A lone allowed token needs a score at every step: all -inf is no score, an error (tested below).
+        if (list.length === 1) for (let step = 0; step < steps; step++) if (logits[step * vocab + list[0]!] === -Infinity) logits[step * vocab + list[0]!] = 0;
         const run = expectSameRun(cuda().sample({ logits, vocab, steps, allowed: list, prompt, seed, ...config }), `${config.name}, ${list.length} allowed`);
         for (const token of run.tokens) expect(Array.from(list)).toContain(token);
       }
     }
   });
 
-  it('greedy skips NaN exactly like the CPU, and fails like it when every candidate is NaN', () => {
+  it('greedy skips NaN and -inf exactly like the CPU, and fails like it when no candidate has a score', () => {
     const vocab = 300;
     const logits = logitRows(vocab, 2, 5);
     for (let i = 0; i < logits.length; i += 3) logits[i] = NaN;
@@ -414,9 +416,39 @@ describe.skipIf(!hasGpu)('CUDA sampling equals the CPU sampler', () => {
     const allowed = Int32Array.of(5, 7, 9);
     const r = cuda().sample({ logits: nan, vocab, allowed });
     expectSameError(r.gpu, r.cpu, 'all NaN');
-    // All -inf is not an error: the lowest allowed id wins.
+    // All -inf is no score either (a grammar denies tokens by setting them to -inf).
     const inf = cuda().sample({ logits: new Float32Array(vocab).fill(-Infinity), vocab, allowed: Int32Array.of(9, 7, 5) });
-    expect(Array.from(expectSameRun(inf, 'all -inf').tokens)).toEqual([5]);
+    expectSameError(inf.gpu, inf.cpu, 'all -inf');
+    expect((inf.gpu as Error).message).toMatch(/no usable scores/);
+  });
+
+  // Sampled steps refuse the same logits as greedy, on both paths (issue 12: they used to draw a token).
+  it.each([
+    ['temperature 1', { temperature: 1 }],
+    ['top-k 3', { temperature: 0.8, topK: 3 }],
+    ['top-p 0.5', { temperature: 1.2, topP: 0.5 }],
+  ] as const)('sampled (%s): NaN and -inf are never drawn; none usable fails like greedy', (_, config) => {
+    const vocab = 300;
+    const logits = logitRows(vocab, 4, 11);
+    for (let i = 0; i < logits.length; i += 3) logits[i] = i % 2 ? NaN : -NaN;
+    const run = expectSameRun(cuda().sample({ logits, vocab, steps: 4, seed: 5, ...config }), 'some NaN');
+    run.tokens.forEach((token, step) => expect(Number.isNaN(logits[step * vocab + token]!)).toBe(false));
+    const mixed = new Float32Array(vocab).fill(NaN);
+    for (let i = 0; i < vocab; i += 2) mixed[i] = -Infinity;
+    for (const [what, row, allowed] of [
+      ['all NaN', new Float32Array(vocab).fill(NaN), undefined],
+      ['NaN and -inf', mixed, undefined],
+      ['all NaN, masked', new Float32Array(vocab).fill(NaN), Int32Array.of(5, 7, 9)],
+    ] as const) {
+      const r = cuda().sample({ logits: row, vocab, allowed, ...config });
+      expectSameError(r.gpu, r.cpu, what);
+      expect((r.cpu as Error & { code?: string }).code).toBe('ERR_INTERNAL');
+      expect((r.cpu as Error).message).toMatch(/no usable scores/);
+    }
+    // One +inf logit: the softmax's limit puts all the probability on it, as greedy picks it.
+    const spike = logitRows(vocab, 1, 12);
+    spike[123] = Infinity;
+    expect(Array.from(expectSameRun(cuda().sample({ logits: spike, vocab, seed: 9, ...config }), '+inf').tokens)).toEqual([123]);
   });
 
   it('fails like the CPU for an allowed id outside the vocabulary, greedy or not', () => {

@@ -41,8 +41,8 @@ describe('validateEgoHistory', () => {
     rejects(h(-0.75, -0.25), 'Expected history[0].t on the 0.5 s grid (0, -0.5, -1.0, …) but received -0.75');
     rejects(h(0, 0.5), 'Expected history[1].t ≤ 0 (seconds relative to now) but received 0.5');
     rejects([{ t: -0.5, x: -2, y: 0 }, { t: 0, x: 0.3, y: 0 }], 'Expected the t = 0 entry of history to be at the origin (the current ego frame) but received x = 0.3, y = 0');
-    rejects([{ t: 0, x: 0, y: '0' }], 'Expected a finite number for history[0].y but received "0" of type string');
-    rejects([{ t: 0, x: 0, y: 0, vx: Number.NaN }], 'Expected a finite number for history[0].vx but received NaN of type number');
+    rejects([{ t: 0, x: 0, y: '0' }], 'Expected a finite number between -1000 and 1000 (m) for history[0].y but received "0" of type string');
+    rejects([{ t: 0, x: 0, y: 0, vx: Number.NaN }], 'Expected a finite number between -150 and 150 (m/s) for history[0].vx but received NaN of type number');
     rejects([{ t: 0, x: 0, y: 0, vel: 3 }], /Expected one of t, x, y, ax, ay, vx, vy, speed, steering for a key of history\[0\] but received "vel"/);
     rejects([null], 'Expected an object { t, x, y, ... } for history[0] but received null of type null');
     rejects(h(0), "Expected field 'ax' in history[0] (t = 0); the chosen prompt wording prints it", { require: ['ax'] });

@@ -64,7 +64,7 @@ __device__ inline std::int32_t candidateId(std::int64_t j, std::int32_t const* a
 }
 
 // Greedy: the maximum of (ordered logit, inverted id), i.e. the largest logit and among equals the
-// lowest id: the CPU's argmax. NaN is skipped, so it never wins. Block reduction, then one 64-bit
+// lowest id: the CPU's argmax. NaN and -inf are skipped, so they never win. Block reduction, then one 64-bit
 // atomicMax per block.
 __global__ void argmaxKernel(float const* __restrict__ logits, int vocab, std::int32_t const* __restrict__ allowed,
                              std::int64_t n, Scratch* scratch) {
@@ -74,7 +74,7 @@ __global__ void argmaxKernel(float const* __restrict__ logits, int vocab, std::i
     std::int32_t const id = candidateId(j, allowed, vocab, scratch);
     if (id < 0) continue;
     float const v = logits[id];
-    if (isnan(v)) continue;
+    if (!(v > -INFINITY)) continue;  // NaN and -inf are never picked (vla/sampler.cc's usable())
     Key const key = (static_cast<Key>(orderedBits(v)) << 32) | (0xffffffffu - static_cast<std::uint32_t>(id));
     best = key > best ? key : best;
   }
@@ -115,8 +115,10 @@ __global__ void sortKeysKernel(float const* __restrict__ logits, int vocab, std:
                                std::int64_t n, Scratch* scratch, Key* __restrict__ keys) {
   for (std::int64_t j = firstIndex(); j < n; j += gridStride()) {
     std::int32_t const id = candidateId(j, allowed, vocab, scratch);
-    keys[j] = id < 0 ? ~Key{0}
-                     : (static_cast<Key>(~orderedBits(logits[id])) << 32) | static_cast<std::uint32_t>(id);
+    // NaN and -inf sort last with the invalid ids (NaN whatever its sign bit): the host drops trailing
+    // unusable candidates (Sampler::drawSorted), as the CPU sampler drops them before its top-k cut.
+    keys[j] = id < 0 || !(logits[id] > -INFINITY) ? ~Key{0}
+                                          : (static_cast<Key>(~orderedBits(logits[id])) << 32) | static_cast<std::uint32_t>(id);
   }
 }
 
@@ -293,7 +295,8 @@ SamplingResult readSamplingOutput(void const* hostOutput, std::size_t outputByte
 void checkSamplingResult(SamplingResult const& r, SamplingArgs const& a) {
   TV_CHECK_INTERNAL(r.header.badAllowed == 0, "allowed token ", r.header.firstBadAllowed, " outside the vocabulary");
   if (a.greedy) {
-    TV_CHECK(r.header.token >= 0, ErrorCode::kInternal, "all logits are NaN or -inf: the model produced no usable scores");
+    // The text of native/vla/sampler.cc's throwNoUsableScores (the CPU's greedy step), so both fail alike.
+    TV_CHECK(r.header.token >= 0, ErrorCode::kInternal, "every candidate logit is NaN or -inf: the model produced no usable scores");
   } else {
     TV_CHECK_INTERNAL(!r.candidates.empty(), "no sampling candidates");
   }
