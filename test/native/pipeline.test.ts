@@ -285,9 +285,9 @@ describe('loading', () => {
     const dir = await testModel('tiny', 'awq');
     const m = await loadModel(dir);
     const frame = m.allocFrame({ width: 64, height: 64, format: 'rgb8' });
-    const running = m.plan({ images: [frame], history: HISTORY });
+    const running = expectCode(m.plan({ images: [frame], history: HISTORY }), 'ERR_DISPOSED');
     await m.dispose();
-    await expectCode(running, 'ERR_DISPOSED');
+    await running;
     expect(() => m.createSession()).toThrow(TrtVlaError);
     await expectCode(m.plan({ images: [frame], history: HISTORY }), 'ERR_DISPOSED');
     expect(frame.disposed).toBe(true);
