@@ -135,6 +135,16 @@ export interface BackendSelection {
   reason: string;
 }
 
+/**
+ * The safety net for a Model dropped without dispose(): its tokenizer thread ends here; the native
+ * model goes with its handle once that is collected too (the handle's finalizer releases the engines
+ * and threads and says so once at 'warning'). Holds only what the model owns, never the Model itself.
+ */
+const droppedModels = new FinalizationRegistry<ModelCore>((core) => {
+  core.markDisposed();
+  void core.tokenizer.dispose().catch(() => undefined);
+});
+
 export class Model implements AsyncDisposable {
   readonly dir: string;
   readonly backend: BackendSelection;
@@ -151,6 +161,7 @@ export class Model implements AsyncDisposable {
     this.dir = core.files.dir;
     this.backend = backend;
     this.#concurrency = concurrency;
+    droppedModels.register(this, core, this);
   }
 
   /** Model dimensions, runtime limits, the Edge-LLM release of its engines and the default sampling. */
@@ -245,13 +256,17 @@ export class Model implements AsyncDisposable {
     return this.#withSession((s) => s.encodeImages(frames));
   }
 
-  /** Waits for running requests, then frees sessions, frames, engines and the tokenizer. Idempotent. */
+  /**
+   * Stops running requests (they reject with ERR_DISPOSED at their next layer or step), waits for them
+   * to leave, then frees sessions, frames, engines and the tokenizer. Idempotent.
+   */
   dispose(): Promise<void> {
     this.#disposing ??= (async () => {
+      droppedModels.unregister(this);
       this.#core.markDisposed();
+      this.#core.native.dispose();
       await Promise.all(this.#pool.map((s) => s.dispose()));
       for (const f of this.#frames) f.dispose();
-      this.#core.native.dispose();
       await this.#core.tokenizer.dispose();
     })();
     return this.#disposing;

@@ -6,7 +6,7 @@
  * - a plain Hugging Face Qwen2.5-VL checkpoint (config.json with vision_config, model*.safetensors,
  *   tokenizer and preprocessor files in one folder), dense or AutoAWQ int4.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 
 import { TrtVlaError } from '../errors.js';
@@ -54,11 +54,60 @@ function loadError(message: string): TrtVlaError {
   return new TrtVlaError('ERR_MODEL_LOAD', message);
 }
 
-function readJson(file: string): Record<string, unknown> {
+function kindOf(stats: Stats): string {
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  if (stats.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * The folder a model file may resolve into: the model folder itself, or, for a Hugging Face hub cache
+ * snapshot (`models--org--name/snapshots/<revision>/`, whose files are symlinks into `../../blobs/`),
+ * that repository's `blobs/` folder.
+ */
+function allowedRoots(root: string): string[] {
+  const roots = [root];
+  const snapshots = path.dirname(root);
+  if (path.basename(snapshots) === 'snapshots') roots.push(path.join(path.dirname(snapshots), 'blobs'));
+  return roots;
+}
+
+/**
+ * Every file of a model goes through here before anything opens it: it must be a regular file (a FIFO
+ * would block the reader forever, a device or a directory is no model file) and, after resolving
+ * symlinks, lie inside the model folder (see allowedRoots). `undefined` when an optional file is absent.
+ */
+function checkModelFile(root: string, file: string, optional: true): string | undefined;
+function checkModelFile(root: string, file: string, optional?: false): string;
+function checkModelFile(root: string, file: string, optional = false): string | undefined {
+  const link = lstatSync(file, { throwIfNoEntry: false });
+  if (link === undefined) {
+    if (optional) return undefined;
+    throw loadError(`${file} is missing`);
+  }
+  let stats: Stats;
+  let real: string;
+  try {
+    stats = statSync(file);
+    real = realpathSync(file);
+  } catch (err) {
+    throw new TrtVlaError('ERR_MODEL_LOAD', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!stats.isFile()) throw loadError(`${file} is ${kindOf(stats)}, not a regular file`);
+  const inside = allowedRoots(realpathSync(root)).some((r) => real === r || real.startsWith(r + path.sep));
+  if (!inside) throw loadError(`${file} resolves to ${real}, outside the model folder ${root}`);
+  return file;
+}
+
+function readJson(root: string, file: string): Record<string, unknown> {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFileSync(checkModelFile(root, file), 'utf8');
   } catch (err) {
+    if (err instanceof TrtVlaError) throw err;
     throw new TrtVlaError('ERR_MODEL_LOAD', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
   }
   try {
@@ -70,21 +119,21 @@ function readJson(file: string): Record<string, unknown> {
   }
 }
 
-function optionalJson(file: string): Record<string, unknown> | undefined {
-  return existsSync(file) ? readJson(file) : undefined;
+function optionalJson(root: string, file: string): Record<string, unknown> | undefined {
+  return checkModelFile(root, file, true) === undefined ? undefined : readJson(root, file);
 }
 
 /** model*.safetensors of a folder, in name order (shards sort correctly: -00001-of-00002). */
-function weightFilesIn(dir: string, exclude: readonly string[] = []): string[] {
+function weightFilesIn(root: string, dir: string, exclude: readonly string[] = []): string[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.safetensors') && !exclude.includes(f))
     .sort()
-    .map((f) => path.join(dir, f));
+    .map((f) => checkModelFile(root, path.join(dir, f)));
 }
 
-function requireFile(file: string, what: string): string {
-  if (!existsSync(file)) throw loadError(`${what} is missing: ${file}`);
-  return file;
+function requireFile(root: string, file: string, what: string): string {
+  if (lstatSync(file, { throwIfNoEntry: false }) === undefined) throw loadError(`${what} is missing: ${file}`);
+  return checkModelFile(root, file);
 }
 
 /**
@@ -93,24 +142,27 @@ function requireFile(file: string, what: string): string {
  * cpp/builder/llmBuilder.cpp:114-127,714-731). A vanilla engine is preferred when both are present.
  */
 function edgeLlmLlmBuild(llmDir: string): { config: string; engine: string } | undefined {
+  // Presence only (lstat: a FIFO is not opened); resolveModelFiles then checks each file it uses.
+  const present = (file: string) => lstatSync(file, { throwIfNoEntry: false }) !== undefined;
   const vanilla = { config: path.join(llmDir, 'config.json'), engine: path.join(llmDir, 'llm.engine') };
   const eagleBase = { config: path.join(llmDir, 'base_config.json'), engine: path.join(llmDir, 'eagle_base.engine') };
-  if (existsSync(vanilla.engine) && existsSync(vanilla.config)) return vanilla;
-  if (existsSync(eagleBase.engine) && existsSync(eagleBase.config)) return eagleBase;
-  if (existsSync(vanilla.config)) return vanilla;
-  return existsSync(eagleBase.config) ? eagleBase : undefined;
+  if (present(vanilla.engine) && present(vanilla.config)) return vanilla;
+  if (present(eagleBase.engine) && present(eagleBase.config)) return eagleBase;
+  if (present(vanilla.config)) return vanilla;
+  return present(eagleBase.config) ? eagleBase : undefined;
 }
 
 export function resolveModelFiles(dir: string): ModelFiles {
   const root = path.resolve(dir);
-  if (!existsSync(root) || !statSync(root).isDirectory()) throw loadError(`model directory not found: ${root}`);
+  if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw loadError(`model directory not found: ${root}`);
   const llmDir = path.join(root, 'llm');
   const llmBuild = edgeLlmLlmBuild(llmDir);
   if (llmBuild !== undefined) {
     const visualDir = path.join(root, 'visual');
-    const llmConfigPath = llmBuild.config;
-    const visualConfigPath = requireFile(path.join(visualDir, 'config.json'), 'the visual encoder config (visual/config.json)');
-    requireFile(path.join(llmDir, 'tokenizer.json'), 'the tokenizer (llm/tokenizer.json)');
+    const llmConfigPath = checkModelFile(root, llmBuild.config);
+    const visualConfigPath = requireFile(root, path.join(visualDir, 'config.json'), 'the visual encoder config (visual/config.json)');
+    requireFile(root, path.join(llmDir, 'tokenizer.json'), 'the tokenizer (llm/tokenizer.json)');
+    checkModelFile(root, path.join(llmDir, 'tokenizer_config.json'), true);
     const embeddingFile = path.join(llmDir, 'embedding.safetensors');
     const vocabMapFile = path.join(llmDir, 'vocab_map.safetensors');
     const llmEngine = llmBuild.engine;
@@ -120,31 +172,32 @@ export function resolveModelFiles(dir: string): ModelFiles {
       layout: 'bundle',
       llm: {
         configPath: llmConfigPath,
-        config: readJson(llmConfigPath),
-        weightFiles: weightFilesIn(llmDir, ['embedding.safetensors', 'vocab_map.safetensors']),
-        engineFile: existsSync(llmEngine) ? llmEngine : undefined,
-        embeddingFile: requireFile(embeddingFile, 'the token embedding table (llm/embedding.safetensors)'),
-        vocabMapFile: existsSync(vocabMapFile) ? vocabMapFile : undefined,
+        config: readJson(root, llmConfigPath),
+        weightFiles: weightFilesIn(root, llmDir, ['embedding.safetensors', 'vocab_map.safetensors']),
+        engineFile: checkModelFile(root, llmEngine, true),
+        embeddingFile: requireFile(root, embeddingFile, 'the token embedding table (llm/embedding.safetensors)'),
+        vocabMapFile: checkModelFile(root, vocabMapFile, true),
         tokenizerDir: llmDir,
-        generationConfig: optionalJson(path.join(llmDir, 'generation_config.json')),
+        generationConfig: optionalJson(root, path.join(llmDir, 'generation_config.json')),
       },
       visual: {
         configPath: visualConfigPath,
-        config: readJson(visualConfigPath),
-        weightFiles: weightFilesIn(visualDir),
-        engineFile: existsSync(visualEngine) ? visualEngine : undefined,
-        preprocessorConfig: optionalJson(path.join(visualDir, 'preprocessor_config.json')),
+        config: readJson(root, visualConfigPath),
+        weightFiles: weightFilesIn(root, visualDir),
+        engineFile: checkModelFile(root, visualEngine, true),
+        preprocessorConfig: optionalJson(root, path.join(visualDir, 'preprocessor_config.json')),
       },
     };
   }
   const configPath = path.join(root, 'config.json');
-  if (existsSync(configPath)) {
-    const config = readJson(configPath);
+  if (checkModelFile(root, configPath, true) !== undefined) {
+    const config = readJson(root, configPath);
     if (typeof config.vision_config !== 'object' || config.vision_config === null) {
       throw loadError(`${configPath} has no vision_config: not a Qwen2.5-VL checkpoint`);
     }
-    requireFile(path.join(root, 'tokenizer.json'), 'the tokenizer (tokenizer.json)');
-    const weights = weightFilesIn(root);
+    requireFile(root, path.join(root, 'tokenizer.json'), 'the tokenizer (tokenizer.json)');
+    checkModelFile(root, path.join(root, 'tokenizer_config.json'), true);
+    const weights = weightFilesIn(root, root);
     if (weights.length === 0) throw loadError(`no *.safetensors weight files in ${root}`);
     return {
       dir: root,
@@ -154,13 +207,13 @@ export function resolveModelFiles(dir: string): ModelFiles {
         config,
         weightFiles: weights,
         tokenizerDir: root,
-        generationConfig: optionalJson(path.join(root, 'generation_config.json')),
+        generationConfig: optionalJson(root, path.join(root, 'generation_config.json')),
       },
       visual: {
         configPath,
         config,
         weightFiles: weights,
-        preprocessorConfig: optionalJson(path.join(root, 'preprocessor_config.json')),
+        preprocessorConfig: optionalJson(root, path.join(root, 'preprocessor_config.json')),
       },
     };
   }

@@ -1,16 +1,25 @@
 #include "core/json.h"
 
+#include "core/loaded_file.h"
+
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace tv {
 
 namespace {
 constexpr int kMaxDepth = 64;
+// Config files are a few KB; tokenizer.json, the largest JSON of a bundle, is about 7 MB.
+constexpr std::size_t kMaxJsonFileBytes = 64 << 20;
+
+std::string formatNumber(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
 }  // namespace
 
 class JsonParser {
@@ -258,13 +267,7 @@ JsonValue parseJson(std::string_view text, std::string_view what, ErrorCode code
   return JsonParser(text, what, code).parseDocument();
 }
 
-JsonValue readJsonFile(std::string const& path) {
-  std::ifstream in(path, std::ios::binary);
-  TV_CHECK(in.good(), ErrorCode::kModelLoad, "cannot open ", path, ": ", std::strerror(errno));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return parseJson(buffer.str(), path);
-}
+JsonValue readJsonFile(std::string const& path) { return parseJson(readSmallFile(path, kMaxJsonFileBytes), path); }
 
 JsonFields::JsonFields(JsonValue const& object, std::string what, ErrorCode code)
     : object_(object), what_(std::move(what)), code_(code) {
@@ -303,6 +306,29 @@ double JsonFields::number(std::string_view key) const {
 }
 
 double JsonFields::number(std::string_view key, double fallback) const { return has(key) ? number(key) : fallback; }
+
+std::int64_t JsonFields::integerIn(std::string_view key, std::int64_t min, std::int64_t max) const {
+  JsonValue const& v = get(key);
+  if (!v.isInteger() || v.integer() < min || v.integer() > max) {
+    fail(key, "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]" +
+                  (v.isNumber() ? ", got " + (v.isInteger() ? std::to_string(v.integer()) : formatNumber(v.number())) : std::string()));
+  }
+  return v.integer();
+}
+
+std::int64_t JsonFields::integerIn(std::string_view key, std::int64_t min, std::int64_t max, std::int64_t fallback) const {
+  return has(key) ? integerIn(key, min, max) : fallback;
+}
+
+double JsonFields::numberIn(std::string_view key, double min, double max, double fallback) const {
+  if (!has(key)) return fallback;
+  double const v = number(key);
+  // NaN fails both comparisons; infinities fail the range.
+  if (!(v >= min && v <= max)) {
+    fail(key, "a finite number in [" + formatNumber(min) + ", " + formatNumber(max) + "], got " + formatNumber(v));
+  }
+  return v;
+}
 
 bool JsonFields::boolean(std::string_view key, bool fallback) const {
   if (!has(key)) return fallback;

@@ -66,6 +66,11 @@ class JsonFields {
   std::int64_t integer(std::string_view key, std::int64_t fallback) const;
   double number(std::string_view key) const;
   double number(std::string_view key, double fallback) const;
+  // Range-checked reads: an integer (or a finite number) within [min, max], else ERR_MODEL_LOAD naming
+  // the document, the key and the range. Callers cast to narrower types only after these checks.
+  std::int64_t integerIn(std::string_view key, std::int64_t min, std::int64_t max) const;
+  std::int64_t integerIn(std::string_view key, std::int64_t min, std::int64_t max, std::int64_t fallback) const;
+  double numberIn(std::string_view key, double min, double max, double fallback) const;
   bool boolean(std::string_view key, bool fallback) const;
   std::string string(std::string_view key) const;
   std::string string(std::string_view key, std::string fallback) const;

@@ -1,7 +1,10 @@
 // Checks a shared library before it is dlopen'ed into the process (the TensorRT Edge-LLM plugin
-// library runs code at load time): it must be a regular file that no other ordinary user can have
-// planted or modified. Refused: world-writable files (or in a world-writable folder without the
-// sticky bit), files owned by a user other than this one or root.
+// library runs code at load time): no other ordinary user may have planted or be able to replace it,
+// nor redirect the path that leads to it. The path is walked component by component, following
+// symlinks exactly as the kernel does when dlopen opens it, and every folder passed through (the
+// folders holding symlinks, and those their targets lead into) must be owned by this user or root and
+// must not be world-writable without the sticky bit. The file itself must be a regular file owned by
+// this user or root, not world-writable, and not group-writable unless it is this user's or root's.
 #pragma once
 
 #include <string>

@@ -12,6 +12,17 @@ namespace tv {
 
 namespace {
 constexpr std::uint64_t kMaxHeaderBytes = 100ULL << 20;
+// Limits of one header, far above real checkpoints (names under 120 bytes, ranks up to 5, a few
+// thousand tensors per shard): names end up in regular expressions, maps and error messages, and a
+// 200 KB name once overflowed the stack of `trt-vla quantize`.
+constexpr std::size_t kMaxNameBytes = 1024;
+constexpr std::size_t kMaxRank = 8;
+constexpr std::size_t kMaxTensors = 1 << 20;
+constexpr std::size_t kMaxMetadataBytes = 1 << 20;
+
+std::string shortName(std::string_view name) {
+  return name.size() <= 64 ? std::string(name) : std::string(name.substr(0, 64)) + "... (" + std::to_string(name.size()) + " bytes)";
+}
 
 std::string jsonEscape(std::string_view s) {
   std::string out;
@@ -43,31 +54,42 @@ std::int64_t TensorView::elements() const {
   return n;
 }
 
-SafetensorsFile::SafetensorsFile(std::string path) : file_(std::move(path)) {
-  std::string const& name = file_.path();
-  std::size_t const size = file_.size();
+SafetensorsFile::SafetensorsFile(std::string path) : file_(LoadedFile::open(path)) {
+  std::string const& name = file_->path();
+  std::size_t const size = file_->size();
   TV_CHECK(size >= 8, ErrorCode::kModelLoad, name, ": not a safetensors file (", size, " bytes, shorter than its header length)");
   std::uint64_t headerBytes = 0;
-  for (int i = 7; i >= 0; --i) headerBytes = (headerBytes << 8) | file_.data()[i];
+  for (int i = 7; i >= 0; --i) headerBytes = (headerBytes << 8) | file_->data()[i];
   TV_CHECK(headerBytes <= kMaxHeaderBytes, ErrorCode::kModelLoad, name, ": header length ", headerBytes,
            " is implausible (corrupt file?)");
   TV_CHECK(headerBytes <= size - 8, ErrorCode::kModelLoad, name, ": truncated: the header needs ", headerBytes,
            " bytes but the file has ", size - 8);
-  std::string_view const headerText(reinterpret_cast<char const*>(file_.data() + 8), headerBytes);
+  std::string_view const headerText(reinterpret_cast<char const*>(file_->data() + 8), headerBytes);
   JsonValue const header = parseJson(headerText, name + " header");
   TV_CHECK(header.isObject(), ErrorCode::kModelLoad, name, ": the header is not a JSON object");
 
-  std::uint8_t const* dataStart = file_.data() + 8 + headerBytes;
+  std::uint8_t const* dataStart = file_->data() + 8 + headerBytes;
   std::uint64_t const dataBytes = size - 8 - headerBytes;
-  for (auto const& [key, entry] : header.members()) {
+  TV_CHECK(header.members().size() <= kMaxTensors, ErrorCode::kModelLoad, name, ": ", header.members().size(),
+           " header entries is more than the ", kMaxTensors, " a checkpoint may have");
+  for (auto const& member : header.members()) {
+    // Named references, not a structured binding: C++17 lambdas (`bad` below) cannot capture those.
+    std::string const& key = member.first;
+    JsonValue const& entry = member.second;
     if (key == "__metadata__") {
       TV_CHECK(entry.isObject(), ErrorCode::kModelLoad, name, ": __metadata__ is not an object");
+      std::size_t metadataBytes = 0;
       for (auto const& [mk, mv] : entry.members()) {
-        TV_CHECK(mv.isString(), ErrorCode::kModelLoad, name, ": __metadata__ '", mk, "' is not a string");
+        TV_CHECK(mv.isString(), ErrorCode::kModelLoad, name, ": __metadata__ '", shortName(mk), "' is not a string");
+        metadataBytes += mk.size() + mv.string().size();
+        TV_CHECK(metadataBytes <= kMaxMetadataBytes, ErrorCode::kModelLoad, name, ": __metadata__ is larger than ", kMaxMetadataBytes,
+                 " bytes");
         metadata_.emplace_back(mk, mv.string());
       }
       continue;
     }
+    TV_CHECK(!key.empty() && key.size() <= kMaxNameBytes, ErrorCode::kModelLoad, name, ": tensor name '", shortName(key),
+             "' must be 1 to ", kMaxNameBytes, " bytes long");
     auto bad = [&](auto const&... why) { TV_THROW(ErrorCode::kModelLoad, name, ": tensor '", key, "': ", why...); };
     if (!entry.isObject()) bad("entry is not an object");
     JsonValue const* dtype = entry.find("dtype");
@@ -75,6 +97,7 @@ SafetensorsFile::SafetensorsFile(std::string path) : file_(std::move(path)) {
     JsonValue const* offsets = entry.find("data_offsets");
     if (dtype == nullptr || !dtype->isString()) bad("missing or invalid 'dtype'");
     if (shape == nullptr || !shape->isArray()) bad("missing or invalid 'shape'");
+    if (shape->items().size() > kMaxRank) bad("rank ", shape->items().size(), " is above ", kMaxRank);
     if (offsets == nullptr || !offsets->isArray() || offsets->items().size() != 2) bad("missing or invalid 'data_offsets'");
     TensorView view;
     view.name = key;

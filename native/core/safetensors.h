@@ -1,4 +1,4 @@
-// Safetensors files: a bounds-checked reader over a memory map, and a writer.
+// Safetensors files: a bounds-checked reader over a file read into memory (core/loaded_file.h), and a writer.
 //
 // Format: u64 little-endian header length N, N bytes of JSON
 //   {"__metadata__": {...}, "<name>": {"dtype": "F16", "shape": [..], "data_offsets": [begin, end]}, ...}
@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/mapped_file.h"
+#include "core/loaded_file.h"
 #include "core/tensor_types.h"
 
 namespace tv {
@@ -27,7 +27,7 @@ struct TensorView {
   std::string name;
   DType dtype = DType::kF32;
   std::vector<std::int64_t> shape;
-  std::uint8_t const* data = nullptr;  // inside the map; may be unaligned for its type
+  std::uint8_t const* data = nullptr;  // inside the loaded file; may be unaligned for its type
   std::size_t bytes = 0;
   std::int64_t elements() const;
   // Copies the elements to dst (which must hold elements() values of the tensor's type), whatever
@@ -38,14 +38,14 @@ struct TensorView {
 class SafetensorsFile {
  public:
   explicit SafetensorsFile(std::string path);
-  std::string const& path() const { return file_.path(); }
+  std::string const& path() const { return file_->path(); }
   std::vector<TensorView> const& tensors() const { return tensors_; }
   TensorView const* find(std::string_view name) const;
   // "__metadata__" string entries.
   std::vector<std::pair<std::string, std::string>> const& metadata() const { return metadata_; }
 
  private:
-  MappedFile file_;
+  std::shared_ptr<LoadedFile const> file_;
   std::vector<TensorView> tensors_;
   std::unordered_map<std::string, std::size_t> index_;
   std::vector<std::pair<std::string, std::string>> metadata_;

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -84,6 +85,11 @@ class ExecutionContext {
   // until cleared with count 0. Returns false when the engine does not support it (TensorRT engines
   // always compute every logit).
   virtual bool setOutputRows(std::string_view name, std::int32_t const* rows, int count) { return false; }
+
+  // Optional: called between the steps of one long inference (the CPU engines: between layers and
+  // vision blocks); it throws to stop the inference (an aborted request, a disposed model). Engines
+  // that run a call as one unit (TensorRT) never call it.
+  virtual void setInterruptCheck(std::function<void()> check) {}
 };
 
 class Engine {

@@ -83,6 +83,7 @@ class RecordingEngine final : public Engine {
       record(BindingEvent::Kind::kOutputRows, std::string(name), {count}, 0, -1);
       return inner_->setOutputRows(name, rows, count);
     }
+    void setInterruptCheck(std::function<void()> check) override { inner_->setInterruptCheck(std::move(check)); }
 
    private:
     void record(BindingEvent::Kind kind, std::string name, std::vector<std::int64_t> dims, std::uintptr_t address, int profile) {

@@ -1,10 +1,12 @@
 #include "napi/model_wrap.h"
 
+#include <atomic>
 #include <utility>
 
 #include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "napi/addon_data.h"
 #include "napi/frame_wrap.h"
 #include "napi/js_error.h"
@@ -620,8 +622,24 @@ Napi::Value ModelHandle::takeBindingLog(Napi::CallbackInfo const& info) {
 }
 
 Napi::Value ModelHandle::dispose(Napi::CallbackInfo const& info) {
-  model_.reset();  // sessions and running plans hold their own references
+  // Running requests stop at their next check with ERR_DISPOSED; sessions and running plans hold their
+  // own references, so the memory goes when the last of them ends.
+  if (model_) model_->disposed.store(true);
+  model_.reset();
   return info.Env().Undefined();
+}
+
+ModelHandle::~ModelHandle() {
+  if (!model_) return;
+  // Collected without dispose(): the memory and threads are released here (once no session holds the
+  // model), but later than the user meant to; said once per process so the leak is found and fixed.
+  model_->disposed.store(true);
+  static std::atomic<bool> warned{false};
+  if (!warned.exchange(true)) {
+    log(LogLevel::kWarning, "model",
+        "a model was garbage-collected without dispose(): its memory and threads were held until now; call "
+        "model.dispose() (or use `await using`) when done with it");
+  }
 }
 
 // ---- SessionHandle ----------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ class ModelHandle : public Napi::ObjectWrap<ModelHandle> {
  public:
   static Napi::Function defineClass(Napi::Env env);
   explicit ModelHandle(Napi::CallbackInfo const& info);
+  ~ModelHandle() override;
   void adopt(std::shared_ptr<vla::VlaModel> model);
   std::shared_ptr<vla::VlaModel const> model() const;
 

@@ -50,6 +50,7 @@ class StagedEngine::Context final : public engine::ExecutionContext {
   bool setOutputRows(std::string_view name, std::int32_t const* rows, int count) override {
     return inner_->setOutputRows(name, rows, count);
   }
+  void setInterruptCheck(std::function<void()> check) override { inner_->setInterruptCheck(std::move(check)); }
 
   void enqueue(engine::Stream& stream) override {
     auto const cuda = static_cast<cudaStream_t>(stream.handle());

@@ -189,6 +189,8 @@ void checkImageTokens(std::vector<ImageGrid> const& grids, PreprocessConfig cons
 
 void windowIndex(std::vector<ImageGrid> const& grids, int windowSize, int patchSize, int mergeSize,
                  std::vector<std::int64_t>& index, std::vector<std::int32_t>& cuWindowSeqlens) {
+  TV_CHECK_ARG(patchSize > 0 && mergeSize > 0 && windowSize >= patchSize * mergeSize, "window_size ", windowSize,
+               " must cover at least one merge unit of ", patchSize * mergeSize, " pixels");
   int const vws = windowSize / mergeSize / patchSize;  // window edge in merge units
   int const unit = mergeSize * mergeSize;
   index.clear();
@@ -199,20 +201,22 @@ void windowIndex(std::vector<ImageGrid> const& grids, int windowSize, int patchS
     int const lw = g.w / mergeSize;
     // Hugging Face pads by a whole window when the size is already a multiple (empty windows are
     // dropped below, exactly as its unique_consecutive does).
-    int const nh = (lh + vws - lh % vws) / vws;
-    int const nw = (lw + vws - lw % vws) / vws;
+    int const nh = lh / vws + 1;
+    int const nw = lw / vws + 1;
     for (int t = 0; t < g.t; ++t) {
       for (int wh = 0; wh < nh; ++wh) {
         for (int ww = 0; ww < nw; ++ww) {
+          // Only the window's cells inside the image: the work is bounded by the image, whatever the
+          // window size (a window far larger than the image once made this loop run for days).
+          int const y0 = wh * vws;
+          int const x0 = ww * vws;
+          int const y1 = static_cast<int>(std::min<std::int64_t>(lh, std::int64_t{y0} + vws));
+          int const x1 = static_cast<int>(std::min<std::int64_t>(lw, std::int64_t{x0} + vws));
           int count = 0;
-          for (int i = 0; i < vws; ++i) {
-            for (int j = 0; j < vws; ++j) {
-              int const y = wh * vws + i;
-              int const x = ww * vws + j;
-              if (y < lh && x < lw) {
-                index.push_back(offset + static_cast<std::int64_t>(t) * lh * lw + static_cast<std::int64_t>(y) * lw + x);
-                ++count;
-              }
+          for (int y = y0; y < y1; ++y) {
+            for (int x = x0; x < x1; ++x) {
+              index.push_back(offset + static_cast<std::int64_t>(t) * lh * lw + static_cast<std::int64_t>(y) * lw + x);
+              ++count;
             }
           }
           if (count > 0) cuWindowSeqlens.push_back(cuWindowSeqlens.back() + count * unit);

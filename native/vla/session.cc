@@ -60,6 +60,9 @@ VlaSession::VlaSession(std::shared_ptr<VlaModel const> model) : model_(std::move
   stream_ = m.memory->createStream();
   llm_ = m.llm->createExecutionContext();
   if (m.vision) vision_ = m.vision->createExecutionContext();
+  // Long CPU inferences stop between layers when the request is aborted or the model disposed.
+  llm_->setInterruptCheck([this] { checkAbort(); });
+  if (vision_) vision_->setInterruptCheck([this] { checkAbort(); });
   std::size_t const kvBytes = static_cast<std::size_t>(2) * t.kvHeads * m.kvCapacity * t.headDim * sizeof(std::uint16_t);
   for (int l = 0; l < t.layers; ++l) kv_.emplace_back(*m.memory, kvBytes);
   rope_ = EngineBuffer(*m.memory, static_cast<std::size_t>(m.kvCapacity) * t.headDim * sizeof(float));
@@ -100,7 +103,8 @@ void VlaSession::selectLogitRows(TokenConstraint const* constraint, int state) {
 }
 
 void VlaSession::checkAbort() const {
-  TV_CHECK(abortRequest_.load(std::memory_order_relaxed) != runningRequest_, ErrorCode::kAborted, "the operation was aborted");
+  TV_CHECK(!model_->disposed.load(std::memory_order_relaxed), ErrorCode::kDisposed, "the model was disposed while this request ran");
+  TV_CHECK(runningRequest_ == 0 || abortRequest_.load(std::memory_order_relaxed) != runningRequest_, ErrorCode::kAborted, "the operation was aborted");
 }
 
 VisionInputs VlaSession::preprocess(std::vector<FrameView> const& frames, bool keepPixelValues) const {

@@ -79,6 +79,9 @@ struct VlaModel {
   // The steps next to the engines' memory (pipeline_ops.h), chosen by its location. Declared after
   // `memory`: its device buffers are released before the memory that made them.
   std::shared_ptr<PipelineOpsFactory const> pipeline;
+  // Set by dispose() (and by the finalizer of a model never disposed): running requests stop at their
+  // next check with ERR_DISPOSED instead of keeping the model, its threads and memory busy.
+  mutable std::atomic<bool> disposed{false};
   int logitsWidth() const { return vocabMap ? vocabMap->reducedSize() : text.vocabSize; }
 };
 

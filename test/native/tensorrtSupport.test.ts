@@ -1,7 +1,7 @@
 // The TensorRT backend's host-side rules that run without TensorRT: the plugin library file check
 // before dlopen, plugin library resolution, CUDA-graph keys, and what info() and loadModel() say on a
 // machine where TensorRT cannot run.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -46,6 +46,43 @@ describe('plugin library file check (before dlopen)', () => {
     const link = path.join(root, 'link.so');
     symlinkSync(target, link);
     expect(testing().libraryFileProblem(link)).toMatch(/world-writable/);
+  });
+
+  it('checks every folder on the way, as the kernel resolves the path for dlopen', () => {
+    const problem = (p: string) => testing().libraryFileProblem(p);
+    // A world-writable folder two levels up: anyone could rename the folder below it and plant another.
+    const open = path.join(root, 'open');
+    const deep = library('deep.so', 0o644, path.join(open, 'sub', 'lib'));
+    chmodSync(open, 0o777);
+    expect(problem(deep)).toMatch(/the folder .*\/open is world-writable: anyone could replace .*deep\.so through it/);
+    chmodSync(open, 0o755);
+    expect(problem(deep)).toBe('');
+    // A symlink from a protected folder into a world-writable one.
+    const drop = path.join(root, 'drop');
+    const dropped = library('dropped.so', 0o644, drop);
+    chmodSync(drop, 0o777);
+    mkdirSync(path.join(root, 'safe'));
+    symlinkSync(dropped, path.join(root, 'safe', 'link.so'));
+    expect(problem(path.join(root, 'safe', 'link.so'))).toMatch(/the folder .*\/drop is world-writable: anyone could replace .*link\.so through it/);
+    // A symlink to a protected library that itself sits in a world-writable folder (anyone can re-point it).
+    const protectedLib = library('protected.so', 0o644, path.join(root, 'protected'));
+    symlinkSync(protectedLib, path.join(drop, 'redirect.so'));
+    expect(problem(path.join(drop, 'redirect.so'))).toMatch(/the folder .*\/drop is world-writable: anyone could replace .*redirect\.so through it/);
+    // A relative path is walked from the current folder; a bare name is refused, since dlopen would
+    // search the system's library folders for it instead.
+    expect(problem(path.relative(process.cwd(), dropped))).toMatch(/the folder .*\/drop is world-writable/);
+    expect(problem(path.relative(process.cwd(), protectedLib))).toBe('');
+    expect(problem('libNvInfer_edgellm_plugin.so')).toMatch(/has no '\/'/);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('refuses a library in a folder owned by another user (not root, not this user)', () => {
+    const foreign = path.join(root, 'foreign');
+    const lib = library('foreign.so', 0o644, path.join(foreign, 'lib'));
+    chownSync(foreign, 54321, 54321);
+    expect(testing().libraryFileProblem(lib)).toMatch(/the folder .*\/foreign is owned by user id 54321, neither this user nor root: that user could replace .*foreign\.so/);
+    // reached through a symlink from a folder of ours
+    symlinkSync(lib, path.join(root, 'to-foreign.so'));
+    expect(testing().libraryFileProblem(path.join(root, 'to-foreign.so'))).toMatch(/owned by user id 54321/);
   });
 });
 

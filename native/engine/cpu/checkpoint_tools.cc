@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
-#include <regex>
 
 #include "core/error.h"
 #include "core/fp16.h"
@@ -103,6 +102,29 @@ void addAwq(SafetensorsWriter& writer, std::string const& prefix, std::shared_pt
   writer.addCopy(prefix + ".scales", DType::kF16, {groups, out}, q->scales.data());
 }
 
+// Decoder linear weights: model.[language_model.]layers.<n>.self_attn.{q,k,v,o}_proj.weight or
+// .mlp.{gate,up,down}_proj.weight. Matched by hand: std::regex recurses per character and a long tensor
+// name overflowed the worker thread's stack.
+bool isDecoderLinearWeight(std::string_view name) {
+  auto consume = [&name](std::string_view prefix) {
+    if (name.substr(0, prefix.size()) != prefix) return false;
+    name.remove_prefix(prefix.size());
+    return true;
+  };
+  if (!consume("model.")) return false;
+  consume("language_model.");
+  if (!consume("layers.")) return false;
+  std::size_t digits = 0;
+  while (digits < name.size() && name[digits] >= '0' && name[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 9) return false;
+  name.remove_prefix(digits);
+  for (std::string_view suffix : {".self_attn.q_proj.weight", ".self_attn.k_proj.weight", ".self_attn.v_proj.weight",
+                                  ".self_attn.o_proj.weight", ".mlp.gate_proj.weight", ".mlp.up_proj.weight", ".mlp.down_proj.weight"}) {
+    if (name == suffix) return true;
+  }
+  return false;
+}
+
 std::vector<float> toFloat(TensorView const& t) {
   std::vector<float> out(static_cast<std::size_t>(t.elements()));
   if (t.dtype == DType::kF32) {
@@ -155,15 +177,17 @@ QuantizeReport quantizeCheckpointRtn(std::vector<std::string> const& inputs, std
   for (std::string const& path : inputs) set.add(std::make_shared<SafetensorsFile>(path));
   // Decoder linear layers only: the vision tower, embeddings, norms and LM head stay as they are
   // (AutoAWQ checkpoints of Qwen2.5-VL quantize the same set).
-  std::regex const linear(R"(^model\.(language_model\.)?layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)\.weight$)");
   SafetensorsWriter writer;
   QuantizeReport report;
   std::vector<std::shared_ptr<tv::cpu::AwqOwned>> keep;
   for (auto const& file : set.files()) {
     for (TensorView const& t : file->tensors()) {
       report.bytesIn += t.bytes;
-      if (std::regex_match(t.name, linear)) {
-        TV_CHECK(t.shape.size() == 2, ErrorCode::kModelLoad, "tensor '", t.name, "' is not 2-D");
+      if (isDecoderLinearWeight(t.name)) {
+        TV_CHECK(t.shape.size() == 2 && t.shape[0] > 0 && t.shape[1] > 0 && t.shape[0] <= (1 << 24) && t.shape[1] <= (1 << 24) &&
+                     t.shape[0] % 8 == 0 && t.shape[1] % tv::cpu::kQ4GroupSize == 0,
+                 ErrorCode::kModelLoad, file->path(), ": tensor '", t.name, "' has shape ", formatShape(t.shape),
+                 "; a linear weight to quantize needs [out, in] with out a multiple of 8 and in a multiple of ", tv::cpu::kQ4GroupSize);
         int const out = static_cast<int>(t.shape[0]);
         int const in = static_cast<int>(t.shape[1]);
         std::vector<float> const weights = toFloat(t);

@@ -3,6 +3,7 @@
 // validates them before handing a complete set of bound tensors to the engine's compute.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -51,8 +52,13 @@ class HostExecutionContext : public ExecutionContext {
   void setTensorAddress(std::string_view name, void* address) override;
   Shape tensorShape(std::string_view name) const override;
   void enqueue(Stream& stream) override;
+  void setInterruptCheck(std::function<void()> check) override { interrupt_ = std::move(check); }
 
  protected:
+  // Between the layers of execute(): throws when the caller stops the inference.
+  void checkInterrupt() const {
+    if (interrupt_) interrupt_();
+  }
   // Output shapes from the bound input shapes (called after all inputs have shapes).
   virtual Shape inferOutputShape(std::string_view name) const = 0;
   // The computation, with every tensor validated and bound.
@@ -67,6 +73,7 @@ class HostExecutionContext : public ExecutionContext {
   int profile_ = 0;
   BindingTable bindings_;
   std::unordered_map<std::string, BoundTensor> bound_;
+  std::function<void()> interrupt_;
 };
 
 }  // namespace tv::engine::cpu

@@ -1,6 +1,6 @@
 // A linear layer y = W x (+ b) as the CPU kernels consume it: int4 (AWQ, repacked at load), int8
 // (quantized at load from a dense matrix: the LM head, see LmHeadPrecision) or dense fp32 / fp16 /
-// bf16 (read in place from the memory-mapped checkpoint when aligned). Layers that share an input
+// bf16 (read in place from the loaded checkpoint when aligned). Layers that share an input
 // (q/k/v, gate/up) are fused at load into one matrix, so one pass over the activations serves them all.
 #pragma once
 
@@ -82,7 +82,7 @@ class Linear {
   int rows_ = 0;
   int cols_ = 0;
   DenseMatrix dense_{};
-  std::shared_ptr<void const> keepAlive_;  // owned buffer or the mapped file behind dense_.data
+  std::shared_ptr<void const> keepAlive_;  // owned buffer or the loaded file behind dense_.data
   std::shared_ptr<Q4Weights> q4_;
   std::shared_ptr<Q8Weights> q8_;
   std::vector<float> bias_;
@@ -102,7 +102,7 @@ Linear loadLinear(SafetensorsSet const& weights, std::vector<std::string> const&
                   std::vector<int> const& expectedOut, int expectedIn, bool withBias, ThreadPool* pool);
 
 // A dense matrix from one tensor [rows, cols] (e.g. a tied embedding used as LM head), read in place
-// when aligned (the caller keeps the mapped file alive), copied otherwise.
+// when aligned (the caller keeps the loaded file alive), copied otherwise.
 Linear loadDenseMatrix(TensorView const& tensor, std::shared_ptr<void const> keepAlive, int rows, int cols);
 
 }  // namespace tv::engine::cpu

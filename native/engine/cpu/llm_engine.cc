@@ -304,6 +304,7 @@ void CpuLlmContext::runChunk(Token const* tokens, int count, std::uint16_t const
     tv::cpu::kernels().halfToFloat(embeds + row, &x_[static_cast<std::size_t>(t) * hidden], static_cast<std::size_t>(hidden));
   }
   for (int l = 0; l < c.layers; ++l) {
+    checkInterrupt();
     QwenDecoderWeights::Layer const& layer = w.layers[static_cast<std::size_t>(l)];
     if (hiddenOut_ != nullptr) captureHidden(l, tokens, count, x_.data(), seqLen);
     rmsNorm(pool, x_.data(), layer.inputNorm.data(), count, hidden, c.rmsNormEps, norm_.data());

@@ -96,7 +96,7 @@ class CpuLlmEngine final : public HostEngineBase {
   QwenTextConfig config_;
   LlmLimits limits_;
   QwenDecoderWeights weights_;
-  SafetensorsSet files_;  // keeps the maps alive (dense weights are read in place)
+  SafetensorsSet files_;  // keeps the loaded files alive (dense weights are read in place)
   std::shared_ptr<ThreadPool> pool_;
   std::shared_ptr<VocabMap const> vocabMap_;
 };

@@ -149,6 +149,7 @@ void CpuVisionContext::execute() {
   gateUp_.resize(n * 2 * c.intermediateSize);
   act_.resize(n * c.intermediateSize);
   for (int i = 0; i < c.depth; ++i) {
+    checkInterrupt();
     QwenVisionWeights::Block const& block = w.blocks[static_cast<std::size_t>(i)];
     bool const full = std::find(c.fullAttentionBlocks.begin(), c.fullAttentionBlocks.end(), i) != c.fullAttentionBlocks.end();
     BoundTensor const& cu = full ? cuSeqlens : cuWindow;

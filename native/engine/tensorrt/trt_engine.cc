@@ -18,7 +18,7 @@
 #include "core/device_memory_stats.h"
 #include "core/library_file.h"
 #include "core/log.h"
-#include "core/mapped_file.h"
+#include "core/loaded_file.h"
 #include "engine/binding_check.h"
 #include "engine/graph_key.h"
 
@@ -177,8 +177,9 @@ std::unique_ptr<TrtEngine> TrtEngine::load(std::string const& path, ContextOptio
   core->runtime.reset(nvinfer1::createInferRuntime(logger()));
   TV_CHECK(core->runtime != nullptr, ErrorCode::kBackendUnavailable, "TensorRT could not create a runtime");
   {
-    MappedFile plan(path);  // mapped, not read: the plan is copied once, by TensorRT, into the engine
-    core->engine.reset(core->runtime->deserializeCudaEngine(plan.data(), plan.size()));
+    // Released right after: TensorRT copies the plan into the engine.
+    std::shared_ptr<LoadedFile const> const plan = LoadedFile::open(path);
+    core->engine.reset(core->runtime->deserializeCudaEngine(plan->data(), plan->size()));
   }
   TV_CHECK(core->engine != nullptr, ErrorCode::kEngineIncompatible, path,
            " could not be deserialized: it was built by another TensorRT version or for another GPU, or its plugin library "
