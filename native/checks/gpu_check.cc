@@ -444,13 +444,13 @@ struct ModelResult {
 std::uint64_t fileDigest(std::string const& path) {
   std::ifstream in(path, std::ios::binary);
   TV_CHECK(in.good(), ErrorCode::kInvalidArgument, "cannot read ", path);
-  std::uint64_t h = 1469598103934665603ull;
+  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64 offset basis
   std::vector<char> buffer(1 << 20);
   while (in) {
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     for (std::streamsize i = 0; i < in.gcount(); ++i) {
       h ^= static_cast<unsigned char>(buffer[static_cast<std::size_t>(i)]);
-      h *= 1099511628211ull;
+      h *= 0x100000001b3ull;  // FNV prime
     }
   }
   return h;

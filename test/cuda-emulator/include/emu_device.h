@@ -84,26 +84,29 @@ struct Launch {
   unsigned block;
   cudaStream_t stream;
   Launch(unsigned g, unsigned b, std::size_t = 0, cudaStream_t s = nullptr) : grid(g < 3 ? g : 3), block(b), stream(s) {}
+  template <class Kernel, class... Args>
+  static void run(Kernel* kernel, unsigned g, unsigned b, Args... args) {
+    std::lock_guard<std::mutex> launch(launchMutex());
+    for (unsigned index = 0; index < g; ++index) {
+      Block context(static_cast<int>(b));
+      auto thread = [&](unsigned t) {
+        threadIdx.x = t;
+        blockIdx.x = index;
+        blockDim.x = b;
+        gridDim.x = g;
+        currentBlock = &context;
+        kernel(args...);
+      };
+      runBlock(b, [](void* body, unsigned t) { (*static_cast<decltype(thread)*>(body))(t); }, &thread);
+    }
+  }
   template <class Kernel>
   auto operator*(Kernel* kernel) const {
     unsigned const g = grid;
     unsigned const b = block;
     cudaStream_t const s = stream;
     return [kernel, g, b, s](auto... args) {
-      if (captured(s, [kernel, g, b, args...] { (Launch(g, b) * kernel)(args...); })) return;
-      std::lock_guard<std::mutex> launch(launchMutex());
-      for (unsigned index = 0; index < g; ++index) {
-        Block context(static_cast<int>(b));
-        auto thread = [&](unsigned t) {
-          threadIdx.x = t;
-          blockIdx.x = index;
-          blockDim.x = b;
-          gridDim.x = g;
-          currentBlock = &context;
-          kernel(args...);
-        };
-        runBlock(b, [](void* run, unsigned t) { (*static_cast<decltype(thread)*>(run))(t); }, &thread);
-      }
+      if (!captured(s, [kernel, g, b, args...] { run(kernel, g, b, args...); })) run(kernel, g, b, args...);
     };
   }
 };
