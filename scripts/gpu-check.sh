@@ -13,7 +13,7 @@
 #
 # Environment: OUT (default build-gpu-check/out), TRT_VLA_CUDA_ARCHITECTURES (default "90;87"),
 # GPU_CHECK_TIMED_RUNS (20 launches timed per kernel; 2 when emulated, where a launch takes up to a
-# second and its time means nothing), GPU_CHECK_DECODE_STEPS (64), GPU_CHECK_NO_BUILD=1 (emulated:
+# second and its time means nothing), GPU_CHECK_DECODE_STEPS (64; 16 when emulated), GPU_CHECK_NO_BUILD=1 (emulated:
 # reuse the build-emu/ that `npm run test:cuda-emulated` just made).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,8 +40,12 @@ fi
 
 t0=$(stamp)
 timed_runs=${GPU_CHECK_TIMED_RUNS:-20}
+decode_steps=${GPU_CHECK_DECODE_STEPS:-64}
 if [ "$mode" = "--emulated" ]; then
+  # An emulated decode step takes about half a second (every kernel block on real threads): 16 steps
+  # keep CI's end-to-end run within minutes; the GPU runs 64.
   timed_runs=${GPU_CHECK_TIMED_RUNS:-2}
+  decode_steps=${GPU_CHECK_DECODE_STEPS:-16}
   binary=$root/build-emu/trt-vla-gpu-check
   if [ "${GPU_CHECK_NO_BUILD:-0}" != 1 ] || [ ! -x "$binary" ]; then
     node scripts/cuda-emulator.mjs --build-only >"$OUT/build.log" 2>&1 || { tail -50 "$OUT/build.log"; exit 1; }
@@ -75,7 +79,7 @@ echo "gpu-check: models written in $(elapsed "$t1") s"
 t2=$(stamp)
 set +e
 "$binary" --report "$OUT/gpu-check.json" --model "$models/tiny" --model "$models/small" \
-  --timed-runs "$timed_runs" --decode-steps "${GPU_CHECK_DECODE_STEPS:-64}" --threads "$(nproc)" 2>&1 | tee "$OUT/gpu-check.log"
+  --timed-runs "$timed_runs" --decode-steps "$decode_steps" --threads "$(nproc)" 2>&1 | tee "$OUT/gpu-check.log"
 status=${PIPESTATUS[0]}
 set -e
 echo "gpu-check: checked in $(elapsed "$t2") s; total $(elapsed "$t0") s"
