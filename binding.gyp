@@ -1,5 +1,6 @@
-# CPU-only mirror of CMakeLists.txt for node-gyp and prebuildify (no CMake, no CUDA, no TensorRT).
-# The source lists come from native/sources.json, which CMakeLists.txt reads too.
+# CPU-only mirror of CMakeLists.txt's production addon for node-gyp and prebuildify (no CMake, no CUDA,
+# no TensorRT, no test addon). The source lists come from native/sources.json, which CMakeLists.txt
+# reads too.
 {
   "variables": {
     "trt_vla_version": "<!(node -p \"require('./package.json').version\")",
@@ -25,7 +26,7 @@
   "targets": [
     {
       "target_name": "trt_vla",
-      "sources": ["<!@(node scripts/native-sources.mjs common)"],
+      "sources": ["<!@(node scripts/native-sources.mjs common napi addon)"],
       "defines": [
         "TRT_VLA_VERSION=\"<(trt_vla_version)\"",
         "TRT_VLA_GIT_REVISION=\"<(trt_vla_git_revision)\"",

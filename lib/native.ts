@@ -4,6 +4,9 @@
  * The addon is loaded lazily on first use, so the pure TypeScript parts of the package (prompts,
  * trajectory parsing, metrics) work even where no binary can be loaded. Set TRT_VLA_ADDON_PATH to load
  * a specific .node file (e.g. a sanitizer build).
+ *
+ * The test hooks are a separate addon, trt_vla_testing.node (native/testing/), built beside the
+ * production one for the tests and benchmark scripts and never installed for users: testingAddon().
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -228,66 +231,6 @@ export interface NativeModel {
 /** A compiled answer grammar held natively (constructed from lib/action/grammarAutomaton arrays). */
 export type NativeGrammar = object;
 
-/**
- * Test hooks for the CUDA kernels (`testing.cuda`, native/napi/cuda_testing.cc). Each runs a kernel and
- * the CPU path it reproduces on the same inputs and returns both; a side that fails returns its
- * TrtVlaError as the value instead of throwing. Without CUDA in the build or without a device, every
- * hook throws ERR_BACKEND_UNAVAILABLE ("no CUDA device: ..."). Not part of the public API.
- */
-export interface NativeCudaTesting {
-  /** Frame -> fp16 patches [patches * 1176]. cpu is null for bgra8 (the CPU path has no bgra8). */
-  preprocess(
-    data: Uint8Array,
-    frame: { width: number; height: number; format: 'rgb8' | 'bgr8' | 'rgba8' | 'bgra8' | 'nv12'; stride?: number },
-    options?: { minPixels?: number; maxPixels?: number; preResizeMaxPixels?: number; preResizeMinPixels?: number; mapped?: boolean },
-  ): { gpu: Uint16Array | Error; cpu: Uint16Array | Error | null; grid: [number, number, number]; resizes: [number, number][] };
-  /** inputs_embeds [ids.length * hidden] fp16 from tensor `name` (F16 [vocab, hidden]) of a safetensors file. */
-  embed(options: {
-    file: string;
-    name: string;
-    vocab: number;
-    hidden: number;
-    ids: Int32Array;
-    imageTokenId?: number;
-    image?: Uint16Array;
-    imageRows?: number;
-    misalign?: boolean;
-  }): { gpu: Uint16Array | Error; cpu: Uint16Array | Error };
-  /** The M-RoPE cos/sin table [capacity * headDim]; rows outside [rowBegin, rowEnd) stay -7. */
-  ropeTable(options: {
-    ids: Int32Array;
-    capacity: number;
-    imageTokenId?: number;
-    grids?: [number, number, number][];
-    mergeSize?: number;
-    headDim: number;
-    mropeSection: [number, number, number];
-    theta?: number;
-    rowBegin?: number;
-    rowEnd?: number;
-  }): { gpu: Float32Array | Error; cpu: Float32Array | Error };
-  /** `steps` sampling steps over logits [steps * vocab]: the tokens and the logits after the penalty. */
-  sample(options: {
-    logits: Float32Array;
-    vocab: number;
-    steps?: number;
-    allowed?: Int32Array;
-    prompt?: Int32Array;
-    temperature?: number;
-    topK?: number;
-    topP?: number;
-    repetitionPenalty?: number;
-    seed?: number;
-  }): { gpu: NativeSampleRun | Error; cpu: NativeSampleRun | Error };
-  /** A reduced vocabulary's logits written at their full ids of a row of -inf [fullCount]. */
-  expandLogits(options: { reduced: Float32Array; map: Int32Array; fullCount: number }): { gpu: Float32Array | Error; cpu: Float32Array | Error };
-}
-
-export interface NativeSampleRun {
-  tokens: Int32Array;
-  logits: Float32Array;
-}
-
 export interface NativeAddon {
   NativeFrame: new (width: number, height: number, format: string, stride?: number) => NativeFrame;
   setErrorClass(ctor: new (code: string, message: string) => Error): void;
@@ -308,8 +251,6 @@ export interface NativeAddon {
   /** Writes one entry to the log (tests). */
   logMessage(level: 'error' | 'warning' | 'info' | 'verbose', source: string, message: string): void;
   GrammarHandle: new (automaton: object) => NativeGrammar;
-  /** Test hooks (not public API); only the CUDA ones are typed here, the rest in test/helpers. */
-  testing: { cuda: NativeCudaTesting };
 }
 
 /** The package root (where package.json, build/ and prebuilds/ live), from lib/ or dist/. */
@@ -356,4 +297,28 @@ export function native(): NativeAddon {
 export function nativeAddonPath(): string {
   loaded ??= load();
   return loaded.path;
+}
+
+let testingLoaded: unknown;
+
+/**
+ * The test addon (trt_vla_testing.node, native/testing/): TRT_VLA_TESTING_ADDON_PATH, else the file
+ * beside the loaded production addon. Not public API: test/helpers/native.ts types its hooks.
+ */
+export function testingAddon(): unknown {
+  if (testingLoaded !== undefined) return testingLoaded;
+  const file = process.env.TRT_VLA_TESTING_ADDON_PATH || path.join(path.dirname(nativeAddonPath()), 'trt_vla_testing.node');
+  try {
+    const addon = require(file) as { setErrorClass(ctor: unknown): void };
+    addon.setErrorClass(TrtVlaError);
+    testingLoaded = addon;
+    return addon;
+  } catch (error) {
+    throw new TrtVlaError(
+      'ERR_ADDON_LOAD',
+      `cannot load the test addon ${file}: build it with \`npm run build:native\` (node scripts/build-native.mjs --testing); ` +
+        `it is never installed for users (${(error as Error).message})`,
+      { cause: error },
+    );
+  }
 }

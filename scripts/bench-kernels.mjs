@@ -14,7 +14,7 @@
 // neighbour hurts every column alike; compare numbers within one run only.
 import { parseArgs } from 'node:util';
 
-import { native } from '../dist/native.js';
+import { testingAddon } from '../dist/native.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,7 +29,7 @@ const { values } = parseArgs({
 const threadCounts = values.threads.split(',').map(Number);
 const reps = Number(values.reps);
 const level = values.level;
-const testing = native().testing;
+const testing = testingAddon(); // the test addon: npm run build:native builds it
 
 const cases = [
   { id: 'q4gemv', name: 'Q4 GEMV 11008x2048 (gate/up)', kind: 'q4', rows: 11008, cols: 2048, tokens: 1 },

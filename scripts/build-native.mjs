@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Builds the addon with CMake (through cmake-js): the full build, with CUDA and TensorRT where found.
+// --testing also builds the test addon (trt_vla_testing.node, beside trt_vla.node): `npm test`'s
+// setup, `npm run build:native`, the sanitizer build; the install script never asks for it.
 //
-//   node scripts/build-native.mjs [--out DIR] [--sanitize] [--debug]
+//   node scripts/build-native.mjs [--out DIR] [--sanitize] [--debug] [--testing]
 //
 // Environment (each optional): TRT_VLA_CUDA / TRT_VLA_TENSORRT = AUTO|ON|OFF, TENSORRT_ROOT,
 // TRT_VLA_CUDA_ARCHITECTURES (e.g. "87" or "87;90"), CUDACXX (path to nvcc), TRT_VLA_BUILD_JOBS.
@@ -28,13 +30,14 @@ export function findNvcc(env = process.env) {
   return which.status === 0 && which.stdout.trim() ? which.stdout.trim() : undefined;
 }
 
-export function buildNative({ out = 'build', sanitize = false, debug = false, env = process.env, stdio = 'inherit' } = {}) {
+export function buildNative({ out = 'build', sanitize = false, debug = false, testing = false, env = process.env, stdio = 'inherit' } = {}) {
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
   const jobs = Number(env.TRT_VLA_BUILD_JOBS) || Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
   const defines = {
     TRT_VLA_CUDA: env.TRT_VLA_CUDA ?? 'AUTO',
     TRT_VLA_TENSORRT: env.TRT_VLA_TENSORRT ?? 'AUTO',
     TRT_VLA_SANITIZE: sanitize ? 'ON' : 'OFF',
+    TRT_VLA_TESTING_ADDON: testing ? 'ON' : 'OFF',
   };
   if (env.TRT_VLA_CUDA_ARCHITECTURES) defines.TRT_VLA_CUDA_ARCHITECTURES = env.TRT_VLA_CUDA_ARCHITECTURES;
   if (env.TENSORRT_ROOT) defines.TENSORRT_ROOT = env.TENSORRT_ROOT;
@@ -61,6 +64,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
       out: { type: 'string', default: 'build' },
       sanitize: { type: 'boolean', default: false },
       debug: { type: 'boolean', default: false },
+      testing: { type: 'boolean', default: false },
     },
   });
   process.exit(buildNative(values) ? 0 : 1);

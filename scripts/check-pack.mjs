@@ -119,7 +119,7 @@ try {
 
   // 1. A staging copy of the package: what `files` publishes, plus the tools to build it.
   const stage = path.join(work, 'stage');
-  for (const entry of [...pkg.files.filter((f) => f !== 'prebuilds'), 'package.json', 'README.md']) {
+  for (const entry of [...pkg.files.filter((f) => f !== 'prebuilds' && !f.startsWith('!')), 'package.json', 'README.md']) {
     const from = path.join(root, entry);
     if (existsSync(from)) cpSync(from, path.join(stage, entry), { recursive: true });
   }
@@ -137,6 +137,11 @@ try {
   const tarballPath = path.join(work, tarball);
   step(`packed ${tarball}`);
   checkTarballContents(tarballPath);
+  // What users never need: the test addon's sources, the GPU check's, and their scripts.
+  const listed = run('tar', ['tzf', tarballPath], work).split('\n');
+  const unwanted = listed.filter((f) => /^package\/(native\/(testing|checks)\/|scripts\/(gpu-check|cuda-emulator)|.*trt_vla_testing)/.test(f));
+  if (unwanted.length) throw new Error(`the package contains test-only files: ${unwanted.join(', ')}`);
+  step(`${listed.filter(Boolean).length} files in the package, none of them test-only`);
 
   // 3. Install offline into empty projects, with and without install scripts.
   for (const scripts of [true, false]) {

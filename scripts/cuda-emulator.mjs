@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Runs the CUDA kernel tests without a GPU: builds the addon into build-emu/ with every CUDA source
-// compiled as host C++ against a CPU emulation of the CUDA runtime and device code
-// (test/cuda-emulator/), then runs the given vitest files (default: test/native/cudaKernels.test.ts
-// and test/native/devicePipeline.test.ts, the device pipeline end to end on the CPU engines) through
-// it, where they see one "device".
+// Runs the CUDA kernel tests without a GPU: builds the addon, the test addon and trt-vla-gpu-check into
+// build-emu/ with every CUDA source compiled as host C++ against a CPU emulation of the CUDA runtime
+// and device code (test/cuda-emulator/), then runs the given vitest files (default:
+// test/native/cudaKernels.test.ts and test/native/devicePipeline.test.ts, the device pipeline end to
+// end on the CPU engines) through it, where they see one "device". --build-only stops after the build
+// (scripts/gpu-check.sh --emulated runs the built trt-vla-gpu-check).
 //
-//   node scripts/cuda-emulator.mjs [--no-build] [test files...]
+//   node scripts/cuda-emulator.mjs [--no-build | --build-only] [test files...]
 //
 // What this checks: the kernels' logic and index arithmetic, bounds (the hooks' guard bytes), block
 // cooperation (__syncthreads, warp shuffles and atomics on real threads), grid-stride loops with a
@@ -32,9 +33,12 @@ function emulateLaunches(source) {
   return source.replace(/([A-Za-z_][\w:]*(?:<[^<>;()]*>)?)<<<([\s\S]*?)>>>/g, '(::emu::Launch($2) * $1)');
 }
 
+// The shared compiler cache where there is one (the same objects recur between runs).
+const ccache = spawnSync('sh', ['-c', 'command -v ccache'], { encoding: 'utf8' }).stdout?.trim();
+
 function compile(job) {
   return new Promise((resolve) => {
-    const child = spawn(cxx, job.args, { cwd: root });
+    const child = ccache ? spawn(ccache, [cxx, ...job.args], { cwd: root }) : spawn(cxx, job.args, { cwd: root });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -58,18 +62,32 @@ async function build() {
       'TRT_VLA_CUDA_ARCHS="emulated"', 'TRT_VLA_CUDA_REASON=""', 'TRT_VLA_TENSORRT_REASON="not in the emulated build"',
       'TRT_VLA_WITH_CUDA=1'].map((d) => `-D${d}`),
   ];
-  const sources = [...groups.common, ...(isX86 ? groups.x86_avx2 : []), ...groups.cuda].map((file) => {
+  // Each source once, whichever binaries link it.
+  const emulated = (file) => {
     if (!file.endsWith('.cu')) return { file: path.join(root, file), simd: groups.x86_avx2.includes(file) };
     const generated = path.join(out, 'gen', `${file.replaceAll('/', '_')}.cc`);
     const text = readFileSync(path.join(root, file), 'utf8');
     writeFileSync(generated, `#include "emu_device.h"\n#line 1 "${path.join(root, file)}"\n${emulateLaunches(text)}`);
     return { file: generated, simd: false };
-  });
-  sources.push({ file: path.join(emulator, 'runtime.cc'), simd: false });
-  const jobs = sources.map(({ file, simd }, i) => {
-    const object = path.join(out, 'obj', `${i}-${path.basename(file)}.o`);
-    return { object, args: [...flags, ...(simd ? ['-mavx2', '-mfma', '-mf16c'] : []), '-c', file, '-o', object] };
-  });
+  };
+  const part = (files) => files.map(emulated);
+  const parts = {
+    core: [...part([...groups.common, ...(isX86 ? groups.x86_avx2 : []), ...groups.cuda]), { file: path.join(emulator, 'runtime.cc'), simd: false }],
+    napi: part(groups.napi),
+    addon: part(groups.addon),
+    testing: part(groups.testing),
+    checks: part(groups.cuda_checks),
+    gpuCheck: part(groups.gpu_check),
+  };
+  let index = 0;
+  const jobs = [];
+  for (const [name, sources] of Object.entries(parts)) {
+    parts[name] = sources.map(({ file, simd }) => {
+      const object = path.join(out, 'obj', `${index++}-${path.basename(file)}.o`);
+      jobs.push({ object, args: [...flags, ...(simd ? ['-mavx2', '-mfma', '-mf16c'] : []), '-c', file, '-o', object] });
+      return object;
+    });
+  }
   const parallel = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
   const results = [];
   for (let i = 0; i < jobs.length; i += parallel) results.push(...(await Promise.all(jobs.slice(i, i + parallel).map(compile))));
@@ -79,17 +97,23 @@ async function build() {
     console.error(`cuda-emulator: ${failed.length} of ${results.length} files failed`);
     process.exit(1);
   }
-  const link = spawnSync(cxx, ['-shared', '-pthread', '-o', path.join(out, 'trt_vla.node'), ...jobs.map((j) => j.object), '-ldl'], { stdio: 'inherit' });
-  if (link.status !== 0) process.exit(1);
-  console.log(`cuda-emulator: built ${path.relative(root, path.join(out, 'trt_vla.node'))} from ${jobs.length} files`);
+  const link = (output, objects, shared) => {
+    const args = [...(shared ? ['-shared'] : []), '-pthread', '-o', path.join(out, output), ...objects, '-ldl'];
+    if (spawnSync(cxx, args, { stdio: 'inherit' }).status !== 0) process.exit(1);
+  };
+  link('trt_vla.node', [...parts.addon, ...parts.napi, ...parts.core], true);
+  link('trt_vla_testing.node', [...parts.testing, ...parts.napi, ...parts.checks, ...parts.core], true);
+  link('trt-vla-gpu-check', [...parts.gpuCheck, ...parts.checks, ...parts.core], false);
+  console.log(`cuda-emulator: built trt_vla.node, trt_vla_testing.node and trt-vla-gpu-check in ${path.relative(root, out)}/ from ${jobs.length} files`);
 }
 
 const defaultTests = ['test/native/cudaKernels.test.ts', 'test/native/devicePipeline.test.ts'];
 if (!args.includes('--no-build')) await build();
+if (args.includes('--build-only')) process.exit(0);
 const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
 const result = spawnSync(process.execPath, [vitest, 'run', ...(tests.length ? tests : defaultTests)], {
   cwd: root,
-  env: { ...process.env, TRT_VLA_ADDON_PATH: path.join(out, 'trt_vla.node') },
+  env: { ...process.env, TRT_VLA_ADDON_PATH: path.join(out, 'trt_vla.node'), TRT_VLA_TESTING_ADDON_PATH: path.join(out, 'trt_vla_testing.node') },
   stdio: 'inherit',
 });
 process.exit(result.status ?? 1);

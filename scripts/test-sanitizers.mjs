@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the addon with AddressSanitizer + UBSan (into build-asan/) and runs the native test suites
+// Builds the addon and the test addon with AddressSanitizer + UBSan (into build-asan/) and runs the native test suites
 // through it: `npm run test:sanitizers`. The sanitizer runtimes are preloaded into plain node;
 // leak checking is off because V8 keeps allocations alive until exit by design.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -12,7 +12,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = 'build-asan';
 
 if (!process.argv.includes('--no-build')) {
-  if (!buildNative({ out, sanitize: true })) process.exit(1);
+  if (!buildNative({ out, sanitize: true, testing: true })) process.exit(1);
 }
 const runtime = (name) => execFileSync('gcc', [`-print-file-name=${name}`], { encoding: 'utf8' }).trim();
 const env = {

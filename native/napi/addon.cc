@@ -1,5 +1,5 @@
-// Module init: the only place that lists what the addon exports. lib/native.ts declares the same
-// surface in TypeScript.
+// Module init of the production addon: the only place that lists what it exports. lib/native.ts declares
+// the same surface in TypeScript. The test hooks live in a separate addon (native/testing/addon.cc).
 #include <napi.h>
 
 #include <cstdlib>
@@ -7,30 +7,15 @@
 
 #include "napi/addon_data.h"
 #include "napi/checkpoint_tools.h"
-#include "napi/cuda_testing.h"
-#include "napi/engine_wrap.h"
 #include "napi/frame_wrap.h"
 #include "napi/js_error.h"
 #include "napi/log_wrap.h"
 #include "napi/model_wrap.h"
 #include "napi/runtime_info.h"
-#include "napi/testing.h"
 
 namespace tv::napi {
 
-AddonData* addonData(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
-
 namespace {
-
-// setErrorClass(TrtVlaError): native errors are constructed as new TrtVlaError(code, message).
-Napi::Value setErrorClass(Napi::CallbackInfo const& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsFunction()) {
-    throw Napi::TypeError::New(env, "setErrorClass expects a constructor");
-  }
-  addonData(env)->errorClass = Napi::Persistent(info[0].As<Napi::Function>());
-  return env.Undefined();
-}
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
@@ -59,17 +44,6 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("writeRandomCheckpoint", Napi::Function::New(env, writeRandomCheckpoint, "writeRandomCheckpoint"));
   exports.Set("quantizeCheckpoint", Napi::Function::New(env, quantizeCheckpoint, "quantizeCheckpoint"));
 
-  Napi::Object testing = makeTestingExports(env);
-  Napi::Function engineClass = EngineHandle::defineClass(env);
-  Napi::Function contextClass = ContextHandle::defineClass(env);
-  data->engineConstructor = Napi::Persistent(engineClass);
-  data->contextConstructor = Napi::Persistent(contextClass);
-  testing.Set("loadCpuLlmEngine", Napi::Function::New(env, loadCpuLlmEngine, "loadCpuLlmEngine"));
-  testing.Set("loadCpuVisionEngine", Napi::Function::New(env, loadCpuVisionEngine, "loadCpuVisionEngine"));
-  testing.Set("checkEngine", Napi::Function::New(env, checkEngine, "checkEngine"));
-  testing.Set("checkBindings", Napi::Function::New(env, checkBindings, "checkBindings"));
-  testing.Set("cuda", makeCudaTestingExports(env));
-  exports.Set("testing", testing);
   return exports;
 }
 

@@ -69,4 +69,13 @@ void PromiseWorker::OnOK() {
 
 void PromiseWorker::OnError(Napi::Error const&) { deferred_.Reject(makeJsError(Env(), error_).Value()); }
 
+Napi::Value setErrorClass(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsFunction()) {
+    throw Napi::TypeError::New(env, "setErrorClass expects a constructor");
+  }
+  addonData(env)->errorClass = Napi::Persistent(info[0].As<Napi::Function>());
+  return env.Undefined();
+}
+
 }  // namespace tv::napi

@@ -23,6 +23,10 @@ CapturedError captureCurrentException();
 // Builds the JS error object (a TrtVlaError when the class was registered, else Error + code).
 Napi::Error makeJsError(Napi::Env env, CapturedError const& error);
 
+// setErrorClass(TrtVlaError): errors are constructed as new TrtVlaError(code, message) from then on.
+// Exported by both addons (each holds its own AddonData).
+Napi::Value setErrorClass(Napi::CallbackInfo const& info);
+
 // Runs fn and converts any native exception into a thrown JS error.
 template <typename Fn>
 auto guard(Napi::Env env, Fn&& fn) -> decltype(fn()) {

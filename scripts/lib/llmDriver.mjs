@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { makeModel } from '../../dist/model/generate.js';
-import { native } from '../../dist/native.js';
+import { native, testingAddon } from '../../dist/native.js';
 
 /** Where the benchmarks keep generated models: ~/.cache/trt-vla/models. */
 export const modelCache = path.join(os.homedir(), '.cache', 'trt-vla', 'models');
@@ -47,7 +47,7 @@ export function randomHalf(count, seed) {
  * 'q8', as LoadModelOptions.lmHead).
  */
 export async function openCpuLlm({ dir, threads, maxInputLength, capacity, lmHead = 'auto' }) {
-  const testing = native().testing;
+  const testing = testingAddon();
   const llmDir = path.join(dir, 'llm');
   const config = JSON.parse(readFileSync(path.join(llmDir, 'config.json'), 'utf8'));
   const H = config.hidden_size;
@@ -129,6 +129,6 @@ export async function openCpuLlm({ dir, threads, maxInputLength, capacity, lmHea
 
 /** The machine's read bandwidth (GB/s) with `threads`, from the addon's probe: best of `reps`. */
 export function readBandwidth(threads, { megabytes = 512, reps = 5 } = {}) {
-  const r = native().testing.readBandwidth({ megabytes, threads, reps });
+  const r = testingAddon().readBandwidth({ megabytes, threads, reps });
   return r.bytes / Math.min(...r.seconds) / 1e9;
 }

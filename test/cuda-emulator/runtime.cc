@@ -82,7 +82,26 @@ std::mutex& launchMutex() {
 
 namespace {
 void* allocate(std::size_t bytes) { return std::aligned_alloc(256, (bytes + 255) / 256 * 256 + 256); }
+
+// A stream is inert, except while capturing: then its work is recorded for a graph.
+struct EmulatedStream {
+  bool capturing = false;
+  std::vector<std::function<void()>> recorded;
+};
+struct EmulatedGraph {
+  std::vector<std::function<void()>> work;
+};
 }  // namespace
+
+namespace emu {
+bool captured(cudaStream_t stream, std::function<void()> work) {
+  auto* s = reinterpret_cast<EmulatedStream*>(stream);
+  if (s == nullptr || !s->capturing) return false;
+  s->recorded.push_back(std::move(work));
+  return true;
+}
+}  // namespace emu
+
 
 cudaError_t cudaMalloc(void** p, std::size_t n) {
   *p = allocate(n);
@@ -105,7 +124,8 @@ cudaError_t cudaHostGetDevicePointer(void** d, void* h, unsigned) {
   *d = h;
   return cudaSuccess;
 }
-cudaError_t cudaMemcpyAsync(void* dst, void const* src, std::size_t n, cudaMemcpyKind, cudaStream_t) {
+cudaError_t cudaMemcpyAsync(void* dst, void const* src, std::size_t n, cudaMemcpyKind, cudaStream_t stream) {
+  if (emu::captured(stream, [dst, src, n] { std::memmove(dst, src, n); })) return cudaSuccess;
   std::memmove(dst, src, n);
   return cudaSuccess;
 }
@@ -113,16 +133,50 @@ cudaError_t cudaMemset(void* dst, int value, std::size_t n) {
   std::memset(dst, value, n);
   return cudaSuccess;
 }
-cudaError_t cudaMemsetAsync(void* dst, int value, std::size_t n, cudaStream_t) {
+cudaError_t cudaMemsetAsync(void* dst, int value, std::size_t n, cudaStream_t stream) {
+  if (emu::captured(stream, [dst, value, n] { std::memset(dst, value, n); })) return cudaSuccess;
   std::memset(dst, value, n);
   return cudaSuccess;
 }
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
-  *s = reinterpret_cast<cudaStream_t>(new int(0));
+  *s = reinterpret_cast<cudaStream_t>(new EmulatedStream);
   return cudaSuccess;
 }
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
-  delete reinterpret_cast<int*>(s);
+  delete reinterpret_cast<EmulatedStream*>(s);
+  return cudaSuccess;
+}
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode) {
+  auto* s = reinterpret_cast<EmulatedStream*>(stream);
+  if (s == nullptr || s->capturing) return cudaErrorStreamCaptureInvalidated;  // the legacy stream cannot capture
+  s->capturing = true;
+  s->recorded.clear();
+  return cudaSuccess;
+}
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
+  auto* s = reinterpret_cast<EmulatedStream*>(stream);
+  if (s == nullptr || !s->capturing) return cudaErrorStreamCaptureInvalidated;
+  s->capturing = false;
+  *graph = reinterpret_cast<cudaGraph_t>(new EmulatedGraph{std::move(s->recorded)});
+  s->recorded.clear();
+  return cudaSuccess;
+}
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
+  *exec = reinterpret_cast<cudaGraphExec_t>(new EmulatedGraph(*reinterpret_cast<EmulatedGraph*>(graph)));
+  return cudaSuccess;
+}
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+  auto* s = reinterpret_cast<EmulatedStream*>(stream);
+  if (s != nullptr && s->capturing) return cudaErrorStreamCaptureInvalidated;  // no nested graphs here
+  for (auto const& work : reinterpret_cast<EmulatedGraph*>(exec)->work) work();
+  return cudaSuccess;
+}
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  delete reinterpret_cast<EmulatedGraph*>(exec);
+  return cudaSuccess;
+}
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+  delete reinterpret_cast<EmulatedGraph*>(graph);
   return cudaSuccess;
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 
-import { native } from '../../lib/native.js';
+import { testingAddon } from '../../lib/native.js';
 import { readSafetensors } from './safetensors.js';
 
 export interface EngineTensor {
@@ -40,7 +40,7 @@ interface EngineLoaders {
 }
 
 export function engineLoaders(): EngineLoaders {
-  return (native() as unknown as { testing: EngineLoaders }).testing;
+  return testingAddon() as EngineLoaders;
 }
 
 export interface TextDims {

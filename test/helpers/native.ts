@@ -1,5 +1,6 @@
-// Test access to the addon, including its test hooks (exports.testing).
-import { native } from '../../lib/native.js';
+// The test hooks: the test addon trt_vla_testing.node (native/testing/), built beside the production
+// addon by `npm test`'s setup and never installed for users (the production addon exports none of them).
+import { testingAddon } from '../../lib/native.js';
 
 /** AutoAWQ GEMM tensors of one linear layer (see native/engine/cpu/awq.h). */
 export interface AwqTensors {
@@ -44,6 +45,66 @@ export interface BenchResult {
   weightBytes: number;
   macs: number;
   copies: number;
+}
+
+/**
+ * Test hooks for the CUDA kernels (`testing().cuda`, native/testing/cuda_testing.cc; the runs are native/checks/kernel_checks.cc). Each runs a kernel and
+ * the CPU path it reproduces on the same inputs and returns both; a side that fails returns its
+ * TrtVlaError as the value instead of throwing. Without CUDA in the build or without a device, every
+ * hook throws ERR_BACKEND_UNAVAILABLE ("no CUDA device: ..."). Not part of the public API.
+ */
+export interface NativeCudaTesting {
+  /** Frame -> fp16 patches [patches * 1176]. cpu is null for bgra8 (the CPU path has no bgra8). */
+  preprocess(
+    data: Uint8Array,
+    frame: { width: number; height: number; format: 'rgb8' | 'bgr8' | 'rgba8' | 'bgra8' | 'nv12'; stride?: number },
+    options?: { minPixels?: number; maxPixels?: number; preResizeMaxPixels?: number; preResizeMinPixels?: number; mapped?: boolean },
+  ): { gpu: Uint16Array | Error; cpu: Uint16Array | Error | null; grid: [number, number, number]; resizes: [number, number][] };
+  /** inputs_embeds [ids.length * hidden] fp16 from tensor `name` (F16 [vocab, hidden]) of a safetensors file. */
+  embed(options: {
+    file: string;
+    name: string;
+    vocab: number;
+    hidden: number;
+    ids: Int32Array;
+    imageTokenId?: number;
+    image?: Uint16Array;
+    imageRows?: number;
+    misalign?: boolean;
+  }): { gpu: Uint16Array | Error; cpu: Uint16Array | Error };
+  /** The M-RoPE cos/sin table [capacity * headDim]; rows outside [rowBegin, rowEnd) stay -7. */
+  ropeTable(options: {
+    ids: Int32Array;
+    capacity: number;
+    imageTokenId?: number;
+    grids?: [number, number, number][];
+    mergeSize?: number;
+    headDim: number;
+    mropeSection: [number, number, number];
+    theta?: number;
+    rowBegin?: number;
+    rowEnd?: number;
+  }): { gpu: Float32Array | Error; cpu: Float32Array | Error };
+  /** `steps` sampling steps over logits [steps * vocab]: the tokens and the logits after the penalty. */
+  sample(options: {
+    logits: Float32Array;
+    vocab: number;
+    steps?: number;
+    allowed?: Int32Array;
+    prompt?: Int32Array;
+    temperature?: number;
+    topK?: number;
+    topP?: number;
+    repetitionPenalty?: number;
+    seed?: number;
+  }): { gpu: NativeSampleRun | Error; cpu: NativeSampleRun | Error };
+  /** A reduced vocabulary's logits written at their full ids of a row of -inf [fullCount]. */
+  expandLogits(options: { reduced: Float32Array; map: Int32Array; fullCount: number }): { gpu: Float32Array | Error; cpu: Float32Array | Error };
+}
+
+export interface NativeSampleRun {
+  tokens: Int32Array;
+  logits: Float32Array;
 }
 
 export interface TestingHooks {
@@ -103,6 +164,7 @@ export interface TestingHooks {
   /** '' when the plugin library file may be loaded, else why not. */
   libraryFileProblem(path: string): string;
   graphKeyHash(key: { profile: number; shapes: [string, number[]][]; addresses: [string, bigint][] }): string;
+  cuda: NativeCudaTesting;
 }
 
 /** The value the matmul hooks leave in every output slot a kernel must not write. */
@@ -110,5 +172,5 @@ export const SENTINEL = -7777.25;
 export const OUTPUT_PAD = 3;
 
 export function testing(): TestingHooks {
-  return (native() as unknown as { testing: TestingHooks }).testing;
+  return testingAddon() as TestingHooks;
 }

@@ -15,12 +15,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { info } from '../../lib/index.js';
-import { native, type NativeCudaTesting, type NativeSampleRun } from '../../lib/native.js';
+import { native } from '../../lib/native.js';
+import { type NativeCudaTesting, type NativeSampleRun, testing } from '../helpers/native.js';
 import { seededRandom } from '../helpers/random.js';
 
 const runtime = await info();
 const hasGpu = runtime.backends.cuda.available;
-const cuda = (): NativeCudaTesting => native().testing.cuda;
+const cuda = (): NativeCudaTesting => testing().cuda;
 
 /** The value of one side, failing the test with the native message when that side returned an error. */
 function value<T>(side: T | Error | null, what: string): T {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Model } from '../../lib/index.js';
 import { resolveModelFiles } from '../../lib/model/bundle.js';
 import { nativeLoadSpec } from '../../lib/model/modelConfig.js';
-import { native } from '../../lib/native.js';
+import { native, testingAddon } from '../../lib/native.js';
 import { resizeBicubicReference, qwenPixelValues } from '../helpers/imageReference.js';
 import { testModel } from '../helpers/models.js';
 import { cuSeqlens, type Grid, inversePermutation, rotaryAngles, windowIndex } from '../helpers/visionInputs.js';
@@ -14,7 +14,7 @@ interface ResizeHooks {
   resizeBicubic(rgb: Uint8Array, w: number, h: number, nw: number, nh: number): Uint8Array;
   smartResize(h: number, w: number, factor: number, min: number, max: number): [number, number];
 }
-const hooks = () => (native() as unknown as { testing: ResizeHooks }).testing;
+const hooks = () => testingAddon() as ResizeHooks;
 
 function randomImage(w: number, h: number, seed: number): Uint8Array {
   const out = new Uint8Array(w * h * 3);

@@ -1,15 +1,20 @@
 // CPU emulation of the CUDA runtime API subset trt-vla uses (scripts/cuda-emulator.mjs). "Device"
 // memory is host memory, streams are inert (work is done when its call returns), events note the host
-// clock when recorded, and one emulated device is always present.
+// clock when recorded, and one emulated device is always present. Stream capture records the launches
+// and async copies / sets issued on the capturing stream instead of running them; a graph launch runs
+// them in order.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 typedef int cudaError_t;
-enum { cudaSuccess = 0, cudaErrorMemoryAllocation = 2, cudaErrorInvalidResourceHandle = 400 };
+enum { cudaSuccess = 0, cudaErrorMemoryAllocation = 2, cudaErrorInvalidResourceHandle = 400, cudaErrorStreamCaptureInvalidated = 901 };
 typedef struct CUstream_st* cudaStream_t;
 typedef struct CUevent_st* cudaEvent_t;
+typedef struct CUgraph_st* cudaGraph_t;
+typedef struct CUgraphExec_st* cudaGraphExec_t;
+enum cudaStreamCaptureMode { cudaStreamCaptureModeGlobal, cudaStreamCaptureModeThreadLocal, cudaStreamCaptureModeRelaxed };
 enum cudaMemcpyKind { cudaMemcpyHostToHost, cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice, cudaMemcpyDefault };
 enum cudaDeviceAttr { cudaDevAttrIntegrated, cudaDevAttrCanMapHostMemory, cudaDevAttrPageableMemoryAccess, cudaDevAttrConcurrentManagedAccess };
 #define cudaStreamNonBlocking 1u
@@ -46,6 +51,12 @@ cudaError_t cudaEventDestroy(cudaEvent_t event);
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);
 cudaError_t cudaEventSynchronize(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long flags = 0);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 cudaError_t cudaGetLastError();
 char const* cudaGetErrorName(cudaError_t error);
 char const* cudaGetErrorString(cudaError_t error);

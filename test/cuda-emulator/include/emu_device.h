@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -75,28 +76,37 @@ void runBlock(unsigned threads, void (*body)(void*, unsigned), void* context);
 // stream (__shared__ statics belong to the kernel, so two launches of a kernel must not overlap).
 std::mutex& launchMutex();
 
+// Work issued on a capturing stream is recorded (runtime.cc) instead of run; false when not capturing.
+bool captured(cudaStream_t stream, std::function<void()> work);
+
 struct Launch {
   unsigned grid;
   unsigned block;
-  Launch(unsigned g, unsigned b, std::size_t = 0, cudaStream_t = nullptr) : grid(g < 3 ? g : 3), block(b) {}
+  cudaStream_t stream;
+  Launch(unsigned g, unsigned b, std::size_t = 0, cudaStream_t s = nullptr) : grid(g < 3 ? g : 3), block(b), stream(s) {}
+  template <class Kernel, class... Args>
+  static void run(Kernel* kernel, unsigned g, unsigned b, Args... args) {
+    std::lock_guard<std::mutex> launch(launchMutex());
+    for (unsigned index = 0; index < g; ++index) {
+      Block context(static_cast<int>(b));
+      auto thread = [&](unsigned t) {
+        threadIdx.x = t;
+        blockIdx.x = index;
+        blockDim.x = b;
+        gridDim.x = g;
+        currentBlock = &context;
+        kernel(args...);
+      };
+      runBlock(b, [](void* body, unsigned t) { (*static_cast<decltype(thread)*>(body))(t); }, &thread);
+    }
+  }
   template <class Kernel>
   auto operator*(Kernel* kernel) const {
     unsigned const g = grid;
     unsigned const b = block;
-    return [kernel, g, b](auto... args) {
-      std::lock_guard<std::mutex> launch(launchMutex());
-      for (unsigned index = 0; index < g; ++index) {
-        Block context(static_cast<int>(b));
-        auto thread = [&](unsigned t) {
-          threadIdx.x = t;
-          blockIdx.x = index;
-          blockDim.x = b;
-          gridDim.x = g;
-          currentBlock = &context;
-          kernel(args...);
-        };
-        runBlock(b, [](void* run, unsigned t) { (*static_cast<decltype(thread)*>(run))(t); }, &thread);
-      }
+    cudaStream_t const s = stream;
+    return [kernel, g, b, s](auto... args) {
+      if (!captured(s, [kernel, g, b, args...] { run(kernel, g, b, args...); })) run(kernel, g, b, args...);
     };
   }
 };

@@ -13,7 +13,7 @@
 #include "engine/cpu/q8_buffer.h"
 #include "engine/cpu/q8_weights.h"
 #include "napi/js_error.h"
-#include "napi/testing.h"
+#include "testing/testing.h"
 
 namespace tv::napi {
 

@@ -20,7 +20,7 @@
 #include "engine/cpu/q8_buffer.h"
 #include "engine/cpu/q8_weights.h"
 #include "napi/js_error.h"
-#include "napi/testing.h"
+#include "testing/testing.h"
 
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
 #include <immintrin.h>

@@ -1,4 +1,4 @@
-#include "napi/engine_wrap.h"
+#include "testing/engine_wrap.h"
 
 #include "core/cpu_features.h"
 #include "core/error.h"

@@ -1,4 +1,4 @@
-#include "napi/testing.h"
+#include "testing/testing.h"
 
 #include <cstdio>
 #include <string>
