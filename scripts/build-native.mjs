@@ -44,18 +44,17 @@ export function buildNative({ out = 'build', sanitize = false, debug = false, te
   const childEnv = { ...env };
   const nvcc = defines.TRT_VLA_CUDA === 'OFF' ? undefined : findNvcc(env);
   if (nvcc) childEnv.CUDACXX = nvcc;
-  const args = [
-    cmakeJs,
-    'compile',
-    '--directory', root,
-    '--out', path.resolve(root, out),
-    '--config', debug ? 'Debug' : 'Release',
-    '--parallel', String(jobs),
-    '--log-level', 'warn',
-    ...Object.entries(defines).map(([k, v]) => `--CD${k}=${v}`),
-  ];
-  const result = spawnSync(process.execPath, args, { cwd: root, env: childEnv, stdio });
-  return result.status === 0;
+  const common = ['--directory', root, '--out', path.resolve(root, out), '--config', debug ? 'Debug' : 'Release', '--log-level', 'warn'];
+  // Configure every time, then build: `cmake-js compile` keeps an existing build folder's cache, so a
+  // folder first configured by the install script (no test addon) would ignore --testing and the other
+  // defines. Re-configuring an up-to-date folder costs seconds and rebuilds nothing that is unchanged.
+  const configure = [cmakeJs, 'configure', ...common, ...Object.entries(defines).map(([k, v]) => `--CD${k}=${v}`)];
+  const build = [cmakeJs, 'build', ...common, '--parallel', String(jobs)];
+  for (const args of [configure, build]) {
+    const result = spawnSync(process.execPath, args, { cwd: root, env: childEnv, stdio });
+    if (result.status !== 0) return false;
+  }
+  return true;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
