@@ -217,6 +217,8 @@ describe('checkpoint tools on hostile checkpoints', () => {
     header.copy(file, 8);
     writeFileSync(path.join(input, 'model.safetensors'), file);
     copyFileSync(path.join(model, 'visual', 'config.json'), path.join(input, 'config.json'));
+    // quantize reads the folder as a checkpoint first (config + tokenizer), then the weights' header.
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(model, 'llm', f), path.join(input, f));
     const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'cli', 'main.js'), 'quantize', '--in', input, '--out', output], {
       encoding: 'utf8',
       timeout: 60_000,
