@@ -101,7 +101,7 @@ function percentileChart(values: number[]): string {
   let body = `<line x1="${left}" y1="${bottom}" x2="${right}" y2="${bottom}" stroke="#30363d"/>`;
   body += `<polyline class="line" points="${points.join(' ')}" fill="none" stroke="#3fb950" stroke-width="2"/>`;
   for (const p of [50, 90, 99]) body += axisLabel(left + (p / 100) * (right - left), height - 12, `p${p}`, p === 99 ? 'end' : 'middle');
-  body += axisLabel(left, 18, `slowest ${formatDuration(max)}`) + axisLabel(right, 18, `fastest ${formatDuration(min)}`, 'end');
+  body += axisLabel(left, 18, `fastest ${formatDuration(min)}`) + axisLabel(right, 18, `slowest ${formatDuration(max)}`, 'end');
   return svg(height, body, 'end-to-end latency percentiles');
 }
 
