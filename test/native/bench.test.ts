@@ -9,7 +9,7 @@ import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { benchHtml } from '../../lib/bench/benchHtml.js';
-import { type BenchReport, runBench } from '../../lib/bench/fpsBench.js';
+import { type BenchReport, formatBenchReport, runBench } from '../../lib/bench/fpsBench.js';
 import { testModel } from '../helpers/models.js';
 
 // Page-side callbacks run in the browser; this file is compiled without the DOM library.
@@ -110,6 +110,8 @@ describe('trt-vla bench', () => {
     expect(slowHtml).toContain('331 s per plan');
     expect(slowHtml).toContain('9.50 GiB RSS');
     expect(slowHtml).not.toMatch(/0\.00 plans\/s|FPS 0\.00/);
+    expect(formatBenchReport(slow)).toMatch(/FPS \(sustained\)\s+0\.0030 plans\/s \(331 s per plan\) over 22\.1 min/);
+    expect(formatBenchReport(slow)).toMatch(/peak RSS\s+9\.50 GiB/);
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !['LD_PRELOAD', 'ASAN_OPTIONS', 'UBSAN_OPTIONS'].includes(name))) as Record<string, string>;
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'], env });
     try {
