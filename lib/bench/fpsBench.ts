@@ -15,6 +15,7 @@ import type { EgoHistoryEntry } from '../prompt/egoHistory.js';
 import type { PlanningFormat } from '../prompt/formats.js';
 import { distribution, type Distribution } from './stats.js';
 import { PowerSampler, type PowerSummary } from './tegrastats.js';
+import { formatBytes, formatDuration, formatThroughput } from './units.js';
 
 export interface BenchOptions {
   model: string;
@@ -306,9 +307,9 @@ export function formatBenchReport(r: BenchReport): string {
     row('forced tokens', s.forcedTokensPerPlan, 0),
     row('forward passes', s.forwardPassesPerPlan, 0),
     '',
-    `  FPS (sustained)        ${f(s.fps, 2)} plans/s over ${f(s.wallSeconds, 1)} s; ${s.completePlans}/${c.frames} plans complete`,
-    `  peak RSS               ${(s.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
-    `  peak device memory     ${c.backend === 'cpu' ? 'none (CPU backend)' : `${(s.peakDeviceBytes / 2 ** 20).toFixed(0)} MiB for buffers and contexts (engine weights not included)`}`,
+    `  FPS (sustained)        ${formatThroughput(s.fps)} over ${formatDuration(s.wallSeconds * 1000)}; ${s.completePlans}/${c.frames} plans complete`,
+    `  peak RSS               ${formatBytes(s.peakRssBytes)}`,
+    `  peak device memory     ${c.backend === 'cpu' ? 'none (CPU backend)' : `${formatBytes(s.peakDeviceBytes)} for buffers and contexts (engine weights not included)`}`,
     s.power
       ? `  power                  ${f(s.power.computeW, 2)} W compute (${Object.entries(s.power.railsW).map(([k, v]) => `${k} ${f(v, 2)} W`).join(', ')}); ${f(s.power.energyPerPlanJ, 2)} J/plan`
       : '  power                  not measured (no tegrastats on this machine)',

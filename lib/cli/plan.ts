@@ -1,4 +1,7 @@
 /** `trt-vla plan`: one trajectory from camera images and an ego history. */
+import { loadCalibration } from '../bench/cameraProjection.js';
+import { drawPlan, VIZ_FORMATS, vizFormat } from '../bench/planViz.js';
+import { isTrtVlaError } from '../errors.js';
 import { frameFromImage } from '../frameFromImage.js';
 import { LOAD_STAGES, loadModel, type Model } from '../model/Model.js';
 import type { PlanResult } from '../model/types.js';
@@ -9,7 +12,8 @@ import { printModelWarnings } from './warnings.js';
 
 const USAGE = `Usage: trt-vla plan --model DIR --image FILE [--image FILE ...] --history FILE
                     [--format nuscenes|q7] [--mode fast|slow] [--backend auto|cpu|tensorrt]
-                    [--threads N] [--max-tokens N] [--unconstrained] [--viz FILE.png] [--json]
+                    [--threads N] [--max-tokens N] [--unconstrained] [--json]
+                    [--viz FILE.png|.jpg|.webp|.svg] [--calibration FILE.json]
                     [--plugin libNvInfer_edgellm_plugin.so] [--no-cuda-graphs]
                     [--lm-head auto|fp16|q8]`;
 
@@ -18,7 +22,13 @@ const HELP = `${USAGE}
 Plans the next waypoints (x forward, y left, metres) from JPEG/PNG camera images (nuScenes: the
 front camera; q7: 1 or 3 views: front, front-right, front-left) and an ego-history JSON file (an
 array of { t, x, y, ax?, ay?, vx?, vy?, speed?, steering? } oldest first, t <= 0 at 0.5 s steps,
-ending with t = 0 at the origin). --json prints the whole PlanResult. --viz draws the trajectory.`;
+ending with t = 0 at the origin). --json prints the whole PlanResult.
+
+--viz draws the trajectory on the first camera image, projected with --calibration (JSON: the
+camera intrinsic "camera2image" 3x3 and "camera2ego" 4x4 as NeuroNCAP names them, optional
+"imageSize" [w, h] the intrinsics are for; or a nuScenes calibrated_sensor record) or else a
+nuScenes CAM_FRONT calibration for 1600x900 (scaled to the image's size), beside a bird's-eye view.
+The file's extension picks the format.`;
 
 function formatPlan(plan: PlanResult, model: Model): string {
   const t = plan.timings;
@@ -44,6 +54,16 @@ function formatPlan(plan: PlanResult, model: Model): string {
   return lines.join('\n');
 }
 
+/** A calibration file that does not parse is a usage error, found before the model loads. */
+async function readCalibrationFlag(file: string) {
+  try {
+    return await loadCalibration(file);
+  } catch (e) {
+    if (isTrtVlaError(e, 'ERR_INVALID_ARGUMENT')) throw new UsageError(`--calibration ${e.message.replace(/^calibration /, '')}`);
+    throw e;
+  }
+}
+
 export const planCommand = {
   summary: 'plan a trajectory from camera images and an ego history',
   usage: USAGE,
@@ -62,6 +82,7 @@ export const planCommand = {
       'max-tokens': { type: 'string' },
       unconstrained: { type: 'boolean', default: false },
       viz: { type: 'string' },
+      calibration: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     });
@@ -81,6 +102,9 @@ export const planCommand = {
     const threads = integerFlag(values.threads, '--threads', 1, 256);
     const maxTokens = integerFlag(values['max-tokens'], '--max-tokens', 1, 1 << 20);
     const viz = values.viz === undefined ? undefined : outputPathFlag(values.viz, '--viz');
+    if (viz && !vizFormat(viz)) throw new UsageError(`--viz ${values.viz}: the extension names no picture format (use ${Object.keys(VIZ_FORMATS).join(', ')})`);
+    if (values.calibration !== undefined && !viz) throw new UsageError('--calibration only applies with --viz');
+    const calibration = values.calibration === undefined ? undefined : await readCalibrationFlag(inputFileFlag(values.calibration, '--calibration'));
     if (values.plugin !== undefined) inputFileFlag(values.plugin, '--plugin');
     const history = await loadEgoHistory(historyFile);
     const loading = progressLine('loading the model', LOAD_STAGES.length);
@@ -96,8 +120,7 @@ export const planCommand = {
     const images = await Promise.all(imageFiles.map((f) => frameFromImage(model, f)));
     const plan = await model.plan({ images, history, format, mode, constrained: !values.unconstrained, maxTokens });
     if (viz) {
-      const { drawPlan } = await import('../bench/planViz.js');
-      await drawPlan(viz, plan, history, imageFiles[0]!);
+      await drawPlan(viz, plan, history, { cameraImage: imageFiles[0]!, calibration });
     }
     console.log(values.json ? JSON.stringify({ ...plan, tokens: Array.from(plan.tokens) }, null, 2) : formatPlan(plan, model));
     return plan.complete ? 0 : 3;

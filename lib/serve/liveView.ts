@@ -6,32 +6,15 @@
  */
 import type { ServerResponse } from 'node:http';
 
+import { isMatrix, projectToImage } from '../bench/cameraProjection.js';
 import { planSvg } from '../bench/planViz.js';
 import type { RgbImage } from './images.js';
 import type { InferRecord } from './ncapPlanner.js';
 
+export { projectToImage };
+
 /** Window over which plans per second are counted. */
 const RATE_WINDOW_MS = 10_000;
-
-/**
- * Ground points of the ego frame (x forward, y left, z = 0: nuScenes' ego frame sits on the ground
- * under the rear axle) in pixels of a camera: p_cam = R_cᵀ (p − t_c) with camera2ego = [R_c | t_c],
- * then K · p_cam / z. Points behind or at the camera plane (z ≤ 0.1 m) are null.
- */
-export function projectToImage(points: readonly (readonly [number, number])[], camera2image: readonly (readonly number[])[], camera2ego: readonly (readonly number[])[]): ([number, number] | null)[] {
-  return points.map(([x, y]) => {
-    const d = [x - camera2ego[0]![3]!, y - camera2ego[1]![3]!, 0 - camera2ego[2]![3]!];
-    const c = [0, 1, 2].map((j) => camera2ego[0]![j]! * d[0]! + camera2ego[1]![j]! * d[1]! + camera2ego[2]![j]! * d[2]!);
-    if (c[2]! <= 0.1) return null;
-    const k = camera2image;
-    const u = (k[0]![0]! * c[0]! + k[0]![1]! * c[1]! + k[0]![2]! * c[2]!) / c[2]!;
-    const v = (k[1]![0]! * c[0]! + k[1]![1]! * c[1]! + k[1]![2]! * c[2]!) / c[2]!;
-    return [u, v];
-  });
-}
-
-const isMatrix = (m: unknown, rows: number, cols: number): m is number[][] =>
-  Array.isArray(m) && m.length === rows && m.every((r) => Array.isArray(r) && r.length === cols && r.every((v) => typeof v === 'number' && Number.isFinite(v)));
 
 /** What the page shows of one plan. */
 export interface LiveEvent {

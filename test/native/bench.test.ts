@@ -1,18 +1,28 @@
 // The FPS benchmark on the tiny model: every figure present, warm-up not counted, and the HTML report
 // renders in headless Chromium (Debian's package; .ci/run installs it).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { benchHtml } from '../../lib/bench/benchHtml.js';
-import { type BenchReport, runBench } from '../../lib/bench/fpsBench.js';
+import { type BenchReport, formatBenchReport, runBench } from '../../lib/bench/fpsBench.js';
 import { testModel } from '../helpers/models.js';
+
+// Page-side callbacks run in the browser; this file is compiled without the DOM library.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const document: any;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const window: any;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const getComputedStyle: any;
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const requireChromium = process.env.TRT_VLA_REQUIRE_CHROMIUM === '1';
+const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts');
 
 let report: BenchReport;
 
@@ -80,5 +90,70 @@ describe('trt-vla bench', () => {
     // The embedded report round-trips.
     const json = /<script type="application\/json" id="report">(.*?)<\/script>/s.exec(html)![1]!;
     expect(JSON.parse(json).summary.fps).toBe(report.summary.fps);
+  });
+
+  it.skipIf(!CHROMIUM && !requireChromium)('fits a 390 px phone and a 1280 px desktop: nothing overflows, no label clipped or overlapping, units fit the scale', async () => {
+    expect(CHROMIUM, 'Debian chromium is required here (apt install chromium)').toBeDefined();
+    // The same run as if each plan had taken 331 s (a 3B model on a slow CPU) and as it was.
+    const slow: BenchReport = structuredClone(report);
+    const k = 331_000 / report.summary.endToEndMs.p50;
+    slow.plans = slow.plans.map((p) => ({ ...p, endToEndMs: p.endToEndMs * k, timings: { ...p.timings, prefillMs: p.timings.prefillMs * k, decodeMs: p.timings.decodeMs * k } }));
+    for (const d of [slow.summary.endToEndMs, slow.summary.stages.prefillMs, slow.summary.stages.decodeMs, slow.summary.timeToFirstTokenMs]) {
+      for (const key of ['p50', 'p90', 'p99', 'mean', 'min', 'max'] as const) d[key] *= k;
+    }
+    slow.summary.fps = 1 / 331;
+    slow.summary.wallSeconds = 331 * report.config.frames;
+    slow.summary.peakRssBytes = 9.5 * 2 ** 30;
+    slow.config.model = '/home/someone/a/very/long/path/without/spaces/to/models/impromptu-vla-3b-awq-int4-nuscenes-finetune-2025';
+    const slowHtml = benchHtml(slow);
+    expect(slowHtml).toContain('0.0030 plans/s');
+    expect(slowHtml).toContain('331 s per plan');
+    expect(slowHtml).toContain('9.50 GiB RSS');
+    expect(slowHtml).not.toMatch(/0\.00 plans\/s|FPS 0\.00/);
+    expect(formatBenchReport(slow)).toMatch(/FPS \(sustained\)\s+0\.0030 plans\/s \(331 s per plan\) over 22\.1 min/);
+    expect(formatBenchReport(slow)).toMatch(/peak RSS\s+9\.50 GiB/);
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !['LD_PRELOAD', 'ASAN_OPTIONS', 'UBSAN_OPTIONS'].includes(name))) as Record<string, string>;
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'], env });
+    try {
+      for (const [name, html] of [['measured', benchHtml(report)], ['331 s per plan', slowHtml]] as const) {
+        for (const width of [390, 1280]) {
+          const page = await browser.newPage({ viewport: { width, height: 900 } });
+          await page.setContent(html);
+          const problems: string[] = await page.evaluate(() => {
+            const found: string[] = [];
+            const root = document.documentElement;
+            if (root.scrollWidth > window.innerWidth) found.push(`page scrolls sideways: ${root.scrollWidth} > ${window.innerWidth}`);
+            for (const el of document.querySelectorAll('body *')) {
+              if ((el.closest('svg') && el.tagName.toLowerCase() !== 'svg') || el.tagName === 'SCRIPT') continue;
+              if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible') found.push(`${el.tagName}.${el.className} clips its content`);
+              const r = el.getBoundingClientRect();
+              if (r.right > window.innerWidth + 0.5 || r.left < -0.5) found.push(`${el.tagName}.${el.className} "${el.textContent.slice(0, 30)}" leaves the page (${r.left}..${r.right})`);
+            }
+            for (const chart of document.querySelectorAll('svg.chart')) {
+              const box = chart.viewBox.baseVal;
+              const texts = [...chart.querySelectorAll('text')].map((t: any) => ({ text: t.textContent, b: t.getBBox() }));
+              for (const { text, b } of texts) {
+                if (b.x < box.x - 0.5 || b.y < box.y - 0.5 || b.x + b.width > box.x + box.width + 0.5 || b.y + b.height > box.y + box.height + 0.5) found.push(`"${text}" clipped in ${chart.getAttribute('aria-label')}`);
+              }
+              for (let i = 0; i < texts.length; i++)
+                for (let j = i + 1; j < texts.length; j++) {
+                  const a = texts[i]!.b;
+                  const c = texts[j]!.b;
+                  if (a.x < c.x + c.width && c.x < a.x + a.width && a.y < c.y + c.height && c.y < a.y + a.height) found.push(`"${texts[i]!.text}" overlaps "${texts[j]!.text}" in ${chart.getAttribute('aria-label')}`);
+                }
+              const r = chart.getBoundingClientRect();
+              if (r.width < 300) found.push(`chart ${chart.getAttribute('aria-label')} only ${r.width}px wide`);
+            }
+            return found;
+          });
+          expect(problems, `${name} at ${width}px`).toEqual([]);
+          if (width === 390) mkdirSync(ARTIFACTS, { recursive: true });
+          await page.screenshot({ path: path.join(ARTIFACTS, `bench-${name.replace(/\W+/g, '-')}-${width}.png`), fullPage: true });
+          await page.close();
+        }
+      }
+    } finally {
+      await browser.close();
+    }
   });
 });
