@@ -10,7 +10,7 @@
  * after the sampled token and keeps the longest prefix the model agrees with.
  */
 import type { EgoHistoryEntry } from '../prompt/egoHistory.js';
-import { formatCoordinate, type PlanningFormat, type PlanningFormatSpec } from '../prompt/formats.js';
+import { PLANNING_OPEN_TAG, formatCoordinate, type PlanningFormat, type PlanningFormatSpec } from '../prompt/formats.js';
 import { binaryToBytes } from '../tokenizer/byteLevel.js';
 import { planningSpec } from './grammar.js';
 import { isAccepting, step, type GrammarAutomaton } from './grammarAutomaton.js';
@@ -82,11 +82,11 @@ interface BlockPosition {
 }
 
 function literalBefore(index: number, spec: PlanningFormatSpec): string {
-  if (index === 0) return '[';
+  if (index === 0) return `${spec.preamble}[`;
   return index % 2 === 1 ? ', ' : `]${spec.separator}[`;
 }
 
-/** Parses the text after the preamble; undefined when it is not a prefix of a PLANNING block. */
+/** Parses the text from the PLANNING tag on; undefined when it is not a prefix of a PLANNING block. */
 function blockPosition(body: string, spec: PlanningFormatSpec): BlockPosition | undefined {
   const numbers: number[] = [];
   const total = 2 * spec.waypoints;
@@ -133,9 +133,10 @@ export class WaypointDrafter {
    */
   predictContinuation(written: string): string | undefined {
     const spec = this.#spec;
-    const start = written.lastIndexOf(spec.preamble);
+    // The preamble's forced run stops before its last space (" [" and " [-" are different tokens).
+    const start = written.lastIndexOf(PLANNING_OPEN_TAG);
     if (start < 0) return undefined;
-    const position = blockPosition(written.slice(start + spec.preamble.length), spec);
+    const position = blockPosition(written.slice(start), spec);
     if (!position) return undefined;
     const style = spec.numberStyle;
     const total = 2 * spec.waypoints;
