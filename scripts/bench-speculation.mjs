@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Speculation replay: `npm run bench:speculation -- --records FILE.jsonl [--max-draft 5] [--call-ms 14]
-// [--extra-row-ms 0.5] [--json]`, or write synthetic records: `-- --generate 200 --seed 16 --out FILE.jsonl`.
+// [--extra-row-ms 0.5] [--json]`, or write synthetic records: `-- --generate 200 --seed 16 [--noise 1] [--waypoint-noise 0] --out FILE.jsonl`.
 //
 // For each record (ego history, answer text) counts the engine calls of the plain, jump-forward and
 // jump-forward + kinematic-draft decode loops for a model that writes exactly that answer, and prints
@@ -20,6 +20,8 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     generate: { type: 'string' },
     seed: { type: 'string', default: '16' },
+    noise: { type: 'string', default: '1' },
+    'waypoint-noise': { type: 'string', default: '0' },
     out: { type: 'string' },
   },
 });
@@ -40,7 +42,7 @@ if (values.generate !== undefined) {
     console.error('--generate needs --out FILE.jsonl');
     process.exit(2);
   }
-  const text = records.drivingRecordsJsonl(records.generateDrivingRecords(number('generate'), number('seed')));
+  const text = records.drivingRecordsJsonl(records.generateDrivingRecords(number('generate'), number('seed'), { noiseScale: number('noise'), waypointNoise: number('waypoint-noise') }));
   writeFileSync(values.out, text);
   console.log(`wrote ${values.out} (${text.length} bytes)`);
   process.exit(0);
@@ -62,9 +64,15 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-const parsed = records.parseDrivingRecords(readFileSync(values.records, 'utf8'), values.records);
-const report = runSpeculationReplay(tokenizer, parsed, {
-  maxDraft: number('max-draft'),
-  latency: { callMs: number('call-ms'), extraRowMs: number('extra-row-ms') },
-});
+let report;
+try {
+  const parsed = records.parseDrivingRecords(readFileSync(values.records, 'utf8'), values.records);
+  report = runSpeculationReplay(tokenizer, parsed, {
+    maxDraft: number('max-draft'),
+    latency: { callMs: number('call-ms'), extraRowMs: number('extra-row-ms') },
+  });
+} catch (err) {
+  console.error(`bench:speculation: ${err.message}`);
+  process.exit(1);
+}
 process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatSpeculationReport(report));

@@ -9,9 +9,10 @@
  * grammar admits. This is the pure-TS reference semantics; a verify-call decode loop feeds the draft
  * after the sampled token and keeps the longest prefix the model agrees with.
  */
-import type { EgoHistoryEntry } from '../prompt/egoHistory.js';
+import { validateEgoHistory, type EgoHistoryEntry } from '../prompt/egoHistory.js';
 import { PLANNING_OPEN_TAG, formatCoordinate, type PlanningFormat, type PlanningFormatSpec } from '../prompt/formats.js';
 import { binaryToBytes } from '../tokenizer/byteLevel.js';
+import { requireInteger } from '../validate.js';
 import { planningSpec } from './grammar.js';
 import { isAccepting, step, type GrammarAutomaton } from './grammarAutomaton.js';
 import type { GrammarTokenizer } from './grammarCompiler.js';
@@ -121,9 +122,9 @@ export class WaypointDrafter {
     this.#tokenizer = tokenizer;
     this.#grammar = grammar;
     this.#spec = planningSpec(options.format);
-    this.#history = options.history;
-    this.#path = historyPath(options.history);
-    this.maxDraft = options.maxDraft ?? DEFAULT_MAX_DRAFT;
+    this.#history = validateEgoHistory(options.history, { name: 'options.history' });
+    this.#path = historyPath(this.#history);
+    this.maxDraft = options.maxDraft === undefined ? DEFAULT_MAX_DRAFT : requireInteger(options.maxDraft, 'options.maxDraft', 0, 1 << 16);
   }
 
   /**

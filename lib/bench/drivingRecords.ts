@@ -37,6 +37,11 @@ function mulberry32(seed: number): () => number {
   };
 }
 
+/** A standard normal sample (Box–Muller). */
+function gaussian(rand: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+}
+
 const SIM_DT = 0.05;
 const SIM_START = -3;
 const SIM_END = 5;
@@ -125,8 +130,9 @@ interface SimSample {
 }
 
 /** Integrates the rear-axle bicycle model with Ornstein–Uhlenbeck noise (τ = 1.5 s) on the controls. */
-function simulate(controls: Controls, rand: () => number): SimSample[] {
-  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+function simulate(base: Controls, rand: () => number, noiseScale: number): SimSample[] {
+  const controls = { ...base, accelNoise: base.accelNoise * noiseScale, curvatureNoise: base.curvatureNoise * noiseScale };
+  const gauss = (): number => gaussian(rand);
   const tau = 1.5;
   const decay = Math.exp(-SIM_DT / tau);
   const spread = Math.sqrt(1 - decay * decay);
@@ -162,7 +168,7 @@ function simulate(controls: Controls, rand: () => number): SimSample[] {
 /** Rounded to millimetres (CAN-bus precision); -0 becomes 0. */
 const mm = (v: number): number => Math.round(v * 1000) / 1000 + 0;
 
-function record(format: PlanningFormat, rand: () => number): DrivingRecord {
+function record(format: PlanningFormat, rand: () => number, noiseScale: number, waypointNoise: number): DrivingRecord {
   const r = rand();
   let acc = 0;
   let scenario: DrivingScenario = SCENARIOS[SCENARIOS.length - 1]![0];
@@ -173,7 +179,7 @@ function record(format: PlanningFormat, rand: () => number): DrivingRecord {
       break;
     }
   }
-  const samples = simulate(scenarioControls(scenario, rand), rand);
+  const samples = simulate(scenarioControls(scenario, rand), rand, noiseScale);
   const now = samples.findIndex((s) => Math.abs(s.t) < 1e-9);
   const origin = samples[now]!;
   const cos = Math.cos(origin.heading);
@@ -199,16 +205,40 @@ function record(format: PlanningFormat, rand: () => number): DrivingRecord {
     };
   });
   const future = samples.slice(now + 1, now + 1 + spec.waypoints).map(local);
+  if (waypointNoise > 0) {
+    for (const p of future) {
+      p.x += waypointNoise * gaussian(rand);
+      p.y += waypointNoise * gaussian(rand);
+    }
+  }
   // The prompt builders validate the history exactly as a real request would.
   if (format === 'nuscenes') buildNuScenesPrompt({ history });
   else buildQ7Prompt({ history });
   return { format, scenario, history, answer: formatPlanningBlock(future, spec) };
 }
 
+export interface GenerateDrivingRecordsOptions {
+  /**
+   * Multiplies the noise on acceleration and curvature (default 1: σ 0.2–0.4 m/s² and 0.001–0.003 1/m,
+   * τ 1.5 s). Larger values make futures less predictable from the past: a sensitivity knob for the
+   * replay, since a real model's trajectories are not a bicycle model's.
+   */
+  noiseScale?: number;
+  /**
+   * Standard deviation, metres, of independent noise added to each answer coordinate (default 0): the
+   * digit-level scatter of a model that does not write physically integrated paths.
+   */
+  waypointNoise?: number;
+}
+
 /** `count` records, alternating nuScenes and q7, deterministic for `seed`. */
-export function generateDrivingRecords(count: number, seed: number): DrivingRecord[] {
+export function generateDrivingRecords(count: number, seed: number, options: GenerateDrivingRecordsOptions = {}): DrivingRecord[] {
+  const noiseScale = options.noiseScale ?? 1;
+  if (!Number.isFinite(noiseScale) || noiseScale < 0) throw invalidArgument('options.noiseScale', 'a finite number ≥ 0', noiseScale);
+  const waypointNoise = options.waypointNoise ?? 0;
+  if (!Number.isFinite(waypointNoise) || waypointNoise < 0) throw invalidArgument('options.waypointNoise', 'a finite number ≥ 0', waypointNoise);
   const rand = mulberry32(seed);
-  return Array.from({ length: count }, (_, i) => record(i % 2 === 0 ? 'nuscenes' : 'q7', rand));
+  return Array.from({ length: count }, (_, i) => record(i % 2 === 0 ? 'nuscenes' : 'q7', rand, noiseScale, waypointNoise));
 }
 
 /** One JSON object per line. */

@@ -4,6 +4,7 @@
  * drafts decode loops (lib/action/decodeReplay.ts) for a model that writes exactly that answer, and
  * models the plan's decode time on an AGX Orin from the call counts. Pure TypeScript: no engine runs.
  */
+import { TrtVlaError } from '../errors.js';
 import { replayDecode, type DecodeLoop, type DecodeReplayStats } from '../action/decodeReplay.js';
 import { compileAnswerGrammar, type GrammarTokenizer } from '../action/grammarCompiler.js';
 import { DEFAULT_MAX_DRAFT, WaypointDrafter } from '../action/waypointDrafter.js';
@@ -76,12 +77,18 @@ export function runSpeculationReplay(
     let drafted = 0;
     let accepted = 0;
     const positions: [number, number][] = [];
-    for (const rec of subset) {
+    for (const [index, rec] of subset.entries()) {
       const ids = answerIds(tokenizer, rec.answer);
       tokens += ids.length;
       const drafter = new WaypointDrafter(tokenizer, grammar, { format, history: rec.history, maxDraft });
       for (const loop of DECODE_LOOPS) {
-        const s: DecodeReplayStats = replayDecode(grammar, ids, loop, (committed, state) => drafter.draft(committed, state));
+        let s: DecodeReplayStats;
+        try {
+          s = replayDecode(grammar, ids, loop, (committed, state) => drafter.draft(committed, state));
+        } catch (err) {
+          const code = err instanceof TrtVlaError ? err.code : 'ERR_INTERNAL';
+          throw new TrtVlaError(code, `${format} record ${index + 1} (${loop}): ${(err as Error).message}`, { cause: err });
+        }
         const t = totals[loop];
         t.calls += s.calls;
         t.rows += s.rows;

@@ -12,6 +12,7 @@ import { answerIds, formatSpeculationReport, runSpeculationReplay } from '../../
 import type { EgoHistoryEntry } from '../../lib/prompt/egoHistory.js';
 import { PLANNING_FORMATS, formatPlanningBlock, type PlanningFormat } from '../../lib/prompt/formats.js';
 import type { QwenTokenizer } from '../../lib/tokenizer/QwenTokenizer.js';
+import { NUSCENES_ANSWER } from '../helpers/impromptuStrings.js';
 import { qwenTokenizer, randomCoordinate, rng } from '../helpers/qwen.js';
 
 const FIXTURE = new URL('../fixtures/speculation-records.jsonl', import.meta.url);
@@ -151,12 +152,21 @@ describe('drafts and the Qwen tokenizer', () => {
     expect(drafter.predictContinuation(`${PLANNING_FORMATS.nuscenes.preamble}[2.0, x`)).toBeUndefined();
   });
 
+  it('rejects a bad history or cap, and names the record a replay fails on', () => {
+    const grammar = compileAnswerGrammar(tok, { format: 'nuscenes' });
+    expect(() => new WaypointDrafter(tok, grammar, { format: 'nuscenes', history: [], maxDraft: 5 })).toThrow(/options\.history/);
+    expect(() => new WaypointDrafter(tok, grammar, { format: 'nuscenes', history: straightHistory(1, 2), maxDraft: 2.5 })).toThrow(/options\.maxDraft/);
+    expect(new WaypointDrafter(tok, grammar, { format: 'nuscenes', history: straightHistory(1, 2), maxDraft: 0 }).draft(forcedRun(grammar, grammar.start), grammar.forcedEnd[grammar.start]!)).toEqual([]);
+    const bad = { format: 'nuscenes' as const, scenario: '', history: straightHistory(1, 2), answer: NUSCENES_ANSWER.replace('2.15', '+2.15') };
+    expect(() => runSpeculationReplay(tok, [bad])).toThrow(/nuscenes record 1 \(plain\): token \d+ .* is not allowed/);
+  });
+
   it('every draft at every choice of random answers is admitted by the grammar', () => {
     const rand = rng(16);
     for (const format of ['nuscenes', 'q7'] as PlanningFormat[]) {
       const spec = PLANNING_FORMATS[format];
       const grammar = compileAnswerGrammar(tok, { format });
-      for (let n = 0; n < 12; n++) {
+      for (let n = 0; n < 9; n++) {
         // Answers unrelated to the history (the drafter is mostly wrong) and histories of every kind.
         const speed = n % 3 === 0 ? 0 : 20 * rand();
         const history = straightHistory(speed, 1 + (n % 7)).map((e) => ({ ...e, y: e.t === 0 ? 0 : (rand() - 0.5) * 4 }));
@@ -222,6 +232,18 @@ describe('driving records', () => {
         expect(Math.abs(e.ax!)).toBeLessThan(5);
       }
     }
+  });
+
+  it('noise knobs change the futures, never the format, and are checked', () => {
+    const base = generateDrivingRecords(6, 3);
+    const noisy = generateDrivingRecords(6, 3, { waypointNoise: 0.05 });
+    // The first record draws the same scenario and history; the noise draws shift the later records.
+    expect(noisy[0]!.history).toEqual(base[0]!.history);
+    expect(noisy[0]!.answer).not.toBe(base[0]!.answer);
+    expect(parseDrivingRecords(drivingRecordsJsonl(noisy))).toEqual(noisy);
+    expect(generateDrivingRecords(6, 3, { noiseScale: 4 }).map((r) => r.answer)).not.toEqual(base.map((r) => r.answer));
+    expect(() => generateDrivingRecords(1, 3, { waypointNoise: -1 })).toThrow(/waypointNoise/);
+    expect(() => generateDrivingRecords(1, 3, { noiseScale: Number.NaN })).toThrow(/noiseScale/);
   });
 
   it('a bad line is named', () => {
