@@ -3,6 +3,8 @@ import { frameFromImage } from '../frameFromImage.js';
 import { LOAD_STAGES, loadModel, type Model } from '../model/Model.js';
 import type { PlanResult } from '../model/types.js';
 import { loadEgoHistory } from '../prompt/egoHistory.js';
+import { effectiveSampling, PlanRecorder } from '../record/planRecord.js';
+import { batchSourceFlags, readManifest, recordFolderFlag, readRecordFolder, runBatch } from './batch.js';
 import { choiceFlag, inputFileFlag, integerFlag, outputPathFlag, parseFlags, requiredFlag, UsageError } from './args.js';
 import { progressLine } from './progress.js';
 import { printModelWarnings } from './warnings.js';
@@ -11,14 +13,24 @@ const USAGE = `Usage: trt-vla plan --model DIR --image FILE [--image FILE ...] -
                     [--format nuscenes|q7] [--mode fast|slow] [--backend auto|cpu|tensorrt]
                     [--threads N] [--max-tokens N] [--unconstrained] [--viz FILE.png] [--json]
                     [--plugin libNvInfer_edgellm_plugin.so] [--no-cuda-graphs]
-                    [--lm-head auto|fp16|q8]`;
+                    [--lm-head auto|fp16|q8] [--record DIR]
+       trt-vla plan --model DIR (--manifest FILE.jsonl | --dir FOLDER) [--out PRED.jsonl]
+                    [--record DIR] [options above but --image, --history, --viz, --json]`;
 
 const HELP = `${USAGE}
 
 Plans the next waypoints (x forward, y left, metres) from JPEG/PNG camera images (nuScenes: the
 front camera; q7: 1 or 3 views: front, front-right, front-left) and an ego-history JSON file (an
 array of { t, x, y, ax?, ay?, vx?, vy?, speed?, steering? } oldest first, t <= 0 at 0.5 s steps,
-ending with t = 0 at the origin). --json prints the whole PlanResult. --viz draws the trajectory.`;
+ending with t = 0 at the origin). --json prints the whole PlanResult. --viz draws the trajectory.
+
+Many plans: --manifest reads JSON Lines { "id", "images": [paths relative to the manifest],
+"history": [...] | "historyFile": "...", "format"?, "mode"? }; --dir reads one subfolder per record
+(its name the id) holding the images (*.jpg, *.jpeg, *.png, in name order) and history.json. Each
+plan becomes a line { "id", "waypoints": [[x, y], ...], "answer", "complete" } of --out (default
+stdout), which \`trt-vla eval --pred\` reads as is. A record that fails is named on stderr and skipped
+(exit 1 at the end). --record DIR keeps each plan's inputs and outputs in DIR/NNNN/ for
+\`trt-vla replay DIR\`.`;
 
 function formatPlan(plan: PlanResult, model: Model): string {
   const t = plan.timings;
@@ -63,6 +75,10 @@ export const planCommand = {
       unconstrained: { type: 'boolean', default: false },
       viz: { type: 'string' },
       json: { type: 'boolean', default: false },
+      manifest: { type: 'string' },
+      dir: { type: 'string' },
+      out: { type: 'string' },
+      record: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -71,9 +87,11 @@ export const planCommand = {
     }
     // Every flag is checked before the model loads: a usage error costs nothing.
     const modelDir = requiredFlag(values.model, '--model', 'a model directory');
-    if (!values.image?.length) throw new UsageError('--image is required (a JPEG/PNG camera image; repeat it for 3 views)');
-    const imageFiles = values.image.map((f) => inputFileFlag(f, '--image'));
-    const historyFile = inputFileFlag(requiredFlag(values.history, '--history', 'an ego history JSON file'), '--history');
+    const batch = batchSourceFlags(values);
+    const record = recordFolderFlag(values.record);
+    if (!batch && !values.image?.length) throw new UsageError('--image is required (a JPEG/PNG camera image; repeat it for 3 views)');
+    const imageFiles = batch ? [] : values.image!.map((f) => inputFileFlag(f, '--image'));
+    const historyFile = batch ? '' : inputFileFlag(requiredFlag(values.history, '--history', 'an ego history JSON file'), '--history');
     const format = choiceFlag(values.format, '--format', ['nuscenes', 'q7'] as const);
     const mode = choiceFlag(values.mode, '--mode', ['fast', 'slow'] as const);
     const backend = choiceFlag(values.backend, '--backend', ['auto', 'cpu', 'tensorrt'] as const);
@@ -82,7 +100,9 @@ export const planCommand = {
     const maxTokens = integerFlag(values['max-tokens'], '--max-tokens', 1, 1 << 20);
     const viz = values.viz === undefined ? undefined : outputPathFlag(values.viz, '--viz');
     if (values.plugin !== undefined) inputFileFlag(values.plugin, '--plugin');
-    const history = await loadEgoHistory(historyFile);
+    const history = batch ? [] : await loadEgoHistory(historyFile);
+    // A batch is read and checked in full before the model loads.
+    const items = batch && (batch.kind === 'manifest' ? await readManifest(batch.path) : await readRecordFolder(batch.path));
     const loading = progressLine('loading the model', LOAD_STAGES.length);
     await using model = await loadModel(modelDir, {
       backend,
@@ -93,8 +113,14 @@ export const planCommand = {
       onProgress: (p) => loading.update(p.done, p.stage),
     });
     printModelWarnings(model.warnings);
+    const recorder = record === undefined ? undefined : await PlanRecorder.create(record, 'plan', model);
+    if (items) return await runBatch(model, items, { format, mode, constrained: !values.unconstrained, maxTokens, out: batch.out, recorder });
     const images = await Promise.all(imageFiles.map((f) => frameFromImage(model, f)));
     const plan = await model.plan({ images, history, format, mode, constrained: !values.unconstrained, maxTokens });
+    if (recorder) {
+      const request = { history, format, mode, constrained: !values.unconstrained, ...(maxTokens !== undefined && { maxTokens }) };
+      await recorder.add(imageFiles, { ...request, sampling: effectiveSampling(model) }, plan);
+    }
     if (viz) {
       const { drawPlan } = await import('../bench/planViz.js');
       await drawPlan(viz, plan, history, imageFiles[0]!);
