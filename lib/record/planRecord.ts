@@ -17,7 +17,8 @@ import path from 'node:path';
 import { TrtVlaError } from '../errors.js';
 import type { Model, ModelDescription } from '../model/Model.js';
 import type { SamplingOptions } from '../model/modelConfig.js';
-import type { PlanResult } from '../model/types.js';
+import type { FrameBuffer } from '../frame.js';
+import type { PlanRequest, PlanResult } from '../model/types.js';
 import type { EgoHistoryEntry } from '../prompt/egoHistory.js';
 import { isObject } from '../validate.js';
 
@@ -165,4 +166,41 @@ export async function readRecord(dir: string): Promise<{ run: RecordedRun; plans
     plans.push({ folder, request: request as unknown as RecordedRequest, result: result as unknown as RecordedResult });
   }
   return { run: run as unknown as RecordedRun, plans };
+}
+
+/**
+ * `bench --record`: writes the measured plans of a benchmark. Its synthetic rgb8 frames become
+ * lossless PNGs (each distinct frame encoded once), which decode back to the same pixels on replay.
+ */
+export async function recordPlans(dir: string, command: string, model: Model, plans: readonly { request: PlanRequest; plan: PlanResult }[]): Promise<void> {
+  const recorder = await PlanRecorder.create(dir, command, model);
+  const { default: sharp } = await import('sharp');
+  const encoded = new Map<FrameBuffer, Uint8Array>();
+  const png = async (frame: FrameBuffer): Promise<Uint8Array> => {
+    let bytes = encoded.get(frame);
+    if (!bytes) {
+      if (frame.format !== 'rgb8' || frame.stride !== frame.width * 3) {
+        throw new TrtVlaError('ERR_INVALID_ARGUMENT', `Cannot record a ${frame.format} frame with stride ${frame.stride}; only packed rgb8`);
+      }
+      bytes = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).png().toBuffer();
+      encoded.set(frame, bytes);
+    }
+    return bytes;
+  };
+  const sampling = effectiveSampling(model);
+  for (const { request, plan } of plans) {
+    const images = await Promise.all(request.images.map(async (f) => ({ bytes: await png(f), ext: '.png' })));
+    await recorder.add(
+      images,
+      {
+        history: request.history,
+        format: request.format ?? 'nuscenes',
+        mode: request.mode ?? 'fast',
+        constrained: request.constrained ?? true,
+        ...(request.maxTokens !== undefined && { maxTokens: request.maxTokens }),
+        sampling: request.sampling ?? sampling,
+      },
+      plan,
+    );
+  }
 }

@@ -147,6 +147,18 @@ describe('trt-vla plan --manifest / --dir', () => {
     expect(cliRun(['replay', single, '--threads', '1']).status).toBe(0);
   });
 
+  it('bench --record keeps the measured plans (frames as PNG), and replay reproduces them', () => {
+    const rec = path.join(scratch, 'bench-rec');
+    const r = cliRun(['bench', '--model', model, '--threads', '1', '--frames', '2', '--warmup', '0', '--width', '64', '--height', '48', '--record', rec]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^record .*bench-rec$/m);
+    expect(JSON.parse(readFileSync(path.join(rec, 'run.json'), 'utf8')).command).toBe('bench');
+    expect(readdirSync(path.join(rec, '0001')).sort()).toEqual(['image-0.png', 'request.json', 'result.json']);
+    const replayed = cliRun(['replay', rec, '--threads', '1']);
+    expect(replayed.status, replayed.stdout + replayed.stderr).toBe(0);
+    expect(replayed.stdout).toMatch(/2 plans: 0 with different tokens, waypoint max diff 0\.0000 m/);
+  });
+
   it('rejects bad batches before the model loads', () => {
     const usage = (args: string[], problem: RegExp) => {
       const r = cliRun(args);
