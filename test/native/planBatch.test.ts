@@ -159,7 +159,7 @@ describe('trt-vla plan --manifest / --dir', () => {
     expect(replayed.stdout).toMatch(/2 plans: 0 with different tokens, waypoint max diff 0\.0000 m/);
   });
 
-  it('rejects bad batches before the model loads', () => {
+  it('rejects bad batches before the model loads and names a record whose plan fails', () => {
     const usage = (args: string[], problem: RegExp) => {
       const r = cliRun(args);
       expect(r.status, r.stderr).toBe(2);
@@ -179,5 +179,14 @@ describe('trt-vla plan --manifest / --dir', () => {
     expect(r.stderr).toMatch(/^trt-vla plan: ERR_INVALID_ARGUMENT: .*bad\.jsonl:2: image .*missing\.png is not a readable file$/m);
     writeFileSync(bad, [JSON.stringify({ id: 'a', images: ['cams/a.png'], history: HISTORY }), JSON.stringify({ id: 'a', images: ['cams/b.png'], history: [] })].join('\n'));
     expect(cliRun(['plan', '--model', model, '--manifest', bad]).stderr).toMatch(/bad\.jsonl:2: .*history/);
+
+    // A record that fails while planning is named with its error; the others are still written (exit 1).
+    const { ax: _ax, ...noAx } = HISTORY[0]!;
+    writeFileSync(bad, [JSON.stringify({ id: 'a', images: ['cams/a.png'], history: [noAx, ...HISTORY.slice(1)] }), JSON.stringify({ id: 'b', images: ['cams/b.png'], history: HISTORY })].join('\n'));
+    const failing = cliRun(['plan', '--model', model, '--threads', '1', '--manifest', bad]);
+    expect(failing.status).toBe(1);
+    expect(failing.stderr).toMatch(/^trt-vla plan: record "a" \(.*bad\.jsonl:1\) failed: ERR_INVALID_ARGUMENT: Expected field 'ax'/m);
+    expect(failing.stderr).toMatch(/1 of 2 records planned/);
+    expect(failing.stdout.trim().split('\n').map((l) => JSON.parse(l).id)).toEqual(['b']);
   });
 });
