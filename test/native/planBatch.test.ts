@@ -27,6 +27,7 @@ const HISTORY = [
 let scratch: string;
 let model: string;
 let manifest: string;
+let otherModel: string;
 
 async function writeImage(file: string, shade: number): Promise<void> {
   await sharp({ create: { width: 96, height: 64, channels: 3, background: { r: shade, g: 110, b: 255 - shade } } }).png().toFile(file);
@@ -35,6 +36,7 @@ async function writeImage(file: string, shade: number): Promise<void> {
 beforeAll(async () => {
   scratch = mkdtempSync(path.join(os.tmpdir(), 'trt-vla-batch-'));
   model = await testModel('tiny', 'awq');
+  otherModel = await testModel('tiny', 'fp16');
   mkdirSync(path.join(scratch, 'cams'));
   await writeImage(path.join(scratch, 'cams', 'a.png'), 40);
   await writeImage(path.join(scratch, 'cams', 'b.png'), 200);
@@ -123,6 +125,15 @@ describe('trt-vla plan --manifest / --dir', () => {
     expect(differs.stdout).toMatch(/^ {2}0000 scene-a +tokens identical/m);
     expect(differs.stdout).toMatch(/2 plans: 1 with different tokens, waypoint max diff 0\.0000 m/);
     expect(cliRun(['replay', record, '--threads', '1', '--allow-diff']).status).toBe(0);
+
+    // Another model folder (fp16 weights instead of int4): a different description, and tokens that
+    // may differ; --allow-diff accepts them while still reporting the comparison.
+    const other = cliRun(['replay', record, '--threads', '1', '--model', otherModel, '--allow-diff', '--json']);
+    expect(other.status, other.stderr).toBe(0);
+    const otherSummary = JSON.parse(other.stdout);
+    expect(otherSummary.models.sameFingerprint).toBe(false);
+    expect(otherSummary.models.replayed.dir).toBe(path.resolve(otherModel));
+    expect(otherSummary.plans).toHaveLength(2);
   });
 
   it('--dir plans one subfolder per record into stdout; a single plan records too', () => {
