@@ -95,9 +95,9 @@ export const replayCommand = {
       console.log(JSON.stringify({ ...summary, models }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2));
     } else {
       console.log(`replaying ${plans.length} plans recorded by \`trt-vla ${run.command}\` on ${run.model.dir} (model ${run.model.fingerprint})`);
-      console.log(`with ${model.dir} (model ${fingerprint}${sameModel ? ', same description' : ', DIFFERENT description: tokens may differ'})`, '');
+      console.log(`with ${model.dir} (model ${fingerprint}${sameModel ? ', same description' : ', DIFFERENT description: tokens may differ'})\n`);
       for (const p of comparisons) console.log(formatComparison(p));
-      console.log('', formatSummary(summary));
+      console.log(`\n${formatSummary(summary)}`);
     }
     return summary.tokenMismatches > 0 && !values['allow-diff'] ? 3 : 0;
   },
