@@ -144,6 +144,23 @@ async function readJson(file: string): Promise<unknown> {
   }
 }
 
+/** What makes request.json / result.json unusable for a replay, or undefined. */
+function recordedPlanProblem(request: unknown, result: unknown): string | undefined {
+  if (!isObject(request)) return 'request.json is not an object';
+  if (!Array.isArray(request.images) || request.images.length === 0 || !request.images.every((f) => typeof f === 'string' && path.basename(f) === f)) {
+    return 'request.json "images" must list file names in the folder';
+  }
+  if (!Array.isArray(request.history)) return 'request.json "history" must be an array';
+  if (!['nuscenes', 'q7'].includes(request.format as string) || !['fast', 'slow'].includes(request.mode as string)) return 'request.json "format" / "mode"';
+  if (!isObject(result)) return 'result.json is not an object';
+  if (!Array.isArray(result.tokens) || !result.tokens.every(Number.isInteger)) return 'result.json "tokens" must be integers';
+  if (!Array.isArray(result.waypoints) || !result.waypoints.every((w) => isObject(w) && Number.isFinite(w.x) && Number.isFinite(w.y))) {
+    return 'result.json "waypoints" must be { x, y } points';
+  }
+  if (!isObject(result.timings) || typeof result.timings.endToEndMs !== 'number') return 'result.json "timings.endToEndMs"';
+  return undefined;
+}
+
 /** Reads a record folder back: run.json and every NNNN/ plan in order. */
 export async function readRecord(dir: string): Promise<{ run: RecordedRun; plans: RecordedPlan[] }> {
   const run = await readJson(path.join(dir, 'run.json'));
@@ -160,9 +177,8 @@ export async function readRecord(dir: string): Promise<{ run: RecordedRun; plans
     const folder = path.join(dir, name);
     const request = await readJson(path.join(folder, 'request.json'));
     const result = await readJson(path.join(folder, 'result.json'));
-    if (!isObject(request) || !Array.isArray(request.images) || !Array.isArray(request.history) || !isObject(result) || !Array.isArray(result.tokens)) {
-      throw new TrtVlaError('ERR_INVALID_ARGUMENT', `${folder}: request.json / result.json are not a recorded plan`);
-    }
+    const problem = recordedPlanProblem(request, result);
+    if (problem) throw new TrtVlaError('ERR_INVALID_ARGUMENT', `${folder}: not a recorded plan (${problem})`);
     plans.push({ folder, request: request as unknown as RecordedRequest, result: result as unknown as RecordedResult });
   }
   return { run: run as unknown as RecordedRun, plans };

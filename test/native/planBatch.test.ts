@@ -183,6 +183,17 @@ describe('trt-vla plan --manifest / --dir', () => {
     usage(['replay'], /a record folder is required/);
     usage(['replay', path.join(scratch, 'nope')], /nope: not a folder/);
 
+    // A record folder that is not one fails before the model loads, naming what is wrong.
+    const forged = path.join(scratch, 'forged');
+    mkdirSync(path.join(forged, '0000'), { recursive: true });
+    writeFileSync(path.join(forged, 'run.json'), JSON.stringify({ version: 1, command: 'plan', model: { dir: model } }));
+    writeFileSync(path.join(forged, '0000', 'request.json'), JSON.stringify({ images: ['../../etc/passwd'], history: HISTORY, format: 'nuscenes', mode: 'fast' }));
+    writeFileSync(path.join(forged, '0000', 'result.json'), JSON.stringify({ tokens: [1], waypoints: [], timings: { endToEndMs: 1 } }));
+    const forgedRun = cliRun(['replay', forged]);
+    expect(forgedRun.status).toBe(1);
+    expect(forgedRun.stderr).toMatch(/^trt-vla replay: ERR_INVALID_ARGUMENT: .*forged\/0000: not a recorded plan \(request\.json "images" must list file names in the folder\)$/m);
+    expect(forgedRun.stderr).not.toMatch(/loading the model/);
+
     const bad = path.join(scratch, 'bad.jsonl');
     writeFileSync(bad, [JSON.stringify({ id: 'a', images: ['cams/a.png'], history: HISTORY }), JSON.stringify({ id: 'b', images: ['cams/missing.png'], history: HISTORY })].join('\n'));
     const r = cliRun(['plan', '--model', path.join(scratch, 'no-model-here'), '--manifest', bad]);
