@@ -134,10 +134,14 @@ export {
   parseGroundTruthRecord,
   parseJsonLines,
   parsePredictionRecord,
+  sortRecords,
   type GroundTruthRecord,
   type JoinedRecords,
   type JoinOptions,
+  type LocatedValue,
   type PredictionRecord,
+  type SortedRecords,
+  type UnscoredRecord,
 } from './metrics/records.js';
 
 // The planner service (`trt-vla serve`): NeuroNCAP model node + OpenAI-compatible chat + live view.

@@ -7,9 +7,9 @@
 import os from 'node:os';
 
 import { info, type RuntimeInfo } from '../info.js';
-import { loadModel, type BackendChoice, type LoadModelOptions } from '../model/Model.js';
+import { loadModel, type BackendChoice, type LoadModelOptions, type Model } from '../model/Model.js';
 import { native } from '../native.js';
-import type { PlanResult, Timings } from '../model/types.js';
+import type { PlanRequest, PlanResult, Timings } from '../model/types.js';
 import type { PlanningMode } from '../prompt/answerSpec.js';
 import type { EgoHistoryEntry } from '../prompt/egoHistory.js';
 import type { PlanningFormat } from '../prompt/formats.js';
@@ -43,6 +43,11 @@ export interface BenchOptions {
   onPlan?: (done: number, total: number) => void;
   /** Passed to loadModel: progress of loading the model. */
   onLoadProgress?: LoadModelOptions['onProgress'];
+  /**
+   * Called once after the measured plans, before the model is released, with each measured plan and
+   * its request in index order (`bench --record`); kept in memory so that the timed loop writes nothing.
+   */
+  afterRun?: (model: Model, plans: readonly { request: PlanRequest; plan: PlanResult }[]) => Promise<void>;
 }
 
 export interface PlanRecord {
@@ -185,6 +190,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   for (const s of sessionObjects) for (let i = 0; i < warmup; i++) await s.plan(request(i));
 
   const records: PlanRecord[] = [];
+  const kept: { index: number; request: PlanRequest; plan: PlanResult }[] | undefined = options.afterRun ? [] : undefined;
   let next = 0;
   const power = new PowerSampler();
   const measuringPower = power.start();
@@ -194,7 +200,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       while (next < frames) {
         const index = next++;
         const t0 = performance.now();
-        const plan: PlanResult = await s.plan(request(index));
+        const planRequest = request(index);
+        const plan: PlanResult = await s.plan(planRequest);
+        kept?.push({ index, request: planRequest, plan });
         records.push({
           index,
           session: sessionIndex,
@@ -210,6 +218,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const wallSeconds = (performance.now() - wallStart) / 1000;
   const powerSummary = measuringPower ? power.stop() : undefined;
   records.sort((a, b) => a.index - b.index);
+  if (kept) await options.afterRun!(model, kept.sort((a, b) => a.index - b.index));
 
   const pick = (f: (r: PlanRecord) => number) => distribution(records.map(f));
   const description = model.description;

@@ -6,7 +6,9 @@ import { benchHtml } from '../bench/benchHtml.js';
 import { formatBenchReport, runBench } from '../bench/fpsBench.js';
 import { demoModel, userCacheDir } from '../model/generate.js';
 import { LOAD_STAGES } from '../model/Model.js';
+import { recordPlans } from '../record/planRecord.js';
 import { choiceFlag, inputFileFlag, integerFlag, outputPathFlag, parseFlags } from './args.js';
+import { recordFolderFlag } from './batch.js';
 import { progressLine, type ProgressLine } from './progress.js';
 import { printModelWarnings } from './warnings.js';
 
@@ -14,7 +16,7 @@ const USAGE = `Usage: trt-vla bench [--model DIR] [--backend auto|cpu|tensorrt] 
                      [--format nuscenes|q7] [--mode fast|slow] [--sessions K] [--threads N]
                      [--width W --height H] [--unconstrained] [--json FILE] [--html FILE]
                      [--plugin libNvInfer_edgellm_plugin.so] [--no-cuda-graphs]
-                     [--lm-head auto|fp16|q8]`;
+                     [--lm-head auto|fp16|q8] [--record DIR]`;
 
 const HELP = `${USAGE}
 
@@ -23,7 +25,9 @@ latency percentiles, time to first token, time per output token, token rates, to
 passes per plan, end-to-end latency and sustained plans per second (with K concurrent sessions).
 Warm-up plans are not counted. Without --model it benchmarks the tiny demo model (random weights,
 generated into ${userCacheDir()} on first use) on the CPU backend. --json writes every figure with its unit;
---html writes a self-contained report page.`;
+--html writes a self-contained report page. --record DIR keeps each measured plan's inputs (the
+synthetic frames as PNG) and outputs in DIR/NNNN/ for \`trt-vla replay DIR\` (written after the
+timed run, so recording does not change the figures).`;
 
 export const benchCommand = {
   summary: 'FPS benchmark of the plan pipeline',
@@ -46,6 +50,7 @@ export const benchCommand = {
       unconstrained: { type: 'boolean', default: false },
       json: { type: 'string' },
       html: { type: 'string' },
+      record: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -66,6 +71,7 @@ export const benchCommand = {
     const jsonFile = values.json === undefined ? undefined : outputPathFlag(values.json, '--json');
     const htmlFile = values.html === undefined ? undefined : outputPathFlag(values.html, '--html');
     if (values.plugin !== undefined) inputFileFlag(values.plugin, '--plugin');
+    const record = recordFolderFlag(values.record);
     const model =
       values.model ??
       (await demoModel((dir) => console.error(`trt-vla bench: generating the tiny demo model (random weights; once) in ${dir}`)));
@@ -92,6 +98,7 @@ export const benchCommand = {
         if (p.stage === 'ready') planning = progressLine('bench', frames);
       },
       onPlan: (done) => planning?.update(done, 'plans'),
+      ...(record && { afterRun: (loaded, plans) => recordPlans(record, 'bench', loaded, plans) }),
     });
     if (jsonFile) {
       await mkdir(path.dirname(jsonFile), { recursive: true });
@@ -105,6 +112,7 @@ export const benchCommand = {
     console.log(formatBenchReport(report));
     if (jsonFile) console.log(`\njson   ${jsonFile}`);
     if (htmlFile) console.log(`html   ${htmlFile}`);
+    if (record) console.log(`record ${record}`);
     return 0;
   },
 };

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 
 import { TrtVlaError } from '../errors.js';
 import { evaluateOpenLoop, type HorizonMetric, type OpenLoopReport } from '../metrics/openLoop.js';
-import { joinRecords, parseGroundTruthRecord, parseJsonLines, parsePredictionRecord, type JoinedRecords } from '../metrics/records.js';
+import { sortRecords, type JoinedRecords, type LocatedValue, type SortedRecords } from '../metrics/records.js';
 import { PLANNING_FORMATS, type PlanningFormat } from '../prompt/formats.js';
 import { choiceFlag, inputFileFlag, parseFlags, UsageError } from './args.js';
 
@@ -24,16 +24,30 @@ Files are JSON Lines, matched by id (x forward, y left, metres; first point 0.5 
 
 Options:
   --format  answer format for "text" predictions (default: nuscenes for 6 steps, q7 for 10)
-  --json    print the full report as JSON`;
+  --json    print the full report as JSON
 
-async function readRecords<T>(path: string, parse: (value: unknown, where: string) => T): Promise<T[]> {
+Every record that cannot be scored is named with its file:line and why (malformed, duplicate id,
+no matching id in the other file, a waypoint count that differs from the ground truth's); the
+others are scored, and the exit code is 3. Predictions with fewer points than the ground truth
+are padded with their last point (the reference's convention) and counted.`;
+
+async function readRecords(path: string): Promise<LocatedValue[]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     throw new TrtVlaError('ERR_INVALID_ARGUMENT', `Cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
-  return parseJsonLines(text, path).map(({ line, value }) => parse(value, `${path}:${line}`));
+  // A line that is not JSON at all is a record left out too, named like the others.
+  return text.split(/\r?\n/).flatMap((raw, i): LocatedValue[] => {
+    if (raw.trim() === '') return [];
+    const where = `${path}:${i + 1}`;
+    try {
+      return [{ where, value: JSON.parse(raw) as unknown }];
+    } catch (err) {
+      return [{ where, jsonError: (err as Error).message }];
+    }
+  });
 }
 
 const fixed = (value: number, digits: number): string => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
@@ -45,7 +59,10 @@ function horizonRow(label: string, metric: HorizonMetric, scale: number, digits:
 }
 
 /** The human-readable report: a summary line, the horizon table, then the per-step values. */
-export function formatEvalReport(report: OpenLoopReport, joined?: Pick<JoinedRecords, 'textPredictions' | 'textWithDiagnostics' | 'unmatchedPredictions'>): string {
+export function formatEvalReport(
+  report: OpenLoopReport,
+  joined?: Pick<JoinedRecords, 'textPredictions' | 'textWithDiagnostics'> & Partial<Pick<SortedRecords, 'unscored'>>,
+): string {
   const s = report.samples;
   const lines = [
     `open-loop evaluation: ${s.evaluated} of ${s.total} samples scored` +
@@ -55,7 +72,10 @@ export function formatEvalReport(report: OpenLoopReport, joined?: Pick<JoinedRec
   if (joined?.textPredictions) {
     lines.push(`text answers: ${joined.textPredictions} parsed, ${joined.textWithDiagnostics} deviating from the exact format`);
   }
-  if (joined?.unmatchedPredictions) lines.push(`${joined.unmatchedPredictions} predictions have no ground truth (ignored)`);
+  if (joined?.unscored?.length) {
+    lines.push(`${joined.unscored.length} records not scored:`);
+    for (const u of joined.unscored) lines.push(`  ${u.where}${u.id === undefined ? '' : ` (id ${JSON.stringify(u.id)})`}: ${u.reason}`);
+  }
   lines.push('');
   const horizonNames = Object.keys(report.l2.horizons);
   lines.push(`${'metric'.padEnd(16)}${[...horizonNames, 'Avg'].map((h) => h.padStart(9)).join('')}`);
@@ -89,18 +109,15 @@ export const evalCommand = {
     inputFileFlag(values.pred, '--pred');
     inputFileFlag(values.gt, '--gt');
     const format = values.format === undefined ? undefined : choiceFlag(values.format, '--format', Object.keys(PLANNING_FORMATS) as PlanningFormat[]);
-    const [predictions, truths] = await Promise.all([
-      readRecords(values.pred, parsePredictionRecord),
-      readRecords(values.gt, parseGroundTruthRecord),
-    ]);
-    const joined = joinRecords(predictions, truths, { ...(format && { format }) });
+    const [predictions, truths] = await Promise.all([readRecords(values.pred), readRecords(values.gt)]);
+    const joined = sortRecords(predictions, truths, { ...(format && { format }) });
     const report = evaluateOpenLoop(joined.samples);
     if (values.json) {
-      const { samples: _samples, ...counts } = joined;
-      console.log(JSON.stringify({ ...report, records: counts }, null, 2));
+      const { samples: _samples, unscored, ...counts } = joined;
+      console.log(JSON.stringify({ ...report, records: counts, unscored }, null, 2));
     } else {
       console.log(formatEvalReport(report, joined));
     }
-    return 0;
+    return joined.unscored.length > 0 ? 3 : 0;
   },
 };

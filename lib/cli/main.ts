@@ -2,7 +2,8 @@
 /**
  * The `trt-vla` command line: one module per command under lib/cli/. Exit codes (README, "Command line"):
  * 0 success; 1 the work failed (the TrtVlaError's code and message, one line); 2 a usage error (one line
- * naming the problem, then the command's usage); 3 `plan` ran but the answer was incomplete.
+ * naming the problem, then the command's usage); 3 `plan` ran but an answer was incomplete, `eval` could
+ * not score every record, `replay` found different tokens.
  */
 import { TrtVlaError } from '../errors.js';
 import { UsageError } from './args.js';
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   bench: async () => (await import('./bench.js')).benchCommand,
   serve: async () => (await import('./serve.js')).serveCommand,
   parity: async () => (await import('./parity.js')).parityCommand,
+  replay: async () => (await import('./replay.js')).replayCommand,
 };
 
 function usage(): string {
@@ -45,6 +47,8 @@ function usage(): string {
     '                    the planner as an HTTP service: NeuroNCAP model node, OpenAI-compatible chat, live view',
     '  parity --model DIR --reference CHECKPOINT [--image FILE ...] [--steps N] [--json]',
     '                    compare a bundle\'s engines with the CPU engine of its reference checkpoint',
+    '  replay RECORD_DIR [--model DIR] [--allow-diff] [--json]',
+    '                    re-run a `plan`/`bench --record` run and compare tokens, waypoints and timings',
     '  make-model        write a Qwen2.5-VL-shaped model with seeded random weights',
     '  quantize          int4 round-to-nearest quantization of a bf16 checkpoint (AutoAWQ packing)',
     '  eval --pred FILE --gt FILE [--format nuscenes|q7] [--json]',

@@ -6,6 +6,8 @@ import { frameFromImage } from '../frameFromImage.js';
 import { LOAD_STAGES, loadModel, type Model } from '../model/Model.js';
 import type { PlanResult } from '../model/types.js';
 import { loadEgoHistory } from '../prompt/egoHistory.js';
+import { effectiveSampling, PlanRecorder } from '../record/planRecord.js';
+import { batchSourceFlags, readManifest, recordFolderFlag, readRecordFolder, runBatch } from './batch.js';
 import { choiceFlag, inputFileFlag, integerFlag, outputPathFlag, parseFlags, requiredFlag, UsageError } from './args.js';
 import { progressLine } from './progress.js';
 import { printModelWarnings } from './warnings.js';
@@ -15,7 +17,9 @@ const USAGE = `Usage: trt-vla plan --model DIR --image FILE [--image FILE ...] -
                     [--threads N] [--max-tokens N] [--unconstrained] [--json]
                     [--viz FILE.png|.jpg|.webp|.svg] [--calibration FILE.json]
                     [--plugin libNvInfer_edgellm_plugin.so] [--no-cuda-graphs]
-                    [--lm-head auto|fp16|q8]`;
+                    [--lm-head auto|fp16|q8] [--record DIR]
+       trt-vla plan --model DIR (--manifest FILE.jsonl | --dir FOLDER) [--out PRED.jsonl]
+                    [--record DIR] [options above but --image, --history, --viz, --json]`;
 
 const HELP = `${USAGE}
 
@@ -28,7 +32,15 @@ ending with t = 0 at the origin). --json prints the whole PlanResult.
 camera intrinsic "camera2image" 3x3 and "camera2ego" 4x4 as NeuroNCAP names them, optional
 "imageSize" [w, h] the intrinsics are for; or a nuScenes calibrated_sensor record) or else a
 nuScenes CAM_FRONT calibration for 1600x900 (scaled to the image's size), beside a bird's-eye view.
-The file's extension picks the format.`;
+The file's extension picks the format.
+
+Many plans: --manifest reads JSON Lines { "id", "images": [paths relative to the manifest],
+"history": [...] | "historyFile": "...", "format"?, "mode"? }; --dir reads one subfolder per record
+(its name the id) holding the images (*.jpg, *.jpeg, *.png, in name order) and history.json. Each
+plan becomes a line { "id", "waypoints": [[x, y], ...], "answer", "complete" } of --out (default
+stdout), which \`trt-vla eval --pred\` reads as is. A record that fails is named on stderr and skipped
+(exit 1 at the end). --record DIR keeps each plan's inputs and outputs in DIR/NNNN/ for
+\`trt-vla replay DIR\`.`;
 
 function formatPlan(plan: PlanResult, model: Model): string {
   const t = plan.timings;
@@ -84,6 +96,10 @@ export const planCommand = {
       viz: { type: 'string' },
       calibration: { type: 'string' },
       json: { type: 'boolean', default: false },
+      manifest: { type: 'string' },
+      dir: { type: 'string' },
+      out: { type: 'string' },
+      record: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -92,9 +108,11 @@ export const planCommand = {
     }
     // Every flag is checked before the model loads: a usage error costs nothing.
     const modelDir = requiredFlag(values.model, '--model', 'a model directory');
-    if (!values.image?.length) throw new UsageError('--image is required (a JPEG/PNG camera image; repeat it for 3 views)');
-    const imageFiles = values.image.map((f) => inputFileFlag(f, '--image'));
-    const historyFile = inputFileFlag(requiredFlag(values.history, '--history', 'an ego history JSON file'), '--history');
+    const batch = batchSourceFlags(values);
+    const record = recordFolderFlag(values.record);
+    if (!batch && !values.image?.length) throw new UsageError('--image is required (a JPEG/PNG camera image; repeat it for 3 views)');
+    const imageFiles = batch ? [] : values.image!.map((f) => inputFileFlag(f, '--image'));
+    const historyFile = batch ? '' : inputFileFlag(requiredFlag(values.history, '--history', 'an ego history JSON file'), '--history');
     const format = choiceFlag(values.format, '--format', ['nuscenes', 'q7'] as const);
     const mode = choiceFlag(values.mode, '--mode', ['fast', 'slow'] as const);
     const backend = choiceFlag(values.backend, '--backend', ['auto', 'cpu', 'tensorrt'] as const);
@@ -106,7 +124,9 @@ export const planCommand = {
     if (values.calibration !== undefined && !viz) throw new UsageError('--calibration only applies with --viz');
     const calibration = values.calibration === undefined ? undefined : await readCalibrationFlag(inputFileFlag(values.calibration, '--calibration'));
     if (values.plugin !== undefined) inputFileFlag(values.plugin, '--plugin');
-    const history = await loadEgoHistory(historyFile);
+    const history = batch ? [] : await loadEgoHistory(historyFile);
+    // A batch is read and checked in full before the model loads.
+    const items = batch && (batch.kind === 'manifest' ? await readManifest(batch.path) : await readRecordFolder(batch.path));
     const loading = progressLine('loading the model', LOAD_STAGES.length);
     await using model = await loadModel(modelDir, {
       backend,
@@ -117,8 +137,14 @@ export const planCommand = {
       onProgress: (p) => loading.update(p.done, p.stage),
     });
     printModelWarnings(model.warnings);
+    const recorder = record === undefined ? undefined : await PlanRecorder.create(record, 'plan', model);
+    if (items) return await runBatch(model, items, { format, mode, constrained: !values.unconstrained, maxTokens, out: batch.out, recorder });
     const images = await Promise.all(imageFiles.map((f) => frameFromImage(model, f)));
     const plan = await model.plan({ images, history, format, mode, constrained: !values.unconstrained, maxTokens });
+    if (recorder) {
+      const request = { history, format, mode, constrained: !values.unconstrained, ...(maxTokens !== undefined && { maxTokens }) };
+      await recorder.add(imageFiles, { ...request, sampling: effectiveSampling(model) }, plan);
+    }
     if (viz) {
       await drawPlan(viz, plan, history, { cameraImage: imageFiles[0]!, calibration });
     }

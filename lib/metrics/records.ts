@@ -172,3 +172,95 @@ export function joinRecords(predictions: readonly PredictionRecord[], truths: re
   const unmatchedPredictions = predictions.filter((p) => !truthIds.has(p.id)).length;
   return { samples, unmatchedPredictions, textPredictions, textWithDiagnostics };
 }
+
+/** A JSONL value with the place it came from (`file:line`), or why that line is not JSON. */
+export interface LocatedValue {
+  readonly where: string;
+  readonly value?: unknown;
+  readonly jsonError?: string;
+}
+
+/** A record `trt-vla eval` could not score, where it is and why. */
+export interface UnscoredRecord {
+  /** The record's id when it has a readable one. */
+  readonly id?: string;
+  /** `file:line`. */
+  readonly where: string;
+  readonly reason: string;
+}
+
+export interface SortedRecords extends JoinedRecords {
+  /** Every record left out, each with its place and reason. */
+  readonly unscored: readonly UnscoredRecord[];
+}
+
+function rawId(value: unknown): string | undefined {
+  if (!isObject(value)) return undefined;
+  return typeof value.id === 'string' || (typeof value.id === 'number' && Number.isFinite(value.id)) ? String(value.id) : undefined;
+}
+
+/**
+ * The lenient join of `trt-vla eval`: instead of stopping at the first bad record, it scores every
+ * pair it can and names each record it leaves out: a malformed record, a duplicate id (all copies),
+ * a prediction without ground truth or ground truth without prediction, a ground truth whose waypoint
+ * count differs from the first one's, a prediction with more waypoints than the ground truth. (Fewer
+ * predicted points are padded, the reference's convention for incomplete answers, and counted.)
+ */
+export function sortRecords(predLines: readonly LocatedValue[], truthLines: readonly LocatedValue[], options: JoinOptions = {}): SortedRecords {
+  const unscored: UnscoredRecord[] = [];
+  const skip = (id: string | undefined, where: string, reason: string) => unscored.push({ ...(id !== undefined && { id }), where, reason });
+  function parseAll<T extends { id: string }>(lines: readonly LocatedValue[], parse: (v: unknown, where: string) => T, what: string) {
+    const parsed: { record: T; where: string }[] = [];
+    for (const { where, value, jsonError } of lines) {
+      if (jsonError !== undefined) {
+        skip(undefined, where, `not valid JSON (${jsonError})`);
+        continue;
+      }
+      try {
+        parsed.push({ record: parse(value, where), where });
+      } catch (err) {
+        if (!(err instanceof TrtVlaError)) throw err;
+        skip(rawId(value), where, `malformed ${what}: ${err.message}`);
+      }
+    }
+    const counts = new Map<string, number>();
+    for (const { record } of parsed) counts.set(record.id, (counts.get(record.id) ?? 0) + 1);
+    const unique = parsed.filter(({ record, where }) => {
+      const n = counts.get(record.id)!;
+      if (n > 1) skip(record.id, where, `duplicate ${what} id (${n} records share it)`);
+      return n === 1;
+    });
+    return new Map(unique.map((u) => [u.record.id, u] as const));
+  }
+  const predictions = parseAll(predLines, parsePredictionRecord, 'prediction');
+  const truths = parseAll(truthLines, parseGroundTruthRecord, 'ground truth');
+  const first = truths.values().next().value;
+  const steps = first?.record.waypoints.length ?? 0;
+  const scoredTruths: GroundTruthRecord[] = [];
+  const scoredPredictions: PredictionRecord[] = [];
+  let unmatchedPredictions = 0;
+  for (const [id, { record, where }] of predictions) {
+    if (!truths.has(id)) {
+      skip(id, where, 'no ground truth with this id');
+      unmatchedPredictions++;
+    } else if (record.waypoints && record.waypoints.length > steps) {
+      skip(id, where, `${record.waypoints.length} waypoints but the ground truth has ${steps}`);
+    }
+  }
+  for (const [id, { record, where }] of truths) {
+    const prediction = predictions.get(id);
+    if (record.waypoints.length !== steps) {
+      skip(id, where, `ground truth has ${record.waypoints.length} waypoints but ${first!.record.id} (${first!.where}) has ${steps}`);
+    } else if (!prediction) {
+      skip(id, where, 'no prediction with this id');
+    } else if (!(prediction.record.waypoints && prediction.record.waypoints.length > steps)) {
+      scoredTruths.push(record);
+      scoredPredictions.push(prediction.record);
+    }
+  }
+  if (scoredTruths.length === 0) {
+    const reasons = unscored.slice(0, 3).map((u) => `${u.where}: ${u.reason}`).join('; ');
+    throw new TrtVlaError('ERR_INVALID_ARGUMENT', `No record could be scored (${unscored.length} left out: ${reasons}${unscored.length > 3 ? '; …' : ''})`);
+  }
+  return { ...joinRecords(scoredPredictions, scoredTruths, options), unmatchedPredictions, unscored };
+}

@@ -117,6 +117,63 @@ describe('trt-vla eval', () => {
     expect(JSON.parse(out).l2.average).toBe(0.5);
   });
 
+  it('scores what it can and names every record it could not score, and why (exit 3)', async () => {
+    const pred = join(dir, 'mixed-pred.jsonl');
+    const gt = join(dir, 'mixed-gt.jsonl');
+    const six = [[2, 0], [4, 0], [6, 0], [8, 0], [10, 0], [12, 0]];
+    await writeFile(
+      pred,
+      [
+        JSON.stringify({ id: 'ok', waypoints: six }),
+        '{not json',
+        JSON.stringify({ id: 'both', waypoints: six, text: '<PLANNING>' }),
+        JSON.stringify({ id: 'long', waypoints: [...six, [14, 0]] }),
+        JSON.stringify({ id: 'dup', waypoints: six }),
+        JSON.stringify({ id: 'dup', waypoints: six }),
+        JSON.stringify({ id: 'stray', waypoints: six }),
+        JSON.stringify({ id: 'short-gt', waypoints: six }),
+      ].join('\n'),
+    );
+    await writeFile(
+      gt,
+      [
+        GT_LINE('ok'),
+        GT_LINE('both'),
+        GT_LINE('long'),
+        GT_LINE('dup'),
+        GT_LINE('nopred'),
+        JSON.stringify({ id: 'short-gt', waypoints: [[1, 0]] }),
+        JSON.stringify({ id: 'bad', waypoints: 'x' }),
+      ].join('\n'),
+    );
+    const { code, out } = await run(['--pred', pred, '--gt', gt]);
+    expect(code).toBe(3);
+    expect(out).toMatch(/^open-loop evaluation: 1 of 1 samples scored$/m);
+    const listed = out.split('\n').filter((l) => l.startsWith('  ') && l.includes('.jsonl:'));
+    const reasons = Object.fromEntries(listed.map((l) => [l.trim().split(': ')[0]!.replace(/^.*\//, ''), l.slice(l.indexOf(': ') + 2)]));
+    expect(reasons).toEqual({
+      'mixed-pred.jsonl:2': expect.stringMatching(/^not valid JSON/),
+      'mixed-pred.jsonl:3 (id "both")': expect.stringMatching(/^malformed prediction: Expected exactly one of "waypoints" or "text"/),
+      'mixed-pred.jsonl:4 (id "long")': '7 waypoints but the ground truth has 6',
+      'mixed-pred.jsonl:5 (id "dup")': 'duplicate prediction id (2 records share it)',
+      'mixed-pred.jsonl:6 (id "dup")': 'duplicate prediction id (2 records share it)',
+      'mixed-pred.jsonl:7 (id "stray")': 'no ground truth with this id',
+      'mixed-gt.jsonl:7 (id "bad")': expect.stringMatching(/^malformed ground truth: Expected an array of points/),
+      'mixed-gt.jsonl:2 (id "both")': 'no prediction with this id',
+      'mixed-gt.jsonl:4 (id "dup")': 'no prediction with this id',
+      'mixed-gt.jsonl:5 (id "nopred")': 'no prediction with this id',
+      'mixed-gt.jsonl:6 (id "short-gt")': expect.stringMatching(/^ground truth has 1 waypoints but ok \(.*mixed-gt\.jsonl:1\) has 6$/),
+    });
+    expect(out).toMatch(/^11 records not scored:$/m);
+    const json = JSON.parse((await run(['--pred', pred, '--gt', gt, '--json'])).out);
+    expect(json.unscored).toHaveLength(11);
+    expect(json.unscored).toContainEqual({ id: 'stray', where: pred + ':7', reason: 'no ground truth with this id' });
+    expect(json.records.unmatchedPredictions).toBe(1);
+    // Nothing scorable is a failure, which names the first reasons.
+    await writeFile(join(dir, 'none-pred.jsonl'), JSON.stringify({ id: 'zzz', waypoints: six }));
+    await expect(run(['--pred', join(dir, 'none-pred.jsonl'), '--gt', gt])).rejects.toThrow(/^No record could be scored \(\d+ left out: .*malformed ground truth/);
+  });
+
   it('explains missing arguments and bad input', async () => {
     // Usage errors are UsageErrors, which the entry point prints as one line plus the usage (exit 2).
     await expect(run(['--pred', join(dir, 'pred.jsonl')])).rejects.toThrow(/--pred and --gt are required/);
