@@ -287,7 +287,9 @@ describe('lifetimes', () => {
     // rises over the first few models; after that, RSS stays flat.
     expect(middle.threads).toBeLessThanOrEqual(before.threads + 1);
     expect(after.threads).toBeLessThanOrEqual(before.threads + 1);
-    expect(after.rss - middle.rss).toBeLessThan(24 * 1024 * 1024);
+    // Under AddressSanitizer freed memory sits in ASan's quarantine instead of going back to the
+    // allocator, so RSS cannot show the release there; the plain run checks it, this run the threads.
+    if (process.env.TRT_VLA_SANITIZED !== '1') expect(after.rss - middle.rss).toBeLessThan(24 * 1024 * 1024);
     expect(warnings.filter((w) => /garbage-collected without dispose/.test(w))).toHaveLength(1);
   }, 420_000);
 });

@@ -278,7 +278,10 @@ describe('loading', () => {
     } finally {
       clearInterval(timer);
     }
-    expect(worst).toBeLessThan(50);
+    // The sanitizer build runs the same native calls 2-5x slower, synchronous ones on this thread
+    // included (createSession's allocations); there this test checks the code path for memory errors,
+    // and the plain run holds the 50 ms bound.
+    if (process.env.TRT_VLA_SANITIZED !== '1') expect(worst).toBeLessThan(50);
   });
 
   it('dispose stops a running plan with ERR_DISPOSED and completes; later calls throw ERR_DISPOSED', async () => {
