@@ -54,9 +54,16 @@ std::size_t alignSlice(std::size_t bytes) { return (std::max<std::size_t>(bytes,
 }  // namespace
 
 VlaSession::VlaSession(std::shared_ptr<VlaModel const> model) : model_(std::move(model)) {
+  TV_CHECK_INTERNAL(model_->pipeline != nullptr, "the model has no pipeline ops");
+}
+
+// The session's engine contexts and buffers (KV cache, embeddings, rope table: tens of MB, zero-filled)
+// are made by its first request, on the worker thread that runs it, not when JavaScript creates the
+// session: that allocation stalled the event loop for 15-30 ms on the tiny model, more on larger ones.
+void VlaSession::ensureResources() {
+  if (stream_ != nullptr) return;
   VlaModel const& m = *model_;
   TextModelInfo const& t = m.text;
-  TV_CHECK_INTERNAL(m.pipeline != nullptr, "the model has no pipeline ops");
   stream_ = m.memory->createStream();
   llm_ = m.llm->createExecutionContext();
   if (m.vision) vision_ = m.vision->createExecutionContext();
@@ -248,6 +255,7 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
   VlaModel const& m = *model_;
   TextModelInfo const& t = m.text;
   runningRequest_ = requestId;
+  ensureResources();
   DrainOnThrow const drain(*stream_);
   auto const started = Clock::now();
   GenerateResult result;

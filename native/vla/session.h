@@ -212,6 +212,8 @@ class VlaSession {
   int cachedTokens() const { return static_cast<int>(cachedIds_.size()); }
 
  private:
+  // Makes the engine contexts, stream and buffers on first use (see session.cc).
+  void ensureResources();
   // The vision engine on inputs (patches already in visionInput_); the embeddings go to visionOutput_.
   void runVision(VisionInputs const& inputs);
   // Refuses frames the vision engine cannot take (checkImageTokens), from their sizes alone.

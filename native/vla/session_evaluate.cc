@@ -43,6 +43,8 @@ std::vector<float> VlaSession::readImageEmbeddings(int imageTokens) {
 ImageEmbeddings VlaSession::encodeImages(std::vector<FrameView> const& frames) {
   TV_CHECK_ARG(!frames.empty(), "encodeImages needs at least one frame");
   TV_CHECK(model_->vision != nullptr, ErrorCode::kInvalidArgument, "this model has no vision encoder");
+  checkFrameTokens(frames);
+  ensureResources();
   DrainOnThrow const drain(*stream_);
   VisionInputs const inputs = ops_->preprocess(frames, visionInput_);
   runVision(inputs);
@@ -53,6 +55,7 @@ EvaluateResult VlaSession::evaluate(EvaluateRequest const& request, std::uint64_
   VlaModel const& m = *model_;
   TextModelInfo const& t = m.text;
   runningRequest_ = requestId;
+  ensureResources();
   DrainOnThrow const drain(*stream_);
   EvaluateResult result;
   std::vector<std::int32_t> const& ids = request.inputIds;
