@@ -3,14 +3,13 @@ import { loadCalibration } from '../bench/cameraProjection.js';
 import { drawPlan, VIZ_FORMATS, vizFormat } from '../bench/planViz.js';
 import { isTrtVlaError } from '../errors.js';
 import { frameFromImage } from '../frameFromImage.js';
-import { LOAD_STAGES, loadModel, type Model } from '../model/Model.js';
+import type { Model } from '../model/Model.js';
 import type { PlanResult } from '../model/types.js';
 import { loadEgoHistory } from '../prompt/egoHistory.js';
 import { effectiveSampling, PlanRecorder } from '../record/planRecord.js';
 import { batchSourceFlags, readManifest, recordFolderFlag, readRecordFolder, runBatch } from './batch.js';
 import { choiceFlag, inputFileFlag, integerFlag, outputPathFlag, parseFlags, requiredFlag, UsageError } from './args.js';
-import { progressLine } from './progress.js';
-import { printModelWarnings } from './warnings.js';
+import { loadCliModel } from './loadCliModel.js';
 
 const USAGE = `Usage: trt-vla plan --model DIR --image FILE [--image FILE ...] --history FILE
                     [--format nuscenes|q7] [--mode fast|slow] [--backend auto|cpu|tensorrt]
@@ -127,16 +126,13 @@ export const planCommand = {
     const history = batch ? [] : await loadEgoHistory(historyFile);
     // A batch is read and checked in full before the model loads.
     const items = batch && (batch.kind === 'manifest' ? await readManifest(batch.path) : await readRecordFolder(batch.path));
-    const loading = progressLine('loading the model', LOAD_STAGES.length);
-    await using model = await loadModel(modelDir, {
+    await using model = await loadCliModel(modelDir, {
       backend,
       threads,
       pluginLibrary: values.plugin,
       cudaGraphs: !values['no-cuda-graphs'],
       lmHead,
-      onProgress: (p) => loading.update(p.done, p.stage),
     });
-    printModelWarnings(model.warnings);
     const recorder = record === undefined ? undefined : await PlanRecorder.create(record, 'plan', model);
     if (items) return await runBatch(model, items, { format, mode, constrained: !values.unconstrained, maxTokens, out: batch.out, recorder });
     const images = await Promise.all(imageFiles.map((f) => frameFromImage(model, f)));

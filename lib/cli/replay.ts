@@ -1,12 +1,11 @@
 /** `trt-vla replay DIR`: re-runs the plans a `--record DIR` run kept and compares them with the record. */
 import { statSync } from 'node:fs';
 
-import { LOAD_STAGES, loadModel } from '../model/Model.js';
 import { modelFingerprint, readRecord } from '../record/planRecord.js';
 import { comparePlan, replayPlan, summarize, type PlanComparison, type ReplaySummary } from '../record/replay.js';
 import { choiceFlag, inputFileFlag, integerFlag, parseFlags, UsageError } from './args.js';
 import { progressLine } from './progress.js';
-import { printModelWarnings } from './warnings.js';
+import { loadCliModel } from './loadCliModel.js';
 
 const USAGE = `Usage: trt-vla replay RECORD_DIR [--model DIR] [--backend auto|cpu|tensorrt] [--threads N]
                       [--plugin libNvInfer_edgellm_plugin.so] [--no-cuda-graphs]
@@ -71,16 +70,13 @@ export const replayCommand = {
     if (values.plugin !== undefined) inputFileFlag(values.plugin, '--plugin');
     const { run, plans } = await readRecord(positional);
     const modelDir = values.model ?? run.model.dir;
-    const loading = progressLine('loading the model', LOAD_STAGES.length);
-    await using model = await loadModel(modelDir, {
+    await using model = await loadCliModel(modelDir, {
       backend,
       threads,
       pluginLibrary: values.plugin,
       cudaGraphs: !values['no-cuda-graphs'],
       lmHead,
-      onProgress: (p) => loading.update(p.done, p.stage),
     });
-    printModelWarnings(model.warnings);
     const fingerprint = modelFingerprint(model.description);
     const sameModel = fingerprint === run.model.fingerprint;
     const progress = progressLine('replaying', plans.length);
