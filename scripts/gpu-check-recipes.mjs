@@ -46,7 +46,10 @@ for (const preset of presets) {
   const work = mkdtempSync(path.join(os.tmpdir(), `trt-vla-recipe-${preset}-`));
   const checkpoints = [];
   addon.writeRandomCheckpoint = async (file, plan, seed, options) => {
-    checkpoints.push({ file: path.relative(work, file), plan, seed, metadata: options?.metadata ?? {} });
+    // makeModel writes into a hidden sibling of `work` and renames it to `work` when done: the path
+    // inside the model is what follows that folder.
+    const inModel = path.relative(path.dirname(work), file).split(path.sep).slice(1).join('/');
+    checkpoints.push({ file: inModel, plan, seed, metadata: options?.metadata ?? {} });
     return write.call(addon, file, plan, seed, options);
   };
   try {
