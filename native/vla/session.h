@@ -104,6 +104,18 @@ class TokenConstraint {
   virtual void forcedRun(int state, std::vector<std::int32_t>& out, int& endState) const = 0;
 };
 
+// Proposes tokens for the engine to verify after the answer so far (speculative decoding, session.cc):
+// a guess, never trusted - every drafted token is checked against the model's own choice. Immutable and
+// shared; draft() may run on any session's thread.
+class Drafter {
+ public:
+  virtual ~Drafter() = default;
+  // answer: every generated token so far (sampled, forced and accepted drafts, in order); state: the
+  // grammar state after them (-1 without a grammar). Appends at most maxDraft tokens to `out`, a path the
+  // grammar admits from `state` (forced tokens included); nothing when it has no guess.
+  virtual void draft(std::int32_t const* answer, int count, int state, int maxDraft, std::vector<std::int32_t>& out) const = 0;
+};
+
 struct GenerateRequest {
   std::vector<std::int32_t> inputIds;  // the whole prompt, image pads expanded to each image's grid
   std::vector<FrameView> frames;       // 0..N images, in prompt order
