@@ -82,6 +82,8 @@ export async function loadLlm(
     maxBatch?: number;
     vocabMap?: number[];
     lmHead?: 'auto' | 'fp16' | 'q8';
+    /** > 0: the EAGLE-base interface (tree decoding of up to this many tokens in profile 1). */
+    maxVerifyTreeSize?: number;
   } = {},
 ): Promise<NativeEngine> {
   const llm = path.join(dir, 'llm');
@@ -90,18 +92,35 @@ export async function loadLlm(
     configName: 'llm/config.json',
     weightFiles: [path.join(llm, 'model.safetensors')],
     embeddingFile: path.join(llm, 'embedding.safetensors'),
-    limits: { maxBatch: opts.maxBatch ?? 2, maxInputLength: opts.maxInputLength ?? 256, maxKvCapacity: opts.maxKvCapacity ?? 256 },
+    limits: {
+      maxBatch: opts.maxBatch ?? 2,
+      maxInputLength: opts.maxInputLength ?? 256,
+      maxKvCapacity: opts.maxKvCapacity ?? 256,
+      maxVerifyTreeSize: opts.maxVerifyTreeSize ?? 0,
+    },
     threads: opts.threads,
     vocabMap: opts.vocabMap,
     lmHead: opts.lmHead ?? 'fp16',
   });
 }
 
+const embeddingTables = new Map<string, Uint16Array>();
+
+/** A model's embedding table (fp16), read once per folder: tests embed a few tokens many times. */
+function embeddingTable(dir: string): Uint16Array {
+  let table = embeddingTables.get(dir);
+  if (!table) {
+    const tensor = readSafetensors(path.join(dir, 'llm', 'embedding.safetensors')).get('embedding')!;
+    table = new Uint16Array(tensor.bytes.buffer.slice(tensor.bytes.byteOffset, tensor.bytes.byteOffset + tensor.bytes.byteLength));
+    embeddingTables.set(dir, table);
+  }
+  return table;
+}
+
 /** Embedding rows (fp16) of token ids, read from embedding.safetensors. */
 export function embedTokens(dir: string, ids: number[], hidden: number): Uint16Array {
-  const table = readSafetensors(path.join(dir, 'llm', 'embedding.safetensors')).get('embedding')!;
   const rows = new Uint16Array(ids.length * hidden);
-  const src = new Uint16Array(table.bytes.buffer.slice(table.bytes.byteOffset, table.bytes.byteOffset + table.bytes.byteLength));
+  const src = embeddingTable(dir);
   ids.forEach((id, i) => rows.set(src.subarray(id * hidden, (id + 1) * hidden), i * hidden));
   return rows;
 }
@@ -144,16 +163,25 @@ export class LlmSession {
    * starts = committed KV lengths, or undefined for a fresh prefill. Returns logits [B][1][vocab] (rank 3, as
    * Edge-LLM's engines; flat, so row b starts at b * vocab).
    */
-  run(embeds: Uint16Array, seqLen: number, lengths: number[], starts: number[] | undefined, lastIds: number[], profile?: number): Float32Array {
+  run(
+    embeds: Uint16Array,
+    seqLen: number,
+    lengths: number[],
+    starts: number[] | undefined,
+    lastIds: number[],
+    profile?: number,
+    tree?: { positions: number[]; mask: Int32Array; maskWords: number },
+  ): Float32Array {
     const d = this.dims;
     const B = lengths.length;
     const ctx = this.context;
+    const selected = lastIds.length / B;
     ctx.setOptimizationProfile(profile ?? (starts && seqLen === 1 ? 1 : 0));
     ctx.setInputShape('inputs_embeds', [B, seqLen, d.hiddenSize]);
     ctx.setTensorAddress('inputs_embeds', embeds);
     ctx.setInputShape('context_lengths', [B]);
     ctx.setTensorAddress('context_lengths', Int32Array.from(lengths));
-    ctx.setInputShape('last_token_ids', [B, 1]);
+    ctx.setInputShape('last_token_ids', [B, selected]);
     ctx.setTensorAddress('last_token_ids', BigInt64Array.from(lastIds.map(BigInt)));
     if (starts) {
       ctx.setInputShape('kvcache_start_index', [B]);
@@ -161,6 +189,16 @@ export class LlmSession {
     } else {
       ctx.setInputShape('kvcache_start_index', [0]);
       ctx.setTensorAddress('kvcache_start_index', this.dummy);
+    }
+    const hiddenStates = this.engine.tensors().find((t) => t.name === 'hidden_states');
+    if (hiddenStates) {
+      // EAGLE-base engines: the tree inputs (dummies [B, 1, 1] / [B, 1] outside tree decoding, as Edge-LLM
+      // binds them in prefill) and the hidden_states output.
+      ctx.setInputShape('attention_mask', tree ? [B, seqLen, tree.maskWords] : [B, 1, 1]);
+      ctx.setTensorAddress('attention_mask', tree ? tree.mask : new Int32Array(B).fill(1));
+      ctx.setInputShape('attention_pos_id', tree ? [B, seqLen] : [B, 1]);
+      ctx.setTensorAddress('attention_pos_id', tree ? Int32Array.from(tree.positions) : Int32Array.from(starts ?? new Array(B).fill(0)));
+      ctx.setTensorAddress('hidden_states', new Uint16Array(B * seqLen * hiddenStates.shape[2]!));
     }
     ctx.setInputShape('rope_rotary_cos_sin', [1, this.capacity, d.headDim]);
     ctx.setTensorAddress('rope_rotary_cos_sin', this.rope);
@@ -173,14 +211,38 @@ export class LlmSession {
     // logits' [B, num_tokens, V].
     const logitsShape = this.engine.tensors().find((t) => t.name === 'logits')!.shape;
     const width = logitsShape[logitsShape.length - 1]!;
-    const logits = new Float32Array(B * width);
+    const logits = new Float32Array(B * selected * width);
     ctx.setTensorAddress('logits', logits);
     ctx.enqueue();
     const shape = ctx.tensorShape('logits');
-    if (shape.length !== 3 || shape[0] !== B || shape[1] !== 1 || shape[2] !== width) {
-      throw new Error(`logits shape ${JSON.stringify(shape)}, expected [${B}, 1, ${width}]`);
+    if (shape.length !== 3 || shape[0] !== B || shape[1] !== selected || shape[2] !== width) {
+      throw new Error(`logits shape ${JSON.stringify(shape)}, expected [${B}, ${selected}, ${width}]`);
     }
     return logits;
+  }
+
+  /**
+   * Speculative verification of one sequence, as Edge-LLM 0.6.1 binds an EAGLE-base engine's tree step
+   * (cpp/runtime/llmEngineRunner.cpp:1500-1664): profile 1, S tokens after `committed`, context_lengths =
+   * committed + S, a linear-chain packed mask (bit j of row i set for j <= i, eagleUtilKernels.cu:100-113)
+   * unless one is given, attention_pos_id = committed + depth, logits of the rows `selected` (default all).
+   */
+  verify(embeds: Uint16Array, tokens: number, committed: number, options: { selected?: number[]; mask?: boolean[][] } = {}): Float32Array {
+    const words = Math.ceil(tokens / 32);
+    const mask = new Int32Array(tokens * words);
+    const positions: number[] = [];
+    for (let i = 0; i < tokens; i++) {
+      let attended = 0;
+      for (let j = 0; j <= i; j++) {
+        if (options.mask ? options.mask[i]![j] : true) {
+          mask[i * words + (j >> 5)]! |= 1 << (j & 31);
+          attended++;
+        }
+      }
+      positions.push(committed + attended - 1);
+    }
+    const selected = options.selected ?? Array.from({ length: tokens }, (_, i) => i);
+    return this.run(embeds, tokens, [committed + tokens], [committed], selected, 1, { positions, mask, maskWords: words });
   }
 
   /** Fresh prefill of one sequence; logits of its last token. */

@@ -110,7 +110,13 @@ class CpuLlmContext final : public HostExecutionContext {
   struct Token {
     int batch;     // sequence index b
     int slot;      // index within S
-    int position;  // KV cache position
+    int position;  // KV cache position the token's K/V go to
+    int ropeRow;   // its row of rope_rotary_cos_sin (= position, but for tree tokens: attention_pos_id)
+    // Tree decoding: the token's packed attention_mask row over the S new tokens, which start at KV
+    // position treeStart; it attends to [0, treeStart) and the new tokens its row selects. Null: causal,
+    // [0, position].
+    std::int32_t const* mask = nullptr;
+    int treeStart = 0;
   };
   void runChunk(Token const* tokens, int count, std::uint16_t const* embeds, int seqLen);
   // EAGLE-base engines: the hidden state entering layer `layer` (layers = the final-normed output) goes to
@@ -118,7 +124,7 @@ class CpuLlmContext final : public HostExecutionContext {
   void captureHidden(int layer, Token const* tokens, int count, float const* x, int seqLen);
   void attention(int layer, Token const* tokens, int count);
   // The LM head over the final-normed selected_ rows: all logits, or outputRows_ only.
-  void lmHead(int batch, float* logits);
+  void lmHead(int selectedRows, float* logits);
 
   CpuLlmEngine const& engine_;
   // Bound per enqueue.
@@ -165,20 +171,40 @@ void CpuLlmContext::execute() {
   bool const fresh = startIndex.shape[0] == 0;
   TV_CHECK_ARG(fresh || startIndex.shape[0] == batch, "kvcache_start_index must have 0 or ", batch, " entries");
   bool const decode = !fresh && seqLen == 1;
-  TV_CHECK_ARG(lastTokenIds.shape[1] == 1, "last_token_ids selects ", lastTokenIds.shape[1],
-               " tokens per sequence; the CPU engine computes the logits of one (verifying several arrives with speculative decoding)");
+  // Tokens whose logits are wanted, per sequence (1; an EAGLE-base engine's profile 1: up to its tree size).
+  int const selectedPerSequence = static_cast<int>(lastTokenIds.shape[1]);
   hiddenOut_ = nullptr;
+  bool tree = false;
+  std::int32_t const* positionIds = nullptr;
+  std::int32_t const* masks = nullptr;
+  int maskWords = 0;
   if (engine_.limits().maxVerifyTreeSize > 0) {
-    // The plugin's mode rule with tree attention (Edge-LLM 0.6.1 attentionPlugin.cpp:112-146).
-    std::int64_t const positionIds = bound(names::kAttentionPosId).shape[1];
-    TV_CHECK_ARG(fresh || seqLen == 1 || positionIds == 1 || positionIds == seqLen, "attention_pos_id has ", positionIds,
-                 " entries per sequence for ", seqLen, " tokens: neither chunked prefill (1) nor tree decoding (", seqLen, ")");
-    TV_CHECK_ARG(fresh || seqLen == 1 || positionIds == 1,
-                 "tree verification (one attention_pos_id per token) is not implemented by the CPU engine yet");
+    // The plugin's mode rule with tree attention (Edge-LLM 0.6.1 attentionPlugin.cpp:112-146): after a
+    // committed prefix, one position id per token and S > 1 is tree decoding (RoPE row = the position id,
+    // K/V of token j at kvcache_start_index + j, attention by the packed mask); one position id is chunked
+    // prefill; S = 1 is vanilla decoding.
+    BoundTensor const& posIds = bound(names::kAttentionPosId);
+    std::int64_t const positionsPerSequence = posIds.shape[1];
+    TV_CHECK_ARG(fresh || seqLen == 1 || positionsPerSequence == 1 || positionsPerSequence == seqLen, "attention_pos_id has ",
+                 positionsPerSequence, " entries per sequence for ", seqLen,
+                 " tokens: neither chunked prefill (1) nor tree decoding (", seqLen, ")");
+    tree = !fresh && seqLen > 1 && positionsPerSequence == seqLen;
+    if (tree) {
+      BoundTensor const& mask = bound(names::kAttentionMask);
+      maskWords = (seqLen + 31) / 32;
+      TV_CHECK_ARG(posIds.shape[0] == batch && mask.shape[0] == batch && mask.shape[1] == seqLen && mask.shape[2] >= maskWords,
+                   "tree decoding: attention_mask ", mask.shape.str(), " must be [", batch, ", ", seqLen, ", >= ", maskWords,
+                   "] and attention_pos_id ", posIds.shape.str(), " [", batch, ", ", seqLen, "]");
+      maskWords = static_cast<int>(mask.shape[2]);
+      positionIds = posIds.as<std::int32_t const>();
+      masks = mask.as<std::int32_t const>();
+    }
     BoundTensor const& hidden = bound(names::kHiddenStates);
     hiddenOut_ = hidden.as<std::uint16_t>();
     std::memset(hiddenOut_, 0, static_cast<std::size_t>(hidden.shape.elements()) * sizeof(std::uint16_t));
   }
+  TV_CHECK_ARG(selectedPerSequence == 1 || tree, "last_token_ids selects ", selectedPerSequence,
+               " tokens per sequence; several are computed only in tree decoding (EAGLE-base engines, profile 1)");
 
   ropeBatches_ = static_cast<int>(rope.shape[0]);
   ropeRows_ = static_cast<int>(rope.shape[1]);
@@ -203,14 +229,18 @@ void CpuLlmContext::execute() {
   std::int32_t const* starts = fresh ? nullptr : startIndex.as<std::int32_t const>();
   std::int64_t const* lastIds = lastTokenIds.as<std::int64_t const>();
   std::vector<Token> tokens;
-  std::vector<int> selectedIndex(static_cast<std::size_t>(batch));
+  // selectedIndex[b * n + k]: the index in `tokens` of sequence b's k-th selected token (logits row b * n + k).
+  std::vector<int> selectedIndex(static_cast<std::size_t>(batch) * selectedPerSequence);
   for (int b = 0; b < batch; ++b) {
     int const start = fresh ? 0 : starts[b];
     int count = lengths[b];
-    if (decode) {
-      TV_CHECK_ARG(lengths[b] == start + 1, "decode: context_lengths[", b, "] = ", lengths[b],
-                   " must be kvcache_start_index + 1 = ", start + 1);
-      count = 1;
+    if (decode || tree) {
+      // Decoding and tree decoding take context_lengths = committed KV + new tokens (Edge-LLM 0.6.1
+      // llmEngineRunner.cpp:1500-1664: kvLen + S for a tree).
+      int const newTokens = decode ? 1 : seqLen;
+      TV_CHECK_ARG(lengths[b] == start + newTokens, decode ? "decode" : "tree decoding", ": context_lengths[", b, "] = ", lengths[b],
+                   " must be kvcache_start_index + ", newTokens, " = ", start + newTokens);
+      count = newTokens;
     }
     TV_CHECK_ARG(start >= 0, "kvcache_start_index[", b, "] = ", start, " is negative");
     TV_CHECK_ARG(count >= 1 && count <= seqLen, "context_lengths[", b, "] = ", lengths[b], " must be in [1, ", seqLen, "]");
@@ -218,24 +248,39 @@ void CpuLlmContext::execute() {
                  " but the cache holds ", capacity_);
     TV_CHECK_ARG(start + count <= ropeRows_, "sequence ", b, " needs rope rows up to ", start + count,
                  " but rope_rotary_cos_sin has ", ropeRows_);
-    std::int64_t const last = lastIds[b];
-    TV_CHECK_ARG(last >= 0 && last < count, "last_token_ids[", b, "] = ", last, " must index one of the ", count, " new tokens");
+    std::size_t const first = tokens.size();
     for (int s = 0; s < count; ++s) {
-      if (s == last) selectedIndex[static_cast<std::size_t>(b)] = static_cast<int>(tokens.size());
-      tokens.push_back(Token{b, s, start + s});
+      Token token{b, s, start + s, start + s};
+      if (tree) {
+        token.ropeRow = positionIds[static_cast<std::size_t>(b) * seqLen + s];
+        TV_CHECK_ARG(token.ropeRow >= 0 && token.ropeRow < ropeRows_, "attention_pos_id[", b, ", ", s, "] = ", token.ropeRow,
+                     " is outside rope_rotary_cos_sin's ", ropeRows_, " rows");
+        token.mask = masks + (static_cast<std::size_t>(b) * seqLen + s) * maskWords;
+        token.treeStart = start;
+      }
+      tokens.push_back(token);
+    }
+    for (int k = 0; k < selectedPerSequence; ++k) {
+      std::int64_t const last = lastIds[static_cast<std::size_t>(b) * selectedPerSequence + k];
+      TV_CHECK_ARG(last >= 0 && last < count, "last_token_ids[", b, ", ", k, "] = ", last, " must index one of the ", count, " new tokens");
+      selectedIndex[static_cast<std::size_t>(b) * selectedPerSequence + k] = static_cast<int>(first + last);
     }
   }
+  // Tree tokens attend to each other: all of them must be in one chunk (the tree limit is 128, the chunk 128).
+  TV_CHECK_INTERNAL(!tree || tokens.size() <= static_cast<std::size_t>(kTokenChunk), "a tree of ", tokens.size(),
+                    " tokens exceeds one chunk");
 
   int const hidden = c.hiddenSize;
-  selected_.assign(static_cast<std::size_t>(batch) * hidden, 0.0f);
+  int const selectedRows = batch * selectedPerSequence;
+  selected_.assign(static_cast<std::size_t>(selectedRows) * hidden, 0.0f);
   auto const* embedData = embeds.as<std::uint16_t const>();
   for (std::size_t begin = 0; begin < tokens.size(); begin += kTokenChunk) {
     int const count = static_cast<int>(std::min<std::size_t>(kTokenChunk, tokens.size() - begin));
     runChunk(tokens.data() + begin, count, embedData, seqLen);
-    for (int b = 0; b < batch; ++b) {
-      int const index = selectedIndex[static_cast<std::size_t>(b)];
+    for (int r = 0; r < selectedRows; ++r) {
+      int const index = selectedIndex[static_cast<std::size_t>(r)];
       if (index >= static_cast<int>(begin) && index < static_cast<int>(begin) + count) {
-        std::memcpy(&selected_[static_cast<std::size_t>(b) * hidden], &x_[static_cast<std::size_t>(index - begin) * hidden],
+        std::memcpy(&selected_[static_cast<std::size_t>(r) * hidden], &x_[static_cast<std::size_t>(index - begin) * hidden],
                     sizeof(float) * hidden);
       }
     }
@@ -243,18 +288,18 @@ void CpuLlmContext::execute() {
 
   ThreadPool& pool = engine_.pool();
   QwenDecoderWeights const& w = engine_.weights();
-  rmsNorm(pool, selected_.data(), w.finalNorm.data(), batch, hidden, c.rmsNormEps, selected_.data());
-  lmHead(batch, logits.as<float>());
+  rmsNorm(pool, selected_.data(), w.finalNorm.data(), selectedRows, hidden, c.rmsNormEps, selected_.data());
+  lmHead(selectedRows, logits.as<float>());
 }
 
-void CpuLlmContext::lmHead(int batch, float* logits) {
+void CpuLlmContext::lmHead(int selectedRows, float* logits) {
   QwenTextConfig const& c = engine_.config();
   Linear const& head = engine_.weights().lmHead;
   ThreadPool& pool = engine_.pool();
   std::size_t const vocab = static_cast<std::size_t>(c.vocabSize);
   VocabMap const* map = engine_.vocabMap();
   if (map == nullptr && outputRows_.empty()) {
-    head.forward(pool, selected_.data(), c.hiddenSize, batch, logits, vocab, quantScratch_);
+    head.forward(pool, selected_.data(), c.hiddenSize, selectedRows, logits, vocab, quantScratch_);
     return;
   }
   // The full-vocabulary rows wanted, ascending (a vocabulary map is ascending, so the order holds).
@@ -267,13 +312,13 @@ void CpuLlmContext::lmHead(int batch, float* logits) {
       for (std::int32_t r : outputRows_) headRows_.push_back(map->toFull(r));
     }
     rows = &headRows_;
-    fullLogits_.resize(static_cast<std::size_t>(batch) * vocab);
+    fullLogits_.resize(static_cast<std::size_t>(selectedRows) * vocab);
   }
   float* out = map != nullptr ? fullLogits_.data() : logits;
-  head.forwardRowList(pool, selected_.data(), batch, out, vocab, *rows, quantScratch_);
+  head.forwardRowList(pool, selected_.data(), selectedRows, out, vocab, *rows, quantScratch_);
   if (map == nullptr) return;
   std::size_t const width = static_cast<std::size_t>(map->reducedSize());
-  for (int b = 0; b < batch; ++b) {
+  for (int b = 0; b < selectedRows; ++b) {
     float const* full = &fullLogits_[static_cast<std::size_t>(b) * vocab];
     float* reduced = logits + static_cast<std::size_t>(b) * width;
     if (outputRows_.empty()) {
@@ -361,7 +406,7 @@ void CpuLlmContext::attention(int layer, Token const* tokens, int count) {
       Token const& tok = tokens[t];
       float* row = &qkv_[static_cast<std::size_t>(t) * qkvWidth];
       int const ropeBatch = ropeBatches_ == 1 ? 0 : tok.batch;
-      float const* table = rope_ + (static_cast<std::size_t>(ropeBatch) * ropeRows_ + tok.position) * d;
+      float const* table = rope_ + (static_cast<std::size_t>(ropeBatch) * ropeRows_ + tok.ropeRow) * d;
       applyRotary(row, c.heads + c.kvHeads, d, table, table + half);  // q heads then k heads
       for (int g = 0; g < c.kvHeads; ++g) {
         std::size_t const keyAt = ((static_cast<std::size_t>(tok.batch) * 2 + 0) * c.kvHeads + g) * cap * d + tok.position * static_cast<std::size_t>(d);
@@ -387,9 +432,11 @@ void CpuLlmContext::attention(int layer, Token const* tokens, int count) {
       int const g = h / group;
       std::uint16_t const* keys = cache + ((static_cast<std::size_t>(tok.batch) * 2 + 0) * c.kvHeads + g) * cap * d;
       std::uint16_t const* values = cache + ((static_cast<std::size_t>(tok.batch) * 2 + 1) * c.kvHeads + g) * cap * d;
+      // A tree token sees the committed prefix and those new tokens up to itself that its mask row selects
+      // (Edge-LLM packs only columns j <= the token's own index, eagleUtilKernels.cu:100-113).
       attendHalf(&qkv_[static_cast<std::size_t>(t) * qkvWidth + static_cast<std::size_t>(h) * d], keys, values,
-                 static_cast<std::size_t>(d), tok.position + 1, d, scale,
-                 &attn_[(static_cast<std::size_t>(t) * c.heads + h) * d], scores.data());
+                 static_cast<std::size_t>(d), tok.position + 1, d, scale, &attn_[(static_cast<std::size_t>(t) * c.heads + h) * d],
+                 scores.data(), tok.mask != nullptr ? tok.treeStart : -1, tok.mask);
     }
   });
 }

@@ -26,9 +26,8 @@ struct LlmLimits {
   int maxKvCapacity = 4096;
   // > 0: the interface of an EAGLE-base engine (llm_build --eagleBase --maxVerifyTreeSize N, Edge-LLM 0.6.1
   // cpp/builder/llmBuilder.cpp:357-421): attention_mask / attention_pos_id inputs, the hidden_states output
-  // (computed), up to N tokens in profile 1. Prefill, chunked prefill and single-token decode run; tree
-  // verification (profile 1 with one position id per token) and several selected tokens are refused until
-  // speculative decoding implements them.
+  // (computed), and in profile 1 tree decoding of up to N tokens after the committed KV with the logits of
+  // every token last_token_ids selects (speculative decoding's verify call), in one batched pass.
   int maxVerifyTreeSize = 0;
 };
 

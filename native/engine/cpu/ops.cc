@@ -65,21 +65,28 @@ void addInPlace(float* dst, float const* src, std::size_t n) {
 }
 
 void attendHalf(float const* q, std::uint16_t const* keys, std::uint16_t const* values, std::size_t stride, int n, int dim,
-                float scale, float* out, float* scores) {
+                float scale, float* out, float* scores, int visibleFrom, std::int32_t const* mask) {
   tv::cpu::KernelTable const& k = tv::cpu::kernels();
+  auto const visible = [&](int t) {
+    if (mask == nullptr || t < visibleFrom) return true;
+    int const j = t - visibleFrom;
+    return ((static_cast<std::uint32_t>(mask[j / 32]) >> (j % 32)) & 1u) != 0;
+  };
   float maxScore = -INFINITY;
   for (int t = 0; t < n; ++t) {
-    scores[t] = k.dotHalf(keys + static_cast<std::size_t>(t) * stride, q, dim) * scale;
+    scores[t] = visible(t) ? k.dotHalf(keys + static_cast<std::size_t>(t) * stride, q, dim) * scale : -INFINITY;
     maxScore = std::max(maxScore, scores[t]);
   }
   float sum = 0.0f;
   for (int t = 0; t < n; ++t) {
-    scores[t] = std::exp(scores[t] - maxScore);
+    scores[t] = visible(t) ? std::exp(scores[t] - maxScore) : 0.0f;
     sum += scores[t];
   }
   float const inv = 1.0f / sum;
   std::fill(out, out + dim, 0.0f);
-  for (int t = 0; t < n; ++t) k.axpyHalf(scores[t] * inv, values + static_cast<std::size_t>(t) * stride, out, dim);
+  for (int t = 0; t < n; ++t) {
+    if (visible(t)) k.axpyHalf(scores[t] * inv, values + static_cast<std::size_t>(t) * stride, out, dim);
+  }
 }
 
 }  // namespace tv::engine::cpu

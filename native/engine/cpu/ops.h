@@ -29,7 +29,9 @@ void addInPlace(float* dst, float const* src, std::size_t n);
 
 // One query attending to n keys/values (fp16, each of length dim, `stride` halves apart):
 //   out = sum_t softmax(scale * q.k_t) v_t. scores must hold n floats.
+// With visibleFrom < n: positions t >= visibleFrom count only where bit (t - visibleFrom) of the packed mask
+// row `mask` is set (32 per int32 word, lowest bit first: a tree-attention row, binding_names.h).
 void attendHalf(float const* q, std::uint16_t const* keys, std::uint16_t const* values, std::size_t stride, int n, int dim,
-                float scale, float* out, float* scores);
+                float scale, float* out, float* scores, int visibleFrom = -1, std::int32_t const* mask = nullptr);
 
 }  // namespace tv::engine::cpu
