@@ -117,6 +117,9 @@ export interface NativeGenerateResult {
   imageTokens: number;
   forwardPasses: number;
   forcedTokens: number;
+  verifyCalls: number;
+  draftedTokens: number;
+  acceptedDraftTokens: number;
   timings: NativeTimings;
 }
 
@@ -131,6 +134,10 @@ export interface NativeGenerateRequest {
   requestId: number;
   /** Tests only (see TestingBias in model/Session.ts). */
   testingBias?: { tokens: Int32Array; value: number };
+  /** Speculative decoding: most drafted tokens per verify call (0 or absent: off). */
+  maxDraft?: number;
+  /** Tests only: draft these tokens by answer position (native/vla/scripted_drafter.h). */
+  testingDraftScript?: Int32Array;
 }
 
 export interface NativePrepared {

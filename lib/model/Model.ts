@@ -25,6 +25,7 @@ import {
   stopTokens,
 } from './modelConfig.js';
 import { Session } from './Session.js';
+import { cpuVerifyTokens, parseSpeculationOption, resolveSpeculation, type SpeculationState } from './speculation.js';
 import type {
   EvaluateRequest,
   EvaluateResult,
@@ -93,6 +94,19 @@ export interface LoadModelOptions {
    * `model.description.lmHead` reports what was used.
    */
   lmHead?: 'auto' | 'fp16' | 'q8';
+  /**
+   * Speculative waypoint decoding (plan() with the answer grammar): after each token the model picks, the
+   * kinematic drafter guesses the next tokens of the waypoints (from the ego history and the waypoints
+   * written so far) and the LLM engine checks them all in the same call; every token the model agrees
+   * with costs no engine call of its own. Exact: greedy output is identical, sampled output has the
+   * same distribution. Needs an engine that verifies several tokens per call: the CPU engine, or a
+   * TensorRT EAGLE-base engine (llm_build --eagleBase --maxVerifyTreeSize N).
+   * - 'auto' (default): on where the engine can verify, at most 5 drafted tokens per call;
+   * - 'off';
+   * - `{ maxDraft }`: at most maxDraft (1-64) drafted tokens per call.
+   * `model.description.speculation` says whether it is on and why.
+   */
+  speculation?: 'auto' | 'off' | { maxDraft?: number };
   signal?: AbortSignal;
   /**
    * Called as loading passes each stage (a 3B model takes seconds to minutes on the first load, while
@@ -127,6 +141,8 @@ export interface ModelDescription extends NativeModelDescription {
   edgellmVersion?: string;
   /** The sampling a request without its own `sampling` gets, and where those values come from. */
   sampling: Required<SamplingOptions> & { source: string };
+  /** Speculative waypoint decoding (LoadModelOptions.speculation) as loaded. */
+  speculation: SpeculationState;
 }
 
 /** Where the model runs and why that backend was chosen. */
@@ -168,7 +184,11 @@ export class Model implements AsyncDisposable {
   get description(): ModelDescription {
     this.#core.ensureLive();
     const files = this.#core.files;
-    const description: ModelDescription = { ...this.#core.native.describe(), sampling: { ...this.#core.defaultSampling, source: samplingSource(files) } };
+    const description: ModelDescription = {
+      ...this.#core.native.describe(),
+      sampling: { ...this.#core.defaultSampling, source: samplingSource(files) },
+      speculation: { ...this.#core.speculation },
+    };
     const version = engineRelease(files).edgellmVersion;
     if (version !== undefined) description.edgellmVersion = version;
     return description;
@@ -359,6 +379,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const maxImageTokensPerImage = optionalInteger(options.maxImageTokensPerImage, 'options.maxImageTokensPerImage', 1, 1 << 20);
   const concurrency = optionalInteger(options.concurrency, 'options.concurrency', 1, 64) ?? 1;
   const lmHead = requireOneOf(options.lmHead ?? 'auto', 'options.lmHead', ['auto', 'fp16', 'q8'] as const);
+  const speculation = parseSpeculationOption(options.speculation);
   const signal = optionalSignal(options.signal, 'options.signal');
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
     throw new TrtVlaError('ERR_INVALID_ARGUMENT', `options.onProgress must be a function, got ${typeof options.onProgress}`);
@@ -399,6 +420,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   });
   // Without the option the engine's per-image limit applies, checked natively at load (limitImageTokens).
   if (maxImageTokensPerImage !== undefined) checkImageTokenBounds(files, spec.preprocess as Record<string, unknown>, maxImageTokensPerImage);
+  // The CPU engine verifies the sampled token, its forced run and the drafts in one call.
+  if (backend.backend === 'cpu') spec.cpuVerifyTokens = cpuVerifyTokens(speculation.maxDraft);
   // Tests only, not part of the options type (see NativeLoadTesting).
   const testing = (options as { _testing?: NativeLoadTesting })._testing;
   if (testing !== undefined) spec.testing = requireObject(testing, 'options._testing');
@@ -437,7 +460,14 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     if (signal?.aborted) throw abortError(signal);
     const noGenerationConfig = missingGenerationConfigWarning(files);
     if (noGenerationConfig !== undefined) native().logMessage('warning', 'model', noGenerationConfig);
-    const core = new ModelCore(handle, tokenizer, files, sampling, stopTokens(eosTokens, ids.imEnd, ids.endOfText));
+    const core = new ModelCore(
+      handle,
+      tokenizer,
+      files,
+      sampling,
+      stopTokens(eosTokens, ids.imEnd, ids.endOfText),
+      resolveSpeculation(speculation, backend.backend, handle.describe().maxVerifyTokens),
+    );
     progress('ready');
     return new Model(core, backend, concurrency);
   } catch (err) {

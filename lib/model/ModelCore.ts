@@ -7,6 +7,7 @@ import type { PlanningFormat } from '../prompt/formats.js';
 import type { TokenizerHost } from '../tokenizer/TokenizerHost.js';
 import { modelWarnings, type ModelFiles } from './bundle.js';
 import type { SamplingOptions } from './modelConfig.js';
+import type { SpeculationState } from './speculation.js';
 
 export class ModelCore {
   readonly #grammars = new Map<string, Promise<NativeGrammar>>();
@@ -20,6 +21,7 @@ export class ModelCore {
     readonly files: ModelFiles,
     readonly defaultSampling: Required<SamplingOptions>,
     readonly stopTokens: number[],
+    readonly speculation: SpeculationState,
   ) {
     this.warnings = Object.freeze(modelWarnings(files));
   }

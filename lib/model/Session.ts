@@ -52,6 +52,8 @@ interface RunOptions {
   onTokens?: (ids: Int32Array, forced: boolean) => void;
   started: number;
   testingBias?: TestingBias;
+  /** Speculative decoding for this request (plans with the answer grammar, when the model has it on). */
+  speculation?: { maxDraft: number; testingDraftScript?: Int32Array };
 }
 
 /**
@@ -70,6 +72,9 @@ function timingsOf(r: NativeGenerateResult, started: number): Timings {
     forwardPasses: r.forwardPasses,
     generatedTokens: r.tokens.length,
     forcedTokens: r.forcedTokens,
+    verifyCalls: r.verifyCalls,
+    draftedTokens: r.draftedTokens,
+    acceptedDraftTokens: r.acceptedDraftTokens,
     promptTokens: r.promptTokens,
     cachedPromptTokens: r.cachedPromptTokens,
     imageTokens: r.imageTokens,
@@ -407,6 +412,7 @@ export class Session implements AsyncDisposable {
     sampling: GenerateRequest['sampling'];
     prefixCache: boolean;
     testingBias?: TestingBias;
+    speculation?: RunOptions['speculation'];
   } {
     if (!isObject(request)) throw invalidArgument('request', 'an object', request);
     const images = (request.images ?? []) as FrameBuffer[];
@@ -420,7 +426,10 @@ export class Session implements AsyncDisposable {
     const sampling = validateSampling(request.sampling, 'sampling');
     const prefixCache = optionalBoolean(request.prefixCache, 'prefixCache') ?? true;
     const testingBias = (request as { _testingBias?: TestingBias })._testingBias;
-    return { images, maxTokens, signal, sampling, prefixCache, testingBias };
+    // Tests only: drafts by answer position instead of the waypoint drafter (native/vla/scripted_drafter.h).
+    const script = (request as { _testingDraftScript?: Int32Array })._testingDraftScript;
+    const speculation = script && this.#core.speculation.enabled ? { maxDraft: this.#core.speculation.maxDraft, testingDraftScript: script } : undefined;
+    return { images, maxTokens, signal, sampling, prefixCache, testingBias, speculation };
   }
 
   async #run(o: RunOptions): Promise<NativeGenerateResult> {
@@ -455,6 +464,8 @@ export class Session implements AsyncDisposable {
             grammar: o.grammar,
             requestId,
             testingBias: o.testingBias,
+            maxDraft: o.speculation?.maxDraft,
+            testingDraftScript: o.speculation?.testingDraftScript,
           },
           onTokens,
         );

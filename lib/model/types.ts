@@ -34,6 +34,12 @@ export interface Timings {
   generatedTokens: number;
   /** Of which the grammar forced (jump-forward). */
   forcedTokens: number;
+  /** Speculative decoding: of forwardPasses, the calls that verified drafts. */
+  verifyCalls: number;
+  /** Speculative decoding: tokens the drafter proposed and the engine checked. */
+  draftedTokens: number;
+  /** Of draftedTokens, those the model agreed with (kept without an engine call of their own). */
+  acceptedDraftTokens: number;
   /** Prompt tokens, including image tokens. */
   promptTokens: number;
   /** Prompt tokens whose KV came from the session's prefix cache. */

@@ -13,6 +13,7 @@
 #include "napi/js_values.h"
 #include "engine/recording_engine.h"
 #include "vla/grammar.h"
+#include "vla/scripted_drafter.h"
 #include "vla/model_loader.h"
 #include "vla/pipeline_ops.h"
 #include "vla/positions.h"
@@ -64,13 +65,16 @@ vla::ModelLoadSpec parseLoadSpec(Napi::Object spec) {
     s.tensorrt.pluginLibrary = optionalString(t, "pluginLibrary", "");
     s.tensorrt.cudaGraphs = optionalBoolean(t, "cudaGraphs", true);
   }
+  // The CPU LLM engine with an EAGLE-base interface (engine/cpu/llm_engine.h LlmLimits::maxVerifyTreeSize):
+  // what speculative decoding verifies with (loadModel's speculation option).
+  s.llmLimits.maxVerifyTreeSize = static_cast<int>(optionalInteger(spec, "cpuVerifyTokens", 0, 0, 128));
   Napi::Value testing = spec.Get("testing");
   if (testing.IsObject()) {
     Napi::Object t = testing.As<Napi::Object>();
     s.recordBindings = optionalBoolean(t, "recordBindings", false);
     s.decodeStepsBelow = static_cast<int>(optionalInteger(t, "decodeStepsBelow", 0, 0, 1 << 20));
-    // The CPU LLM engine with an EAGLE-base interface (engine/cpu/llm_engine.h LlmLimits::maxVerifyTreeSize).
-    s.llmLimits.maxVerifyTreeSize = static_cast<int>(optionalInteger(t, "eagleBaseVerifyTokens", 0, 0, 128));
+    // Tests: the same, without the speculation option.
+    if (t.Has("eagleBaseVerifyTokens")) s.llmLimits.maxVerifyTreeSize = static_cast<int>(optionalInteger(t, "eagleBaseVerifyTokens", 0, 0, 128));
     s.devicePipeline = optionalBoolean(t, "devicePipeline", false);
     s.mappedFrames = optionalBoolean(t, "mappedFrames", true);
   }
@@ -217,6 +221,9 @@ Napi::Object resultToJs(Napi::Env env, vla::GenerateResult const& r) {
   out.Set("imageTokens", r.imageTokens);
   out.Set("forwardPasses", r.forwardPasses);
   out.Set("forcedTokens", r.forcedTokens);
+  out.Set("verifyCalls", r.verifyCalls);
+  out.Set("draftedTokens", r.draftedTokens);
+  out.Set("acceptedDraftTokens", r.acceptedDraftTokens);
   Napi::Object t = Napi::Object::New(env);
   t.Set("preprocessMs", r.timings.preprocessMs);
   t.Set("visionMs", r.timings.visionMs);
@@ -695,6 +702,9 @@ Napi::Value SessionHandle::generate(Napi::CallbackInfo const& info) {
       job->request.biasTokens = int32sFromJs(b.Get("tokens"), "testingBias.tokens");
       job->request.biasValue = static_cast<float>(optionalNumber(b, "value", 0));
     }
+    job->request.maxDraft = static_cast<int>(optionalInteger(request, "maxDraft", 0, 0, 128));
+    Napi::Value script = request.Get("testingDraftScript");
+    if (!script.IsUndefined()) job->request.drafter = std::make_shared<vla::ScriptedDrafter const>(int32sFromJs(script, "testingDraftScript"));
     job->requestId = static_cast<std::uint64_t>(optionalInteger(request, "requestId", 0, 1, 9007199254740991LL));
     TV_CHECK_ARG(job->requestId != 0, "generate needs a non-zero requestId");
     bool expected = false;

@@ -232,7 +232,7 @@ class DevicePipelineOps final : public PipelineOps {
     stream_.synchronize();
     cuda::SamplingResult const result = cuda::readSamplingOutput(outputHost_.data(), outputBytes);
     cuda::checkSamplingResult(result, a);
-    return a.greedy ? result.header.token : sampler.drawSorted(result.candidates.data(), result.candidates.size());
+    return a.greedy ? result.header.token : sampler.drawSorted(result.candidates.data(), result.candidates.size(), step.draft);
   }
 
   void mark(Mark point) override { TV_CUDA_CHECK(cudaEventRecord(events_[static_cast<std::size_t>(point)].get(), cuda_)); }

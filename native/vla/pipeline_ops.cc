@@ -100,7 +100,8 @@ std::int32_t sampleHostLogits(float* logits, int vocab, engine::VocabMap const* 
   allowed.clear();
   bool const listed = step.constraint != nullptr && step.constraint->restrict(step.state, allowed, logits, vocab);
   if (listed) keepProducible(vocabMap, allowed);
-  return sampler.sample(logits, vocab, listed ? allowed.data() : nullptr, listed ? static_cast<int>(allowed.size()) : 0);
+  return sampler.sample(logits, vocab, listed ? allowed.data() : nullptr, listed ? static_cast<int>(allowed.size()) : 0,
+                        step.draft);
 }
 
 void* reserve(EngineBuffer& buffer, EngineMemory& memory, std::size_t bytes) {

@@ -39,6 +39,9 @@ struct SampleStep {
   int state = -1;                               // the grammar state the token is chosen in
   std::int32_t biasToken = -1;                  // tests: add biasValue to this (full) id's logit first
   float biasValue = 0;
+  // Speculative verification: the drafted token this step checks (Sampler::sample's draft rule); the draft
+  // is accepted when the returned token equals it. -1: a plain step.
+  std::int32_t draft = -1;
 };
 
 class PipelineOps {

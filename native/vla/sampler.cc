@@ -61,7 +61,7 @@ void Sampler::noteToken(std::int32_t token) {
   seenList_.push_back(token);
 }
 
-std::int32_t Sampler::sample(float* logits, int vocab, std::int32_t const* allowed, int allowedCount) {
+std::int32_t Sampler::sample(float* logits, int vocab, std::int32_t const* allowed, int allowedCount, std::int32_t draft) {
   TV_CHECK_INTERNAL(vocab > 0, "empty logits");
   if (config_.repetitionPenalty != 1.0) {
     float const p = static_cast<float>(config_.repetitionPenalty);
@@ -120,10 +120,10 @@ std::int32_t Sampler::sample(float* logits, int vocab, std::int32_t const* allow
     std::sort(candidates_.begin(), candidates_.end(), byScore);
   }
   candidates_.resize(keep);
-  return drawSorted(candidates_.data(), candidates_.size());
+  return drawSorted(candidates_.data(), candidates_.size(), draft);
 }
 
-std::int32_t Sampler::drawSorted(std::pair<float, std::int32_t> const* candidates, std::size_t count) {
+std::int32_t Sampler::drawSorted(std::pair<float, std::int32_t> const* candidates, std::size_t count, std::int32_t draft) {
   TV_CHECK_INTERNAL(count > 0, "no sampling candidates");
   // NaN and -inf candidates sort last (the device sorts them there too): they are never drawn.
   while (count > 0 && !usable(candidates[count - 1].first)) --count;
@@ -153,12 +153,31 @@ std::int32_t Sampler::drawSorted(std::pair<float, std::int32_t> const* candidate
   }
   double total = 0.0;
   for (std::size_t i = 0; i < nucleus; ++i) total += probs_[i];
+  if (draft >= 0) {
+    // Deterministic-draft acceptance (vLLM's rejection sampler with draft probability 1; Leviathan et al.
+    // 2211.17192 with q a point mass): accept with probability p(draft); otherwise draw from p with the
+    // draft's probability zeroed, which together give exactly p.
+    std::size_t at = nucleus;
+    for (std::size_t i = 0; i < nucleus; ++i) {
+      if (candidates[i].second == draft) at = i;
+    }
+    if (at < nucleus) {
+      double const pDraft = probs_[at] / total;
+      if (uniform() < pDraft) return draft;
+      total -= probs_[at];
+      if (!(total > 0.0)) return draft;  // p(draft) rounded below 1 with nothing else left
+      probs_[at] = 0.0;
+    }
+  }
   double target = uniform() * total;
+  std::size_t last = nucleus - 1;
   for (std::size_t i = 0; i < nucleus; ++i) {
+    if (probs_[i] == 0.0) continue;
+    last = i;
     target -= probs_[i];
     if (target < 0.0) return candidates[i].second;
   }
-  return candidates[nucleus - 1].second;
+  return candidates[last].second;
 }
 
 }  // namespace tv::vla

@@ -31,13 +31,20 @@ class Sampler {
 
   // Picks a token. logits [vocab] may be modified (penalty). With allowed (sorted or not) only those
   // ids can be picked; logits need only be valid at the allowed ids then.
-  std::int32_t sample(float* logits, int vocab, std::int32_t const* allowed = nullptr, int allowedCount = 0);
+  //
+  // draft >= 0: speculative verification of a drafted token (a point mass, the deterministic-draft rule):
+  // greedy picks as always (the draft is accepted when it is the argmax); sampling accepts the draft with
+  // probability p(draft) under exactly the distribution a plain step draws from, else draws from that
+  // distribution with the draft removed. Either way the token has the plain step's distribution, and the
+  // draft was accepted exactly when the returned token equals it.
+  std::int32_t sample(float* logits, int vocab, std::int32_t const* allowed = nullptr, int allowedCount = 0,
+                      std::int32_t draft = -1);
 
   // The tail of sample() for a non-greedy step whose candidates were chosen elsewhere (the CUDA sampler
   // does the penalty, mask, sort and top-k cut on the device): candidates already penalised, sorted by
   // logit descending then id ascending, and cut to top-k. Applies temperature and top-p and takes one
   // draw from this sampler's generator, so the same candidates give the same token as sample().
-  std::int32_t drawSorted(std::pair<float, std::int32_t> const* candidates, std::size_t count);
+  std::int32_t drawSorted(std::pair<float, std::int32_t> const* candidates, std::size_t count, std::int32_t draft = -1);
 
   SamplingConfig const& config() const { return config_; }
   // The penalised ids (prompt, then sampled tokens), each once, in the order first seen.

@@ -76,26 +76,46 @@ void VlaSession::ensureResources() {
   embeds_ = EngineBuffer(*m.memory, static_cast<std::size_t>(m.kvCapacity) * t.hiddenSize * sizeof(std::uint16_t));
   decodeEmbeds_ = EngineBuffer(*m.memory, static_cast<std::size_t>(t.hiddenSize) * sizeof(std::uint16_t));
   contextLengths_ = EngineBuffer(*m.memory, sizeof(std::int32_t));
-  lastTokenIds_ = EngineBuffer(*m.memory, sizeof(std::int64_t));
   startIndex_ = EngineBuffer(*m.memory, sizeof(std::int32_t));
   // A non-null, zero-filled address for zero-size tensors and EAGLE-base prefill dummies (Edge-LLM binds
   // one dummy buffer for all of them, llmEngineRunner.cpp:356-359,1142-1148,1186-1197).
   dummy_ = EngineBuffer(*m.memory, 16);
+  // Verify calls (EAGLE-base engines) take up to maxVerifyTokens tokens: a position and a packed mask row
+  // each, and as many logits rows and selected-row indexes.
+  std::size_t const verify = static_cast<std::size_t>(std::max(1, m.maxVerifyTokens));
+  std::size_t const maskBytes = verify * ((verify + 31) / 32) * sizeof(std::int32_t);
+  lastTokenIds_ = EngineBuffer(*m.memory, verify * sizeof(std::int64_t));
   if (m.maxVerifyTokens > 0) {
-    positionId_ = EngineBuffer(*m.memory, sizeof(std::int32_t));
-    treeMask_ = EngineBuffer(*m.memory, sizeof(std::int32_t));
-    hiddenStates_ = EngineBuffer(*m.memory, static_cast<std::size_t>(m.maxInputLength) * 3 * t.hiddenSize * sizeof(std::uint16_t));
+    positionId_ = EngineBuffer(*m.memory, verify * sizeof(std::int32_t));
+    treeMask_ = EngineBuffer(*m.memory, maskBytes);
+    std::size_t const hiddenRows = std::max<std::size_t>(static_cast<std::size_t>(m.maxInputLength), verify);
+    hiddenStates_ = EngineBuffer(*m.memory, hiddenRows * 3 * t.hiddenSize * sizeof(std::uint16_t));
   }
-  scalars_ = m.memory->createScalarUploads(sizeof(std::int64_t));
-  logits_ = EngineBuffer(*m.memory, static_cast<std::size_t>(m.logitsWidth()) * sizeof(float));
+  scalars_ = m.memory->createScalarUploads(std::max({sizeof(std::int64_t), verify * sizeof(std::int64_t), maskBytes}));
+  logits_ = EngineBuffer(*m.memory, verify * static_cast<std::size_t>(m.logitsWidth()) * sizeof(float));
   ops_ = m.pipeline->create(m, *stream_);
 }
 
 VlaSession::~VlaSession() = default;
 
 void VlaSession::selectLogitRows(TokenConstraint const* constraint, int state) {
+  selectLogitRows(constraint, std::vector<std::int32_t>{state});
+}
+
+// The rows of a call are sampled in these grammar states (a verify call's rows in different ones): the
+// engine computes the union of their allowed tokens, or every logit when one of them is free text; each row
+// is then masked by its own state.
+void VlaSession::selectLogitRows(TokenConstraint const* constraint, std::vector<std::int32_t> const& states) {
   rows_.clear();
-  if (constraint != nullptr && state >= 0) constraint->allowedList(state, rows_);
+  std::vector<std::int32_t> allowed;
+  for (std::int32_t state : states) {
+    allowed.clear();
+    if (constraint == nullptr || state < 0 || !constraint->allowedList(state, allowed)) {
+      llm_->setOutputRows(names::kLogits, nullptr, 0);
+      return;
+    }
+    rows_.insert(rows_.end(), allowed.begin(), allowed.end());
+  }
   if (model_->vocabMap) {
     // Engine rows are reduced ids; allowed tokens the engine cannot produce have no row.
     std::size_t kept = 0;
@@ -106,6 +126,7 @@ void VlaSession::selectLogitRows(TokenConstraint const* constraint, int state) {
     rows_.resize(kept);
   }
   std::sort(rows_.begin(), rows_.end());
+  rows_.erase(std::unique(rows_.begin(), rows_.end()), rows_.end());
   llm_->setOutputRows(names::kLogits, rows_.data(), static_cast<int>(rows_.size()));
 }
 
@@ -227,8 +248,16 @@ void VlaSession::runLlm(void const* embeds, int count, int start) {
     ctx.setTensorAddress(names::kAttentionMask, mask);
     ctx.setInputShape(names::kAttentionPosId, {1, 1});
     ctx.setTensorAddress(names::kAttentionPosId, position);
-    ctx.setTensorAddress(names::kHiddenStates, hiddenStates_.data());
   }
+  bindCacheAndOutputs();
+  ctx.enqueue(*stream_);
+}
+
+void VlaSession::bindCacheAndOutputs() {
+  VlaModel const& m = *model_;
+  TextModelInfo const& t = m.text;
+  engine::ExecutionContext& ctx = *llm_;
+  if (m.maxVerifyTokens > 0) ctx.setTensorAddress(names::kHiddenStates, hiddenStates_.data());
   ctx.setInputShape(names::kRopeCosSin, {1, m.kvCapacity, t.headDim});
   ctx.setTensorAddress(names::kRopeCosSin, rope_.data());
   for (int l = 0; l < t.layers; ++l) {
@@ -238,6 +267,55 @@ void VlaSession::runLlm(void const* embeds, int count, int start) {
     ctx.setTensorAddress(names::presentKeyValues(l), kv_[static_cast<std::size_t>(l)].data());
   }
   ctx.setTensorAddress(names::kLogits, logits_.data());
+}
+
+// Bound as Edge-LLM 0.6.1 binds an EAGLE-base engine's tree step (cpp/runtime/llmEngineRunner.cpp:1500-1664;
+// shared/docs/edgellm-audit.md §5.4): profile 1, kvcache_start_index = committed, context_lengths =
+// committed + S, attention_pos_id[j] = committed + j and mask row j = bits 0..j (a linear chain: token j's
+// depth is j, its K/V land at committed + j as a decode step would put them), last_token_ids the rows whose
+// logits are wanted. The call commits nothing; the caller keeps the accepted prefix and later calls
+// overwrite the rest.
+void VlaSession::runVerify(int count, int start, int firstSelected) {
+  VlaModel const& m = *model_;
+  TextModelInfo const& t = m.text;
+  engine::ExecutionContext& ctx = *llm_;
+  TV_CHECK_INTERNAL(count >= 2 && count <= m.maxVerifyTokens && firstSelected >= 0 && firstSelected < count,
+                    "a verify call of ", count, " tokens selecting from ", firstSelected);
+  ctx.setOptimizationProfile(names::kDecodeProfile, *stream_);
+  ctx.setInputShape(names::kInputsEmbeds, {1, count, t.hiddenSize});
+  ctx.setTensorAddress(names::kInputsEmbeds, embeds_.data());
+
+  std::int32_t const contextLength = start + count;
+  scalars_->upload(contextLengths_.data(), &contextLength, sizeof contextLength, *stream_);
+  ctx.setInputShape(names::kContextLengths, {1});
+  ctx.setTensorAddress(names::kContextLengths, contextLengths_.data());
+
+  std::int32_t const committed = start;
+  scalars_->upload(startIndex_.data(), &committed, sizeof committed, *stream_);
+  ctx.setInputShape(names::kKvCacheStartIndex, {1});
+  ctx.setTensorAddress(names::kKvCacheStartIndex, startIndex_.data());
+
+  int const selected = count - firstSelected;
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(selected));
+  for (int k = 0; k < selected; ++k) rows[static_cast<std::size_t>(k)] = firstSelected + k;
+  scalars_->upload(lastTokenIds_.data(), rows.data(), rows.size() * sizeof(std::int64_t), *stream_);
+  ctx.setInputShape(names::kLastTokenIds, {1, selected});
+  ctx.setTensorAddress(names::kLastTokenIds, lastTokenIds_.data());
+
+  int const words = (count + 31) / 32;
+  std::vector<std::int32_t> positions(static_cast<std::size_t>(count));
+  std::vector<std::int32_t> mask(static_cast<std::size_t>(count) * words, 0);
+  for (int j = 0; j < count; ++j) {
+    positions[static_cast<std::size_t>(j)] = start + j;
+    for (int i = 0; i <= j; ++i) mask[static_cast<std::size_t>(j) * words + i / 32] |= static_cast<std::int32_t>(1u << (i % 32));
+  }
+  scalars_->upload(positionId_.data(), positions.data(), positions.size() * sizeof(std::int32_t), *stream_);
+  scalars_->upload(treeMask_.data(), mask.data(), mask.size() * sizeof(std::int32_t), *stream_);
+  ctx.setInputShape(names::kAttentionPosId, {1, count});
+  ctx.setTensorAddress(names::kAttentionPosId, positionId_.data());
+  ctx.setInputShape(names::kAttentionMask, {1, count, words});
+  ctx.setTensorAddress(names::kAttentionMask, treeMask_.data());
+  bindCacheAndOutputs();
   ctx.enqueue(*stream_);
 }
 
@@ -388,33 +466,54 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
     }
   }
 
+  // Speculative decoding: after each sampled token and its forced run, the drafter's guess of what follows
+  // is verified in the same engine call (runVerify); accepted drafts cost no call of their own.
+  bool const speculate = request.drafter != nullptr && request.maxDraft > 0 && m.maxVerifyTokens >= 2;
+  std::vector<std::int32_t> drafts, draftStates, sampledStates, forcedHere;
+  std::int32_t chosen = -1;  // a token a verify call already decided (its correction or bonus row), next to emit
+  bool chosenForced = false;  // ... which the grammar forced there
+  int const width = m.logitsWidth();
+  auto const logitsRow = [&](int row) {
+    return static_cast<void*>(static_cast<float*>(logits_.data()) + static_cast<std::size_t>(row) * width);
+  };
+  auto const sampleStep = [&](int stateNow, std::int32_t draft) {
+    SampleStep step;
+    step.constraint = constraint;
+    step.state = stateNow;
+    step.draft = draft;
+    if (std::size_t const i = result.tokens.size(); i < request.biasTokens.size()) {
+      step.biasToken = request.biasTokens[i];
+      step.biasValue = request.biasValue;
+    }
+    return step;
+  };
+  // After a token is emitted: whether generation ends there (stop token, grammar complete, budget).
+  auto const finished = [&](std::int32_t token) {
+    if (isStop(token)) {
+      result.stopReason = StopReason::kStopToken;
+      return true;
+    }
+    if (constraint != nullptr && constraint->accepting(state)) {
+      result.stopReason = StopReason::kGrammarComplete;
+      return true;
+    }
+    return false;
+  };
+
   for (;;) {
     if (static_cast<int>(result.tokens.size()) >= request.maxNewTokens) {
       result.stopReason = StopReason::kMaxTokens;
       break;
     }
     checkAbort();
-    SampleStep step;
-    step.constraint = constraint;
-    step.state = state;
-    if (std::size_t const i = result.tokens.size(); i < request.biasTokens.size()) {
-      step.biasToken = request.biasTokens[i];
-      step.biasValue = request.biasValue;
-    }
-    std::int32_t const token = ops.sample(logits_.data(), step, sampler);
-    emit(&token, 1, false);
+    std::int32_t const token = chosen >= 0 ? chosen : ops.sample(logits_.data(), sampleStep(state, -1), sampler);
+    emit(&token, 1, chosen >= 0 && chosenForced);
+    chosen = -1;
     if (constraint != nullptr) {
       state = constraint->next(state, token);
       TV_CHECK_INTERNAL(state >= 0, "the sampler picked token ", token, " that the grammar does not allow");
     }
-    if (isStop(token)) {
-      result.stopReason = StopReason::kStopToken;
-      break;
-    }
-    if (constraint != nullptr && constraint->accepting(state)) {
-      result.stopReason = StopReason::kGrammarComplete;
-      break;
-    }
+    if (finished(token)) break;
     // Jump forward: the sampled token and every token the grammar forces after it, in one call.
     feed.assign(1, token);
     int end = state;
@@ -441,7 +540,93 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
       break;
     }
     if (constraint != nullptr && !forced.empty()) state = end;
-    feedTokens(feed, state);
+
+    // Drafts: as many as fit the verify call, the KV cache and the token budget.
+    drafts.clear();
+    int const feedCount = static_cast<int>(feed.size());
+    if (speculate) {
+      int const room = std::min({request.maxDraft, m.maxVerifyTokens - feedCount, m.kvCapacity - committed - feedCount,
+                                 request.maxNewTokens - static_cast<int>(result.tokens.size())});
+      if (room > 0) request.drafter->draft(result.tokens.data(), static_cast<int>(result.tokens.size()), state, room, drafts);
+      if (static_cast<int>(drafts.size()) > room) drafts.resize(static_cast<std::size_t>(room));
+    }
+    if (drafts.empty()) {
+      feedTokens(feed, state);
+      continue;
+    }
+    // The grammar state each verified row is sampled in: row i follows drafts[0, i). A draft the grammar
+    // refuses is cut off there (drafters promise not to send one; the grammar has the last word).
+    draftStates.assign(1, state);
+    for (std::size_t i = 0; i < drafts.size(); ++i) {
+      int const after = constraint != nullptr ? constraint->next(draftStates.back(), drafts[i]) : 0;
+      if (after < 0) {
+        drafts.resize(i);
+        break;
+      }
+      draftStates.push_back(after);
+    }
+    if (drafts.empty()) {
+      feedTokens(feed, state);
+      continue;
+    }
+    int const draftCount = static_cast<int>(drafts.size());
+    std::vector<std::int32_t> chain = feed;
+    chain.insert(chain.end(), drafts.begin(), drafts.end());
+    // Rows in a state with a forced run take its first token, as plain decoding's jump-forward does (a
+    // grammar may list other spellings there, which the model is never asked about); the others are sampled.
+    sampledStates.clear();
+    for (int row : draftStates) {
+      forcedHere.clear();
+      int forcedEnd = row;
+      if (constraint != nullptr) constraint->forcedRun(row, forcedHere, forcedEnd);
+      if (forcedHere.empty()) sampledStates.push_back(row);
+    }
+    if (sampledStates.empty()) {
+      std::int32_t const anyRow = 0;  // nothing is sampled: one row, not the whole vocabulary
+      llm_->setOutputRows(names::kLogits, &anyRow, 1);
+    } else {
+      selectLogitRows(constraint, sampledStates);
+    }
+    ops.embed(chain.data(), static_cast<int>(chain.size()), nullptr, 0, embeds_.data());
+    runVerify(static_cast<int>(chain.size()), committed, feedCount - 1);
+    ++result.forwardPasses;
+    ++result.verifyCalls;
+    result.draftedTokens += draftCount;
+    committed += feedCount;
+    cachedIds_.insert(cachedIds_.end(), feed.begin(), feed.end());
+    // Row i checks drafts[i] (and row draftCount, after every draft, picks a bonus token): the first token the
+    // model does not agree with is the next one to emit.
+    bool stopped = false;
+    for (int i = 0; i <= draftCount; ++i) {
+      if (i > 0) checkAbort();
+      std::int32_t const draft = i < draftCount ? drafts[static_cast<std::size_t>(i)] : -1;
+      int const rowState = draftStates[static_cast<std::size_t>(i)];
+      forcedHere.clear();
+      int forcedEnd = rowState;
+      if (constraint != nullptr) constraint->forcedRun(rowState, forcedHere, forcedEnd);
+      bool const forcedRow = !forcedHere.empty();
+      std::int32_t const picked = forcedRow ? forcedHere.front() : ops.sample(logitsRow(i), sampleStep(rowState, draft), sampler);
+      if (picked != draft) {
+        chosen = picked;
+        chosenForced = forcedRow;
+        break;
+      }
+      ++result.acceptedDraftTokens;
+      emit(&picked, 1, forcedRow);
+      state = draftStates[static_cast<std::size_t>(i) + 1];
+      ++committed;
+      cachedIds_.push_back(picked);
+      if (finished(picked)) {
+        stopped = true;
+        break;
+      }
+      if (static_cast<int>(result.tokens.size()) >= request.maxNewTokens) {
+        result.stopReason = StopReason::kMaxTokens;
+        stopped = true;
+        break;
+      }
+    }
+    if (stopped) break;
   }
   ops.mark(Mark::kDecoded);
   StageTimings& timings = result.timings;

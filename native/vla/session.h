@@ -125,6 +125,11 @@ struct GenerateRequest {
   std::vector<std::int32_t> stopTokens;
   bool usePrefixCache = true;
   std::shared_ptr<TokenConstraint const> constraint;
+  // Speculative decoding (on an engine that verifies, VlaModel::maxVerifyTokens > 0): drafts of at most
+  // maxDraft tokens are verified after each sampled token and its forced run, in one engine call. The output
+  // has the distribution of plain decoding (identical tokens when greedy). Null or maxDraft 0: off.
+  std::shared_ptr<Drafter const> drafter;
+  int maxDraft = 0;
   // Tests only: generated token i gets biasValue added to the logit of biasTokens[i] before the
   // constraint and the sampler see the logits (a random-weight model "preferring" a known answer).
   std::vector<std::int32_t> biasTokens;
@@ -152,6 +157,9 @@ struct GenerateResult {
   int imageTokens = 0;
   int forwardPasses = 0;       // LLM engine calls after the prompt prefill
   int forcedTokens = 0;
+  int verifyCalls = 0;          // of forwardPasses: speculative verify calls
+  int draftedTokens = 0;        // tokens the drafter proposed and the engine checked
+  int acceptedDraftTokens = 0;  // of those, the ones the model agreed with (kept without an engine call of their own)
 };
 
 // What the model computes, for parity checks (session.evaluate): the logits of chosen prompt
@@ -237,6 +245,11 @@ class VlaSession {
   // The same for embeds_ rows [row, row + count): a one-token call after a cached prefix is a decode
   // step, so its row is first copied into decodeEmbeds_.
   void runRows(int row, int count, int start);
+  // Speculative verification: the `count` tokens in embeds_ after `start` committed positions as one linear
+  // chain (an EAGLE-base engine's tree step); logits_ gets the rows [firstSelected, count).
+  void runVerify(int count, int start, int firstSelected);
+  // The bindings every LLM call shares: rope table, KV cache (past = present), logits, hidden_states.
+  void bindCacheAndOutputs();
   void checkAbort() const;
   // The last LLM call's logits in the full vocabulary (ids a reduced vocabulary lacks at -inf).
   void readLogits(std::vector<float>& full);
@@ -245,6 +258,8 @@ class VlaSession {
 
   // Asks the LLM engine for only the logits the grammar allows in `state` (all when not a list state).
   void selectLogitRows(TokenConstraint const* constraint, int state);
+  // The same for a call whose rows are sampled in these grammar states (a verify call): their union.
+  void selectLogitRows(TokenConstraint const* constraint, std::vector<std::int32_t> const& states);
 
   std::shared_ptr<VlaModel const> model_;
   std::unique_ptr<engine::Stream> stream_;

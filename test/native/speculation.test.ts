@@ -1,0 +1,145 @@
+// Speculative decoding in the session's decode loop (native/vla/session.cc), on the tiny random model and
+// the CPU engine's verify call: greedy output identical to plain decoding whatever the drafts are, fewer
+// engine calls when the drafts are right, and the loadModel option and model.description.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { loadModel, type Model, type PlanRequest, TrtVlaError } from '../../lib/index.js';
+import { testModel } from '../helpers/models.js';
+
+const HISTORY = [
+  { t: -1.5, x: -6.02, y: 0.11, ax: 0.12, ay: -0.03, vx: 4.01, speed: 4.02, steering: 0.5 },
+  { t: -1.0, x: -4.01, y: 0.06, ax: 0.1, ay: 0, vx: 4.0, speed: 4.0, steering: 0.4 },
+  { t: -0.5, x: -2.0, y: 0.02, ax: 0.09, ay: 0.01, vx: 4.03, speed: 4.03, steering: 0.3 },
+  { t: 0, x: 0, y: 0, ax: 0.1, ay: 0, vx: 4.05, speed: 4.05, steering: 0.3 },
+];
+
+function fill(data: Uint8Array, seed: number): void {
+  let s = seed;
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = s >>> 24;
+  }
+}
+
+/** Deterministic pseudo-random integers (xorshift32). */
+function generator(seed: number): (n: number) => number {
+  let s = seed >>> 0 || 1;
+  return (n) => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s % n;
+  };
+}
+
+describe('speculative decoding on the CPU engine (tiny model)', () => {
+  let plain: Model;
+  let speculative: Model;
+  let request: (seed: number) => PlanRequest;
+
+  beforeAll(async () => {
+    const dir = await testModel('tiny', 'awq');
+    plain = await loadModel(dir, { maxKvCapacity: 1024, speculation: 'off' });
+    speculative = await loadModel(dir, { maxKvCapacity: 1024, speculation: { maxDraft: 6 } });
+    request = (seed) => {
+      const frame = plain.allocFrame({ width: 224, height: 140, format: 'rgb8' });
+      fill(frame.data, seed);
+      return { images: [frame], history: HISTORY };
+    };
+  });
+  afterAll(async () => {
+    await plain?.dispose();
+    await speculative?.dispose();
+  });
+
+  it('reports what it loaded in model.description.speculation', () => {
+    expect(plain.description.speculation).toMatchObject({ enabled: false, maxDraft: 0 });
+    expect(plain.description.speculation.reason).toMatch(/off/);
+    expect(speculative.description.speculation).toEqual({
+      enabled: true,
+      maxDraft: 6,
+      verifyTokens: 10,
+      reason: 'on (options.speculation): up to 6 drafted tokens per call, verified by the CPU engine in calls of up to 10 tokens',
+    });
+    expect(speculative.description.maxVerifyTokens).toBe(10);
+  });
+
+  it('refuses a malformed speculation option', async () => {
+    for (const bad of ['on', { maxDraft: 0 }, { maxDraft: 65 }, { maxDraft: 1.5 }, 5]) {
+      const err = await loadModel('/nonexistent', { speculation: bad as never }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TrtVlaError);
+      expect((err as TrtVlaError).code).toBe('ERR_INVALID_ARGUMENT');
+      expect((err as Error).message).toMatch(/options\.speculation/);
+    }
+  });
+
+  it('greedy: right drafts are all accepted, with fewer engine calls and the same tokens', async () => {
+    const base = await plain.plan(request(1));
+    const script = Int32Array.from(base.tokens);
+    const spec = await speculative.plan({ ...request(1), _testingDraftScript: script } as PlanRequest);
+    expect(Array.from(spec.tokens)).toEqual(Array.from(base.tokens));
+    expect(spec.text).toBe(base.text);
+    expect(spec.timings.verifyCalls).toBeGreaterThan(0);
+    expect(spec.timings.acceptedDraftTokens).toBe(spec.timings.draftedTokens);
+    expect(spec.timings.forwardPasses).toBeLessThan(base.timings.forwardPasses / 2);
+    expect(base.timings.draftedTokens).toBe(0);
+  });
+
+  it('greedy: identical output with wrong drafts, over 16 inputs and perturbed scripts', { timeout: 300_000 }, async () => {
+    let drafted = 0;
+    let accepted = 0;
+    for (let seed = 1; seed <= 16; seed++) {
+      const r = request(seed);
+      const base = await plain.plan(r);
+      // The plain output with a fifth of its tokens replaced by other ids (digits, punctuation, anything),
+      // some scripts shifted by a token: drafts are accepted up to each change, then misaligned.
+      const random = generator(seed * 7919);
+      const script = Array.from(base.tokens, (t) => (random(5) === 0 ? [15, 16, 17, 13, 11, 220, 58, 60][random(8)]! : t));
+      if (seed % 4 === 0) script.unshift(16);
+      const spec = await speculative.plan({ ...r, _testingDraftScript: Int32Array.from(script) } as PlanRequest);
+      expect(Array.from(spec.tokens), `input ${seed}`).toEqual(Array.from(base.tokens));
+      drafted += spec.timings.draftedTokens;
+      accepted += spec.timings.acceptedDraftTokens;
+    }
+    expect(drafted).toBeGreaterThan(0);
+    expect(accepted).toBeGreaterThan(0);
+    expect(accepted).toBeLessThan(drafted);
+  });
+
+  it('streams every waypoint as it completes, and the prefix cache keeps working', async () => {
+    const base = await plain.plan(request(2));
+    const session = speculative.createSession();
+    const events: string[] = [];
+    for await (const e of session.planStream({ ...request(2), _testingDraftScript: Int32Array.from(base.tokens) } as PlanRequest)) {
+      if (e.type === 'waypoint') events.push(`w${e.index}`);
+      if (e.type === 'done') expect(Array.from(e.result.tokens)).toEqual(Array.from(base.tokens));
+    }
+    expect(events).toEqual(['w0', 'w1', 'w2', 'w3', 'w4', 'w5']);
+    const again = await session.plan({ ...request(2), _testingDraftScript: Int32Array.from(base.tokens) } as PlanRequest);
+    expect(again.timings.cachedPromptTokens).toBeGreaterThan(10);
+    expect(Array.from(again.tokens)).toEqual(Array.from(base.tokens));
+  });
+
+  it('an aborted speculative plan rejects with ABORT_ERR and the session plans again', async () => {
+    const base = await plain.plan(request(3));
+    const session = speculative.createSession();
+    const controller = new AbortController();
+    let tokens = 0;
+    const pending = session.plan({
+      ...request(3),
+      _testingDraftScript: Int32Array.from(base.tokens),
+      signal: controller.signal,
+    } as PlanRequest);
+    void (async () => {
+      while (tokens === 0) await new Promise((r) => setTimeout(r, 0));
+    })();
+    controller.abort();
+    const err = await pending.catch((e: unknown) => e);
+    expect((err as TrtVlaError).code ?? (err as Error).name).toMatch(/ABORT_ERR|AbortError/);
+    tokens = 1;
+    const after = await session.plan({ ...request(3), _testingDraftScript: Int32Array.from(base.tokens) } as PlanRequest);
+    expect(Array.from(after.tokens)).toEqual(Array.from(base.tokens));
+  });
+});
