@@ -134,6 +134,8 @@ export interface NativeGenerateRequest {
   requestId: number;
   /** Tests only (see TestingBias in model/Session.ts). */
   testingBias?: { tokens: Int32Array; value: number };
+  /** The tokenizer's vocabulary size: larger ids (padded LM-head rows) are never sampled. */
+  vocabLimit?: number;
   /** Speculative decoding: most drafted tokens per verify call (0 or absent: off). */
   maxDraft?: number;
   /** Tests only: draft these tokens by answer position (native/vla/scripted_drafter.h). */

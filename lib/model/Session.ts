@@ -464,6 +464,7 @@ export class Session implements AsyncDisposable {
             grammar: o.grammar,
             requestId,
             testingBias: o.testingBias,
+            vocabLimit: this.#core.tokenizer.vocabSize,
             maxDraft: o.speculation?.maxDraft,
             testingDraftScript: o.speculation?.testingDraftScript,
           },

@@ -703,6 +703,7 @@ Napi::Value SessionHandle::generate(Napi::CallbackInfo const& info) {
       job->request.biasValue = static_cast<float>(optionalNumber(b, "value", 0));
     }
     job->request.maxDraft = static_cast<int>(optionalInteger(request, "maxDraft", 0, 0, 128));
+    job->request.vocabLimit = static_cast<int>(optionalInteger(request, "vocabLimit", 0, 0, 1 << 30));
     Napi::Value script = request.Get("testingDraftScript");
     if (!script.IsUndefined()) job->request.drafter = std::make_shared<vla::ScriptedDrafter const>(int32sFromJs(script, "testingDraftScript"));
     job->requestId = static_cast<std::uint64_t>(optionalInteger(request, "requestId", 0, 1, 9007199254740991LL));

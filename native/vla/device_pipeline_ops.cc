@@ -184,7 +184,7 @@ class DevicePipelineOps final : public PipelineOps {
   }
 
   std::int32_t sample(void* logits, SampleStep const& step, Sampler& sampler) override {
-    int const vocab = model_.text.vocabSize;
+    int const vocab = step.vocabLimit > 0 ? std::min(model_.text.vocabSize, step.vocabLimit) : model_.text.vocabSize;
     float* full = fullLogits(logits);
     allowedHost_.clear();
     bool const listed = step.constraint != nullptr && step.constraint->allowedList(step.state, allowedHost_);

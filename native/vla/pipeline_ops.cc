@@ -96,6 +96,7 @@ void keepProducible(engine::VocabMap const* vocabMap, std::vector<std::int32_t>&
 
 std::int32_t sampleHostLogits(float* logits, int vocab, engine::VocabMap const* vocabMap, SampleStep const& step,
                               Sampler& sampler, std::vector<std::int32_t>& allowed) {
+  if (step.vocabLimit > 0) vocab = std::min(vocab, step.vocabLimit);
   if (step.biasToken >= 0) logits[static_cast<std::size_t>(step.biasToken)] += step.biasValue;
   allowed.clear();
   bool const listed = step.constraint != nullptr && step.constraint->restrict(step.state, allowed, logits, vocab);

@@ -42,6 +42,9 @@ struct SampleStep {
   // Speculative verification: the drafted token this step checks (Sampler::sample's draft rule); the draft
   // is accepted when the returned token equals it. -1: a plain step.
   std::int32_t draft = -1;
+  // Ids from here on are never picked (the LM head's rows past the tokenizer's vocabulary: Qwen pads 151,665
+  // tokens to 151,936 rows, which random or badly trained weights may otherwise choose). 0: no limit.
+  int vocabLimit = 0;
 };
 
 class PipelineOps {

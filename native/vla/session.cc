@@ -481,6 +481,7 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
     step.constraint = constraint;
     step.state = stateNow;
     step.draft = draft;
+    step.vocabLimit = request.vocabLimit;
     if (std::size_t const i = result.tokens.size(); i < request.biasTokens.size()) {
       step.biasToken = request.biasTokens[i];
       step.biasValue = request.biasValue;

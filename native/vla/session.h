@@ -130,6 +130,8 @@ struct GenerateRequest {
   // has the distribution of plain decoding (identical tokens when greedy). Null or maxDraft 0: off.
   std::shared_ptr<Drafter const> drafter;
   int maxDraft = 0;
+  // The tokenizer's vocabulary size: ids from here on (padded LM-head rows) are never sampled. 0: no limit.
+  int vocabLimit = 0;
   // Tests only: generated token i gets biasValue added to the logit of biasTokens[i] before the
   // constraint and the sampler see the logits (a random-weight model "preferring" a known answer).
   std::vector<std::int32_t> biasTokens;

@@ -128,6 +128,15 @@ describe('Model / Session on the tiny model', () => {
     expect(constrained.timings.forwardPasses).toBeLessThan(free.timings.forwardPasses);
   });
 
+  it('never samples the LM head rows past the tokenizer (Qwen pads 151,665 tokens to 151,936 rows)', async () => {
+    // A bias that makes padded row 151,700 the model's favourite at every step: free text must still
+    // pick only tokens the tokenizer has (before the fix, decoding the answer threw ERR_INVALID_ARGUMENT).
+    const padded = new Int32Array(8).fill(151_700);
+    const plan = await model.plan({ ...request(), constrained: false, maxTokens: 8, _testingBias: { tokens: padded, value: 1e4 } } as PlanRequest);
+    expect(plan.tokens.length).toBeGreaterThan(0);
+    expect(Math.max(...plan.tokens)).toBeLessThan(151_665);
+  });
+
   it('prefix-cached and uncached runs give identical tokens', async () => {
     const session = model.createSession();
     const first = await session.plan(request());
