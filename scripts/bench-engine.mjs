@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// CPU LLM engine benchmark: `npm run bench:engine [-- --threads N --prefill 128 --decode 32 --rounds 3 --lm-head auto|fp16|q8 --model DIR --json]`.
+// CPU LLM engine benchmark: `npm run bench:engine [-- --shape 3b-shape|0.5b-shape --verify 6 --threads N --prefill 128 --decode 32 --rounds 3 --lm-head auto|fp16|q8 --model DIR --json]`.
 //
 // On the 3b-shape AWQ model (Qwen2.5-VL-3B's decoder dimensions, seeded random int4 weights; generated
 // into ~/.cache/trt-vla/models on first use, about 2.5 GB), drives the CPU LLM engine through its tensor
@@ -11,6 +11,9 @@
 //                   divided by the step time: the effective weight bandwidth
 //   read GB/s       the machine's read bandwidth with the same threads, measured by this run (the
 //                   best of a probe before and after), and the decode's share of it
+//   verify          speculative decoding's verify call (--verify N tokens, default 6; 0: off) at the same
+//                   positions as the decode steps, interleaved with them: its median time over the decode
+//                   step's, with every logit and with the few rows a grammar asks for (16 digit-like ids)
 // Absolute numbers on a shared machine are noise; compare numbers of one run.
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +29,9 @@ const { values } = parseArgs({
     decode: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '3' },
     model: { type: 'string' },
+    shape: { type: 'string', default: '3b-shape' },
     'lm-head': { type: 'string', default: 'auto' },
+    verify: { type: 'string', default: '6' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -35,17 +40,19 @@ const prefillTokens = Number(values.prefill);
 const contextTokens = Number(values.context);
 const decodeSteps = Number(values.decode);
 const rounds = Number(values.rounds);
+const verifyTokens = Number(values.verify);
 const log = (...args) => {
   if (!values.json) console.log(...args);
 };
 
-const dir = values.model ?? (await ensureModel('3b-shape', { log }));
+const dir = values.model ?? (await ensureModel(values.shape, { log }));
 const engine = await openCpuLlm({
   dir,
   threads,
   maxInputLength: Math.max(prefillTokens, contextTokens),
-  capacity: Math.max(prefillTokens, contextTokens + decodeSteps) + 1,
+  capacity: Math.max(prefillTokens, contextTokens + decodeSteps + verifyTokens) + 1,
   lmHead: values['lm-head'],
+  verifyTokens,
 });
 const { hidden: H, layers, step } = engine;
 const readBandwidth = () => probeReadBandwidth(threads);
@@ -60,11 +67,27 @@ const decodeSeconds = [];
 const prefillEmbeds = randomHalf(prefillTokens * H, 1);
 const contextEmbeds = randomHalf(contextTokens * H, 2);
 const tokenEmbeds = Array.from({ length: decodeSteps }, (_, i) => randomHalf(H, 100 + i));
+const chainEmbeds = verifyTokens > 0 ? randomHalf(verifyTokens * H, 7) : undefined;
+// A grammar's few rows (the digits and punctuation of a waypoint answer): 16 ids.
+const grammarRows = [11, 13, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 58, 60, 220, 481];
+const verify = { full: [], decodeFull: [], rows: [], decodeRows: [] };
 step(randomHalf(8 * H, 3), 8, -1); // warm-up: first touch of the mapped weights
 for (let round = 0; round < rounds; round++) {
   prefillSeconds.push(step(prefillEmbeds, prefillTokens, -1));
   step(contextEmbeds, contextTokens, -1);
-  for (let i = 0; i < decodeSteps; i++) decodeSeconds.push(step(tokenEmbeds[i], 1, contextTokens + i));
+  for (let i = 0; i < decodeSteps; i++) {
+    decodeSeconds.push(step(tokenEmbeds[i], 1, contextTokens + i));
+    if (!chainEmbeds) continue;
+    // The verify call at the next position, then a decode step there again (the pair alternates, so
+    // both see the same machine); the same with only the grammar's rows.
+    verify.full.push(engine.verify(chainEmbeds, verifyTokens, contextTokens + i + 1));
+    verify.decodeFull.push(step(tokenEmbeds[i], 1, contextTokens + i + 1));
+    engine.outputRows(grammarRows);
+    verify.rows.push(engine.verify(chainEmbeds, verifyTokens, contextTokens + i + 1));
+    verify.decodeRows.push(step(tokenEmbeds[i], 1, contextTokens + i + 1));
+    engine.outputRows([]);
+    step(tokenEmbeds[i], 1, contextTokens + i); // restore this position's cache entry
+  }
 }
 const bwAfter = readBandwidth();
 const readGBs = Math.max(bwBefore, bwAfter);
@@ -85,6 +108,14 @@ const result = {
   },
   readGBs,
   decodeShareOfReadBandwidth: engine.weightBytes / decodeStep / 1e9 / readGBs,
+  verify:
+    verifyTokens > 0
+      ? {
+          tokens: verifyTokens,
+          allLogits: { verifyMs: median(verify.full) * 1e3, decodeMs: median(verify.decodeFull) * 1e3, ratio: median(verify.full) / median(verify.decodeFull) },
+          grammarRows: { rows: grammarRows.length, verifyMs: median(verify.rows) * 1e3, decodeMs: median(verify.decodeRows) * 1e3, ratio: median(verify.rows) / median(verify.decodeRows) },
+        }
+      : undefined,
 };
 engine.dispose();
 
@@ -94,5 +125,9 @@ if (values.json) {
   const f = (x, d = 1) => x.toFixed(d);
   log(`prefill  ${f(result.prefill.tokensPerSecond)} tok/s best, ${f(result.prefill.medianTokensPerSecond)} median (${prefillTokens} tokens, ${rounds} runs)`);
   log(`decode   ${f(result.decode.tokensPerSecond)} tok/s median, ${f(result.decode.bestTokensPerSecond)} best (${result.decode.steps} steps after ${contextTokens} tokens)`);
+  if (result.verify) {
+    const v = result.verify;
+    log(`verify   ${v.tokens} tokens in one call = ${f(v.allLogits.ratio, 2)}x a decode step with every logit (${f(v.allLogits.verifyMs, 2)} vs ${f(v.allLogits.decodeMs, 2)} ms), ${f(v.grammarRows.ratio, 2)}x with a grammar's ${v.grammarRows.rows} rows (${f(v.grammarRows.verifyMs, 2)} vs ${f(v.grammarRows.decodeMs, 2)} ms)`);
+  }
   log(`weights  ${f(result.decode.weightGBs)} GB/s effective in decode = ${f(result.decodeShareOfReadBandwidth * 100, 0)}% of the ${f(readGBs)} GB/s read bandwidth measured with ${threads} threads`);
 }

@@ -185,6 +185,7 @@ Napi::Function ContextHandle::defineClass(Napi::Env env) {
                          InstanceMethod<&ContextHandle::setInputShape>("setInputShape"),
                          InstanceMethod<&ContextHandle::setTensorAddress>("setTensorAddress"),
                          InstanceMethod<&ContextHandle::tensorShape>("tensorShape"),
+                         InstanceMethod<&ContextHandle::setOutputRows>("setOutputRows"),
                          InstanceMethod<&ContextHandle::enqueue>("enqueue"),
                      });
 }
@@ -235,6 +236,18 @@ Napi::Value ContextHandle::tensorShape(Napi::CallbackInfo const& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     TV_CHECK_ARG(info[0].IsString(), "tensorShape(name)");
     return shapeToJs(info.Env(), context_->tensorShape(info[0].As<Napi::String>().Utf8Value()));
+  });
+}
+
+// setOutputRows(name, rows: Int32Array): ExecutionContext::setOutputRows (an empty list: every row again).
+// Returns whether the engine computes selected rows.
+Napi::Value ContextHandle::setOutputRows(Napi::CallbackInfo const& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    TV_CHECK_ARG(info[0].IsString() && info[1].IsTypedArray() && info[1].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array,
+                 "setOutputRows(name, rows: Int32Array)");
+    Napi::Int32Array rows = info[1].As<Napi::Int32Array>();
+    bool const done = context_->setOutputRows(info[0].As<Napi::String>().Utf8Value(), rows.Data(), static_cast<int>(rows.ElementLength()));
+    return Napi::Boolean::New(info.Env(), done);
   });
 }
 

@@ -48,6 +48,7 @@ class ContextHandle : public Napi::ObjectWrap<ContextHandle> {
   Napi::Value setInputShape(Napi::CallbackInfo const& info);
   Napi::Value setTensorAddress(Napi::CallbackInfo const& info);
   Napi::Value tensorShape(Napi::CallbackInfo const& info);
+  Napi::Value setOutputRows(Napi::CallbackInfo const& info);
   Napi::Value enqueue(Napi::CallbackInfo const& info);
 
   Napi::ObjectReference engineObject_;  // keeps the engine alive while contexts exist

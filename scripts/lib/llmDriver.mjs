@@ -46,7 +46,7 @@ export function randomHalf(count, seed) {
  * `count` = 1 token is decoded at position `start`. `lmHead`: the LM head's storage ('auto' | 'fp16' |
  * 'q8', as LoadModelOptions.lmHead).
  */
-export async function openCpuLlm({ dir, threads, maxInputLength, capacity, lmHead = 'auto' }) {
+export async function openCpuLlm({ dir, threads, maxInputLength, capacity, lmHead = 'auto', verifyTokens = 0 }) {
   const testing = testingAddon();
   const llmDir = path.join(dir, 'llm');
   const config = JSON.parse(readFileSync(path.join(llmDir, 'config.json'), 'utf8'));
@@ -60,7 +60,7 @@ export async function openCpuLlm({ dir, threads, maxInputLength, capacity, lmHea
     configName: 'llm/config.json',
     weightFiles: [path.join(llmDir, 'model.safetensors')],
     embeddingFile: path.join(llmDir, 'embedding.safetensors'),
-    limits: { maxBatch: 1, maxInputLength, maxKvCapacity: capacity },
+    limits: { maxBatch: 1, maxInputLength, maxKvCapacity: capacity, maxVerifyTreeSize: verifyTokens },
     threads,
     lmHead,
   });
@@ -76,18 +76,31 @@ export async function openCpuLlm({ dir, threads, maxInputLength, capacity, lmHea
     }
   }
   const kv = Array.from({ length: layers }, () => new Uint16Array(2 * kvHeads * capacity * headDim));
-  const logits = new Float32Array(config.vocab_size);
+  const logits = new Float32Array(config.vocab_size * Math.max(1, verifyTokens));
   const dummy = new Int32Array(1);
+  const hiddenStates = verifyTokens > 0 ? new Uint16Array(Math.max(maxInputLength, verifyTokens) * 3 * H) : undefined;
 
-  function step(embeds, count, start) {
+  // The EAGLE-base tensors (verifyTokens > 0): dummies outside a verify call, as Edge-LLM binds them.
+  function bindTree(tree, count) {
+    if (!hiddenStates) return;
+    ctx.setInputShape('attention_mask', tree ? [1, count, tree.words] : [1, 1, 1]);
+    ctx.setTensorAddress('attention_mask', tree ? tree.mask : dummy);
+    ctx.setInputShape('attention_pos_id', tree ? [1, count] : [1, 1]);
+    ctx.setTensorAddress('attention_pos_id', tree ? tree.positions : dummy);
+    ctx.setTensorAddress('hidden_states', hiddenStates.subarray(0, count * 3 * H));
+  }
+
+  function step(embeds, count, start, tree) {
     const decode = start >= 0 && count === 1;
-    ctx.setOptimizationProfile(decode ? 1 : 0);
+    ctx.setOptimizationProfile(decode || tree ? 1 : 0);
     ctx.setInputShape('inputs_embeds', [1, count, H]);
     ctx.setTensorAddress('inputs_embeds', embeds);
     ctx.setInputShape('context_lengths', [1]);
-    ctx.setTensorAddress('context_lengths', Int32Array.of(decode ? start + 1 : count));
-    ctx.setInputShape('last_token_ids', [1, 1]);
-    ctx.setTensorAddress('last_token_ids', BigInt64Array.of(BigInt(count - 1)));
+    ctx.setTensorAddress('context_lengths', Int32Array.of(decode || tree ? start + count : count));
+    const selected = tree ? BigInt64Array.from({ length: count }, (_, i) => BigInt(i)) : BigInt64Array.of(BigInt(count - 1));
+    ctx.setInputShape('last_token_ids', [1, selected.length]);
+    ctx.setTensorAddress('last_token_ids', selected);
+    bindTree(tree, count);
     ctx.setInputShape('kvcache_start_index', start < 0 ? [0] : [1]);
     ctx.setTensorAddress('kvcache_start_index', start < 0 ? dummy : Int32Array.of(start));
     ctx.setInputShape('rope_rotary_cos_sin', [1, capacity, headDim]);
@@ -97,12 +110,27 @@ export async function openCpuLlm({ dir, threads, maxInputLength, capacity, lmHea
       ctx.setTensorAddress(`past_key_values_${l}`, kv[l]);
       ctx.setTensorAddress(`present_key_values_${l}`, kv[l]);
     }
-    ctx.setTensorAddress('logits', logits);
+    ctx.setTensorAddress('logits', logits.subarray(0, selected.length * config.vocab_size));
     const t0 = process.hrtime.bigint();
     ctx.enqueue();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     for (const v of [logits[0], logits[logits.length - 1]]) if (!Number.isFinite(v)) throw new Error('non-finite logits');
     return seconds;
+  }
+
+  // A speculative verify call (needs verifyTokens >= count): `count` tokens after `start` cached ones as
+  // a linear chain, logits of every row, as the session binds it (native/vla/session.cc runVerify).
+  function verify(embeds, count, start) {
+    const words = Math.ceil(count / 32);
+    const mask = new Int32Array(count * words);
+    for (let i = 0; i < count; i++) for (let j = 0; j <= i; j++) mask[i * words + (j >> 5)] |= 1 << (j & 31);
+    const positions = Int32Array.from({ length: count }, (_, i) => start + i);
+    return step(embeds, count, start, { mask, positions, words });
+  }
+
+  // Only these logits rows from now on (a grammar's allowed tokens); an empty list: all rows again.
+  function outputRows(rows) {
+    ctx.setOutputRows('logits', Int32Array.from(rows));
   }
 
   // The greedy next token of the last step's logits, and the seconds it took to find it.
@@ -122,6 +150,8 @@ export async function openCpuLlm({ dir, threads, maxInputLength, capacity, lmHea
     /** The LM head's storage as loaded: 'q8', 'fp16', ... */
     lmHead: engine.lmHead,
     step,
+    verify,
+    outputRows,
     greedy,
     dispose: () => engine.dispose(),
   };
