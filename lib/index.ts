@@ -3,7 +3,16 @@
  * a CPU reference engine everywhere else.
  */
 export { TrtVlaError, isTrtVlaError, type TrtVlaErrorCode } from './errors.js';
-export { info, type RuntimeInfo, type BackendName, type BackendStatus } from './info.js';
+export {
+  info,
+  type AddonCandidate,
+  type AddonRuntimeInfo,
+  type BackendName,
+  type BackendStatus,
+  type NoAddonRuntimeInfo,
+  type PlatformFacts,
+  type RuntimeInfo,
+} from './info.js';
 export { setLogHandler, setLogLevel, type LogEntry, type LogLevel } from './log.js';
 export { loadModel, LOAD_STAGES, Model, type BackendChoice, type BackendSelection, type LoadModelOptions, type LoadProgress, type ModelDescription } from './model/Model.js';
 export { Session } from './model/Session.js';

@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 
-import { info, type RuntimeInfo } from '../info.js';
+import { addonInfo, type AddonRuntimeInfo } from '../info.js';
 import { loadModel, type BackendChoice, type LoadModelOptions, type Model } from '../model/Model.js';
 import { native } from '../native.js';
 import type { PlanRequest, PlanResult, Timings } from '../model/types.js';
@@ -77,7 +77,7 @@ export interface BenchReport {
     frameSize: [number, number];
     threads: number;
     host: { cpus: number; cpuModel: string; platform: string; arch: string; node: string };
-    runtime: RuntimeInfo;
+    runtime: AddonRuntimeInfo;
     modelShape: {
       hiddenSize: number;
       layers: number;
@@ -160,7 +160,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const width = options.width ?? 1600;
   const height = options.height ?? 900;
   const constrained = options.constrained ?? true;
-  const runtime = await info();
+  const runtime = await addonInfo();
   await using model = await loadModel(options.model, {
     backend: options.backend,
     threads: options.threads,
