@@ -24,6 +24,7 @@ export type {
   ImageEmbeddings,
   PlanEvent,
   PlanRequest,
+  PlanRequestBase,
   PlanResult,
   PreparedInput,
   PrepareOptions,
@@ -78,6 +79,17 @@ export {
   type EgoStatusField,
   type ValidateEgoHistoryOptions,
 } from './prompt/egoHistory.js';
+export {
+  HISTORY_FIELDS,
+  planHistory,
+  validatePlanHistory,
+  type HistoryEntryFor,
+  type HistoryFieldRequirement,
+  type HistoryPrompt,
+  type NuScenesHistoryEntry,
+  type PlanHistory,
+  type Q7HistoryEntry,
+} from './prompt/historyFields.js';
 export {
   formatCoordinate,
   formatPlanningBlock,

@@ -13,6 +13,7 @@ import type { PlanRequest, PlanResult, Timings } from '../model/types.js';
 import type { PlanningMode } from '../prompt/answerSpec.js';
 import type { EgoHistoryEntry } from '../prompt/egoHistory.js';
 import type { PlanningFormat } from '../prompt/formats.js';
+import { planHistory } from '../prompt/historyFields.js';
 import { distribution, type Distribution } from './stats.js';
 import { PowerSampler, type PowerSummary } from './tegrastats.js';
 import { formatBytes, formatDuration, formatThroughput } from './units.js';
@@ -171,7 +172,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     onProgress: options.onLoadProgress,
   });
   const views = format === 'q7' ? 3 : 1;
-  const history = syntheticHistory(format === 'q7' ? 4 : 7);
+  const history = planHistory(format, undefined, syntheticHistory(format === 'q7' ? 4 : 7));
   // A few distinct camera frames, cycled (the pipeline cannot reuse anything across different frames).
   const cameraFrames = Array.from({ length: 4 * views }, (_, i) => {
     const f = model.allocFrame({ width, height, format: 'rgb8' });
@@ -181,8 +182,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const sessionObjects = Array.from({ length: sessions }, () => model.createSession());
   const request = (i: number) => ({
     images: Array.from({ length: views }, (_, v) => cameraFrames[(i * views + v) % cameraFrames.length]!),
-    history,
-    format,
+    ...history,
     mode,
     constrained,
   });
