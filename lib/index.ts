@@ -3,7 +3,16 @@
  * a CPU reference engine everywhere else.
  */
 export { TrtVlaError, isTrtVlaError, type TrtVlaErrorCode } from './errors.js';
-export { info, type RuntimeInfo, type BackendName, type BackendStatus } from './info.js';
+export {
+  info,
+  type AddonCandidate,
+  type AddonRuntimeInfo,
+  type BackendName,
+  type BackendStatus,
+  type NoAddonRuntimeInfo,
+  type PlatformFacts,
+  type RuntimeInfo,
+} from './info.js';
 export { setLogHandler, setLogLevel, type LogEntry, type LogLevel } from './log.js';
 export { loadModel, LOAD_STAGES, Model, type BackendChoice, type BackendSelection, type LoadModelOptions, type LoadProgress, type ModelDescription } from './model/Model.js';
 export { Session } from './model/Session.js';
@@ -15,6 +24,7 @@ export type {
   ImageEmbeddings,
   PlanEvent,
   PlanRequest,
+  PlanRequestBase,
   PlanResult,
   PreparedInput,
   PrepareOptions,
@@ -69,6 +79,17 @@ export {
   type EgoStatusField,
   type ValidateEgoHistoryOptions,
 } from './prompt/egoHistory.js';
+export {
+  HISTORY_FIELDS,
+  planHistory,
+  validatePlanHistory,
+  type HistoryEntryFor,
+  type HistoryFieldRequirement,
+  type HistoryPrompt,
+  type NuScenesHistoryEntry,
+  type PlanHistory,
+  type Q7HistoryEntry,
+} from './prompt/historyFields.js';
 export {
   formatCoordinate,
   formatPlanningBlock,

@@ -8,12 +8,13 @@
  * The test hooks are a separate addon, trt_vla_testing.node (native/testing/), built beside the
  * production one for the tests and benchmark scripts and never installed for users: testingAddon().
  */
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { TrtVlaError } from './errors.js';
-import { formatLoadFailure } from './loadDiagnostics.js';
+import { describeBinaryHeader, diagnoseLoadFailure, formatDiagnosis, type BinaryFacts, type LoadContext } from './loadDiagnostics.js';
 import type { Timings } from './model/types.js';
 
 export interface NativeBuildInfo {
@@ -266,46 +267,250 @@ export interface NativeAddon {
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const require = createRequire(import.meta.url);
-let loaded: { addon: NativeAddon; path: string } | undefined;
+
+/** One place the loader looked for the binary, and what it found there (`info()` reports them). */
+export interface AddonCandidate {
+  /** Why this place: 'TRT_VLA_ADDON_PATH', 'build/Release', 'build/Debug', 'prebuilds', 'prebuilds beside node'. */
+  source: string;
+  /** The file tried, or the folder searched when no file was tried there. */
+  location: string;
+  /**
+   * 'loaded'; 'not-found' (nothing there for this platform); 'load-error' (a file was there and
+   * failed to load: `detail` is the loader's message); 'not-tried' (an earlier place won).
+   */
+  outcome: 'loaded' | 'not-found' | 'load-error' | 'not-tried';
+  /** The reason in words: 'no such folder', 'no .node file in it', the load error, … */
+  detail: string;
+}
+
+/** Facts about this process that decide which binary can load. */
+export interface PlatformFacts {
+  platform: NodeJS.Platform;
+  arch: string;
+  /** Node.js version ('v20.19.0'). */
+  node: string;
+  /** Node-API version this Node.js offers. */
+  napi: string;
+  /** glibc version of this system, when known (Linux). */
+  glibc?: string;
+}
+
+/** Why the addon is not loaded, and what fixes it. */
+export interface AddonLoadFailure {
+  /** The one-sentence cause. */
+  cause: string;
+  /** What to do, most likely fix first; none of them is "run trt-vla info". */
+  advice: string[];
+  candidates: AddonCandidate[];
+  /** The error native() throws (ERR_ADDON_LOAD). */
+  error: TrtVlaError;
+}
+
+export type AddonState =
+  | { loaded: true; addon: NativeAddon; path: string; candidates: AddonCandidate[] }
+  | { loaded: false; failure: AddonLoadFailure };
+
+let state: AddonState | undefined;
 
 function glibcVersion(): string | undefined {
   const report = process.report?.getReport?.() as { header?: { glibcVersionRuntime?: string } } | undefined;
   return report?.header?.glibcVersionRuntime;
 }
 
-function load(): { addon: NativeAddon; path: string } {
-  let addonPath: string | undefined = process.env.TRT_VLA_ADDON_PATH;
+let platformFacts: PlatformFacts | undefined;
+
+export function platform(): PlatformFacts {
+  platformFacts ??= {
+    platform: process.platform,
+    arch: process.arch,
+    node: process.version,
+    napi: process.versions.napi ?? 'unknown',
+    ...(glibcVersion() !== undefined && { glibc: glibcVersion() }),
+  };
+  return platformFacts;
+}
+
+function listNodeFiles(dir: string): string[] | undefined {
   try {
-    if (!addonPath) {
-      const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
-      addonPath = nodeGypBuild.resolve(packageRoot);
-    }
-    const addon = require(addonPath) as NativeAddon;
-    addon.setErrorClass(TrtVlaError as unknown as new (code: string, message: string) => Error);
-    return { addon, path: addonPath };
-  } catch (error) {
-    const message = formatLoadFailure(error, {
-      platform: process.platform,
-      arch: process.arch,
-      nodeVersion: process.version,
-      napiVersion: process.versions.napi ?? 'unknown',
-      glibc: glibcVersion(),
-      addonPath,
-    });
-    throw new TrtVlaError('ERR_ADDON_LOAD', message, { cause: error });
+    return readdirSync(dir).filter((name) => name.endsWith('.node')).sort();
+  } catch {
+    return undefined;
   }
 }
 
-/** The loaded addon (loaded on first call; throws ERR_ADDON_LOAD with causes and fixes). */
-export function native(): NativeAddon {
-  loaded ??= load();
-  return loaded.addon;
+/**
+ * The places node-gyp-build searches, in its order (node_modules/node-gyp-build/node-gyp-build.js
+ * 4.8.4, `load.resolve`, lines 25-46): TRT_VLA_PREBUILD replaces the package folder; build/Release and
+ * build/Debug (the first .node file, unless PREBUILDS_ONLY is set); prebuilds/<platform>-<arch>; the
+ * same beside the node executable. node-gyp-build still decides which file loads; these are listed
+ * so a failure can say what each place held.
+ */
+function searchPlaces(): { source: string; dir: string; prebuilds: boolean }[] {
+  const base = process.env.TRT_VLA_PREBUILD || packageRoot;
+  const places: { source: string; dir: string; prebuilds: boolean }[] = [];
+  if (!process.env.PREBUILDS_ONLY) {
+    places.push({ source: 'build/Release', dir: path.join(base, 'build', 'Release'), prebuilds: false });
+    places.push({ source: 'build/Debug', dir: path.join(base, 'build', 'Debug'), prebuilds: false });
+  }
+  places.push({ source: 'prebuilds', dir: path.join(base, 'prebuilds'), prebuilds: true });
+  places.push({ source: 'prebuilds beside node', dir: path.join(path.dirname(process.execPath), 'prebuilds'), prebuilds: true });
+  return places;
 }
 
-/** Path of the loaded .node file. */
+/** The prebuilds/<platform>-<arch>[+arch…] folders node-gyp-build would consider. */
+function prebuildFolders(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((name) => {
+      const [os, archs, ...rest] = name.split('-');
+      return rest.length === 0 && os === process.platform && (archs ?? '').split('+').includes(process.arch);
+    })
+    .map((name) => path.join(dir, name));
+}
+
+/** What each search place held, given the file node-gyp-build chose (undefined: it found none). */
+function describePlaces(chosen: string | undefined): AddonCandidate[] {
+  const candidates: AddonCandidate[] = [];
+  let passedChosen = false;
+  for (const place of searchPlaces()) {
+    const folders = place.prebuilds ? prebuildFolders(place.dir) : [place.dir];
+    const holdsChosen = chosen !== undefined && folders.some((f) => path.dirname(chosen) === f);
+    if (holdsChosen) {
+      passedChosen = true;
+      candidates.push({ source: place.source, location: chosen, outcome: 'loaded', detail: '' });
+      continue;
+    }
+    const files = folders.flatMap((f) => (listNodeFiles(f) ?? []).map((n) => path.join(f, n)));
+    const shownDir = place.prebuilds ? path.join(place.dir, `${process.platform}-${process.arch}`) : place.dir;
+    if (files.length > 0 && passedChosen) {
+      candidates.push({ source: place.source, location: shownDir, outcome: 'not-tried', detail: `an earlier place was used (${path.basename(chosen!)})` });
+    } else if (files.length > 0) {
+      candidates.push({
+        source: place.source,
+        location: shownDir,
+        outcome: 'not-found',
+        detail: `no file for this runtime (Node-API ${process.versions.napi}, ABI ${process.versions.modules}) among ${files.map((f) => path.basename(f)).join(', ')}`,
+      });
+    } else {
+      const exists = place.prebuilds ? folders.length > 0 : listNodeFiles(place.dir) !== undefined;
+      candidates.push({ source: place.source, location: shownDir, outcome: 'not-found', detail: exists ? 'no .node file in it' : 'no such folder' });
+    }
+  }
+  return candidates;
+}
+
+/** The first bytes of a file, classified; 'missing' when it is absent or not a regular file. */
+function binaryFacts(file: string): BinaryFacts {
+  try {
+    if (!statSync(file).isFile()) return { kind: 'missing' };
+    const fd = openSync(file, 'r');
+    try {
+      const head = Buffer.alloc(64);
+      const n = readSync(fd, head, 0, head.length, 0);
+      return describeBinaryHeader(head.subarray(0, n));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return { kind: 'missing' };
+  }
+}
+
+function loadFailure(error: unknown, candidates: AddonCandidate[], addonPath: string | undefined, fromEnvironment: boolean): AddonState {
+  const p = platform();
+  const ctx: LoadContext = {
+    platform: p.platform,
+    arch: p.arch,
+    nodeVersion: p.node,
+    napiVersion: p.napi,
+    ...(p.glibc !== undefined && { glibc: p.glibc }),
+    ...(addonPath !== undefined && { addonPath, binary: binaryFacts(addonPath) }),
+    fromEnvironment,
+  };
+  const diagnosis = diagnoseLoadFailure(error, ctx);
+  const message =
+    `${formatDiagnosis(diagnosis, ctx)}\n` +
+    '`npx trt-vla info` (or info() from the API) lists every place searched for the binary and why each one failed.';
+  return {
+    loaded: false,
+    failure: { cause: diagnosis.cause, advice: diagnosis.solutions, candidates, error: new TrtVlaError('ERR_ADDON_LOAD', message, { cause: error }) },
+  };
+}
+
+function errorText(error: unknown): string {
+  return String((error as Error | undefined)?.message ?? error).split('\n')[0]!;
+}
+
+function tryLoad(file: string, candidates: AddonCandidate[], fromEnvironment: boolean): AddonState {
+  let mine = candidates.find((c) => c.location === file);
+  if (!mine) {
+    // node-gyp-build chose a file outside the places listed above (a newer version searching elsewhere).
+    mine = { source: 'node-gyp-build', location: file, outcome: 'loaded', detail: '' };
+    candidates.push(mine);
+  }
+  try {
+    const addon = require(file) as NativeAddon;
+    addon.setErrorClass(TrtVlaError as unknown as new (code: string, message: string) => Error);
+    return { loaded: true, addon, path: file, candidates };
+  } catch (error) {
+    mine.outcome = 'load-error';
+    mine.detail = errorText(error);
+    return loadFailure(error, candidates, file, fromEnvironment);
+  }
+}
+
+/**
+ * TRT_VLA_ADDON_PATH (a file, relative to the working directory) when set and not empty; else the
+ * binary node-gyp-build picks for this platform. Never throws: a failure is kept with its diagnosis.
+ */
+function load(): AddonState {
+  const override = process.env.TRT_VLA_ADDON_PATH;
+  if (override) {
+    const file = path.resolve(override);
+    const candidates: AddonCandidate[] = [{ source: 'TRT_VLA_ADDON_PATH', location: file, outcome: 'loaded', detail: '' }];
+    if (binaryFacts(file).kind === 'missing') {
+      candidates[0]!.outcome = 'not-found';
+      candidates[0]!.detail = 'no such file';
+      return loadFailure(new Error(`TRT_VLA_ADDON_PATH=${override}: no such file`), candidates, file, true);
+    }
+    return tryLoad(file, candidates, true);
+  }
+  let chosen: string;
+  try {
+    const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+    chosen = nodeGypBuild.resolve(packageRoot);
+  } catch (error) {
+    return loadFailure(error, describePlaces(undefined), undefined, false);
+  }
+  return tryLoad(chosen, describePlaces(chosen), false);
+}
+
+/** Whether the addon loaded, and where from; or why not, with the fixes. Loads on first call; never throws. */
+export function addonState(): AddonState {
+  state ??= load();
+  return state;
+}
+
+/** The loaded addon (loaded on first call; throws ERR_ADDON_LOAD with the cause and fixes). */
+export function native(): NativeAddon {
+  const s = addonState();
+  if (!s.loaded) {
+    // A new error each time, so its stack is the caller's.
+    const first = s.failure.error;
+    throw new TrtVlaError('ERR_ADDON_LOAD', first.message, { cause: first.cause });
+  }
+  return s.addon;
+}
+
+/** Path of the loaded .node file (throws ERR_ADDON_LOAD like native()). */
 export function nativeAddonPath(): string {
-  loaded ??= load();
-  return loaded.path;
+  native();
+  return (addonState() as { path: string }).path;
 }
 
 let testingLoaded: unknown;

@@ -10,8 +10,7 @@
 import { invalidArgument, isObject, requireString } from '../validate.js';
 import { validateEgoHistory, type EgoHistoryEntry } from '../prompt/egoHistory.js';
 import { formatPlanningBlock, PLANNING_FORMATS, type PlanningFormat } from '../prompt/formats.js';
-import { buildNuScenesPrompt } from '../prompt/nuscenesPrompt.js';
-import { buildQ7Prompt } from '../prompt/q7Prompt.js';
+import { planHistory } from '../prompt/historyFields.js';
 
 export type DrivingScenario = 'stopped' | 'cruise' | 'pullAway' | 'brake' | 'turn' | 'laneChange';
 
@@ -211,9 +210,8 @@ function record(format: PlanningFormat, rand: () => number, noiseScale: number, 
       p.y += waypointNoise * gaussian(rand);
     }
   }
-  // The prompt builders validate the history exactly as a real request would.
-  if (format === 'nuscenes') buildNuScenesPrompt({ history });
-  else buildQ7Prompt({ history });
+  // Checked against its prompt's fields exactly as a real request would be.
+  planHistory(format, undefined, history);
   return { format, scenario, history, answer: formatPlanningBlock(future, spec) };
 }
 

@@ -6,13 +6,14 @@
  */
 import os from 'node:os';
 
-import { info, type RuntimeInfo } from '../info.js';
+import { addonInfo, type AddonRuntimeInfo } from '../info.js';
 import { loadModel, type BackendChoice, type LoadModelOptions, type Model } from '../model/Model.js';
 import { native } from '../native.js';
 import type { PlanRequest, PlanResult, Timings } from '../model/types.js';
 import type { PlanningMode } from '../prompt/answerSpec.js';
 import type { EgoHistoryEntry } from '../prompt/egoHistory.js';
 import type { PlanningFormat } from '../prompt/formats.js';
+import { planHistory } from '../prompt/historyFields.js';
 import { distribution, type Distribution } from './stats.js';
 import { PowerSampler, type PowerSummary } from './tegrastats.js';
 import { formatBytes, formatDuration, formatThroughput } from './units.js';
@@ -77,7 +78,7 @@ export interface BenchReport {
     frameSize: [number, number];
     threads: number;
     host: { cpus: number; cpuModel: string; platform: string; arch: string; node: string };
-    runtime: RuntimeInfo;
+    runtime: AddonRuntimeInfo;
     modelShape: {
       hiddenSize: number;
       layers: number;
@@ -160,7 +161,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const width = options.width ?? 1600;
   const height = options.height ?? 900;
   const constrained = options.constrained ?? true;
-  const runtime = await info();
+  const runtime = await addonInfo();
   await using model = await loadModel(options.model, {
     backend: options.backend,
     threads: options.threads,
@@ -171,7 +172,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     onProgress: options.onLoadProgress,
   });
   const views = format === 'q7' ? 3 : 1;
-  const history = syntheticHistory(format === 'q7' ? 4 : 7);
+  const history = planHistory(format, undefined, syntheticHistory(format === 'q7' ? 4 : 7));
   // A few distinct camera frames, cycled (the pipeline cannot reuse anything across different frames).
   const cameraFrames = Array.from({ length: 4 * views }, (_, i) => {
     const f = model.allocFrame({ width, height, format: 'rgb8' });
@@ -181,8 +182,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const sessionObjects = Array.from({ length: sessions }, () => model.createSession());
   const request = (i: number) => ({
     images: Array.from({ length: views }, (_, v) => cameraFrames[(i * views + v) % cameraFrames.length]!),
-    history,
-    format,
+    ...history,
     mode,
     constrained,
   });

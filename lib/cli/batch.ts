@@ -16,8 +16,9 @@ import path from 'node:path';
 import { TrtVlaError } from '../errors.js';
 import { parseJsonLines } from '../metrics/records.js';
 import { loadEgoHistory, validateEgoHistory, type EgoHistoryEntry } from '../prompt/egoHistory.js';
+import { planHistory, type NuScenesStatusWording, type PlanHistory } from '../prompt/historyFields.js';
 import type { Model } from '../model/Model.js';
-import { effectiveSampling, type PlanRecorder } from '../record/planRecord.js';
+import { effectiveSampling, recordedHistory, type PlanRecorder } from '../record/planRecord.js';
 import { planFromImageFiles } from '../record/replay.js';
 import { isObject } from '../validate.js';
 import { inputFileFlag, outputPathFlag, UsageError } from './args.js';
@@ -26,14 +27,21 @@ import { progressLine } from './progress.js';
 export type BatchFormat = 'nuscenes' | 'q7';
 export type BatchMode = 'fast' | 'slow';
 
-/** One request of a batch, with its inputs resolved and its history validated. */
+/** The command's --format and --status-wording, for records that do not set their own format. */
+export interface BatchDefaults {
+  format: BatchFormat;
+  /** Applies to records planned with the nuscenes prompt. */
+  statusWording?: NuScenesStatusWording;
+}
+
+/** One request of a batch, with its inputs resolved and its history checked against its prompt. */
 export interface BatchItem {
   readonly id: string;
   /** Absolute paths of the camera images. */
   readonly imageFiles: readonly string[];
-  readonly history: EgoHistoryEntry[];
-  /** Per-record overrides of the command's --format / --mode. */
-  readonly format?: BatchFormat;
+  /** The record's format (its own, else the command's), wording and history, checked together. */
+  readonly plan: PlanHistory;
+  /** Per-record override of the command's --mode. */
   readonly mode?: BatchMode;
   /** Where the record came from (`manifest.jsonl:3` or the subfolder), for messages. */
   readonly source: string;
@@ -73,8 +81,14 @@ function checkUniqueIds(items: readonly BatchItem[]): void {
   }
 }
 
+/** The record's prompt (its format, else the default) with its history checked against that prompt's fields. */
+function recordPlan(history: EgoHistoryEntry[], format: BatchFormat | undefined, defaults: BatchDefaults, name: string): PlanHistory {
+  const chosen = format ?? defaults.format;
+  return planHistory(chosen, chosen === 'nuscenes' ? defaults.statusWording : undefined, history, name);
+}
+
 /** Reads and checks a JSONL manifest; every problem is an ERR_INVALID_ARGUMENT naming `file:line`. */
-export async function readManifest(file: string): Promise<BatchItem[]> {
+export async function readManifest(file: string, defaults: BatchDefaults = { format: 'nuscenes' }): Promise<BatchItem[]> {
   const base = path.dirname(path.resolve(file));
   const items: BatchItem[] = [];
   for (const { line, value } of parseJsonLines(readFileSync(file, 'utf8'), file)) {
@@ -87,20 +101,21 @@ export async function readManifest(file: string): Promise<BatchItem[]> {
     }
     const imageFiles = (value.images as string[]).map((f) => readableFile(path.resolve(base, f), where, 'image'));
     if ((value.history === undefined) === (value.historyFile === undefined)) throw invalid(where, 'give exactly one of "history" or "historyFile"');
-    let history: EgoHistoryEntry[];
+    const format = choice(value.format, ['nuscenes', 'q7'] as const, where, 'format');
+    const mode = choice(value.mode, ['fast', 'slow'] as const, where, 'mode');
+    let plan: PlanHistory;
     try {
       if (value.history !== undefined) {
-        history = validateEgoHistory(value.history);
+        plan = recordPlan(validateEgoHistory(value.history), format, defaults, 'history');
       } else {
         if (typeof value.historyFile !== 'string') throw invalid(where, '"historyFile" must be a path');
-        history = await loadEgoHistory(path.resolve(base, value.historyFile));
+        const historyFile = path.resolve(base, value.historyFile);
+        plan = recordPlan(await loadEgoHistory(historyFile), format, defaults, historyFile);
       }
     } catch (err) {
       throw err instanceof TrtVlaError && !err.message.startsWith(where) ? invalid(where, err.message) : err;
     }
-    const format = choice(value.format, ['nuscenes', 'q7'] as const, where, 'format');
-    const mode = choice(value.mode, ['fast', 'slow'] as const, where, 'mode');
-    items.push({ id, imageFiles, history, source: where, ...(format && { format }), ...(mode && { mode }) });
+    items.push({ id, imageFiles, plan, source: where, ...(mode && { mode }) });
   }
   if (items.length === 0) throw invalid(file, 'the manifest holds no record');
   checkUniqueIds(items);
@@ -108,7 +123,7 @@ export async function readManifest(file: string): Promise<BatchItem[]> {
 }
 
 /** Reads a folder of records: each subfolder (in name order) is one, named by its folder. */
-export async function readRecordFolder(dir: string): Promise<BatchItem[]> {
+export async function readRecordFolder(dir: string, defaults: BatchDefaults = { format: 'nuscenes' }): Promise<BatchItem[]> {
   const items: BatchItem[] = [];
   const subfolders = readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isDirectory())
@@ -121,8 +136,8 @@ export async function readRecordFolder(dir: string): Promise<BatchItem[]> {
       .sort()
       .map((f) => path.join(folder, f));
     if (imageFiles.length === 0) throw invalid(folder, 'no camera image (*.jpg, *.jpeg, *.png)');
-    const history = await loadEgoHistory(readableFile(path.join(folder, 'history.json'), folder, 'history'));
-    items.push({ id: name, imageFiles, history, source: folder });
+    const historyFile = readableFile(path.join(folder, 'history.json'), folder, 'history');
+    items.push({ id: name, imageFiles, plan: recordPlan(await loadEgoHistory(historyFile), undefined, defaults, historyFile), source: folder });
   }
   if (items.length === 0) throw invalid(dir, 'no record subfolder (one per record: images + history.json)');
   return items;
@@ -134,8 +149,7 @@ export function predictionLine(id: string, plan: { waypoints: readonly { x: numb
 }
 
 export interface BatchRunOptions {
-  /** The command's --format / --mode, for records that do not set their own. */
-  format: BatchFormat;
+  /** The command's --mode, for records that do not set their own. */
   mode: BatchMode;
   constrained: boolean;
   maxTokens?: number;
@@ -157,13 +171,12 @@ export async function runBatch(model: Model, items: readonly BatchItem[], option
   let incomplete = 0;
   try {
     for (const [i, item] of items.entries()) {
-      const request = {
-        history: item.history,
-        format: item.format ?? options.format,
+      const settings = {
         mode: item.mode ?? options.mode,
         constrained: options.constrained,
         ...(options.maxTokens !== undefined && { maxTokens: options.maxTokens }),
       };
+      const request = { ...item.plan, ...settings };
       let plan;
       try {
         plan = await planFromImageFiles(model, item.imageFiles, request);
@@ -177,7 +190,7 @@ export async function runBatch(model: Model, items: readonly BatchItem[], option
       if (file) await file.write(line);
       else process.stdout.write(line);
       if (!plan.complete) incomplete++;
-      await options.recorder?.add(item.imageFiles, { id: item.id, ...request, sampling }, plan);
+      await options.recorder?.add(item.imageFiles, { id: item.id, ...recordedHistory(item.plan), ...settings, sampling }, plan);
       progress.update(i + 1, 'plans');
     }
   } finally {

@@ -1,5 +1,5 @@
 /** `trt-vla info [--json] [--model DIR]`: what this machine and binary can run, and why not; what a model folder holds. */
-import { info, type RuntimeInfo } from '../info.js';
+import { info, type AddonCandidate, type AddonRuntimeInfo, type NoAddonRuntimeInfo, type RuntimeInfo } from '../info.js';
 import { resolveModelFiles } from '../model/bundle.js';
 import { engineRelease, engineReleaseProblem, type EngineRelease } from '../model/engineRelease.js';
 import { defaultSampling, type SamplingOptions, samplingSource } from '../model/modelConfig.js';
@@ -57,7 +57,33 @@ function formatBytes(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }
 
+function formatCandidates(candidates: readonly AddonCandidate[]): string[] {
+  return candidates.map((c) => {
+    const outcome = c.outcome === 'load-error' ? 'load error' : c.outcome === 'not-found' ? 'not found' : c.outcome === 'not-tried' ? 'not tried' : 'loaded';
+    return `  ${c.source.padEnd(22)} ${c.location}\n  ${''.padEnd(22)} ${outcome}${c.detail ? `: ${c.detail}` : ''}`;
+  });
+}
+
+function formatPlatform(i: RuntimeInfo): string {
+  const p = i.platform;
+  return `${p.platform}-${p.arch}, Node.js ${p.node}, Node-API ${p.napi}${p.glibc ? `, glibc ${p.glibc}` : ''}`;
+}
+
+/** The report without the addon: why it did not load, each place searched, the fixes; every backend unavailable. */
+export function formatNoAddonInfo(i: NoAddonRuntimeInfo): string {
+  const lines = [`${i.package.name} ${i.package.version}: the native addon is NOT loaded (${formatPlatform(i)})`, ''];
+  lines.push(`cause      ${i.addon.cause}`, '', 'searched');
+  lines.push(...formatCandidates(i.addon.candidates), '', 'to fix');
+  lines.push(...i.addon.advice.map((a) => `  - ${a}`), '', 'backends');
+  for (const name of ['cpu', 'cuda', 'tensorrt'] as const) lines.push(`  ${name.padEnd(9)} unavailable (no addon)`);
+  return lines.join('\n');
+}
+
 export function formatInfo(i: RuntimeInfo): string {
+  return i.addonLoaded ? formatAddonInfo(i) : formatNoAddonInfo(i);
+}
+
+function formatAddonInfo(i: AddonRuntimeInfo): string {
   const lines: string[] = [];
   const b = i.build;
   lines.push(`trt-vla ${b.version} (${b.buildSystem} build, ${b.compiler}, git ${b.gitRevision}${b.sanitize ? ', sanitizers' : ''})`);
@@ -92,17 +118,19 @@ export function formatInfo(i: RuntimeInfo): string {
   const feats = Object.entries(f).filter(([, on]) => on).map(([k]) => k).join(', ') || 'none';
   lines.push(`cpu        ${i.cpu.threads} threads, features: ${feats}`);
   lines.push(`addon      ${b.addonPath}`);
+  lines.push(`platform   ${formatPlatform(i)}`);
   return lines.join('\n');
 }
 
 export const infoCommand = {
-  summary: 'backends, device, versions, and why a backend is unavailable',
+  summary: 'backends, device, versions, and why a backend is unavailable (or why the addon did not load)',
   usage: 'Usage: trt-vla info [--json] [--model DIR]',
   async run(argv: string[]): Promise<number> {
     const values = parseFlags(argv, { json: { type: 'boolean', default: false }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
     if (values.help) {
       console.log(
         'Usage: trt-vla info [--json] [--model DIR]\n\nReports, for each backend (cpu, cuda, tensorrt), whether it is compiled in and\navailable here, and why not; the device; CUDA / TensorRT versions; CPU SIMD level and threads.\n' +
+          'Without a loadable native addon it reports why not: each place searched for the binary and why\nit failed, and how to fix it (exit code 1).\n' +
           'With --model: what the model folder holds (engines, the TensorRT Edge-LLM release and build flags\nrecorded in its configs, whether that release is supported, default sampling and its source),\nread from its files without loading it.',
       );
       return 0;
@@ -111,6 +139,11 @@ export const infoCommand = {
     const model = values.model === undefined ? undefined : modelFolderInfo(values.model);
     if (values.json) console.log(JSON.stringify(model ? { ...result, model } : result, null, 2));
     else console.log(model ? `${formatInfo(result)}\n\n${formatModelFolderInfo(model)}` : formatInfo(result));
+    if (!result.addonLoaded) {
+      // The report is on stdout; the failure line and exit code 1 are those of every other command without the addon.
+      console.error(`trt-vla info: ERR_ADDON_LOAD: the native addon did not load: ${result.addon.cause} (the fixes are listed above)`);
+      return 1;
+    }
     return 0;
   },
 };

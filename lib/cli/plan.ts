@@ -6,13 +6,15 @@ import { frameFromImage } from '../frameFromImage.js';
 import type { Model } from '../model/Model.js';
 import type { PlanResult } from '../model/types.js';
 import { loadEgoHistory } from '../prompt/egoHistory.js';
-import { effectiveSampling, PlanRecorder } from '../record/planRecord.js';
+import { NUSCENES_STATUS_WORDINGS, planHistory } from '../prompt/historyFields.js';
+import { effectiveSampling, PlanRecorder, recordedHistory } from '../record/planRecord.js';
 import { batchSourceFlags, readManifest, recordFolderFlag, readRecordFolder, runBatch } from './batch.js';
 import { choiceFlag, inputFileFlag, integerFlag, outputPathFlag, parseFlags, requiredFlag, UsageError } from './args.js';
 import { loadCliModel } from './loadCliModel.js';
 
 const USAGE = `Usage: trt-vla plan --model DIR --image FILE [--image FILE ...] --history FILE
-                    [--format nuscenes|q7] [--mode fast|slow] [--backend auto|cpu|tensorrt]
+                    [--format nuscenes|q7] [--status-wording speed|velocity-x|none]
+                    [--mode fast|slow] [--backend auto|cpu|tensorrt]
                     [--threads N] [--max-tokens N] [--unconstrained] [--json]
                     [--viz FILE.png|.jpg|.webp|.svg] [--calibration FILE.json]
                     [--plugin libNvInfer_edgellm_plugin.so] [--no-cuda-graphs]
@@ -26,6 +28,10 @@ Plans the next waypoints (x forward, y left, metres) from JPEG/PNG camera images
 front camera; q7: 1 or 3 views: front, front-right, front-left) and an ego-history JSON file (an
 array of { t, x, y, ax?, ay?, vx?, vy?, speed?, steering? } oldest first, t <= 0 at 0.5 s steps,
 ending with t = 0 at the origin). --json prints the whole PlanResult.
+
+Every entry needs the status fields its prompt prints: nuscenes with --status-wording speed (the
+default): ax, ay, speed (or vx), steering; velocity-x: ax, ay, vx, steering; none: positions only.
+q7: ax, ay, vx, vy (--status-wording does not apply). A history is checked before the model loads.
 
 --viz draws the trajectory on the first camera image, projected with --calibration (JSON: the
 camera intrinsic "camera2image" 3x3 and "camera2ego" 4x4 as NeuroNCAP names them, optional
@@ -84,6 +90,7 @@ export const planCommand = {
       image: { type: 'string', multiple: true },
       history: { type: 'string' },
       format: { type: 'string', default: 'nuscenes' },
+      'status-wording': { type: 'string' },
       mode: { type: 'string', default: 'fast' },
       backend: { type: 'string', default: 'auto' },
       threads: { type: 'string' },
@@ -113,6 +120,8 @@ export const planCommand = {
     const imageFiles = batch ? [] : values.image!.map((f) => inputFileFlag(f, '--image'));
     const historyFile = batch ? '' : inputFileFlag(requiredFlag(values.history, '--history', 'an ego history JSON file'), '--history');
     const format = choiceFlag(values.format, '--format', ['nuscenes', 'q7'] as const);
+    const statusWording = values['status-wording'] === undefined ? undefined : choiceFlag(values['status-wording'], '--status-wording', NUSCENES_STATUS_WORDINGS);
+    if (statusWording !== undefined && format === 'q7' && !batch) throw new UsageError('--status-wording applies to the nuscenes prompt; the q7 prompt has one wording');
     const mode = choiceFlag(values.mode, '--mode', ['fast', 'slow'] as const);
     const backend = choiceFlag(values.backend, '--backend', ['auto', 'cpu', 'tensorrt'] as const);
     const lmHead = choiceFlag(values['lm-head'], '--lm-head', ['auto', 'fp16', 'q8'] as const);
@@ -123,9 +132,11 @@ export const planCommand = {
     if (values.calibration !== undefined && !viz) throw new UsageError('--calibration only applies with --viz');
     const calibration = values.calibration === undefined ? undefined : await readCalibrationFlag(inputFileFlag(values.calibration, '--calibration'));
     if (values.plugin !== undefined) inputFileFlag(values.plugin, '--plugin');
-    const history = batch ? [] : await loadEgoHistory(historyFile);
+    // The history is checked against its prompt's fields here, before the model loads.
+    const planned = batch ? undefined : planHistory(format, statusWording, await loadEgoHistory(historyFile), historyFile);
     // A batch is read and checked in full before the model loads.
-    const items = batch && (batch.kind === 'manifest' ? await readManifest(batch.path) : await readRecordFolder(batch.path));
+    const defaults = { format, ...(statusWording !== undefined && { statusWording }) };
+    const items = batch && (batch.kind === 'manifest' ? await readManifest(batch.path, defaults) : await readRecordFolder(batch.path, defaults));
     await using model = await loadCliModel(modelDir, {
       backend,
       threads,
@@ -134,15 +145,15 @@ export const planCommand = {
       lmHead,
     });
     const recorder = record === undefined ? undefined : await PlanRecorder.create(record, 'plan', model);
-    if (items) return await runBatch(model, items, { format, mode, constrained: !values.unconstrained, maxTokens, out: batch.out, recorder });
+    if (items) return await runBatch(model, items, { mode, constrained: !values.unconstrained, maxTokens, out: batch.out, recorder });
+    const request = planned!;
     const images = await Promise.all(imageFiles.map((f) => frameFromImage(model, f)));
-    const plan = await model.plan({ images, history, format, mode, constrained: !values.unconstrained, maxTokens });
+    const plan = await model.plan({ images, ...request, mode, constrained: !values.unconstrained, maxTokens });
     if (recorder) {
-      const request = { history, format, mode, constrained: !values.unconstrained, ...(maxTokens !== undefined && { maxTokens }) };
-      await recorder.add(imageFiles, { ...request, sampling: effectiveSampling(model) }, plan);
+      await recorder.add(imageFiles, { ...recordedHistory(request), mode, constrained: !values.unconstrained, ...(maxTokens !== undefined && { maxTokens }), sampling: effectiveSampling(model) }, plan);
     }
     if (viz) {
-      await drawPlan(viz, plan, history, { cameraImage: imageFiles[0]!, calibration });
+      await drawPlan(viz, plan, request.history, { cameraImage: imageFiles[0]!, calibration });
     }
     console.log(values.json ? JSON.stringify({ ...plan, tokens: Array.from(plan.tokens) }, null, 2) : formatPlan(plan, model));
     return plan.complete ? 0 : 3;

@@ -4,7 +4,7 @@
  */
 import { abortError, throwIfAborted, TrtVlaError, withCallerStack } from '../errors.js';
 import { allocFrame, createFramePool, type FrameBuffer, type FrameOptions, type FramePool, type FramePoolOptions } from '../frame.js';
-import { info } from '../info.js';
+import { addonInfo } from '../info.js';
 import { native, type NativeModelDescription } from '../native.js';
 import { TokenizerHost } from '../tokenizer/TokenizerHost.js';
 import { optionalInteger, optionalSignal, requireObject, requireOneOf, requireString } from '../validate.js';
@@ -325,7 +325,7 @@ export class Model implements AsyncDisposable {
 }
 
 async function chooseBackend(files: ModelFiles, choice: BackendChoice): Promise<BackendSelection> {
-  const runtime = await info();
+  const runtime = await addonInfo();
   const trt = runtime.backends.tensorrt;
   const hasCpuWeights = files.llm.weightFiles.length > 0 && files.visual.weightFiles.length > 0;
   const hasEngines = files.llm.engineFile !== undefined && files.visual.engineFile !== undefined;
@@ -395,6 +395,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     optionalInteger(regularization.minPixels, 'options.imageRegularization.minPixels', 0, 1 << 30);
   }
   throwIfAborted(signal);
+  // Nothing loads without the addon: say so (and how to fix it) before judging the model folder.
+  native();
 
   const files = resolveModelFiles(dir);
   // The model's own JSON files are checked before anything loads: a bad field fails here, naming it.

@@ -9,8 +9,7 @@ import { WaypointStreamDecoder } from '../action/WaypointStreamDecoder.js';
 import { abortError, TrtVlaError, withCallerStack } from '../errors.js';
 import type { FrameBuffer } from '../frame.js';
 import type { NativeFrame, NativeGenerateResult, NativeSession } from '../native.js';
-import { buildNuScenesPrompt } from '../prompt/nuscenesPrompt.js';
-import { buildQ7Prompt } from '../prompt/q7Prompt.js';
+import { buildPlanningPrompt } from '../prompt/planningPrompt.js';
 import type { PlanningPrompt } from '../prompt/answerSpec.js';
 import { IMAGE_PLACEHOLDER, type ChatMessage, validateChatMessages } from '../tokenizer/chatTemplate.js';
 import { invalidArgument, isObject, optionalBoolean, optionalFunction, optionalInteger, optionalSignal, requireInt32Array, requireOneOf } from '../validate.js';
@@ -361,10 +360,7 @@ export class Session implements AsyncDisposable {
 
   async #encodePlan(request: PlanRequest, images: FrameBuffer[]): Promise<{ prompt: PlanningPrompt; encoded: Encoded }> {
     const format = request.format === undefined ? 'nuscenes' : requireOneOf(request.format, 'format', ['nuscenes', 'q7'] as const);
-    const prompt =
-      format === 'nuscenes'
-        ? buildNuScenesPrompt({ history: request.history, mode: request.mode, statusWording: request.statusWording })
-        : buildQ7Prompt({ history: request.history, mode: request.mode, views: images.length === 1 ? 1 : 3 });
+    const prompt = buildPlanningPrompt({ ...request, views: images.length === 1 ? 1 : 3 });
     if (images.length !== prompt.imageCount) {
       throw invalidArgument('images', `${prompt.imageCount} frame(s) for the ${format} prompt`, images);
     }

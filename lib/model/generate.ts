@@ -345,6 +345,8 @@ export async function makeModel(options: MakeModelOptions): Promise<string> {
   const quant = options.quant ?? 'awq';
   const seed = options.seed ?? 1;
   const out = path.resolve(options.out);
+  // The weights are written natively: fail before creating any folder when the addon is missing.
+  native();
   checkReplaceable(out);
   await mkdir(path.dirname(out), { recursive: true });
   await removeAbandonedPartials(out);

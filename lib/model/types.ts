@@ -3,8 +3,8 @@ import type { FeasibilityReport } from '../action/feasibility.js';
 import type { PlanningDiagnostic, Waypoint } from '../action/planningTypes.js';
 import type { FrameBuffer } from '../frame.js';
 import type { PlanningMode } from '../prompt/answerSpec.js';
-import type { EgoHistoryEntry } from '../prompt/egoHistory.js';
-import type { PlanningFormat, ReasoningSectionKey } from '../prompt/formats.js';
+import type { ReasoningSectionKey } from '../prompt/formats.js';
+import type { PlanHistory } from '../prompt/historyFields.js';
 import type { ChatMessage } from '../tokenizer/chatTemplate.js';
 import type { SamplingOptions } from './modelConfig.js';
 
@@ -81,20 +81,25 @@ export interface GenerateResult {
   timings: Timings;
 }
 
-export interface PlanRequest extends RequestCommon {
+/** What every plan request holds besides its history (see PlanRequest). */
+export interface PlanRequestBase extends RequestCommon {
   /** Front camera (nuScenes) or front / front-right / front-left (q7 with 3 views). */
   images: FrameBuffer[];
-  /** Ego history, oldest first, ending at t = 0 at the origin (see EgoHistoryEntry). */
-  history: EgoHistoryEntry[];
-  /** Answer format of the checkpoint: 'nuscenes' (6 waypoints / 3 s, default) or 'q7' (10 / 5 s). */
-  format?: PlanningFormat;
   /** 'fast' answers the PLANNING block; 'slow' the reasoning chain first. Default 'fast'. */
   mode?: PlanningMode;
-  /** nuScenes status wording (see buildNuScenesPrompt). Default 'speed'. */
-  statusWording?: 'speed' | 'velocity-x' | 'none';
   /** Grammar-constrained decoding with jump-forward (default true): every plan parses. */
   constrained?: boolean;
 }
+
+/**
+ * model.plan: the camera frames, and an ego history (oldest first, ending at t = 0 at the origin)
+ * with the fields its prompt prints (HISTORY_FIELDS): `format` 'nuscenes' (6 waypoints / 3 s, the
+ * default) with a `statusWording` ('speed' by default: ax, ay, speed or vx, steering; 'velocity-x':
+ * ax, ay, vx, steering; 'none': positions only), or 'q7' (10 waypoints / 5 s: ax, ay, vx, vy).
+ * A history that lacks a field of its prompt does not compile (and is refused at run time, naming
+ * the field and the wordings that would take the history as it is).
+ */
+export type PlanRequest = PlanRequestBase & PlanHistory;
 
 export interface PlanResult {
   /** The parsed trajectory (x forward, y left, metres; t in seconds after now). */

@@ -58,8 +58,10 @@ export interface ValidateEgoHistoryOptions {
   /** Most entries accepted. Default {@link MAX_HISTORY_ENTRIES} (7, i.e. 3.0 s). */
   maxEntries?: number;
   /**
-   * Status fields every entry must carry, for prompt wordings that print them. Each item is a field
-   * name, or a list of alternatives of which one must be present (e.g. `['speed', 'vx']`). Default none.
+   * Status fields every entry must carry. Each item is a field name, or a list of alternatives of
+   * which one must be present (e.g. `['speed', 'vx']`). Default none. For a planning prompt use
+   * validatePlanHistory (prompt/historyFields.ts), which takes them from the prompt's row of
+   * HISTORY_FIELDS and says how to plan without a missing one.
    */
   require?: readonly (EgoStatusField | readonly EgoStatusField[])[];
   /** Name used in error messages. Default `'history'`. */

@@ -6,30 +6,25 @@
  */
 import { requireObject, requireOneOf } from '../validate.js';
 import { answerSpec, resolvePlanningMode, type PlanningMode, type PlanningPrompt } from './answerSpec.js';
-import { validateEgoHistory, type EgoHistoryEntry } from './egoHistory.js';
+import type { EgoHistoryEntry } from './egoHistory.js';
+import { NUSCENES_STATUS_WORDINGS, validatePlanHistory, type NuScenesHistoryEntry, type NuScenesStatusWording } from './historyFields.js';
 import { formatCoordinate, PLANNING_FORMATS } from './formats.js';
 import { pythonFloatRepr, pythonRound } from './pythonNumbers.js';
 
+export { NUSCENES_STATUS_WORDINGS, type NuScenesStatusWording } from './historyFields.js';
+
 /**
- * How each history entry's status is worded.
- * - 'speed': `Velocity: {v} m/s` — the wording of the released `nuscenes_*.json` (the variant in
- *   `pipeline_meta_planning.py`). Prints `speed`, or `vx` when `speed` is absent (the generator
- *   printed the CAN bus forward velocity here).
- * - 'velocity-x': `Velocity: X {vx}` — `convert_status` in `pipeline_ego_status.py` at HEAD.
- * - 'none': positions only — what the generator wrote when a scene had no CAN bus data.
+ * Options of {@link buildNuScenesPrompt}: a union over the status wordings, so the history's type
+ * requires the fields the chosen wording prints (HISTORY_FIELDS.nuscenes).
  */
-export type NuScenesStatusWording = 'speed' | 'velocity-x' | 'none';
-
-export const NUSCENES_STATUS_WORDINGS: readonly NuScenesStatusWording[] = ['speed', 'velocity-x', 'none'];
-
-export interface NuScenesPromptOptions {
-  /** Ego history, oldest first, 1–7 entries ending at t = 0 (see `validateEgoHistory`). */
-  history: readonly EgoHistoryEntry[];
-  /** Status wording. Default 'speed' (the released data). */
-  statusWording?: NuScenesStatusWording;
-  /** Answer mode; the prompt text is the same for both. Default 'fast'. */
-  mode?: PlanningMode;
-}
+export type NuScenesPromptOptions = {
+  [W in NuScenesStatusWording]: {
+    /** Ego history, oldest first, 1–7 entries ending at t = 0, with the fields the wording prints. */
+    history: readonly NuScenesHistoryEntry<W>[];
+    /** Answer mode; the prompt text is the same for both. Default 'fast'. */
+    mode?: PlanningMode;
+  } & (W extends 'speed' ? { /** Status wording (see NuScenesStatusWording). Default 'speed' (the released data). */ statusWording?: W } : { statusWording: W });
+}[NuScenesStatusWording];
 
 const CAMERA_SENTENCE = 'You are an autonomous driving agent. You have access to a front view camera image of a vehicle <image>. ';
 const TASK_SENTENCE =
@@ -54,10 +49,7 @@ export function buildNuScenesPrompt(options: NuScenesPromptOptions): PlanningPro
   requireObject(options, 'options');
   const wording = options.statusWording === undefined ? 'speed' : requireOneOf(options.statusWording, 'options.statusWording', NUSCENES_STATUS_WORDINGS);
   const mode = resolvePlanningMode(options.mode, 'options.mode');
-  const required = wording === 'none' ? [] : wording === 'speed'
-    ? (['ax', 'ay', ['speed', 'vx'], 'steering'] as const)
-    : (['ax', 'ay', 'vx', 'steering'] as const);
-  const history = validateEgoHistory(options.history, { name: 'options.history', require: required });
+  const history: EgoHistoryEntry[] = validatePlanHistory({ format: 'nuscenes', statusWording: wording }, options.history, 'options.history');
 
   // round(0.5 * len - 0.5, 1) and the labels `available_time - i * 0.5` are Python floats printed with str().
   const availableTime = pythonRound(0.5 * history.length - 0.5, 1);

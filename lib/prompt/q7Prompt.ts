@@ -5,7 +5,7 @@
  */
 import { invalidArgument, requireObject } from '../validate.js';
 import { answerSpec, resolvePlanningMode, type PlanningMode, type PlanningPrompt } from './answerSpec.js';
-import { validateEgoHistory, type EgoHistoryEntry } from './egoHistory.js';
+import { validatePlanHistory, type Q7HistoryEntry } from './historyFields.js';
 import { PLANNING_FORMATS } from './formats.js';
 import { pythonFixed } from './pythonNumbers.js';
 
@@ -14,7 +14,7 @@ export interface Q7PromptOptions {
    * Ego history, oldest first, 1–7 entries ending at t = 0, each with `ax`, `ay`, `vx`, `vy`. The
    * generators used 4 entries (1.5 s); the released nuScenes part of the data used 7 (3.0 s).
    */
-  history: readonly EgoHistoryEntry[];
+  history: readonly Q7HistoryEntry[];
   /**
    * Camera views. 3: front, front-right, front-left in that order (Waymo, Argoverse); 1: front only
    * (KITTI, IDD, Mapillary). Default 3.
@@ -42,7 +42,7 @@ export function buildQ7Prompt(options: Q7PromptOptions): PlanningPrompt {
   const views = options.views ?? 3;
   if (views !== 1 && views !== 3) throw invalidArgument('options.views', '1 or 3', views);
   const mode = resolvePlanningMode(options.mode, 'options.mode');
-  const history = validateEgoHistory(options.history, { name: 'options.history', require: ['ax', 'ay', 'vx', 'vy'] });
+  const history = validatePlanHistory({ format: 'q7' }, options.history, 'options.history');
 
   const last = history.length - 1;
   const entries = history.map((entry, i) => {
@@ -50,7 +50,7 @@ export function buildQ7Prompt(options: Q7PromptOptions): PlanningPrompt {
     const label = `(t-${pythonFixed((last - i) * 0.5, 1)}s)`;
     const position = i === last ? '[0.0, 0.0]' : `[${fixed2(entry.x)}, ${fixed2(entry.y)}]`;
     const status =
-      `Acceleration: X ${fixed2(entry.ax!)}, Y ${fixed2(entry.ay!)} m/s^2, ` + `Velocity: X ${fixed2(entry.vx!)}, Y ${fixed2(entry.vy!)} m/s`;
+      `Acceleration: X ${fixed2(entry.ax)}, Y ${fixed2(entry.ay)} m/s^2, ` + `Velocity: X ${fixed2(entry.vx)}, Y ${fixed2(entry.vy)} m/s`;
     return `${label} ${position}, ${status}`;
   });
   const text =

@@ -3,7 +3,7 @@
  * (`trt-vla replay DIR`). Layout:
  *
  *   DIR/run.json       { version, command, createdAt, model: { dir, fingerprint, description } }
- *   DIR/NNNN/request.json  { id?, images: ["image-0.jpg", …], history, format, mode, constrained,
+ *   DIR/NNNN/request.json  { id?, images: ["image-0.jpg", …], history, format, statusWording?, mode, constrained,
  *                            maxTokens?, sampling }   (images next to it, hard-linked or copied)
  *   DIR/NNNN/result.json   { text, tokens, waypoints, complete, stopReason, timings }
  *
@@ -20,6 +20,7 @@ import type { SamplingOptions } from '../model/modelConfig.js';
 import type { FrameBuffer } from '../frame.js';
 import type { PlanRequest, PlanResult } from '../model/types.js';
 import type { EgoHistoryEntry } from '../prompt/egoHistory.js';
+import { NUSCENES_STATUS_WORDINGS, type NuScenesStatusWording, type PlanHistory } from '../prompt/historyFields.js';
 import { isObject } from '../validate.js';
 
 export const RECORD_VERSION = 1;
@@ -37,6 +38,8 @@ export interface RecordedRequest {
   images: string[];
   history: EgoHistoryEntry[];
   format: 'nuscenes' | 'q7';
+  /** nuscenes: the status wording, when not the default 'speed'. */
+  statusWording?: NuScenesStatusWording;
   mode: 'fast' | 'slow';
   constrained: boolean;
   maxTokens?: number;
@@ -144,6 +147,15 @@ async function readJson(file: string): Promise<unknown> {
   }
 }
 
+/** The history part of a recorded request: history, format and (when not the default) the status wording. */
+export function recordedHistory(request: PlanHistory): Pick<RecordedRequest, 'history' | 'format' | 'statusWording'> {
+  return {
+    history: [...request.history],
+    format: request.format ?? 'nuscenes',
+    ...(request.statusWording !== undefined && request.statusWording !== 'speed' && { statusWording: request.statusWording }),
+  };
+}
+
 /** What makes request.json / result.json unusable for a replay, or undefined. */
 function recordedPlanProblem(request: unknown, result: unknown): string | undefined {
   if (!isObject(request)) return 'request.json is not an object';
@@ -152,6 +164,7 @@ function recordedPlanProblem(request: unknown, result: unknown): string | undefi
   }
   if (!Array.isArray(request.history)) return 'request.json "history" must be an array';
   if (!['nuscenes', 'q7'].includes(request.format as string) || !['fast', 'slow'].includes(request.mode as string)) return 'request.json "format" / "mode"';
+  if (request.statusWording !== undefined && !(NUSCENES_STATUS_WORDINGS as readonly unknown[]).includes(request.statusWording)) return 'request.json "statusWording"';
   if (!isObject(result)) return 'result.json is not an object';
   if (!Array.isArray(result.tokens) || !result.tokens.every(Number.isInteger)) return 'result.json "tokens" must be integers';
   if (!Array.isArray(result.waypoints) || !result.waypoints.every((w) => isObject(w) && Number.isFinite(w.x) && Number.isFinite(w.y))) {
@@ -209,8 +222,7 @@ export async function recordPlans(dir: string, command: string, model: Model, pl
     await recorder.add(
       images,
       {
-        history: request.history,
-        format: request.format ?? 'nuscenes',
+        ...recordedHistory(request),
         mode: request.mode ?? 'fast',
         constrained: request.constrained ?? true,
         ...(request.maxTokens !== undefined && { maxTokens: request.maxTokens }),

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { frameFromImage } from '../frameFromImage.js';
 import type { Model } from '../model/Model.js';
 import type { FrameBuffer } from '../frame.js';
-import type { PlanRequest, PlanResult } from '../model/types.js';
+import type { PlanRequestBase, PlanResult } from '../model/types.js';
+import { planHistory, type PlanHistory } from '../prompt/historyFields.js';
 import type { RecordedPlan } from './planRecord.js';
 
 export interface PlanComparison {
@@ -63,7 +64,7 @@ export function comparePlan(recorded: RecordedPlan, replayed: PlanResult): PlanC
 }
 
 /** Decodes image files into frames, plans, and frees the frames whatever happens. */
-export async function planFromImageFiles(model: Model, imageFiles: readonly string[], request: Omit<PlanRequest, 'images'>): Promise<PlanResult> {
+export async function planFromImageFiles(model: Model, imageFiles: readonly string[], request: Omit<PlanRequestBase, 'images'> & PlanHistory): Promise<PlanResult> {
   const images: FrameBuffer[] = [];
   try {
     for (const file of imageFiles) images.push(await frameFromImage(model, file));
@@ -80,8 +81,7 @@ export function replayPlan(model: Model, recorded: RecordedPlan): Promise<PlanRe
     model,
     r.images.map((name) => path.join(recorded.folder, name)),
     {
-      history: r.history,
-      format: r.format,
+      ...planHistory(r.format, r.statusWording, r.history, `${recorded.folder}/request.json history`),
       mode: r.mode,
       constrained: r.constrained,
       sampling: r.sampling,

@@ -8,8 +8,8 @@ import type { FrameBuffer } from '../frame.js';
 import type { Model } from '../model/Model.js';
 import type { SamplingOptions, Timings } from '../model/types.js';
 import type { EgoHistoryEntry } from '../prompt/egoHistory.js';
-import { buildNuScenesPrompt } from '../prompt/nuscenesPrompt.js';
-import { buildQ7Prompt } from '../prompt/q7Prompt.js';
+import { planHistory } from '../prompt/historyFields.js';
+import { buildPlanningPrompt } from '../prompt/planningPrompt.js';
 import { imageTokenCount } from '../tokenizer/chatTemplate.js';
 import type { QwenTokenizer } from '../tokenizer/QwenTokenizer.js';
 import { encodeChatTurns } from './chatPrompt.js';
@@ -148,10 +148,8 @@ export class NcapPlanner {
   }
 
   async #planTraining(frames: FrameBuffer[], record: InferRecord): Promise<void> {
-    const request = { images: frames, history: record.history, format: this.#options.format, sampling: this.#options.sampling };
-    record.promptText = (
-      this.#options.format === 'nuscenes' ? buildNuScenesPrompt({ history: record.history }) : buildQ7Prompt({ history: record.history, views: 3 })
-    ).text;
+    const request = { images: frames, ...planHistory(this.#options.format, undefined, record.history), sampling: this.#options.sampling };
+    record.promptText = buildPlanningPrompt({ ...request, views: 3 }).text;
     const plan = await this.#model.plan(request);
     record.answerText = plan.text;
     record.timings = plan.timings;

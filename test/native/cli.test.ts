@@ -120,6 +120,8 @@ describe('usage errors: one line naming the problem, then the usage, exit code 2
     // A value that looks like a flag is a missing value, as node:util parseArgs reads it.
     expectUsageError(['plan', '--model', model, '--image', image, '--history', history, '--max-tokens', '-4'], /^trt-vla plan: --max-tokens needs a value$/, planUsage);
     expectUsageError(['plan', '--model', model, '--image', image, '--history', history, '--format', 'kitti'], /for --format but received "kitti"/, planUsage);
+    expectUsageError(['plan', '--model', model, '--image', image, '--history', history, '--status-wording', 'loud'], /for --status-wording but received "loud"/, planUsage);
+    expectUsageError(['plan', '--model', model, '--image', image, '--history', history, '--format', 'q7', '--status-wording', 'none'], /--status-wording applies to the nuscenes prompt/, planUsage);
     expectUsageError(['bench', '--frames', 'NaN'], /for --frames but received "NaN"/, /Usage: trt-vla bench/);
     expectUsageError(['bench', '--sessions', '99999'], /for --sessions but received "99999"/, /Usage: trt-vla bench/);
     expectUsageError(['make-model', '--preset', 'huge', '--out', path.join(scratch, 'm')], /for --preset but received "huge"/, /Usage: trt-vla make-model/);

@@ -9,7 +9,7 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { loadModel, type Model, type PlanRequest, TrtVlaError } from '../../lib/index.js';
+import { loadModel, type Model, planHistory, type PlanRequest, TrtVlaError } from '../../lib/index.js';
 import { packageRoot } from '../../lib/native.js';
 import { testModel } from '../helpers/models.js';
 
@@ -94,7 +94,7 @@ describe('request arguments are validated before native code sees them', () => {
     await expectCode(model.plan({ ...request(), constrained: 'yes' as unknown as boolean }), 'ERR_INVALID_ARGUMENT', /constrained/);
     await expectCode(model.plan({ ...request(), constrained: 0 as unknown as boolean }), 'ERR_INVALID_ARGUMENT', /constrained/);
     await expectCode(model.plan({ ...request(), mode: 'fastest' as 'fast' }), 'ERR_INVALID_ARGUMENT', /mode/);
-    await expectCode(model.plan({ ...request(), format: 1 as unknown as 'q7' }), 'ERR_INVALID_ARGUMENT', /format/);
+    await expectCode(model.plan({ ...request(), format: 1 } as unknown as PlanRequest), 'ERR_INVALID_ARGUMENT', /format/);
     await expectCode(model.plan({ ...request(), prefixCache: 'no' as unknown as boolean }), 'ERR_INVALID_ARGUMENT', /prefixCache/);
   });
 
@@ -157,7 +157,7 @@ describe('request arguments are validated before native code sees them', () => {
     const extreme = HISTORY.map((h, i) => (i === 2 ? { ...h, ax: -100, ay: 100, speed: 150, vx: 150, steering: -20 } : { ...h, x: -1000 + i, y: 1000, ax: 100, speed: 150, steering: 20 }));
     for (const format of ['nuscenes', 'q7'] as const) {
       const history = format === 'q7' ? extreme.map((h) => ({ ...h, vy: -150 })) : extreme;
-      const prepared = await model.prepare({ ...request(), history, format });
+      const prepared = await model.prepare({ ...request(), ...planHistory(format, undefined, history) });
       expect(prepared.promptText).not.toMatch(/(?<![a-z])(inf|nan)(?![a-z])/i);
       expect(prepared.promptText).not.toMatch(/\de[+-]?\d/);
       expect(prepared.promptText).toContain('1000');

@@ -4,12 +4,19 @@ import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { info } from '../../lib/index.js';
+import { info, type AddonRuntimeInfo } from '../../lib/index.js';
 import { native, nativeAddonPath, packageRoot } from '../../lib/native.js';
+
+/** info() where these tests run: with the addon loaded (else its message says why not). */
+async function loadedInfo(): Promise<AddonRuntimeInfo> {
+  const i = await info();
+  if (!i.addonLoaded) throw new Error(`the addon did not load: ${i.addon.cause}`);
+  return i;
+}
 
 describe('info()', () => {
   it('reports each backend with compiled / available / reason', async () => {
-    const i = await info();
+    const i = await loadedInfo();
     expect(i.backends.cpu).toEqual({ compiled: true, available: true });
     for (const name of ['cuda', 'tensorrt'] as const) {
       const s = i.backends[name];
@@ -25,11 +32,14 @@ describe('info()', () => {
     expect(i.cpu.threads).toBeGreaterThanOrEqual(1);
     expect(['avx2', 'neon', 'scalar']).toContain(i.cpu.simd);
     expect(i.build.addonPath).toBe(nativeAddonPath());
+    expect(i.addon.path).toBe(nativeAddonPath());
+    expect(i.addon.candidates.find((c) => c.outcome === 'loaded')?.location).toBe(nativeAddonPath());
+    expect(i.package.version).toBe(i.build.version);
     expect(i.build.version).toBe(JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')).version);
   });
 
   it('agrees with the build: a CUDA build reports cuda compiled, with a device or a reason', async () => {
-    const i = await info();
+    const i = await loadedInfo();
     const cudaBuilt = i.build.backends.includes('cuda');
     expect(i.backends.cuda.compiled).toBe(cudaBuilt);
     if (cudaBuilt) {

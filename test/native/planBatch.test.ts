@@ -202,12 +202,24 @@ describe('trt-vla plan --manifest / --dir', () => {
     writeFileSync(bad, [JSON.stringify({ id: 'a', images: ['cams/a.png'], history: HISTORY }), JSON.stringify({ id: 'a', images: ['cams/b.png'], history: [] })].join('\n'));
     expect(cliRun(['plan', '--model', model, '--manifest', bad]).stderr).toMatch(/bad\.jsonl:2: .*history/);
 
-    // A record that fails while planning is named with its error; the others are still written (exit 1).
+    // A history without a field its record's prompt prints fails before the model loads, naming the
+    // line, the field, the prompt and the wording that would take it; --status-wording none takes it.
     const { ax: _ax, ...noAx } = HISTORY[0]!;
     writeFileSync(bad, [JSON.stringify({ id: 'a', images: ['cams/a.png'], history: [noAx, ...HISTORY.slice(1)] }), JSON.stringify({ id: 'b', images: ['cams/b.png'], history: HISTORY })].join('\n'));
+    const unfit = cliRun(['plan', '--model', path.join(scratch, 'no-model-here'), '--manifest', bad]);
+    expect(unfit.status).toBe(1);
+    expect(unfit.stderr).toMatch(
+      /^trt-vla plan: ERR_INVALID_ARGUMENT: .*bad\.jsonl:1: history\[0\] \(t = -1\) has no 'ax' .*the nuscenes prompt \(format 'nuscenes', statusWording 'speed', the default\).*--status-wording none\)$/m,
+    );
+    expect(unfit.stderr).not.toMatch(/loading the model/);
+    const positionsOnly = cliRun(['plan', '--model', model, '--threads', '1', '--max-tokens', '4', '--status-wording', 'none', '--manifest', bad]);
+    expect(positionsOnly.stderr).toMatch(/2 of 2 records planned/);
+
+    // A record that fails while planning is named with its error; the others are still written (exit 1).
+    writeFileSync(bad, [JSON.stringify({ id: 'a', images: ['cams/a.png', 'cams/b.png'], history: HISTORY }), JSON.stringify({ id: 'b', images: ['cams/b.png'], history: HISTORY })].join('\n'));
     const failing = cliRun(['plan', '--model', model, '--threads', '1', '--manifest', bad]);
     expect(failing.status).toBe(1);
-    expect(failing.stderr).toMatch(/^trt-vla plan: record "a" \(.*bad\.jsonl:1\) failed: ERR_INVALID_ARGUMENT: Expected field 'ax'/m);
+    expect(failing.stderr).toMatch(/^trt-vla plan: record "a" \(.*bad\.jsonl:1\) failed: ERR_INVALID_ARGUMENT: .*1 frame\(s\) for the nuscenes prompt/m);
     expect(failing.stderr).toMatch(/1 of 2 records planned/);
     expect(failing.stdout.trim().split('\n').map((l) => JSON.parse(l).id)).toEqual(['b']);
   });

@@ -145,7 +145,7 @@ describe('TensorRT on a machine without it', () => {
     const i = await info();
     const trt = i.backends.tensorrt;
     if (!trt.available) expect(trt.reason).toMatch(/\w/);
-    if (!trt.compiled) expect(i.build.backends).not.toContain('tensorrt');
+    if (!trt.compiled) expect(i.build?.backends).not.toContain('tensorrt');
   });
 
   it("loadModel(..., { backend: 'tensorrt' }) fails with ERR_BACKEND_UNAVAILABLE and the reason", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { diagnoseLoadFailure, formatLoadFailure, type LoadContext } from '../../lib/loadDiagnostics.js';
+import { describeBinaryHeader, diagnoseLoadFailure, formatLoadFailure, type LoadContext } from '../../lib/loadDiagnostics.js';
 
 const ctx: LoadContext = { platform: 'linux', arch: 'arm64', nodeVersion: 'v20.20.2', napiVersion: '9', glibc: '2.31' };
 
@@ -57,6 +57,46 @@ describe('addon load diagnostics', () => {
     expect(text.split('\n')[0]).toBe('Could not load the trt-vla native addon for linux-arm64 (Node.js v20.20.2, Node-API 9).');
     expect(text).toMatch(/^Cause: /m);
     expect(text).toMatch(/^Possible solutions:\n- /m);
+  });
+
+  it('reads what a binary is from its first bytes: ELF (word size, CPU), Mach-O, PE, anything else', () => {
+    const elf = (bits: 1 | 2, machine: number) => Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, bits, 1, 1, 0, ...new Array(10).fill(0), machine & 0xff, machine >> 8]);
+    expect(describeBinaryHeader(elf(2, 183))).toEqual({ kind: 'elf', bits: 64, machine: 183, arch: 'arm64' });
+    expect(describeBinaryHeader(elf(1, 40))).toEqual({ kind: 'elf', bits: 32, machine: 40, arch: 'arm' });
+    expect(describeBinaryHeader(elf(2, 9999))).toEqual({ kind: 'elf', bits: 64, machine: 9999 });
+    expect(describeBinaryHeader(Uint8Array.from([0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1]))).toEqual({ kind: 'mach-o' });
+    expect(describeBinaryHeader(Uint8Array.from([0x4d, 0x5a, 0x90, 0]))).toEqual({ kind: 'pe' });
+    expect(describeBinaryHeader(new TextEncoder().encode('{"name": "x"}\n'))).toEqual({ kind: 'other', start: '{"name": "x"}.' });
+  });
+
+  it('names a binary for another OS or CPU from its bytes, whatever the loader said', () => {
+    const at = { ...ctx, addonPath: '/p/trt_vla.node' };
+    expect(diagnoseLoadFailure(err('/p/trt_vla.node: invalid ELF header'), { ...at, binary: { kind: 'mach-o' } }).cause).toBe('/p/trt_vla.node is a macOS (Mach-O) binary, this machine is linux-arm64');
+    expect(diagnoseLoadFailure(err('/p/trt_vla.node: invalid ELF header'), { ...at, binary: { kind: 'pe' } }).cause).toMatch(/Windows \(PE\)/);
+    const foreign = diagnoseLoadFailure(err('/p/trt_vla.node: cannot open shared object file: No such file or directory'), { ...at, binary: { kind: 'elf', bits: 64, machine: 62, arch: 'x64' } });
+    expect(foreign.cause).toBe('/p/trt_vla.node was built for another CPU architecture (x64, 64-bit) than this machine (linux-arm64)');
+    expect(foreign.solutions[0]).toMatch(/Reinstall on this machine/);
+    // A binary of this machine: the loader's message decides (here a missing library).
+    const own = diagnoseLoadFailure(err('libnvinfer.so.10: cannot open shared object file'), { ...at, binary: { kind: 'elf', bits: 64, machine: 183, arch: 'arm64' } });
+    expect(own.cause).toMatch(/TensorRT runtime library/);
+  });
+
+  it('for a TRT_VLA_ADDON_PATH file, says to unset it or point it at a built addon', () => {
+    const env = { ...ctx, addonPath: '/x/y.node', fromEnvironment: true };
+    const missing = diagnoseLoadFailure(err('no such file'), { ...env, binary: { kind: 'missing' } });
+    expect(missing.cause).toBe('TRT_VLA_ADDON_PATH is set to /x/y.node, and there is no file there');
+    expect(missing.solutions.join('\n')).toMatch(/unset TRT_VLA_ADDON_PATH[\s\S]*npm run build:native/);
+    const notAddon = diagnoseLoadFailure(err("Module did not self-register: '/x/y.node'."), { ...env, binary: { kind: 'elf', bits: 64, machine: 183, arch: 'arm64' } });
+    expect(notAddon.cause).toBe('/x/y.node is a shared library but not a Node.js addon (it registers no module)');
+  });
+
+  it('never advises running trt-vla info (info prints this advice, so that would be circular)', () => {
+    const messages = ['No native build was found', 'libfoo.so.1: cannot open shared object file', "GLIBC_2.99' not found", 'undefined symbol: x', 'NODE_MODULE_VERSION 1', 'odd', 'file too short'];
+    for (const m of messages) {
+      for (const fromEnvironment of [false, true]) {
+        expect(diagnoseLoadFailure(err(m), { ...ctx, fromEnvironment }).solutions.join('\n')).not.toMatch(/trt-vla info/);
+      }
+    }
   });
 
   it('still gives advice for an unknown failure', () => {

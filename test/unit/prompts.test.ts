@@ -15,7 +15,7 @@ import type { EgoHistoryEntry } from '../../lib/prompt/egoHistory.js';
 /** Values chosen to hit the formatting edge cases: -0.004 → "-0.0" in a status, but positions
  *  print every zero as "0.0"; -2.675 → "-2.68" (NumPy) as a position but 2.675 → "2.67" (round) as
  *  a status; 3.455 → "3.46"; 1.005 → "1.0"; 0.351 → "0.35". */
-const NUSCENES_HISTORY: EgoHistoryEntry[] = [
+const NUSCENES_HISTORY = [
   { t: -3, x: -12.53, y: 0.74, ax: 0.96, ay: 0.49, vx: 3.2, speed: 3.21, steering: 2.42 },
   { t: -2.5, x: -10.9, y: 0.55, ax: 0.5, ay: -0.004, vx: 3.3, speed: 3.3, steering: 2 },
   { t: -2, x: -9.2, y: 0.351, ax: 0, ay: 0.1, vx: 3.455, speed: 3.455, steering: 1.005 },
@@ -23,7 +23,7 @@ const NUSCENES_HISTORY: EgoHistoryEntry[] = [
   { t: -1, x: -4.86, y: 0.14, ax: 2.675, ay: 0, vx: 3.6, speed: 3.6, steering: -1.5 },
   { t: -0.5, x: -2.675, y: 0.0001, ax: 0.2, ay: -0.1, vx: 3.7, speed: 3.71, steering: -0.25 },
   { t: 0, x: 0, y: 0, ax: 0.1, ay: 0, vx: 3.8, speed: 3.8, steering: 0 },
-];
+] satisfies EgoHistoryEntry[];
 
 const NUSCENES_HEAD =
   'You are an autonomous driving agent. You have access to a front view camera image of a vehicle <image>. ' +
@@ -101,12 +101,17 @@ describe('buildNuScenesPrompt', () => {
     const withoutSpeed = NUSCENES_HISTORY.slice(-1).map(({ speed: _speed, ...rest }) => rest);
     expect(buildNuScenesPrompt({ history: withoutSpeed }).text).toContain('Velocity: 3.8 m/s');
     const withoutSteering = NUSCENES_HISTORY.slice(-2).map(({ steering: _steering, ...rest }) => rest);
+    // @ts-expect-error the 'speed' wording prints steering: the type requires it too
     expect(() => buildNuScenesPrompt({ history: withoutSteering })).toThrow(
-      "Expected field 'steering' in options.history[0] (t = -0.5); the chosen prompt wording prints it",
+      "options.history[0] (t = -0.5) has no 'steering' (steering angle, rad) (nor does any other entry), which the nuscenes prompt " +
+        "(format 'nuscenes', statusWording 'speed', the default) prints for every entry (it prints ax, ay, speed or vx, steering). " +
+        "To plan without it: statusWording: 'none' (positions only; CLI: --status-wording none)",
     );
     const withoutVelocity = NUSCENES_HISTORY.slice(-1).map(({ speed: _s, vx: _v, ...rest }) => rest);
-    expect(() => buildNuScenesPrompt({ history: withoutVelocity })).toThrow(/one of the fields 'speed', 'vx'/);
-    expect(() => buildNuScenesPrompt({ history: withoutVelocity, statusWording: 'velocity-x' })).toThrow(/field 'vx'/);
+    // @ts-expect-error neither speed nor vx
+    expect(() => buildNuScenesPrompt({ history: withoutVelocity })).toThrow(/has neither 'speed' nor 'vx'/);
+    // @ts-expect-error the 'velocity-x' wording prints vx
+    expect(() => buildNuScenesPrompt({ history: withoutVelocity, statusWording: 'velocity-x' })).toThrow(/has no 'vx'/);
     expect(() => buildNuScenesPrompt({ history: NUSCENES_HISTORY, statusWording: 'fast' as never })).toThrow(
       /Expected one of 'speed', 'velocity-x', 'none' for options.statusWording/,
     );
@@ -127,12 +132,12 @@ describe('buildNuScenesPrompt', () => {
   });
 });
 
-const Q7_HISTORY: EgoHistoryEntry[] = [
+const Q7_HISTORY = [
   { t: -1.5, x: -4.5, y: 0.105, ax: 0.125, ay: -0.001, vx: 6, vy: 0.2 },
   { t: -1, x: -3, y: 0.05, ax: 0, ay: 0, vx: 6.02, vy: 0.1 },
   { t: -0.5, x: -1.5, y: -0.004, ax: -0.1, ay: 0, vx: 6.1, vy: 0 },
   { t: 0, x: 0, y: 0, ax: 0.2, ay: 0.015, vx: 6.15, vy: -0.01 },
-];
+] satisfies EgoHistoryEntry[];
 
 const Q7_TASK =
   "Your task is to do your best to predict future waypoints for the vehicle over the next 10 timesteps, given the vehicle's intent inferred from the images. " +
@@ -185,7 +190,8 @@ describe('buildQ7Prompt', () => {
 
   it('requires ax, ay, vx, vy and 1 or 3 views', () => {
     const missing = Q7_HISTORY.map(({ vy: _vy, ...rest }) => rest);
-    expect(() => buildQ7Prompt({ history: missing })).toThrow("Expected field 'vy' in options.history[0] (t = -1.5)");
+    // @ts-expect-error q7 prints vy
+    expect(() => buildQ7Prompt({ history: missing })).toThrow("options.history[0] (t = -1.5) has no 'vy' (lateral velocity, m/s) (nor does any other entry)");
     expect(() => buildQ7Prompt({ history: Q7_HISTORY, views: 2 as never })).toThrow(
       'Expected 1 or 3 for options.views but received 2 of type number',
     );
