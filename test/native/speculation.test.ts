@@ -78,7 +78,7 @@ describe('speculative decoding on the CPU engine (tiny model)', () => {
   it('greedy: right drafts are all accepted, with fewer engine calls and the same tokens', async () => {
     const base = await plain.plan(request(1));
     const script = Int32Array.from(base.tokens);
-    const spec = await speculative.plan({ ...request(1), _testingDraftScript: script } as PlanRequest);
+    const spec = await speculative.plan({ ...request(1), _testingDraftScript: script } as unknown as PlanRequest);
     expect(Array.from(spec.tokens)).toEqual(Array.from(base.tokens));
     expect(spec.text).toBe(base.text);
     expect(spec.timings.verifyCalls).toBeGreaterThan(0);
@@ -98,7 +98,7 @@ describe('speculative decoding on the CPU engine (tiny model)', () => {
       const random = generator(seed * 7919);
       const script = Array.from(base.tokens, (t) => (random(5) === 0 ? [15, 16, 17, 13, 11, 220, 58, 60][random(8)]! : t));
       if (seed % 4 === 0) script.unshift(16);
-      const spec = await speculative.plan({ ...r, _testingDraftScript: Int32Array.from(script) } as PlanRequest);
+      const spec = await speculative.plan({ ...r, _testingDraftScript: Int32Array.from(script) } as unknown as PlanRequest);
       expect(Array.from(spec.tokens), `input ${seed}`).toEqual(Array.from(base.tokens));
       drafted += spec.timings.draftedTokens;
       accepted += spec.timings.acceptedDraftTokens;
@@ -112,12 +112,12 @@ describe('speculative decoding on the CPU engine (tiny model)', () => {
     const base = await plain.plan(request(2));
     const session = speculative.createSession();
     const events: string[] = [];
-    for await (const e of session.planStream({ ...request(2), _testingDraftScript: Int32Array.from(base.tokens) } as PlanRequest)) {
+    for await (const e of session.planStream({ ...request(2), _testingDraftScript: Int32Array.from(base.tokens) } as unknown as PlanRequest)) {
       if (e.type === 'waypoint') events.push(`w${e.index}`);
       if (e.type === 'done') expect(Array.from(e.result.tokens)).toEqual(Array.from(base.tokens));
     }
     expect(events).toEqual(['w0', 'w1', 'w2', 'w3', 'w4', 'w5']);
-    const again = await session.plan({ ...request(2), _testingDraftScript: Int32Array.from(base.tokens) } as PlanRequest);
+    const again = await session.plan({ ...request(2), _testingDraftScript: Int32Array.from(base.tokens) } as unknown as PlanRequest);
     expect(again.timings.cachedPromptTokens).toBeGreaterThan(10);
     expect(Array.from(again.tokens)).toEqual(Array.from(base.tokens));
   });
@@ -131,7 +131,7 @@ describe('speculative decoding on the CPU engine (tiny model)', () => {
       ...request(3),
       _testingDraftScript: Int32Array.from(base.tokens),
       signal: controller.signal,
-    } as PlanRequest);
+    } as unknown as PlanRequest);
     void (async () => {
       while (tokens === 0) await new Promise((r) => setTimeout(r, 0));
     })();
@@ -139,7 +139,7 @@ describe('speculative decoding on the CPU engine (tiny model)', () => {
     const err = await pending.catch((e: unknown) => e);
     expect((err as TrtVlaError).code ?? (err as Error).name).toMatch(/ABORT_ERR|AbortError/);
     tokens = 1;
-    const after = await session.plan({ ...request(3), _testingDraftScript: Int32Array.from(base.tokens) } as PlanRequest);
+    const after = await session.plan({ ...request(3), _testingDraftScript: Int32Array.from(base.tokens) } as unknown as PlanRequest);
     expect(Array.from(after.tokens)).toEqual(Array.from(base.tokens));
   });
 });
