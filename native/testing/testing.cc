@@ -1,5 +1,6 @@
 #include "testing/testing.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "napi/js_values.h"
 #include "vla/image_resize.h"
 #include "vla/preprocess.h"
+#include "vla/sampler.h"
 
 namespace tv::napi {
 
@@ -137,6 +139,44 @@ Napi::Value graphKeyHash(Napi::CallbackInfo const& info) {
   });
 }
 
+// sampleCounts({ logits: Float32Array, allowed?: Int32Array, penalized?: Int32Array, temperature, topK, topP,
+// repetitionPenalty, seed, draft, draws }) -> Float64Array: how often each id was picked in `draws` steps of
+// one Sampler (draft >= 0: each step verifies that draft, Sampler::sample's speculative rule).
+Napi::Value sampleCounts(Napi::CallbackInfo const& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Object spec = requireObject(info[0], "sampleCounts spec");
+    TV_CHECK_ARG(spec.Get("logits").IsTypedArray(), "logits: a Float32Array");
+    Napi::Float32Array logits = spec.Get("logits").As<Napi::Float32Array>();
+    int const vocab = static_cast<int>(logits.ElementLength());
+    std::vector<std::int32_t> allowed, penalized;
+    if (!spec.Get("allowed").IsUndefined()) {
+      for (std::int64_t id : requireIntegerArray(spec.Get("allowed"), "allowed")) allowed.push_back(static_cast<std::int32_t>(id));
+    }
+    if (!spec.Get("penalized").IsUndefined()) {
+      for (std::int64_t id : requireIntegerArray(spec.Get("penalized"), "penalized")) penalized.push_back(static_cast<std::int32_t>(id));
+    }
+    vla::SamplingConfig config;
+    config.temperature = optionalNumber(spec, "temperature", 1.0);
+    config.topK = static_cast<int>(optionalInteger(spec, "topK", 0, 0, 1 << 24));
+    config.topP = optionalNumber(spec, "topP", 1.0);
+    config.repetitionPenalty = optionalNumber(spec, "repetitionPenalty", 1.0);
+    config.seed = static_cast<std::uint64_t>(optionalInteger(spec, "seed", 0, 0, 9007199254740991LL));
+    std::int32_t const draft = static_cast<std::int32_t>(optionalInteger(spec, "draft", -1, -1, vocab - 1));
+    std::int64_t const draws = optionalInteger(spec, "draws", 1, 1, 100000000);
+    vla::Sampler sampler(config);
+    sampler.resetHistory(penalized.data(), static_cast<int>(penalized.size()), vocab);
+    std::vector<float> scratch(static_cast<std::size_t>(vocab));
+    Napi::Float64Array counts = Napi::Float64Array::New(info.Env(), static_cast<std::size_t>(vocab));
+    for (std::int64_t i = 0; i < draws; ++i) {
+      std::copy(logits.Data(), logits.Data() + vocab, scratch.begin());
+      std::int32_t const id = sampler.sample(scratch.data(), vocab, allowed.empty() ? nullptr : allowed.data(),
+                                             static_cast<int>(allowed.size()), draft);
+      counts[static_cast<std::size_t>(id)] += 1;
+    }
+    return counts;
+  });
+}
+
 }  // namespace
 
 Napi::Object makeTestingExports(Napi::Env env) {
@@ -147,6 +187,7 @@ Napi::Object makeTestingExports(Napi::Env env) {
   testing.Set("smartResize", Napi::Function::New(env, smartResize, "smartResize"));
   testing.Set("libraryFileProblem", Napi::Function::New(env, libraryFileProblem, "libraryFileProblem"));
   testing.Set("graphKeyHash", Napi::Function::New(env, graphKeyHash, "graphKeyHash"));
+  testing.Set("sampleCounts", Napi::Function::New(env, sampleCounts, "sampleCounts"));
   addKernelTestHooks(env, testing);
   addBenchHooks(env, testing);
   return testing;
