@@ -4,6 +4,7 @@
  * token, time per output token, token rates, work per plan, end-to-end latency and sustained plans per
  * second, also with K concurrent sessions. Warm-up plans are never counted; one run uses one backend.
  */
+import type { SpeculationState } from '../model/speculation.js';
 import os from 'node:os';
 
 import { addonInfo, type AddonRuntimeInfo } from '../info.js';
@@ -35,6 +36,8 @@ export interface BenchOptions {
   cudaGraphs?: boolean;
   /** CPU: the LM head's storage (LoadModelOptions.lmHead; default 'auto'). */
   lmHead?: 'auto' | 'fp16' | 'q8';
+  /** Speculative waypoint decoding (LoadModelOptions.speculation; default 'auto'). */
+  speculation?: LoadModelOptions['speculation'];
   /** Synthetic camera frame size (default 1600 x 900, a nuScenes CAM_FRONT frame). */
   width?: number;
   height?: number;
@@ -88,6 +91,8 @@ export interface BenchReport {
       lmHead: string;
       kvCapacity: number;
     };
+    /** Speculative decoding as the model was loaded (model.description.speculation). */
+    speculation: SpeculationState;
   };
   /** Units of every figure below. */
   units: Record<string, string>;
@@ -101,6 +106,13 @@ export interface BenchReport {
     generatedTokensPerPlan: Distribution;
     forwardPassesPerPlan: Distribution;
     forcedTokensPerPlan: Distribution;
+    /** Engine calls after the prefill per generated token (jump-forward and speculation lower it). */
+    forwardPassesPerToken: Distribution;
+    /** Speculative decoding (model.description.speculation): drafted and accepted tokens per plan. */
+    draftedTokensPerPlan: Distribution;
+    acceptedDraftTokensPerPlan: Distribution;
+    /** All plans' accepted / drafted tokens (0 when nothing was drafted). */
+    draftAcceptance: number;
     promptTokensPerPlan: Distribution;
     imageTokensPerPlan: Distribution;
     completePlans: number;
@@ -146,6 +158,8 @@ export const BENCH_UNITS: Record<string, string> = {
   fps: 'plans per second',
   TokensPerSecond: 'tokens per second',
   PerPlan: 'count per plan',
+  PerToken: 'count per generated token',
+  draftAcceptance: 'fraction of drafted tokens',
   Bytes: 'bytes',
   W: 'watts',
   J: 'joules',
@@ -169,6 +183,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     pluginLibrary: options.pluginLibrary,
     cudaGraphs: options.cudaGraphs,
     lmHead: options.lmHead,
+    speculation: options.speculation,
     onProgress: options.onLoadProgress,
   });
   const views = format === 'q7' ? 3 : 1;
@@ -221,6 +236,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   if (kept) await options.afterRun!(model, kept.sort((a, b) => a.index - b.index));
 
   const pick = (f: (r: PlanRecord) => number) => distribution(records.map(f));
+  const ratioOfSums = (rs: PlanRecord[], num: (r: PlanRecord) => number, den: (r: PlanRecord) => number) => {
+    const d = rs.reduce((a, r) => a + den(r), 0);
+    return d > 0 ? rs.reduce((a, r) => a + num(r), 0) / d : 0;
+  };
   const description = model.description;
   const report: BenchReport = {
     schema: 'trt-vla-bench/1',
@@ -248,6 +267,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         lmHead: description.lmHead ?? 'engine',
         kvCapacity: description.kvCapacity,
       },
+      speculation: description.speculation,
     },
     units: BENCH_UNITS,
     summary: {
@@ -267,6 +287,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       generatedTokensPerPlan: pick((r) => r.timings.generatedTokens),
       forwardPassesPerPlan: pick((r) => r.timings.forwardPasses),
       forcedTokensPerPlan: pick((r) => r.timings.forcedTokens),
+      forwardPassesPerToken: pick((r) => r.timings.forwardPasses / Math.max(r.timings.generatedTokens, 1)),
+      draftedTokensPerPlan: pick((r) => r.timings.draftedTokens),
+      acceptedDraftTokensPerPlan: pick((r) => r.timings.acceptedDraftTokens),
+      draftAcceptance: ratioOfSums(records, (r) => r.timings.acceptedDraftTokens, (r) => r.timings.draftedTokens),
       promptTokensPerPlan: pick((r) => r.timings.promptTokens),
       imageTokensPerPlan: pick((r) => r.timings.imageTokens),
       completePlans: records.filter((r) => r.complete).length,
@@ -315,7 +339,12 @@ export function formatBenchReport(r: BenchReport): string {
     row('generated tokens', s.generatedTokensPerPlan, 0),
     row('forced tokens', s.forcedTokensPerPlan, 0),
     row('forward passes', s.forwardPassesPerPlan, 0),
+    row('passes per token', s.forwardPassesPerToken, 3),
+    ...(c.speculation.enabled
+      ? [row('drafted tokens', s.draftedTokensPerPlan, 0), row('accepted drafts', s.acceptedDraftTokensPerPlan, 0)]
+      : []),
     '',
+    `  speculation            ${c.speculation.enabled ? `${f(s.draftAcceptance * 100, 1)}% of drafted tokens accepted; ${c.speculation.reason}` : c.speculation.reason}`,
     `  FPS (sustained)        ${formatThroughput(s.fps)} over ${formatDuration(s.wallSeconds * 1000)}; ${s.completePlans}/${c.frames} plans complete`,
     `  peak RSS               ${formatBytes(s.peakRssBytes)}`,
     `  peak device memory     ${c.backend === 'cpu' ? 'none (CPU backend)' : `${formatBytes(s.peakDeviceBytes)} for buffers and contexts (engine weights not included)`}`,

@@ -5,9 +5,10 @@ import path from 'node:path';
 import { benchHtml } from '../bench/benchHtml.js';
 import { formatBenchReport, runBench } from '../bench/fpsBench.js';
 import { demoModel, userCacheDir } from '../model/generate.js';
-import { LOAD_STAGES } from '../model/Model.js';
+import { LOAD_STAGES, type LoadModelOptions } from '../model/Model.js';
+import { MAX_DRAFT_LIMIT } from '../model/speculation.js';
 import { recordPlans } from '../record/planRecord.js';
-import { choiceFlag, inputFileFlag, integerFlag, outputPathFlag, parseFlags } from './args.js';
+import { choiceFlag, inputFileFlag, integerFlag, outputPathFlag, parseFlags, UsageError } from './args.js';
 import { recordFolderFlag } from './batch.js';
 import { progressLine, type ProgressLine } from './progress.js';
 import { printModelWarnings } from './warnings.js';
@@ -16,7 +17,7 @@ const USAGE = `Usage: trt-vla bench [--model DIR] [--backend auto|cpu|tensorrt] 
                      [--format nuscenes|q7] [--mode fast|slow] [--sessions K] [--threads N]
                      [--width W --height H] [--unconstrained] [--json FILE] [--html FILE]
                      [--plugin libNvInfer_edgellm_plugin.so] [--no-cuda-graphs]
-                     [--lm-head auto|fp16|q8] [--record DIR]`;
+                     [--lm-head auto|fp16|q8] [--speculation auto|off|N] [--record DIR]`;
 
 const HELP = `${USAGE}
 
@@ -27,7 +28,16 @@ Warm-up plans are not counted. Without --model it benchmarks the tiny demo model
 generated into ${userCacheDir()} on first use) on the CPU backend. --json writes every figure with its unit;
 --html writes a self-contained report page. --record DIR keeps each measured plan's inputs (the
 synthetic frames as PNG) and outputs in DIR/NNNN/ for \`trt-vla replay DIR\` (written after the
-timed run, so recording does not change the figures).`;
+timed run, so recording does not change the figures). --speculation: speculative waypoint decoding
+(LoadModelOptions.speculation: auto, off, or N drafted tokens per verify call); the report gives passes per
+token and the share of drafted tokens the model accepted.`;
+
+/** --speculation auto|off|N (LoadModelOptions.speculation). */
+function speculationFlag(value: string | undefined): LoadModelOptions['speculation'] {
+  if (value === undefined || value === 'auto' || value === 'off') return value ?? 'auto';
+  if (/^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= MAX_DRAFT_LIMIT) return { maxDraft: Number(value) };
+  throw new UsageError(`--speculation must be auto, off or a number of drafted tokens from 1 to ${MAX_DRAFT_LIMIT}, got '${value}'`);
+}
 
 export const benchCommand = {
   summary: 'FPS benchmark of the plan pipeline',
@@ -45,6 +55,7 @@ export const benchCommand = {
       plugin: { type: 'string' },
       'no-cuda-graphs': { type: 'boolean', default: false },
       'lm-head': { type: 'string', default: 'auto' },
+      speculation: { type: 'string', default: 'auto' },
       width: { type: 'string' },
       height: { type: 'string' },
       unconstrained: { type: 'boolean', default: false },
@@ -62,6 +73,7 @@ export const benchCommand = {
     const format = choiceFlag(values.format, '--format', ['nuscenes', 'q7'] as const);
     const mode = choiceFlag(values.mode, '--mode', ['fast', 'slow'] as const);
     const lmHead = choiceFlag(values['lm-head'], '--lm-head', ['auto', 'fp16', 'q8'] as const);
+    const speculation = speculationFlag(values.speculation);
     const frames = integerFlag(values.frames, '--frames', 1, 1_000_000) ?? 20;
     const warmup = integerFlag(values.warmup, '--warmup', 0, 1_000_000);
     const sessions = integerFlag(values.sessions, '--sessions', 1, 64);
@@ -90,6 +102,7 @@ export const benchCommand = {
       pluginLibrary: values.plugin,
       cudaGraphs: !values['no-cuda-graphs'],
       lmHead,
+      speculation,
       width,
       height,
       constrained: !values.unconstrained,
