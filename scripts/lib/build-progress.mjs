@@ -28,7 +28,7 @@ export function classifyBuildLine(rawLine) {
     return { kind: 'other-step', ...counter, what: action, text };
   }
   // Our own CMake summary lines ("-- trt-vla: CUDA ON 13.0 [87;90]").
-  if (/^-- trt-vla:/.test(text)) return { kind: 'status', what: text.slice(3), text };
+  if (/^-- trt-vla:/.test(text)) return { kind: 'status', what: `CMake: ${text.slice('-- trt-vla: '.length)}`, text };
   if (/\b(error|warning)\b|^CMake (Error|Warning)|^FAILED:|^ninja: |^make(\[\d+\])?: \*\*\*/i.test(text)) return { kind: 'diagnostic', text };
   return { kind: 'noise', text };
 }

@@ -40,8 +40,8 @@ describe('build progress', () => {
     reporter.end();
     expect(lines).toEqual([
       'configuring with CMake (0s)',
-      'trt-vla: CUDA ON 13.0.88 [87;90]',
-      'trt-vla: TensorRT OFF  TensorRT not found at build time (set TENSORRT_ROOT)',
+      'CMake: CUDA ON 13.0.88 [87;90]',
+      'CMake: TensorRT OFF  TensorRT not found at build time (set TENSORRT_ROOT)',
       '[1/4] compiled native/core/error.cc (0s)',
       '[2/4] compiled native/cuda/kernels/sampling.cu (1m05s)',
       "/work/native/core/json.cc:12:5: warning: unused variable 'x' [-Wunused-variable]",
