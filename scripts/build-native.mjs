@@ -7,7 +7,7 @@
 //
 // Environment (each optional): TRT_VLA_CUDA / TRT_VLA_TENSORRT = AUTO|ON|OFF, TENSORRT_ROOT,
 // TRT_VLA_CUDA_ARCHITECTURES (e.g. "87" or "87;90"), CUDACXX (path to nvcc), TRT_VLA_BUILD_JOBS.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -30,7 +30,11 @@ export function findNvcc(env = process.env) {
   return which.status === 0 && which.stdout.trim() ? which.stdout.trim() : undefined;
 }
 
-export function buildNative({ out = 'build', sanitize = false, debug = false, testing = false, env = process.env, stdio = 'inherit' } = {}) {
+/**
+ * The cmake-js configure and build command lines for one build folder. `defines` adds or overrides
+ * CMake cache entries (the prebuilds use it for TRT_VLA_TENSORRT=OFF and for cross-compiling).
+ */
+function cmakeJsCommands({ out = 'build', sanitize = false, debug = false, testing = false, env = process.env, defines: extra = {} } = {}) {
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
   const jobs = Number(env.TRT_VLA_BUILD_JOBS) || Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
   const defines = {
@@ -41,6 +45,7 @@ export function buildNative({ out = 'build', sanitize = false, debug = false, te
   };
   if (env.TRT_VLA_CUDA_ARCHITECTURES) defines.TRT_VLA_CUDA_ARCHITECTURES = env.TRT_VLA_CUDA_ARCHITECTURES;
   if (env.TENSORRT_ROOT) defines.TENSORRT_ROOT = env.TENSORRT_ROOT;
+  Object.assign(defines, extra);
   const childEnv = { ...env };
   const nvcc = defines.TRT_VLA_CUDA === 'OFF' ? undefined : findNvcc(env);
   if (nvcc) childEnv.CUDACXX = nvcc;
@@ -50,9 +55,39 @@ export function buildNative({ out = 'build', sanitize = false, debug = false, te
   // defines. Re-configuring an up-to-date folder costs seconds and rebuilds nothing that is unchanged.
   const configure = [cmakeJs, 'configure', ...common, ...Object.entries(defines).map(([k, v]) => `--CD${k}=${v}`)];
   const build = [cmakeJs, 'build', ...common, '--parallel', String(jobs)];
+  return { configure, build, childEnv };
+}
+
+/** Builds with CMake, the tools' output going straight to this process's stdout/stderr. */
+export function buildNative(options = {}) {
+  const { configure, build, childEnv } = cmakeJsCommands(options);
   for (const args of [configure, build]) {
-    const result = spawnSync(process.execPath, args, { cwd: root, env: childEnv, stdio });
+    const result = spawnSync(process.execPath, args, { cwd: root, env: childEnv, stdio: options.stdio ?? 'inherit' });
     if (result.status !== 0) return false;
+  }
+  return true;
+}
+
+/**
+ * Builds with CMake, feeding the tools' output to `reporter` (scripts/lib/build-progress.mjs), which
+ * turns it into one line per step; resolves to true when both steps succeed.
+ */
+export async function buildNativeWithProgress(options, reporter) {
+  const { configure, build, childEnv } = cmakeJsCommands(options);
+  for (const [name, args] of [['configuring with CMake', configure], ['building', build]]) {
+    reporter.phase(name);
+    const status = await new Promise((resolve) => {
+      const child = spawn(process.execPath, args, { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.on('data', (d) => reporter.write(d));
+      child.stderr.on('data', (d) => reporter.write(d));
+      child.on('error', (error) => {
+        reporter.write(`${error.message}\n`);
+        resolve(1);
+      });
+      child.on('close', (code) => resolve(code ?? 1));
+    });
+    reporter.end();
+    if (status !== 0) return false;
   }
   return true;
 }
