@@ -149,6 +149,7 @@ Napi::Object makeTestingExports(Napi::Env env) {
   testing.Set("graphKeyHash", Napi::Function::New(env, graphKeyHash, "graphKeyHash"));
   addKernelTestHooks(env, testing);
   addBenchHooks(env, testing);
+  addDrafterHooks(env, testing);
   return testing;
 }
 
