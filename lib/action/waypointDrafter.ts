@@ -59,6 +59,7 @@ export function formatNumberNear(value: number, prefix: string, style: 'round2' 
       intervals.push([Number(body.padEnd(digits, '0')), Number(body.padEnd(digits, '9')) + 0.99]);
     }
   }
+  if (intervals.length === 0) return undefined; // more integer digits than the grammar allows
   const target = negative ? -clamped : clamped;
   let best = NaN;
   for (const [lo, hi] of intervals) {

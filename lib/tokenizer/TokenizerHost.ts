@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import type { CompiledGrammar, CompileGrammarOptions } from '../action/grammarCompiler.js';
+import type { DrafterTokenSpec } from '../action/waypointDrafterSpec.js';
 import { TrtVlaError, type TrtVlaErrorCode } from '../errors.js';
 import { packageRoot } from '../native.js';
 import type { ChatMessage, ChatPromptOptions, EncodedChatPrompt } from './chatTemplate.js';
@@ -31,6 +32,7 @@ export class TokenizerHost implements DetokenizerVocabulary {
   readonly #binaries: (string | undefined)[];
   readonly #pending = new Map<number, Pending>();
   readonly #grammars = new Map<string, Promise<CompiledGrammar>>();
+  readonly #drafterTokens = new Map<string, Promise<DrafterTokenSpec>>();
   #nextId = 1;
   #closed = false;
 
@@ -128,6 +130,22 @@ export class TokenizerHost implements DetokenizerVocabulary {
       this.#grammars.set(key, grammar);
     }
     return grammar;
+  }
+
+  /**
+   * The tokenizer's part of the native waypoint drafter's spec for the grammar of these options
+   * (lib/action/waypointDrafterSpec.ts buildDrafterTokenSpec), computed once on the tokenizer thread;
+   * waypointDrafterSpec(tokens, history) completes it per request.
+   */
+  drafterTokens(options: CompileGrammarOptions): Promise<DrafterTokenSpec> {
+    const key = `${typeof options.format === 'string' ? options.format : JSON.stringify(options.format)}|${options.mode ?? 'fast'}`;
+    let tokens = this.#drafterTokens.get(key);
+    if (!tokens) {
+      tokens = this.#request({ type: 'drafterTokens', options }) as Promise<DrafterTokenSpec>;
+      tokens.catch(() => this.#drafterTokens.delete(key));
+      this.#drafterTokens.set(key, tokens);
+    }
+    return tokens;
   }
 
   async dispose(): Promise<void> {

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { compileAnswerGrammar, type CompileGrammarOptions } from '../action/grammarCompiler.js';
+import { buildDrafterTokenSpec } from '../action/waypointDrafterSpec.js';
 import { encodeChatPrompt, type ChatMessage, type ChatPromptOptions } from './chatTemplate.js';
 import { QwenTokenizer } from './QwenTokenizer.js';
 
@@ -13,6 +14,7 @@ export type TokenizerRequest =
   | { id: number; type: 'encode'; text: string }
   | { id: number; type: 'encodeChat'; messages: ChatMessage[]; options: ChatPromptOptions }
   | { id: number; type: 'compileGrammar'; options: CompileGrammarOptions }
+  | { id: number; type: 'drafterTokens'; options: CompileGrammarOptions }
   | { id: number; type: 'decode'; ids: Int32Array; skipSpecialTokens: boolean };
 
 export interface TokenizerReady {
@@ -87,6 +89,12 @@ async function main(): Promise<void> {
           // Arrays are copied, not transferred: the compiler caches them for the next request.
           const g = compileAnswerGrammar(tokenizer, request.options);
           port.postMessage({ id: request.id, ok: true, result: { ...g } });
+          break;
+        }
+        case 'drafterTokens': {
+          // The grammar comes from the compiler's cache; the spec's arrays are copied, like the grammar's.
+          const g = compileAnswerGrammar(tokenizer, request.options);
+          port.postMessage({ id: request.id, ok: true, result: buildDrafterTokenSpec(tokenizer, g, request.options.format) });
           break;
         }
         case 'decode':

@@ -190,6 +190,7 @@ Napi::Object makeTestingExports(Napi::Env env) {
   testing.Set("sampleCounts", Napi::Function::New(env, sampleCounts, "sampleCounts"));
   addKernelTestHooks(env, testing);
   addBenchHooks(env, testing);
+  addDrafterHooks(env, testing);
   return testing;
 }
 

@@ -16,5 +16,6 @@ Napi::Object makeTestingExports(Napi::Env env);
 SimdLevel parseLevel(Napi::Value value);
 void addKernelTestHooks(Napi::Env env, Napi::Object testing);
 void addBenchHooks(Napi::Env env, Napi::Object testing);
+void addDrafterHooks(Napi::Env env, Napi::Object testing);  // testing_drafter.cc
 
 }  // namespace tv::napi

@@ -165,6 +165,26 @@ export interface TestingHooks {
   libraryFileProblem(path: string): string;
   graphKeyHash(key: { profile: number; shapes: [string, number[]][]; addresses: [string, bigint][] }): string;
   cuda: NativeCudaTesting;
+  /** The production addon's grammar class (native/napi/model_wrap.cc), for hooks that take a request's grammar. */
+  GrammarHandle: new (automaton: object) => NativeGrammarHandle;
+  /** A native waypoint drafter built as a request builds it (native/napi/drafter_spec.cc parseDrafterSpec). */
+  waypointDrafter(spec: object, grammar: NativeGrammarHandle): NativeWaypointDrafter;
+  /** The native drafter's number printing (native/vla/waypoint_drafter.h). */
+  drafterNumbers: {
+    formatNumberNear(value: number, prefix: string, style: 'round2' | 'fixed2'): string | undefined;
+    formatCoordinate(value: number, style: 'round2' | 'fixed2'): string;
+  };
+}
+
+export type NativeGrammarHandle = { readonly __brand: 'GrammarHandle' };
+
+/** native/vla/waypoint_drafter.h WaypointDrafter, through the test addon. */
+export interface NativeWaypointDrafter {
+  /** Drafter::draft on all answer tokens so far in grammar state `state`. */
+  draft(answer: Int32Array, state: number, maxDraft: number): Int32Array;
+  predictContinuation(written: string): string | undefined;
+  /** Seconds per draft() call, over `reps` calls with the same input. */
+  timeDraft(answer: Int32Array, state: number, maxDraft: number, reps: number): number;
 }
 
 /** The value the matmul hooks leave in every output slot a kernel must not write. */
