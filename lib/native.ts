@@ -139,6 +139,8 @@ export interface NativeGenerateRequest {
   vocabLimit?: number;
   /** Speculative decoding: most drafted tokens per verify call (0 or absent: off). */
   maxDraft?: number;
+  /** The waypoint drafter of this request (lib/action/waypointDrafterSpec.ts), with maxDraft. */
+  drafter?: object;
   /** Tests only: draft these tokens by answer position (native/vla/scripted_drafter.h). */
   testingDraftScript?: Int32Array;
 }

@@ -6,6 +6,7 @@ import { checkFeasibility } from '../action/feasibility.js';
 import { parsePlanning } from '../action/parsePlanning.js';
 import type { PlanningStreamEvent } from '../action/planningTypes.js';
 import { WaypointStreamDecoder } from '../action/WaypointStreamDecoder.js';
+import { waypointDrafterSpec } from '../action/waypointDrafterSpec.js';
 import { abortError, TrtVlaError, withCallerStack } from '../errors.js';
 import type { FrameBuffer } from '../frame.js';
 import type { NativeFrame, NativeGenerateResult, NativeSession } from '../native.js';
@@ -52,7 +53,7 @@ interface RunOptions {
   started: number;
   testingBias?: TestingBias;
   /** Speculative decoding for this request (plans with the answer grammar, when the model has it on). */
-  speculation?: { maxDraft: number; testingDraftScript?: Int32Array };
+  speculation?: { maxDraft: number; drafter?: object; testingDraftScript?: Int32Array };
 }
 
 /**
@@ -313,12 +314,22 @@ export class Session implements AsyncDisposable {
       const constrained = optionalBoolean(request.constrained, 'constrained') ?? true;
       const { prompt, encoded } = await this.#encodePlan(request, r.images);
       const grammar = constrained ? await this.#core.grammar(prompt.format.name, prompt.mode) : undefined;
+      // Speculative waypoint decoding: the kinematic drafter needs the grammar (its states) and the history.
+      const speculation =
+        r.speculation ??
+        (grammar && this.#core.speculation.enabled
+          ? {
+              maxDraft: this.#core.speculation.maxDraft,
+              drafter: waypointDrafterSpec(await this.#core.tokenizer.drafterTokens({ format: prompt.format.name, mode: prompt.mode }), request.history),
+            }
+          : undefined);
       const decoder = new WaypointStreamDecoder({ format: prompt.format, mode: prompt.mode });
       const detok = this.#core.tokenizer.createDetokenizer({ skipSpecialTokens: true });
       const result = await this.#run({
         ...r,
         encoded,
         grammar,
+        speculation,
         started,
         // Room for the whole answer: the slow chain can be long; fast answers are ~150 tokens.
         maxTokens: r.maxTokens ?? (prompt.mode === 'slow' ? 2048 : 256),
@@ -462,6 +473,7 @@ export class Session implements AsyncDisposable {
             testingBias: o.testingBias,
             vocabLimit: this.#core.tokenizer.vocabSize,
             maxDraft: o.speculation?.maxDraft,
+            drafter: o.speculation?.drafter,
             testingDraftScript: o.speculation?.testingDraftScript,
           },
           onTokens,

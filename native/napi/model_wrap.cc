@@ -13,6 +13,7 @@
 #include "napi/js_values.h"
 #include "engine/recording_engine.h"
 #include "vla/grammar.h"
+#include "napi/drafter_spec.h"
 #include "vla/scripted_drafter.h"
 #include "vla/model_loader.h"
 #include "vla/pipeline_ops.h"
@@ -704,6 +705,11 @@ Napi::Value SessionHandle::generate(Napi::CallbackInfo const& info) {
     }
     job->request.maxDraft = static_cast<int>(optionalInteger(request, "maxDraft", 0, 0, 128));
     job->request.vocabLimit = static_cast<int>(optionalInteger(request, "vocabLimit", 0, 0, 1 << 30));
+    Napi::Value drafter = request.Get("drafter");
+    if (!drafter.IsUndefined()) {
+      TV_CHECK_ARG(job->request.constraint != nullptr, "drafter: speculative waypoint drafting needs the request's grammar");
+      job->request.drafter = parseDrafterSpec(drafter, job->request.constraint);
+    }
     Napi::Value script = request.Get("testingDraftScript");
     if (!script.IsUndefined()) job->request.drafter = std::make_shared<vla::ScriptedDrafter const>(int32sFromJs(script, "testingDraftScript"));
     job->requestId = static_cast<std::uint64_t>(optionalInteger(request, "requestId", 0, 1, 9007199254740991LL));

@@ -3,8 +3,10 @@
 // engine calls when the drafts are right, and the loadModel option and model.description.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { generateDrivingRecords } from '../../lib/bench/drivingRecords.js';
 import { loadModel, type Model, type PlanRequest, TrtVlaError } from '../../lib/index.js';
 import { testModel } from '../helpers/models.js';
+import { referenceEncode } from '../helpers/qwen.js';
 
 const HISTORY = [
   { t: -1.5, x: -6.02, y: 0.11, ax: 0.12, ay: -0.03, vx: 4.01, speed: 4.02, steering: 0.5 },
@@ -141,5 +143,66 @@ describe('speculative decoding on the CPU engine (tiny model)', () => {
     tokens = 1;
     const after = await session.plan({ ...request(3), _testingDraftScript: Int32Array.from(base.tokens) } as unknown as PlanRequest);
     expect(Array.from(after.tokens)).toEqual(Array.from(base.tokens));
+  });
+});
+
+// The kinematic drafter in the loop (plan() drafts by default): 200 cases over two random models, both
+// answer formats, fast and slow mode, realistic ego histories (lib/bench/drivingRecords.ts). In half of
+// them the model is biased towards the record's answer (a tests-only logit bias), so that it writes
+// kinematically consistent waypoints and the drafts are often right; in the others it writes what random
+// weights write. Greedy output must be identical with speculation on and off, always.
+describe('speculative decoding with the kinematic drafter: greedy identity over 200 cases', () => {
+  const IM_END = 151645;
+  const models: { plain: Model; speculative: Model }[] = [];
+  beforeAll(async () => {
+    for (const seed of [7, 8]) {
+      const dir = await testModel('tiny', 'awq', seed);
+      models.push({
+        plain: await loadModel(dir, { maxKvCapacity: 1024, speculation: 'off' }),
+        speculative: await loadModel(dir, { maxKvCapacity: 1024 }),
+      });
+    }
+  }, 300_000);
+  afterAll(async () => {
+    for (const m of models) {
+      await m.plain.dispose();
+      await m.speculative.dispose();
+    }
+  });
+
+  it('is token-for-token identical, and the drafts are used', { timeout: 900_000 }, async () => {
+    const records = generateDrivingRecords(200, 2026);
+    const totals = { drafted: 0, accepted: 0, plainPasses: 0, speculativePasses: 0, tokens: 0 };
+    for (const [i, record] of records.entries()) {
+      const { plain, speculative } = models[i % 4 < 2 ? 0 : 1]!;
+      const frame = plain.allocFrame({ width: 56, height: 56, format: 'rgb8' });
+      fill(frame.data, i + 1);
+      const mode = i % 10 === 9 ? 'slow' : 'fast';
+      const biased = i % 2 === 0 && mode === 'fast';
+      const request = {
+        images: [frame],
+        format: record.format,
+        history: record.history,
+        mode,
+        maxTokens: mode === 'slow' ? 96 : 256,
+        ...(biased && { _testingBias: { tokens: Int32Array.from([...referenceEncode(record.answer), IM_END]), value: 8 } }),
+      } as unknown as PlanRequest;
+      const base = await plain.plan(request);
+      const spec = await speculative.plan(request);
+      expect(Array.from(spec.tokens), `case ${i} (${record.format}, ${mode}${biased ? ', biased' : ''})`).toEqual(Array.from(base.tokens));
+      totals.drafted += spec.timings.draftedTokens;
+      totals.accepted += spec.timings.acceptedDraftTokens;
+      totals.plainPasses += base.timings.forwardPasses;
+      totals.speculativePasses += spec.timings.forwardPasses;
+      totals.tokens += base.tokens.length;
+      frame.release();
+    }
+    expect(totals.drafted).toBeGreaterThan(1000);
+    expect(totals.accepted).toBeGreaterThan(totals.drafted / 10);
+    expect(totals.speculativePasses).toBeLessThan(totals.plainPasses);
+    console.log(
+      `200 cases: ${totals.accepted}/${totals.drafted} drafted tokens accepted; engine calls per generated token ` +
+        `${(totals.plainPasses / totals.tokens).toFixed(3)} plain, ${(totals.speculativePasses / totals.tokens).toFixed(3)} speculative`,
+    );
   });
 });
