@@ -208,6 +208,50 @@ describe('binding plan (recorded on the CPU engines)', () => {
     eagle.dispose();
   });
 
+  it('binds a verify call as Edge-LLM binds an EAGLE-base tree step, with fixed addresses per chain length', async () => {
+    const eagle = await load({ eagleBaseVerifyTokens: 6 });
+    const prompt = Int32Array.from({ length: 20 }, (_, i) => 100 + i);
+    const plain = handle.createSession();
+    const expected = await plain.generate({ inputIds: prompt, maxNewTokens: 12, requestId: 7, usePrefixCache: false }, () => {});
+    plain.dispose();
+    const session = eagle.createSession();
+    eagle.takeBindingLog();
+    // Drafts of the right tokens: every verify call keeps all of them.
+    const r = await session.generate(
+      { inputIds: prompt, maxNewTokens: 12, requestId: 8, usePrefixCache: false, maxDraft: 4, testingDraftScript: expected.tokens },
+      () => {},
+    );
+    const llm = steps(eagle.takeBindingLog()).filter((s) => s.engine === 'llm');
+    session.dispose();
+    expect(Array.from(r.tokens)).toEqual(Array.from(expected.tokens));
+    const verify = llm.filter((s) => s.shapes.get('attention_pos_id')![1]! > 1);
+    expect(verify.length).toBe(r.verifyCalls);
+    expect(r.verifyCalls).toBeGreaterThan(0);
+    expect(r.acceptedDraftTokens).toBe(r.draftedTokens);
+    const hidden = eagle.describe().hiddenSize;
+    for (const step of verify) {
+      const S = step.shapes.get('inputs_embeds')![1]!;
+      // Edge-LLM 0.6.1 llmEngineRunner.cpp:1500-1664: profile 1 (generation), inputs_embeds [B, S, H],
+      // attention_pos_id [B, S], the packed mask [B, S, ceil(S / 32)] (eagleUtilKernels.cu:86-98),
+      // last_token_ids [B, n] (selected rows), kvcache_start_index [B] (the committed length).
+      expect(step.profile).toBe(1);
+      expect(S).toBeLessThanOrEqual(6);
+      expect(step.shapes.get('inputs_embeds')).toEqual([1, S, hidden]);
+      expect(step.shapes.get('attention_pos_id')).toEqual([1, S]);
+      expect(step.shapes.get('attention_mask')).toEqual([1, S, Math.ceil(S / 32)]);
+      const selected = step.shapes.get('last_token_ids')!;
+      expect(selected[0]).toBe(1);
+      expect(selected[1]).toBeGreaterThanOrEqual(2);
+      expect(selected[1]).toBeLessThanOrEqual(S);
+      expect(step.shapes.get('kvcache_start_index')).toEqual([1]);
+    }
+    // One set of addresses for every verify call: a CUDA graph per chain length serves them all.
+    for (const name of ['inputs_embeds', 'attention_mask', 'attention_pos_id', 'last_token_ids', 'logits', 'hidden_states']) {
+      expect(new Set(verify.map((s) => s.addresses.get(name))).size, name).toBe(1);
+    }
+    eagle.dispose();
+  });
+
   it('selects output rows for grammar states with a token list, and clears them otherwise', async () => {
     const session = handle.createSession();
     handle.takeBindingLog();
