@@ -3,7 +3,6 @@
 // prefill, batch vs single, 1 vs N threads, and clean errors for bad bindings.
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { TrtVlaError } from '../../lib/errors.js';
 import {
   argmax,
   embedTokens,
@@ -18,6 +17,7 @@ import { expectClose } from '../helpers/kernels.js';
 import { testModel } from '../helpers/models.js';
 import { referenceDecoderLogits } from '../helpers/qwenReference.js';
 import { halfToNumber } from '../helpers/safetensors.js';
+import { expectCode } from '../helpers/planInputs.js';
 
 // Token ids of a short prompt ("You are a helpful assistant." style ids; any valid ids will do).
 const PROMPT = [151644, 8948, 198, 2610, 525, 264, 10950, 17847, 13, 151645, 198, 151644, 872, 198, 785, 3974, 13876];
@@ -42,18 +42,6 @@ function embedRows(embeds: Uint16Array, hidden: number): Float64Array[] {
     rows.push(Float64Array.from(embeds.subarray(t * hidden, (t + 1) * hidden), halfToNumber));
   }
   return rows;
-}
-
-function expectCode(fn: () => unknown, code: string, message?: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TrtVlaError);
-    expect((e as TrtVlaError).code).toBe(code);
-    if (message) expect((e as Error).message).toMatch(message);
-    return;
-  }
-  expect.fail(`expected ${code}`);
 }
 
 describe.each(['awq', 'fp16'] as const)('CPU LLM engine (tiny, %s)', (quant) => {

@@ -22,6 +22,7 @@ import { nativeLoadSpec } from '../../lib/model/modelConfig.js';
 import { native } from '../../lib/native.js';
 import { testModel } from '../helpers/models.js';
 import { withVocabMap } from '../helpers/vocabMap.js';
+import { fill } from '../helpers/planInputs.js';
 
 const runtime = await info();
 const hasDevice = runtime.backends.cuda.available;
@@ -31,14 +32,6 @@ const HISTORY = [
   { t: -0.5, x: -2.0, y: 0.02, ax: 0.09, ay: 0.01, vx: 4.03, speed: 4.03, steering: 0.3 },
   { t: 0, x: 0, y: 0, ax: 0.1, ay: 0, vx: 4.05, speed: 4.05, steering: 0.3 },
 ];
-
-function fill(data: Uint8Array, seed: number): void {
-  let s = seed;
-  for (let i = 0; i < data.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = s >>> 24;
-  }
-}
 
 type Frame = { width: number; height: number; format: 'rgb8' | 'bgr8' | 'rgba8' | 'nv12'; stride?: number; seed: number };
 

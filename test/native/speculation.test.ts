@@ -7,21 +7,7 @@ import { generateDrivingRecords } from '../../lib/bench/drivingRecords.js';
 import { loadModel, type Model, type PlanRequest, TrtVlaError } from '../../lib/index.js';
 import { testModel } from '../helpers/models.js';
 import { referenceEncode } from '../helpers/qwen.js';
-
-const HISTORY = [
-  { t: -1.5, x: -6.02, y: 0.11, ax: 0.12, ay: -0.03, vx: 4.01, speed: 4.02, steering: 0.5 },
-  { t: -1.0, x: -4.01, y: 0.06, ax: 0.1, ay: 0, vx: 4.0, speed: 4.0, steering: 0.4 },
-  { t: -0.5, x: -2.0, y: 0.02, ax: 0.09, ay: 0.01, vx: 4.03, speed: 4.03, steering: 0.3 },
-  { t: 0, x: 0, y: 0, ax: 0.1, ay: 0, vx: 4.05, speed: 4.05, steering: 0.3 },
-];
-
-function fill(data: Uint8Array, seed: number): void {
-  let s = seed;
-  for (let i = 0; i < data.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = s >>> 24;
-  }
-}
+import { fill, HISTORY } from '../helpers/planInputs.js';
 
 /** Deterministic pseudo-random integers (xorshift32). */
 function generator(seed: number): (n: number) => number {

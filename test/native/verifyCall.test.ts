@@ -7,9 +7,9 @@
 // identical to plain greedy output - and the call must not disturb the committed cache.
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { TrtVlaError } from '../../lib/errors.js';
 import { embedTokens, LlmSession, loadLlm, type NativeEngine, textDims, type TextDims } from '../helpers/engineDriver.js';
 import { testModel } from '../helpers/models.js';
+import { expectCode } from '../helpers/planInputs.js';
 
 const PROMPT = [151644, 8948, 198, 2610, 525, 264, 10950, 17847, 13, 151645, 198, 151644, 872, 198, 785, 3974, 13876];
 const CHAIN = [58, 16, 13, 17, 18, 11, 220, 15];
@@ -19,18 +19,6 @@ const VERIFY = 8;
 function expectSameBits(actual: ArrayBufferView, expected: ArrayBufferView): void {
   const bytes = (v: ArrayBufferView) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
   expect(bytes(actual).equals(bytes(expected)), 'the arrays differ').toBe(true);
-}
-
-function expectCode(fn: () => unknown, code: string, message?: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TrtVlaError);
-    expect((e as TrtVlaError).code).toBe(code);
-    if (message) expect((e as Error).message).toMatch(message);
-    return;
-  }
-  expect.fail(`expected ${code}`);
 }
 
 describe.each(['awq', 'fp16'] as const)('CPU LLM engine verify call (tiny, %s)', (quant) => {
