@@ -32,7 +32,7 @@ const suites = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const NATIVE_SUITES = [
   'addonSurface', 'bindingPlan', 'cpuLlmEngine', 'cpuVisionEngine', 'devicePipeline', 'engineCheck', 'engineRelease', 'evaluate',
   'frame', 'hostileFiles', 'hostileInput', 'imageTokenLimits', 'kernels', 'log', 'modelLoadErrors', 'parity', 'pipeline', 'preprocess',
-  'tensorrtSupport', 'vocabMap', 'waypointDrafter',
+  'speculation', 'speculativeSampling', 'tensorrtSupport', 'verifyCall', 'vocabMap', 'waypointDrafter',
 ].map((name) => `test/native/${name}.test.ts`);
 const result = spawnSync(process.execPath, [vitest, 'run', ...(suites.length ? suites : [...NATIVE_SUITES, 'test/gpu'])], {
   cwd: root,
