@@ -88,8 +88,9 @@ void VlaSession::ensureResources() {
   if (m.maxVerifyTokens > 0) {
     positionId_ = EngineBuffer(*m.memory, verify * sizeof(std::int32_t));
     treeMask_ = EngineBuffer(*m.memory, maskBytes);
-    std::size_t const hiddenRows = std::max<std::size_t>(static_cast<std::size_t>(m.maxInputLength), verify);
-    hiddenStates_ = EngineBuffer(*m.memory, hiddenRows * 3 * t.hiddenSize * sizeof(std::uint16_t));
+    // Grown by the calls that need more rows (the prompt's prefill), not sized for maxInputLength up
+    // front: that would be 50 MB per session for a 3B model.
+    hiddenStates_ = EngineBuffer(*m.memory, verify * 3 * t.hiddenSize * sizeof(std::uint16_t));
   }
   scalars_ = m.memory->createScalarUploads(std::max({sizeof(std::int64_t), verify * sizeof(std::int64_t), maskBytes}));
   logits_ = EngineBuffer(*m.memory, verify * static_cast<std::size_t>(m.logitsWidth()) * sizeof(float));
@@ -249,15 +250,18 @@ void VlaSession::runLlm(void const* embeds, int count, int start) {
     ctx.setInputShape(names::kAttentionPosId, {1, 1});
     ctx.setTensorAddress(names::kAttentionPosId, position);
   }
-  bindCacheAndOutputs();
+  bindCacheAndOutputs(count);
   ctx.enqueue(*stream_);
 }
 
-void VlaSession::bindCacheAndOutputs() {
+void VlaSession::bindCacheAndOutputs(int tokens) {
   VlaModel const& m = *model_;
   TextModelInfo const& t = m.text;
   engine::ExecutionContext& ctx = *llm_;
-  if (m.maxVerifyTokens > 0) ctx.setTensorAddress(names::kHiddenStates, hiddenStates_.data());
+  if (m.maxVerifyTokens > 0) {
+    std::size_t const bytes = static_cast<std::size_t>(tokens) * 3 * t.hiddenSize * sizeof(std::uint16_t);
+    ctx.setTensorAddress(names::kHiddenStates, reserve(hiddenStates_, *m.memory, bytes));
+  }
   ctx.setInputShape(names::kRopeCosSin, {1, m.kvCapacity, t.headDim});
   ctx.setTensorAddress(names::kRopeCosSin, rope_.data());
   for (int l = 0; l < t.layers; ++l) {
@@ -315,7 +319,7 @@ void VlaSession::runVerify(int count, int start, int firstSelected) {
   ctx.setTensorAddress(names::kAttentionPosId, positionId_.data());
   ctx.setInputShape(names::kAttentionMask, {1, count, words});
   ctx.setTensorAddress(names::kAttentionMask, treeMask_.data());
-  bindCacheAndOutputs();
+  bindCacheAndOutputs(count);
   ctx.enqueue(*stream_);
 }
 

@@ -250,8 +250,9 @@ class VlaSession {
   // Speculative verification: the `count` tokens in embeds_ after `start` committed positions as one linear
   // chain (an EAGLE-base engine's tree step); logits_ gets the rows [firstSelected, count).
   void runVerify(int count, int start, int firstSelected);
-  // The bindings every LLM call shares: rope table, KV cache (past = present), logits, hidden_states.
-  void bindCacheAndOutputs();
+  // The bindings every LLM call of `tokens` new tokens shares: rope table, KV cache (past = present), logits,
+  // hidden_states.
+  void bindCacheAndOutputs(int tokens);
   void checkAbort() const;
   // The last LLM call's logits in the full vocabulary (ids a reduced vocabulary lacks at -inf).
   void readLogits(std::vector<float>& full);
@@ -275,7 +276,7 @@ class VlaSession {
   EngineBuffer decodeEmbeds_;
   EngineBuffer contextLengths_, lastTokenIds_, startIndex_, dummy_, logits_;
   EngineBuffer positionId_, treeMask_;  // EAGLE-base decode: attention_pos_id [1, 1], attention_mask [1, 1, 1]
-  EngineBuffer hiddenStates_;           // EAGLE-base: hidden_states [1, maxInputLength, 3 * hidden] fp16 (unread)
+  EngineBuffer hiddenStates_;           // EAGLE-base: hidden_states [1, S, 3 * hidden] fp16 (unread), grown to the largest S
   std::unique_ptr<ScalarUploads> scalars_;  // the per-call scalars, staged (pinned on the device)
   // Vision engine buffers, grown to the largest images seen: input patches, the small inputs (one
   // buffer, 256-byte aligned slices), the output embeddings.
