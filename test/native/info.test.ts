@@ -30,7 +30,14 @@ describe('info()', () => {
       expect(i.backends.tensorrt.reason).toMatch(/TensorRT|CPU-only build/);
     }
     expect(i.cpu.threads).toBeGreaterThanOrEqual(1);
-    expect(['avx2', 'neon', 'scalar']).toContain(i.cpu.simd);
+    expect(['avx512', 'avx2', 'neon', 'scalar']).toContain(i.cpu.simd);
+    // The level in use is the best this CPU supports (TRT_VLA_SIMD caps it; the suite never sets it).
+    const f = i.cpu.features;
+    if (process.env.TRT_VLA_SIMD === undefined) {
+      const avx512 = f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
+      if (avx512) expect(i.cpu.simd).toBe('avx512');
+      else if (f.avx2 && f.fma && f.f16c) expect(i.cpu.simd).toBe('avx2');
+    }
     expect(i.build.addonPath).toBe(nativeAddonPath());
     expect(i.addon.path).toBe(nativeAddonPath());
     expect(i.addon.candidates.find((c) => c.outcome === 'loaded')?.location).toBe(nativeAddonPath());
