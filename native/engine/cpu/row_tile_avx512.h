@@ -3,12 +3,14 @@
 // 'x86_avx512'); everything here has internal linkage, so no AVX-512 code can be merged into a
 // function that AVX2-only CPUs run.
 //
-// Both kernels work on a pair of 8-row weight tiles at once: one zmm register holds the same 32-byte
+// Both kernels' GEMMs work on a pair of 8-row weight tiles at once: one zmm register holds the same 32-byte
 // chunk of tile A (lanes 0-7) and tile B (lanes 8-15), so every 32-bit lane is still one row and one
 // VPDPBUSD against a broadcast of 4 activations adds 4 products to each of 16 rows. A range with an
 // odd number of tiles ends with a "pair" of the last tile with itself, of which only lanes 0-7 are
 // stored; each lane runs the same instruction sequence either way, so a row's value never depends on
-// which tile it was paired with (or on the split).
+// which tile it was paired with (or on the split). Streaming GEMVs instead read one tile at a time
+// into ymm registers (AVX512VL's 256-bit VPDPBUSD, same lane steps): two tile streams 8 or 16 KB apart
+// (the 3B shape's 2048 columns) read 30% slower than one on Zen (measured with bench:kernels).
 #pragma once
 
 // GCC 12's AVX-512 headers initialize their "undefined" vectors from themselves (`__m512 __Y = __Y;`),
@@ -69,6 +71,13 @@ inline void storeTile(__m256 lanes, int tile, int rowBegin, int rowEnd, float* y
   _mm256_store_ps(buffer, lanes);
   int const lo = maxInt(rowBegin, r0), hi = minInt(rowEnd, r0 + kRowTile);
   for (int r = lo; r < hi; ++r) row[r] = buffer[r - r0];
+}
+
+// The 4 int8 values at p in every 32-bit lane of a ymm register (the single-tile GEMV kernels).
+inline __m256i broadcast4x8(std::int8_t const* p) {
+  std::int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return _mm256_set1_epi32(v);
 }
 
 // Lanes 8-15. A 128-bit-block shuffle (AVX512F): the 32x8 extract needs AVX512DQ, which the level does not
