@@ -6,7 +6,9 @@
 //   npm run bench:vs-llama [-- --shapes tiny,0.5b,3b --threads N --prefill 128 --decode 32 --rounds 3 --lm-head auto|fp16|q8 --llama prebuilt|native --json]
 //
 // --llama native runs the llama-bench binary of a llama.cpp build named by TRT_VLA_LLAMA_CPP_DIR (its
-// build directory, holding bin/llama-bench; building it stays outside this repository), e.g.
+// build directory, holding bin/llama-bench; building it stays outside this repository). Its source can
+// be the one node-llama-cpp ships (`git clone node_modules/node-llama-cpp/llama/gitRelease.bundle
+// llama.cpp`) or any checkout of github.com/ggml-org/llama.cpp; e.g.
 //   cmake -S llama.cpp -B llama.cpp/build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF
 //   cmake --build llama.cpp/build --target llama-bench
 //   TRT_VLA_LLAMA_CPP_DIR=$PWD/llama.cpp/build npm run bench:vs-llama -- --llama native --shapes 3b --threads 2
