@@ -85,6 +85,18 @@ describe('trt-vla info', () => {
     expect(parsed.build).toBeDefined();
   });
 
+  // TRT_VLA_SIMD (native/core/cpu_features.cc simdLevel()): 'scalar' forces the reference kernels, 'avx2'
+  // keeps an AVX-512 machine on AVX2; a level the CPU lacks never gets picked.
+  it('TRT_VLA_SIMD caps the kernel level', () => {
+    const simdWith = (value: string) =>
+      JSON.parse(execFileSync(process.execPath, [cli, 'info', '--json'], { encoding: 'utf8', env: { ...process.env, TRT_VLA_SIMD: value } })).cpu;
+    expect(simdWith('scalar').simd).toBe('scalar');
+    const capped = simdWith('avx2');
+    const f = capped.features;
+    const avx2 = f.avx2 && f.fma && f.f16c;
+    expect(capped.simd).toBe(avx2 ? 'avx2' : f.neon ? 'neon' : 'scalar');
+  });
+
   it('prints a readable table by default', () => {
     const out = execFileSync(process.execPath, [cli, 'info'], { encoding: 'utf8', env: process.env });
     expect(out).toMatch(/^ {2}cpu {7}available/m);
