@@ -37,7 +37,7 @@
       ],
       "libraries": ["-lpthread", "-ldl"],
       "conditions": [
-        ["target_arch=='x64'", { "dependencies": ["trt_vla_avx2"] }]
+        ["target_arch=='x64'", { "dependencies": ["trt_vla_avx2", "trt_vla_avx512"] }]
       ]
     },
     {
@@ -47,6 +47,18 @@
         ["target_arch=='x64'", {
           "sources": ["<!@(node scripts/native-sources.mjs x86_avx2)"],
           "cflags_cc": ["-mavx2", "-mfma", "-mf16c", "-fPIC"]
+        }, {
+          "type": "none"
+        }]
+      ]
+    },
+    {
+      "target_name": "trt_vla_avx512",
+      "type": "static_library",
+      "conditions": [
+        ["target_arch=='x64'", {
+          "sources": ["<!@(node scripts/native-sources.mjs x86_avx512)"],
+          "cflags_cc": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni", "-mavx2", "-mfma", "-mf16c", "-fPIC"]
         }, {
           "type": "none"
         }]

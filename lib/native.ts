@@ -53,7 +53,21 @@ export interface NativeRuntimeInfo {
   cuda?: { driverVersion?: string; runtimeVersion: string };
   /** The TensorRT library loaded at run time and the headers this binary was built with. */
   tensorrt?: { runtimeVersion: string; buildVersion: string };
-  cpu: { simd: 'avx2' | 'neon' | 'scalar'; threads: number; features: { avx2: boolean; fma: boolean; f16c: boolean; neon: boolean } };
+  cpu: {
+    simd: 'avx512' | 'avx2' | 'neon' | 'scalar';
+    threads: number;
+    features: {
+      avx2: boolean;
+      fma: boolean;
+      f16c: boolean;
+      /** AVX-512 foundation, byte/word, vector-length and VNNI; each false unless the OS saves zmm state. */
+      avx512f: boolean;
+      avx512bw: boolean;
+      avx512vl: boolean;
+      avx512vnni: boolean;
+      neon: boolean;
+    };
+  };
   build: NativeBuildInfo;
 }
 

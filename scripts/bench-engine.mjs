@@ -15,10 +15,16 @@
 //                   positions as the decode steps, interleaved with them: its median time over the decode
 //                   step's, with every logit and with the few rows a grammar asks for (16 digit-like ids)
 // Absolute numbers on a shared machine are noise; compare numbers of one run.
+//
+// --simd avx2,avx512 compares kernel levels in one run: each round runs this benchmark once per level in
+// a child process (TRT_VLA_SIMD=<level>, --rounds 1), alternating the levels, and reports each level's
+// best prefill and median decode over the rounds and their ratios to the first level.
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { native } from '../dist/native.js';
 import { ensureModel, openCpuLlm, randomHalf, readBandwidth as probeReadBandwidth } from './lib/llmDriver.mjs';
 
 const { values } = parseArgs({
@@ -33,8 +39,13 @@ const { values } = parseArgs({
     'lm-head': { type: 'string', default: 'auto' },
     verify: { type: 'string', default: '6' },
     json: { type: 'boolean', default: false },
+    simd: { type: 'string' },
   },
 });
+if (values.simd) {
+  await compareLevels(values.simd.split(','));
+  process.exit(0);
+}
 const threads = Number(values.threads ?? os.availableParallelism?.() ?? os.cpus().length);
 const prefillTokens = Number(values.prefill);
 const contextTokens = Number(values.context);
@@ -95,6 +106,7 @@ const readGBs = Math.max(bwBefore, bwAfter);
 const decodeStep = median(decodeSeconds);
 const result = {
   model: path.basename(dir),
+  simd: (await native().runtimeInfo()).cpu.simd,
   threads,
   weightBytes: engine.weightBytes,
   lmHead: engine.lmHead,
@@ -123,6 +135,7 @@ if (values.json) {
   console.log(JSON.stringify(result, null, 2));
 } else {
   const f = (x, d = 1) => x.toFixed(d);
+  log(`kernels  ${result.simd}`);
   log(`prefill  ${f(result.prefill.tokensPerSecond)} tok/s best, ${f(result.prefill.medianTokensPerSecond)} median (${prefillTokens} tokens, ${rounds} runs)`);
   log(`decode   ${f(result.decode.tokensPerSecond)} tok/s median, ${f(result.decode.bestTokensPerSecond)} best (${result.decode.steps} steps after ${contextTokens} tokens)`);
   if (result.verify) {
@@ -130,4 +143,47 @@ if (values.json) {
     log(`verify   ${v.tokens} tokens in one call = ${f(v.allLogits.ratio, 2)}x a decode step with every logit (${f(v.allLogits.verifyMs, 2)} vs ${f(v.allLogits.decodeMs, 2)} ms), ${f(v.grammarRows.ratio, 2)}x with a grammar's ${v.grammarRows.rows} rows (${f(v.grammarRows.verifyMs, 2)} vs ${f(v.grammarRows.decodeMs, 2)} ms)`);
   }
   log(`weights  ${f(result.decode.weightGBs)} GB/s effective in decode = ${f(result.decodeShareOfReadBandwidth * 100, 0)}% of the ${f(readGBs)} GB/s read bandwidth measured with ${threads} threads`);
+}
+
+async function compareLevels(levels) {
+  const rounds = Number(values.rounds);
+  const dir = values.model ?? (await ensureModel(values.shape, { log: console.log }));
+  const script = new URL(import.meta.url).pathname;
+  const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--simd') && all[i - 1] !== '--simd' && !a.startsWith('--rounds') && all[i - 1] !== '--rounds');
+  const runs = Object.fromEntries(levels.map((l) => [l, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const level of levels) {
+      const child = spawnSync(process.execPath, [script, ...args, '--model', dir, '--rounds', '1', '--json'], {
+        env: { ...process.env, TRT_VLA_SIMD: level },
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      if (child.status !== 0) throw new Error(`bench-engine (TRT_VLA_SIMD=${level}) failed:\n${child.stderr}`);
+      const r = JSON.parse(child.stdout);
+      if (r.simd !== level) console.warn(`note: TRT_VLA_SIMD=${level} ran the ${r.simd} kernels`);
+      runs[level].push(r);
+    }
+  }
+  const summary = levels.map((level) => {
+    const rs = runs[level];
+    return {
+      level,
+      kernels: rs[0].simd,
+      prefillTokensPerSecond: Math.max(...rs.map((r) => r.prefill.tokensPerSecond)),
+      decodeTokensPerSecond: [...rs.map((r) => r.decode.tokensPerSecond)].sort((a, b) => a - b)[Math.floor(rs.length / 2)],
+      decodeShareOfReadBandwidth: Math.max(...rs.map((r) => r.decodeShareOfReadBandwidth)),
+    };
+  });
+  if (values.json) {
+    console.log(JSON.stringify({ model: path.basename(dir), rounds, summary, runs }, null, 2));
+    return;
+  }
+  const base = summary[0];
+  console.log(`CPU LLM engine, ${path.basename(dir)}, ${rounds} alternating round(s) per level (best prefill, median of the rounds' decode medians)`);
+  for (const s of summary) {
+    console.log(
+      `${s.level.padEnd(8)} (${s.kernels} kernels)  prefill ${s.prefillTokensPerSecond.toFixed(1).padStart(7)} tok/s (${(s.prefillTokensPerSecond / base.prefillTokensPerSecond).toFixed(2)}x)` +
+        `  decode ${s.decodeTokensPerSecond.toFixed(1).padStart(6)} tok/s (${(s.decodeTokensPerSecond / base.decodeTokensPerSecond).toFixed(2)}x), ${(s.decodeShareOfReadBandwidth * 100).toFixed(0)}% of read bandwidth`,
+    );
+  }
 }

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // Kernel benchmark: `npm run bench:kernels [-- --threads 1,2 --reps 15 --rounds 2 --level best --only q4gemv,lmhead]`.
+// --level takes a list (e.g. avx2,avx512): every case then runs at each level, alternating case by case
+// like the thread counts, and each level gets its own table plus the ratio of the last level to the first.
 //
 // Runs the CPU matmul kernels over a ThreadPool on Qwen2.5-VL-3B-shaped matrices (through the addon's
 // test hooks, testing.bench*) and reports, per thread count:
@@ -28,7 +30,7 @@ const { values } = parseArgs({
 });
 const threadCounts = values.threads.split(',').map(Number);
 const reps = Number(values.reps);
-const level = values.level;
+const levels = values.level.split(',');
 const testing = testingAddon(); // the test addon: npm run build:native builds it
 
 const cases = [
@@ -57,22 +59,28 @@ const readBw = {};
 for (const t of threadCounts) readBw[t] = bandwidth(t);
 
 const rounds = Number(values.rounds);
-const samples = cases.map(() => Object.fromEntries(threadCounts.map((t) => [t, { seconds: [], result: undefined }])));
+const samples = levels.map(() => cases.map(() => Object.fromEntries(threadCounts.map((t) => [t, { seconds: [], result: undefined }]))));
 for (let round = 0; round < rounds; round++) {
   cases.forEach((c, i) => {
     for (const threads of threadCounts) {
-      const opts = { rows: c.rows, cols: c.cols, tokens: c.tokens, threads, reps: c.reps ?? reps, level, type: c.type };
-      const bench = { q4: testing.benchQ4, q8: testing.benchQ8, dense: testing.benchDense }[c.kind];
-      const r = bench(opts);
-      samples[i][threads].seconds.push(...r.seconds);
-      samples[i][threads].result = r;
+      levels.forEach((level, l) => {
+        const opts = { rows: c.rows, cols: c.cols, tokens: c.tokens, threads, reps: c.reps ?? reps, level, type: c.type };
+        const bench = { q4: testing.benchQ4, q8: testing.benchQ8, dense: testing.benchDense }[c.kind];
+        const r = bench(opts);
+        samples[l][i][threads].seconds.push(...r.seconds);
+        samples[l][i][threads].result = r;
+      });
     }
   });
 }
-const rows = cases.map((c, i) => {
+const tables = levels.map((level, l) => ({ level, rows: tableRows(samples[l]) }));
+function tableRows(levelSamples) {
+  return cases.map((c, i) => rowOf(c, levelSamples[i]));
+}
+function rowOf(c, caseSamples) {
   const row = { case: c.name };
   for (const threads of threadCounts) {
-    const { seconds, result } = samples[i][threads];
+    const { seconds, result } = caseSamples[threads];
     const b = best(seconds);
     row[threads] = {
       ms: b * 1e3,
@@ -82,22 +90,26 @@ const rows = cases.map((c, i) => {
     };
   }
   return row;
-});
+}
 // The probe again at the end: if it moved, the machine was busy during the run.
 const readBwAfter = {};
 for (const t of threadCounts) readBwAfter[t] = bandwidth(t);
 
 if (values.json) {
-  console.log(JSON.stringify({ level, readBw, readBwAfter, rows }, null, 2));
+  const out = tables.length === 1 ? { level: tables[0].level, readBw, readBwAfter, rows: tables[0].rows } : { levels, readBw, readBwAfter, tables };
+  console.log(JSON.stringify(out, null, 2));
 } else {
-  rows.forEach((row, i) => printRow(row, i === 0));
-  console.log('');
+  for (const { level, rows } of tables) {
+    rows.forEach((row, i) => printRow(row, i === 0, level));
+    console.log('');
+  }
+  if (tables.length > 1) printRatios(tables[0], tables[tables.length - 1]);
   for (const t of threadCounts) {
     console.log(`read bandwidth, ${t} thread(s): ${readBw[t].toFixed(1)} GB/s before, ${readBwAfter[t].toFixed(1)} GB/s after`);
   }
 }
 
-function printRow(row, first) {
+function printRow(row, first, level) {
   if (first) {
     const bw = threadCounts.map((t) => `${t}T ${Math.max(readBw[t], readBwAfter[t]).toFixed(1)} GB/s`).join(', ');
     console.log(`kernels: level ${level}; ${rounds} round(s); read bandwidth (best of before / after) ${bw}; %BW is against it`);
@@ -111,4 +123,15 @@ function printRow(row, first) {
     return `${v.ms.toFixed(2).padStart(9)} (${v.medianMs.toFixed(2).padStart(8)}) ${v.gbs.toFixed(1).padStart(7)} ${pct.padStart(4)} ${v.gmacs.toFixed(1).padStart(7)}`.padStart(40);
   });
   console.log([row.case.padEnd(34), ...cells].join(''));
+}
+
+// Best time of the first level over the last's, per case and thread count (> 1: the last is faster).
+function printRatios(first, last) {
+  console.log(`speed of ${last.level} over ${first.level} (best times)`);
+  console.log(['case'.padEnd(34), ...threadCounts.map((t) => `${t}T`.padStart(8))].join(''));
+  first.rows.forEach((row, i) => {
+    const cells = threadCounts.map((t) => `${(row[t].ms / last.rows[i][t].ms).toFixed(2)}x`.padStart(8));
+    console.log([row.case.padEnd(34), ...cells].join(''));
+  });
+  console.log('');
 }

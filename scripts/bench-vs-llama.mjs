@@ -1,8 +1,21 @@
 #!/usr/bin/env node
-// Our CPU LLM engine against llama.cpp (as bundled in node-llama-cpp, its prebuilt CPU binary) on the
-// same decoder shapes with seeded random weights:
+// Our CPU LLM engine against llama.cpp (as bundled in node-llama-cpp, its prebuilt CPU binary; or, with
+// --llama native, a llama.cpp built from source for this machine) on the same decoder shapes with seeded
+// random weights:
 //
-//   npm run bench:vs-llama [-- --shapes tiny,0.5b,3b --threads N --prefill 128 --decode 32 --rounds 3 --lm-head auto|fp16|q8 --json]
+//   npm run bench:vs-llama [-- --shapes tiny,0.5b,3b --threads N --prefill 128 --decode 32 --rounds 3 --lm-head auto|fp16|q8 --llama prebuilt|native --json]
+//
+// --llama native runs the llama-bench binary of a llama.cpp build named by TRT_VLA_LLAMA_CPP_DIR (its
+// build directory, holding bin/llama-bench; building it stays outside this repository). Its source can
+// be the one node-llama-cpp ships (`git clone node_modules/node-llama-cpp/llama/gitRelease.bundle
+// llama.cpp`) or any checkout of github.com/ggml-org/llama.cpp; e.g.
+//   cmake -S llama.cpp -B llama.cpp/build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF
+//   cmake --build llama.cpp/build --target llama-bench
+//   TRT_VLA_LLAMA_CPP_DIR=$PWD/llama.cpp/build npm run bench:vs-llama -- --llama native --shapes 3b --threads 2
+// on the same GGUF. Per round it times, in separate llama-bench processes (-r 1, after llama-bench's
+// own untimed warm-up run), a prefill of --prefill tokens (-p N -n 0) and --decode single-token steps at
+// context depth N (-p 0 -n M -d N), which is what our side times; llama-bench computes the logits but
+// picks no token. The report names llama-bench's build commit and number, its CPU and backends.
 //
 // Per shape, both engines are loaded side by side with the same thread count. Each round runs, on
 // each side, a fresh prefill of --prefill tokens (logits of the last token) and then --decode
@@ -51,8 +64,12 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     'lm-head': { type: 'string', default: 'auto' },
     json: { type: 'boolean', default: false },
+    llama: { type: 'string', default: 'prebuilt' },
   },
 });
+if (!['prebuilt', 'native'].includes(values.llama)) throw new Error(`--llama: expected prebuilt or native, got '${values.llama}'`);
+const nativeLlama = values.llama === 'native';
+const llamaBench = nativeLlama ? findLlamaBench() : undefined;
 const shapes = values.shapes.split(',').map((s) => s.trim());
 for (const s of shapes) if (!SHAPES[s]) throw new Error(`--shapes: unknown shape '${s}' (expected ${Object.keys(SHAPES).join(', ')})`);
 const threads = Number(values.threads ?? os.availableParallelism?.() ?? os.cpus().length);
@@ -89,9 +106,30 @@ function packageVersion(name) {
   }
   return JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
 }
+// The llama-bench binary of the llama.cpp build in TRT_VLA_LLAMA_CPP_DIR (--llama native).
+function findLlamaBench() {
+  const dir = process.env.TRT_VLA_LLAMA_CPP_DIR;
+  if (!dir) throw new Error('--llama native: set TRT_VLA_LLAMA_CPP_DIR to a llama.cpp build directory (one holding bin/llama-bench)');
+  const candidates = [path.join(dir, 'bin', 'llama-bench'), path.join(dir, 'build', 'bin', 'llama-bench'), path.join(dir, 'llama-bench')];
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) throw new Error(`--llama native: no llama-bench in TRT_VLA_LLAMA_CPP_DIR (looked for ${candidates.join(', ')}); build its llama-bench target`);
+  return found;
+}
+// One llama-bench run: the JSON record of its single test (-r 1 repetition).
+function runLlamaBench(ggufFile, args) {
+  const out = execFileSync(llamaBench, ['-m', ggufFile, '-t', String(threads), '-r', '1', '-o', 'json', ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const records = JSON.parse(out);
+  if (!Array.isArray(records) || records.length !== 1) throw new Error(`llama-bench ${args.join(' ')}: expected one test record, got ${out.slice(0, 200)}`);
+  return records[0];
+}
+
 // llama.cpp's log lines that say how it runs (mmap, repacking, flash attention, KV type).
 const llamaFacts = new Set();
-const llama = await getLlama({
+const llama = nativeLlama ? undefined : await getLlama({
   gpu: false,
   build: 'never', // the prebuilt binary or an error: never a source build
   skipDownload: true,
@@ -117,10 +155,15 @@ const config = {
   node: process.version,
   trtVla: { version: build.version, git: gitRevision(), simd: build.simd, compiler: build.compiler },
   nodeLlamaCpp: packageVersion('node-llama-cpp'),
-  llamaCpp: { release: llama.llamaCppRelease.release, buildType: llama.buildType, gpu: llama.gpu, systemInfo: llama.systemInfo.trim() },
+  llamaCpp: nativeLlama
+    ? { source: 'native', llamaBench }
+    : { source: 'prebuilt', release: llama.llamaCppRelease.release, buildType: llama.buildType, gpu: llama.gpu, systemInfo: llama.systemInfo.trim() },
 };
 log(`bench:vs-llama  threads ${threads} (both sides), shapes ${shapes.join(',')}, prefill N=${N}, decode M=${M}, ${rounds} rounds alternating`);
-log(`  trt-vla ${config.trtVla.version} @ ${config.trtVla.git} (${config.trtVla.simd}); node-llama-cpp ${config.nodeLlamaCpp}, llama.cpp ${config.llamaCpp.release} (${config.llamaCpp.buildType}, gpu ${config.llamaCpp.gpu}); ${config.cpu}, ${config.cpus} CPUs; node ${process.version}`);
+const llamaSide = nativeLlama
+  ? `llama.cpp built from source: ${llamaBench}`
+  : `node-llama-cpp ${config.nodeLlamaCpp}, llama.cpp ${config.llamaCpp.release} (${config.llamaCpp.buildType}, gpu ${config.llamaCpp.gpu})`;
+log(`  trt-vla ${config.trtVla.version} @ ${config.trtVla.git} (${config.trtVla.simd}); ${llamaSide}; ${config.cpu}, ${config.cpus} CPUs; node ${process.version}`);
 
 // ---- one shape ----
 async function ensureGguf(preset, ourDir) {
@@ -146,13 +189,66 @@ function randomTokens(count, s) {
 // Runs one round and adds its CPU share: this process's CPU time / (wall time x threads). Both
 // engines run in this process, so a share well below 1 means other processes took the cores (or,
 // for short steps, that the engine left them idle between steps).
-async function measured(round) {
+// llama-bench runs in child processes, whose CPU time this process does not see: its rounds have no share.
+async function measured(round, { inProcess = true } = {}) {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const result = await round();
   const wallMicros = Number(process.hrtime.bigint() - t0) / 1e3;
   const cpu = process.cpuUsage(cpu0);
-  return { ...result, cpuShare: (cpu.user + cpu.system) / (wallMicros * threads) };
+  return { ...result, cpuShare: inProcess ? (cpu.user + cpu.system) / (wallMicros * threads) : null };
+}
+
+function summary(s, weightBytes) {
+  const prefill = s.map((x) => N / x.prefill);
+  const decode = s.map((x) => M / x.decode);
+  const shares = s.map((x) => x.cpuShare);
+  return {
+    prefill: { best: Math.max(...prefill), median: median(prefill), all: prefill },
+    decode: { best: Math.max(...decode), median: median(decode), all: decode },
+    cpuShare: { min: shares.includes(null) ? null : Math.min(...shares), all: shares },
+    weightBytesPerToken: weightBytes,
+  };
+}
+
+// --llama native: llama.cpp's side is llama-bench on the same GGUF, a prefill and a decode run per round.
+async function benchShapeNative({ shape, preset, t, ourDir, ggufFile, loadBefore, ours, oursRound }) {
+  let facts;
+  const llamaRound = () => {
+    const prefill = runLlamaBench(ggufFile, ['-p', String(N), '-n', '0']);
+    const decode = runLlamaBench(ggufFile, ['-p', '0', '-n', String(M), '-d', String(N)]);
+    facts = prefill;
+    return { prefill: prefill.avg_ns / 1e9, decode: decode.avg_ns / 1e9 };
+  };
+  oursRound(); // warm-up (llama-bench warms up inside each run)
+  const samples = { ours: [], llama: [] };
+  for (let r = 0; r < rounds; r++) {
+    const pair = [
+      async () => samples.ours.push(await measured(oursRound)),
+      async () => samples.llama.push(await measured(llamaRound, { inProcess: false })),
+    ];
+    if (r % 2 === 1) pair.reverse();
+    for (const run of pair) await run();
+  }
+  const oursResult = summary(samples.ours, ours.weightBytes);
+  const llamaResult = summary(samples.llama, facts.model_size);
+  for (const key of ['build_commit', 'build_number', 'cpu_info', 'backends', 'flash_attn', 'type_k', 'n_batch', 'n_ubatch']) {
+    llamaFacts.add(`${key} ${facts[key]}`);
+  }
+  const result = {
+    shape,
+    preset,
+    dims: { hidden: t.hiddenSize, intermediate: t.intermediateSize, layers: t.layers, heads: t.heads, kvHeads: t.kvHeads, headDim: t.headDim, vocab: t.vocabSize },
+    ours: { ...oursResult, weights: `AWQ int4 g128 (fp16 scales + zeros), ${ours.lmHead === 'q8' ? 'int8 (32-blocks, fp16 scales)' : ours.lmHead} tied LM head`, model: ourDir },
+    llama: { ...llamaResult, weights: `Q4_0 linear layers, ${ggmlTypeName(tokenEmbeddingType(t.hiddenSize))} tied token_embd / LM head`, model: ggufFile, llamaBench, nBatch: facts.n_batch, nUbatch: facts.n_ubatch },
+    ratio: {
+      prefill: { best: oursResult.prefill.best / llamaResult.prefill.best, median: oursResult.prefill.median / llamaResult.prefill.median },
+      decode: { best: oursResult.decode.best / llamaResult.decode.best, median: oursResult.decode.median / llamaResult.decode.median },
+    },
+    loadAverage: { before: loadBefore, after: load() },
+  };
+  ours.dispose();
+  return result;
 }
 
 async function benchShape(shape) {
@@ -175,6 +271,8 @@ async function benchShape(shape) {
     for (let i = 0; i < M; i++) decode += oursStep(stepEmbeds[i], 1, N + i);
     return { prefill, decode };
   };
+
+  if (nativeLlama) return benchShapeNative({ shape, preset, t, ourDir, ggufFile, loadBefore, ours, oursRound });
 
   // llama.cpp: same context size and a batch that holds the whole prefill (n_ubatch = n_batch).
   const model = await llama.loadModel({ modelPath: ggufFile });
@@ -219,16 +317,6 @@ async function benchShape(shape) {
       samples.ours.push(await measured(oursRound));
     }
   }
-  const summary = (s, weightBytes) => {
-    const prefill = s.map((x) => N / x.prefill);
-    const decode = s.map((x) => M / x.decode);
-    return {
-      prefill: { best: Math.max(...prefill), median: median(prefill), all: prefill },
-      decode: { best: Math.max(...decode), median: median(decode), all: decode },
-      cpuShare: { min: Math.min(...s.map((x) => x.cpuShare)), all: s.map((x) => x.cpuShare) },
-      weightBytesPerToken: weightBytes,
-    };
-  };
   const oursResult = summary(samples.ours, ours.weightBytes);
   const llamaResult = summary(samples.llama, model.size);
   const result = {
@@ -261,11 +349,12 @@ for (const shape of shapes) {
     log(`  ${name.padEnd(11)}  ${`${f(s.prefill.best)} / ${f(s.prefill.median)}`.padEnd(30)}${`${f(s.decode.best)} / ${f(s.decode.median)}`.padEnd(29)}${(s.weightBytesPerToken / 1e6).toFixed(1)} MB (${s.weights})`);
   }
   log(`  ours/llama   ${`${r.ratio.prefill.best.toFixed(2)}x / ${r.ratio.prefill.median.toFixed(2)}x`.padEnd(30)}${`${r.ratio.decode.best.toFixed(2)}x / ${r.ratio.decode.median.toFixed(2)}x`}`);
-  log(`  cpu share    ours ${r.ours.cpuShare.min.toFixed(2)}, llama.cpp ${r.llama.cpuShare.min.toFixed(2)} (lowest round: CPU time / (wall x threads))`);
+  const share = (x) => (x === null ? 'n/a (child process)' : x.toFixed(2));
+  log(`  cpu share    ours ${share(r.ours.cpuShare.min)}, llama.cpp ${share(r.llama.cpuShare.min)} (lowest round: CPU time / (wall x threads))`);
   log(`  load average ${r.loadAverage.before.join(' ')} before, ${r.loadAverage.after.join(' ')} after`);
 }
 config.llamaCpp.facts = [...llamaFacts];
 log(`\nllama.cpp: ${config.llamaCpp.facts.join('; ')}`);
-await llama.dispose();
+await llama?.dispose();
 
 if (values.json) console.log(JSON.stringify({ config, results }, null, 2));

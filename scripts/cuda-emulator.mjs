@@ -64,15 +64,18 @@ async function build() {
   ];
   // Each source once, whichever binaries link it.
   const emulated = (file) => {
-    if (!file.endsWith('.cu')) return { file: path.join(root, file), simd: groups.x86_avx2.includes(file) };
+    if (!file.endsWith('.cu')) {
+      const simd = groups.x86_avx2.includes(file) ? 'avx2' : groups.x86_avx512.includes(file) ? 'avx512' : null;
+      return { file: path.join(root, file), simd };
+    }
     const generated = path.join(out, 'gen', `${file.replaceAll('/', '_')}.cc`);
     const text = readFileSync(path.join(root, file), 'utf8');
     writeFileSync(generated, `#include "emu_device.h"\n#line 1 "${path.join(root, file)}"\n${emulateLaunches(text)}`);
-    return { file: generated, simd: false };
+    return { file: generated, simd: null };
   };
   const part = (files) => files.map(emulated);
   const parts = {
-    core: [...part([...groups.common, ...(isX86 ? groups.x86_avx2 : []), ...groups.cuda]), { file: path.join(emulator, 'runtime.cc'), simd: false }],
+    core: [...part([...groups.common, ...(isX86 ? [...groups.x86_avx2, ...groups.x86_avx512] : []), ...groups.cuda]), { file: path.join(emulator, 'runtime.cc'), simd: null }],
     napi: part(groups.napi),
     addon: part(groups.addon),
     testing: part(groups.testing),
@@ -84,7 +87,11 @@ async function build() {
   for (const [name, sources] of Object.entries(parts)) {
     parts[name] = sources.map(({ file, simd }) => {
       const object = path.join(out, 'obj', `${index++}-${path.basename(file)}.o`);
-      jobs.push({ object, args: [...flags, ...(simd ? ['-mavx2', '-mfma', '-mf16c'] : []), '-c', file, '-o', object] });
+      const simdFlags = {
+        avx2: ['-mavx2', '-mfma', '-mf16c'],
+        avx512: ['-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512vnni', '-mavx2', '-mfma', '-mf16c'],
+      };
+      jobs.push({ object, args: [...flags, ...(simd ? simdFlags[simd] : []), '-c', file, '-o', object] });
       return object;
     });
   }

@@ -2,7 +2,8 @@
 # Tests the NEON kernels on an x86 machine: cross-compiles the standalone kernel check
 # (test/cpp/kernel_check.cc, NEON table vs reference table) for AArch64 and runs it under qemu-user,
 # once for baseline NEON and once with the dot-product extension (the SDOT path of kernels_neon_q4.cc).
-# With --host it instead builds the same check for this machine (the AVX2 kernels on x86-64);
+# With --host it instead builds the same check for this machine (the AVX2 and, where the CPU has them,
+# AVX-512 kernels on x86-64);
 # CHECK_FLAGS adds compiler flags, e.g. CHECK_FLAGS="-fsanitize=address,undefined -g".
 #
 #   apt-get install g++-aarch64-linux-gnu qemu-user     # Debian / Ubuntu
@@ -26,6 +27,11 @@ if [[ "${1:-}" == "--host" ]]; then
   if [[ "$(uname -m)" == "x86_64" ]]; then
     for f in engine/cpu/kernels_avx2.cc engine/cpu/kernels_avx2_q4.cc engine/cpu/kernels_avx2_q8.cc; do
       "$cxx" "${flags[@]}" -mavx2 -mfma -mf16c -c "$root/native/$f" -o "$out/host-$(basename "$f").o"
+      objs+=("$out/host-$(basename "$f").o")
+    done
+    for f in engine/cpu/kernels_avx512_q4.cc engine/cpu/kernels_avx512_q8.cc; do
+      "$cxx" "${flags[@]}" -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c -c "$root/native/$f" \
+        -o "$out/host-$(basename "$f").o"
       objs+=("$out/host-$(basename "$f").o")
     done
   fi

@@ -22,7 +22,25 @@ CpuFeatures const& cpuFeatures() {
     f.fma = __builtin_cpu_supports("fma");
     // F16C: CPUID leaf 1, ECX bit 29 (not every compiler knows a __builtin_cpu_supports name for it).
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-    if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0) f.f16c = ((ecx >> 29) & 1u) != 0;
+    bool osSavesAvx512 = false;
+    if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0) {
+      f.f16c = ((ecx >> 29) & 1u) != 0;
+      // OSXSAVE (ECX bit 27): XGETBV is available and XCR0 tells which register states the OS saves
+      // on a context switch. AVX-512 needs SSE and AVX (bits 1, 2), opmask (5), zmm0-15 upper halves
+      // (6) and zmm16-31 (7); a CPU may have the instructions under an OS that does not save them.
+      if (((ecx >> 27) & 1u) != 0) {
+        unsigned xcr0Low = 0, xcr0High = 0;
+        __asm__("xgetbv" : "=a"(xcr0Low), "=d"(xcr0High) : "c"(0));
+        osSavesAvx512 = (xcr0Low & 0xe6u) == 0xe6u;
+      }
+    }
+    // CPUID leaf 7, subleaf 0: EBX bit 16 AVX512F, 30 AVX512BW, 31 AVX512VL; ECX bit 11 AVX512_VNNI.
+    if (osSavesAvx512 && __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) != 0) {
+      f.avx512f = ((ebx >> 16) & 1u) != 0;
+      f.avx512bw = ((ebx >> 30) & 1u) != 0;
+      f.avx512vl = ((ebx >> 31) & 1u) != 0;
+      f.avx512vnni = ((ecx >> 11) & 1u) != 0;
+    }
 #elif defined(__aarch64__)
     f.neon = true;
 #endif
@@ -39,6 +57,8 @@ bool avx2KernelsCompiled() {
 #endif
 }
 
+bool avx512KernelsCompiled() { return avx2KernelsCompiled(); }
+
 bool neonKernelsCompiled() {
 #if defined(__aarch64__)
   return true;
@@ -47,13 +67,28 @@ bool neonKernelsCompiled() {
 #endif
 }
 
+bool simdLevelUsable(SimdLevel level) {
+  CpuFeatures const& f = cpuFeatures();
+  bool const avx2 = avx2KernelsCompiled() && f.avx2 && f.fma && f.f16c;
+  switch (level) {
+    case SimdLevel::kScalar: return true;
+    case SimdLevel::kAvx2: return avx2;
+    // The AVX-512 table keeps the AVX2 entries it does not replace.
+    case SimdLevel::kAvx512:
+      return avx2 && avx512KernelsCompiled() && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
+    case SimdLevel::kNeon: return neonKernelsCompiled() && f.neon;
+  }
+  return false;
+}
+
 SimdLevel simdLevel() {
   static SimdLevel const level = [] {
     char const* forced = std::getenv("TRT_VLA_SIMD");
     if (forced != nullptr && std::strcmp(forced, "scalar") == 0) return SimdLevel::kScalar;
-    CpuFeatures const& f = cpuFeatures();
-    if (avx2KernelsCompiled() && f.avx2 && f.fma && f.f16c) return SimdLevel::kAvx2;
-    if (neonKernelsCompiled() && f.neon) return SimdLevel::kNeon;
+    bool const capAtAvx2 = forced != nullptr && std::strcmp(forced, "avx2") == 0;
+    if (!capAtAvx2 && simdLevelUsable(SimdLevel::kAvx512)) return SimdLevel::kAvx512;
+    if (simdLevelUsable(SimdLevel::kAvx2)) return SimdLevel::kAvx2;
+    if (simdLevelUsable(SimdLevel::kNeon)) return SimdLevel::kNeon;
     return SimdLevel::kScalar;
   }();
   return level;
@@ -62,6 +97,7 @@ SimdLevel simdLevel() {
 char const* simdLevelName(SimdLevel level) {
   switch (level) {
     case SimdLevel::kAvx2: return "avx2";
+    case SimdLevel::kAvx512: return "avx512";
     case SimdLevel::kNeon: return "neon";
     case SimdLevel::kScalar: return "scalar";
   }

@@ -1,28 +1,40 @@
 // What the CPU can do, checked once at run time. The CPU engine's kernels pick their SIMD variant from
-// simdLevel(): x86-64 builds carry AVX2+FMA+F16C kernels next to the portable ones and use them only
-// when this CPU supports them; arm64 builds use NEON (always present on AArch64).
+// simdLevel(): x86-64 builds carry AVX2+FMA+F16C kernels, and AVX-512 (F/BW/VL) + VNNI int4/int8
+// matmuls on top of them, next to the portable ones and use each only when this CPU (and its OS, which
+// must save the AVX-512 registers) supports it; arm64 builds use NEON (always present on AArch64).
 #pragma once
 
 namespace tv {
 
-enum class SimdLevel { kScalar, kAvx2, kNeon };
+enum class SimdLevel { kScalar, kAvx2, kNeon, kAvx512 };
 
 struct CpuFeatures {
   bool avx2 = false;
   bool fma = false;
   bool f16c = false;
+  // AVX-512 foundation, byte/word and 128/256-bit forms, and the int8 dot product (VPDPBUSD); each
+  // false unless the OS also saves the opmask and zmm registers (XCR0 bits 5-7, besides SSE/AVX 1-2).
+  bool avx512f = false;
+  bool avx512bw = false;
+  bool avx512vl = false;
+  bool avx512vnni = false;
   bool neon = false;
 };
 
 // Features of the CPU this process runs on.
 CpuFeatures const& cpuFeatures();
 
-// Whether this binary contains AVX2 kernels (x86-64 builds) / NEON kernels (arm64 builds).
+// Whether this binary contains AVX2 and AVX-512 kernels (x86-64 builds) / NEON kernels (arm64 builds).
 bool avx2KernelsCompiled();
+bool avx512KernelsCompiled();
 bool neonKernelsCompiled();
 
-// The kernel variant in use: the best one that is both compiled in and supported by this CPU,
-// unless TRT_VLA_SIMD=scalar forces the portable reference kernels.
+// Whether this CPU and build can run the kernels of `level`.
+bool simdLevelUsable(SimdLevel level);
+
+// The kernel variant in use: the best one that is both compiled in and supported by this CPU.
+// TRT_VLA_SIMD caps it: 'scalar' forces the portable reference kernels, 'avx2' keeps x86-64 at AVX2
+// (to compare with AVX-512 on one machine); a level above the best usable one changes nothing.
 SimdLevel simdLevel();
 char const* simdLevelName(SimdLevel level);
 

@@ -71,6 +71,7 @@ Napi::Object makeBuildInfo(Napi::Env env) {
   uint32_t s = 0;
   simd.Set(s++, "scalar");
   if (avx2KernelsCompiled()) simd.Set(s++, "avx2");
+  if (avx512KernelsCompiled()) simd.Set(s++, "avx512");
   if (neonKernelsCompiled()) simd.Set(s++, "neon");
   build.Set("simd", simd);
 #if defined(TRT_VLA_WITH_CUDA)
@@ -164,6 +165,10 @@ class RuntimeInfoWorker : public PromiseWorker {
     features.Set("avx2", f.avx2);
     features.Set("fma", f.fma);
     features.Set("f16c", f.f16c);
+    features.Set("avx512f", f.avx512f);
+    features.Set("avx512bw", f.avx512bw);
+    features.Set("avx512vl", f.avx512vl);
+    features.Set("avx512vnni", f.avx512vnni);
     features.Set("neon", f.neon);
     cpu.Set("features", features);
     info.Set("cpu", cpu);

@@ -22,6 +22,7 @@ SimdLevel parseLevel(Napi::Value value) {
   if (name == "best") return simdLevel();
   if (name == "scalar") return SimdLevel::kScalar;
   if (name == "avx2") return SimdLevel::kAvx2;
+  if (name == "avx512") return SimdLevel::kAvx512;
   if (name == "neon") return SimdLevel::kNeon;
   TV_THROW(ErrorCode::kInvalidArgument, "unknown SIMD level '", name, "'");
 }
@@ -33,9 +34,9 @@ Napi::Value simdLevels(Napi::CallbackInfo const& info) {
   Napi::Array out = Napi::Array::New(info.Env());
   uint32_t n = 0;
   out.Set(n++, "scalar");
-  CpuFeatures const& f = cpuFeatures();
-  if (avx2KernelsCompiled() && f.avx2 && f.fma && f.f16c) out.Set(n++, "avx2");
-  if (neonKernelsCompiled() && f.neon) out.Set(n++, "neon");
+  for (SimdLevel level : {SimdLevel::kAvx2, SimdLevel::kAvx512, SimdLevel::kNeon}) {
+    if (simdLevelUsable(level)) out.Set(n++, simdLevelName(level));
+  }
   return out;
 }
 

@@ -1,7 +1,7 @@
-// Standalone kernel check: the best kernel table of this build (NEON on AArch64, AVX2 on x86-64)
-// against the reference table, without Node. scripts/test-neon.sh cross-compiles it for AArch64 and
-// runs it under qemu, which is how the NEON kernels are tested on x86 machines; it also builds
-// natively (`c++ -std=c++17 -O2 -Inative ...`, see the script) as a second check of the x86 kernels.
+// Standalone kernel check: the best kernel table of this build and CPU (NEON on AArch64, AVX2 or
+// AVX-512 on x86-64) against the reference table, without Node. scripts/test-neon.sh cross-compiles
+// it for AArch64 and runs it under qemu, which is how the NEON kernels are tested on x86 machines; it
+// also builds natively (`c++ -std=c++17 -O2 -Inative ...`, see the script) as a second check of the x86 kernels.
 //
 // The cases and tolerances mirror test/native/kernels.test.ts (whose tolerance table is the one to
 // change); exits 1 on the first failing case.
@@ -159,6 +159,13 @@ void checkQ4(KernelTable const& best, KernelTable const& ref) {
     });
     std::snprintf(what, sizeof what, "matmulQ4 %dx%d tokens %d threads bit-exact", s[0], cols, tokens);
     check(std::memcmp(yt.data(), ya.data(), ya.size() * 4) == 0, what);
+    // The AVX-512 kernel keeps the AVX2 kernel's float steps lane for lane: bit-identical to it.
+    if (best.level == SimdLevel::kAvx512) {
+      std::vector<float> y2(ya.size());
+      kernelsFor(SimdLevel::kAvx2).matmulQ4(q4.view(), q.rows(), tokens, y2.data(), rows, 0, useRows);
+      std::snprintf(what, sizeof what, "matmulQ4 %dx%d tokens %d avx512 bit-exact vs avx2", s[0], cols, tokens);
+      check(std::memcmp(y2.data(), ya.data(), ya.size() * 4) == 0, what);
+    }
   }
 }
 

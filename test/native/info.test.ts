@@ -30,7 +30,14 @@ describe('info()', () => {
       expect(i.backends.tensorrt.reason).toMatch(/TensorRT|CPU-only build/);
     }
     expect(i.cpu.threads).toBeGreaterThanOrEqual(1);
-    expect(['avx2', 'neon', 'scalar']).toContain(i.cpu.simd);
+    expect(['avx512', 'avx2', 'neon', 'scalar']).toContain(i.cpu.simd);
+    // The level in use is the best this CPU supports (TRT_VLA_SIMD caps it; the suite never sets it).
+    const f = i.cpu.features;
+    if (process.env.TRT_VLA_SIMD === undefined) {
+      const avx512 = f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
+      if (avx512) expect(i.cpu.simd).toBe('avx512');
+      else if (f.avx2 && f.fma && f.f16c) expect(i.cpu.simd).toBe('avx2');
+    }
     expect(i.build.addonPath).toBe(nativeAddonPath());
     expect(i.addon.path).toBe(nativeAddonPath());
     expect(i.addon.candidates.find((c) => c.outcome === 'loaded')?.location).toBe(nativeAddonPath());
@@ -76,6 +83,18 @@ describe('trt-vla info', () => {
     expect(Object.keys(parsed.backends)).toEqual(['cpu', 'cuda', 'tensorrt']);
     expect(parsed.backends.cpu.available).toBe(true);
     expect(parsed.build).toBeDefined();
+  });
+
+  // TRT_VLA_SIMD (native/core/cpu_features.cc simdLevel()): 'scalar' forces the reference kernels, 'avx2'
+  // keeps an AVX-512 machine on AVX2; a level the CPU lacks never gets picked.
+  it('TRT_VLA_SIMD caps the kernel level', () => {
+    const simdWith = (value: string) =>
+      JSON.parse(execFileSync(process.execPath, [cli, 'info', '--json'], { encoding: 'utf8', env: { ...process.env, TRT_VLA_SIMD: value } })).cpu;
+    expect(simdWith('scalar').simd).toBe('scalar');
+    const capped = simdWith('avx2');
+    const f = capped.features;
+    const avx2 = f.avx2 && f.fma && f.f16c;
+    expect(capped.simd).toBe(avx2 ? 'avx2' : f.neon ? 'neon' : 'scalar');
   });
 
   it('prints a readable table by default', () => {

@@ -247,7 +247,9 @@ describe('matmulQ4', () => {
     [72, 1152],
     [40, 2048],
   ];
-  const tokenCounts = [1, 3, 7, 33];
+  // 33 = 4 x 8 + 1 and 14 = 8 + 6: whole and partial token tiles of every level (AVX2 tiles 6 tokens,
+  // AVX-512 8); shapes with 1, 2, 5 and 9 row tiles give the AVX-512 kernel's tile pairs and its odd last tile.
+  const tokenCounts = [1, 3, 7, 14, 33];
   const cases = shapes.map(([rows, cols], i) => q4Case(rows, cols, 100 + i));
 
   it.each(cases.map((c) => [`${c.rows}x${c.cols}`, c] as const))('%s: the reference equals the int4 math and the fp32 product', (_, c) => {
@@ -273,6 +275,22 @@ describe('matmulQ4', () => {
           const got = unpad(y, tokens, c.rows, rowBegin, rowEnd);
           expect(got.every(Number.isFinite), what).toBe(true);
           expectClose(got, unpad(ref, tokens, c.rows, rowBegin, rowEnd), TOLERANCE.floatOrder, what);
+        }
+      }
+    }
+  });
+
+  // The AVX-512 kernel replaces AVX2's integer steps (vpmaddubsw chains) with VPDPBUSD but keeps its float
+  // steps lane for lane, so the two agree bit for bit, a tighter check than floatOrder against the reference.
+  it.runIf(levels.includes('avx512'))('avx512 equals avx2 bit for bit on every shape, token count and odd row range', () => {
+    for (const c of cases) {
+      for (const tokens of tokenCounts) {
+        const x = activations(new Rng(tokens * 1000 + c.cols), tokens * c.cols);
+        for (const [rowBegin, rowEnd] of [[0, c.rows], [3, c.rows - 2], [c.rows - 1, c.rows], [8, c.rows]] as const) {
+          if (rowBegin >= rowEnd) continue;
+          const what = `${c.rows}x${c.cols} tokens ${tokens} rows [${rowBegin}, ${rowEnd})`;
+          const y = testing().matmulQ4(c.handle, x, tokens, 'avx512', { rowBegin, rowEnd });
+          expect(y, what).toEqual(testing().matmulQ4(c.handle, x, tokens, 'avx2', { rowBegin, rowEnd }));
         }
       }
     }
@@ -421,7 +439,9 @@ describe('matmulQ8', () => {
     [37, 1152],
     [67, 2048],
   ];
-  const tokenCounts = [1, 2, 3, 4, 5, 9];
+  // Up to 17 = 2 x 8 + 1: whole and partial token tiles of AVX2 (4) and AVX-512 (8); 1, 5 and 9 row tiles
+  // give the AVX-512 kernel's tile pairs and its odd last tile.
+  const tokenCounts = [1, 2, 3, 4, 5, 9, 17];
   const cases = shapes.map(([rows, cols], i) => q8Case(rows, cols, 200 + i));
 
   it.each(cases.map((c) => [`${c.rows}x${c.cols}`, c] as const))('%s: the reference equals the int8 math and the fp32 product', (_, c) => {

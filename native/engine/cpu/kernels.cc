@@ -9,7 +9,8 @@ namespace {
 KernelTable makeTable(SimdLevel level) {
   KernelTable table = referenceKernels();
   table.level = level;
-  if (level == SimdLevel::kAvx2) detail::installAvx2Kernels(table);
+  if (level == SimdLevel::kAvx2 || level == SimdLevel::kAvx512) detail::installAvx2Kernels(table);
+  if (level == SimdLevel::kAvx512) detail::installAvx512Kernels(table);
   if (level == SimdLevel::kNeon) detail::installNeonKernels(table);
   return table;
 }
@@ -21,21 +22,27 @@ KernelTable const& kernels() {
 }
 
 KernelTable const& kernelsFor(SimdLevel level) {
-  if (level == SimdLevel::kScalar) return referenceKernels();
-  if (level == SimdLevel::kAvx2) {
-    CpuFeatures const& f = cpuFeatures();
-    TV_CHECK_ARG(avx2KernelsCompiled() && f.avx2 && f.fma && f.f16c, "AVX2 kernels are not usable on this CPU/build");
-    static KernelTable const avx2 = makeTable(SimdLevel::kAvx2);
-    return avx2;
+  TV_CHECK_ARG(simdLevelUsable(level), simdLevelName(level), " kernels are not usable on this CPU/build");
+  switch (level) {
+    case SimdLevel::kScalar: return referenceKernels();
+    case SimdLevel::kAvx2: {
+      static KernelTable const avx2 = makeTable(SimdLevel::kAvx2);
+      return avx2;
+    }
+    case SimdLevel::kAvx512: {
+      static KernelTable const avx512 = makeTable(SimdLevel::kAvx512);
+      return avx512;
+    }
+    case SimdLevel::kNeon: break;
   }
-  TV_CHECK_ARG(neonKernelsCompiled() && cpuFeatures().neon, "NEON kernels are not usable on this CPU/build");
   static KernelTable const neon = makeTable(SimdLevel::kNeon);
   return neon;
 }
 
 #if !defined(__x86_64__) && !defined(_M_X64)
-// Non-x86 builds do not compile kernels_avx2.cc.
+// Non-x86 builds compile neither kernels_avx2*.cc nor kernels_avx512*.cc.
 void detail::installAvx2Kernels(KernelTable&) {}
+void detail::installAvx512Kernels(KernelTable&) {}
 #endif
 
 }  // namespace tv::cpu

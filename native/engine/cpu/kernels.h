@@ -1,5 +1,6 @@
 // CPU kernels behind one dispatch table (ggml's pattern, simplified): every kernel has a portable
-// reference implementation (kernels_ref.cc), and SIMD variants (kernels_avx2*.cc, kernels_neon*.cc)
+// reference implementation (kernels_ref.cc), and SIMD variants (kernels_avx2*.cc, kernels_avx512*.cc,
+// kernels_neon*.cc)
 // replace entries where they exist. kernels() is the table for this CPU; referenceKernels() is what
 // the tests compare against. Kernels are single-threaded over a range; callers split work across the
 // engine's thread pool.
@@ -155,6 +156,10 @@ void installNeonKernels(KernelTable& table);
 void installNeonQ4Kernels(KernelTable& table);  // kernels_neon_q4.cc, called by installNeonKernels
 void installAvx2Q8Kernels(KernelTable& table);  // kernels_avx2_q8.cc, called by installAvx2Kernels
 void installNeonQ8Kernels(KernelTable& table);  // kernels_neon_q8.cc, called by installNeonKernels
+// AVX-512 (F/BW/VL) + VNNI int4 and int8 matmuls (kernels_avx512_q4.cc, kernels_avx512_q8.cc), installed
+// over an AVX2 table; they replace matmulQ4 and matmulQ8 and nothing else.
+void installAvx512Kernels(KernelTable& table);  // kernels_avx512_q4.cc
+void installAvx512Q8Kernels(KernelTable& table);  // kernels_avx512_q8.cc, called by installAvx512Kernels
 
 // Reference dot product of one dense row with x over n columns (any n): the column tail of the SIMD
 // dense kernels, so that tails are computed by the reference, never by a pasted copy.
