@@ -6,7 +6,6 @@ import { checkFeasibility } from '../action/feasibility.js';
 import { parsePlanning } from '../action/parsePlanning.js';
 import type { PlanningStreamEvent } from '../action/planningTypes.js';
 import { WaypointStreamDecoder } from '../action/WaypointStreamDecoder.js';
-import { waypointDrafterSpec } from '../action/waypointDrafterSpec.js';
 import { abortError, TrtVlaError, withCallerStack } from '../errors.js';
 import type { FrameBuffer } from '../frame.js';
 import type { NativeFrame, NativeGenerateResult, NativeSession } from '../native.js';
@@ -315,14 +314,8 @@ export class Session implements AsyncDisposable {
       const { prompt, encoded } = await this.#encodePlan(request, r.images);
       const grammar = constrained ? await this.#core.grammar(prompt.format.name, prompt.mode) : undefined;
       // Speculative waypoint decoding: the kinematic drafter needs the grammar (its states) and the history.
-      const speculation =
-        r.speculation ??
-        (grammar && this.#core.speculation.enabled
-          ? {
-              maxDraft: this.#core.speculation.maxDraft,
-              drafter: waypointDrafterSpec(await this.#core.tokenizer.drafterTokens({ format: prompt.format.name, mode: prompt.mode }), request.history),
-            }
-          : undefined);
+      const drafter = !r.speculation && grammar && this.#core.speculation.enabled ? await this.#core.drafterSpec(prompt.format.name, prompt.mode, request.history) : undefined;
+      const speculation = r.speculation ?? (drafter ? { maxDraft: this.#core.speculation.maxDraft, drafter } : undefined);
       const decoder = new WaypointStreamDecoder({ format: prompt.format, mode: prompt.mode });
       const detok = this.#core.tokenizer.createDetokenizer({ skipSpecialTokens: true });
       const result = await this.#run({
