@@ -249,7 +249,8 @@ describe('matmulQ4', () => {
   ];
   // 33 = 4 x 8 + 1 and 14 = 8 + 6: whole and partial token tiles of every level (AVX2 tiles 6 tokens,
   // AVX-512 8); shapes with 1, 2, 5 and 9 row tiles give the AVX-512 kernel's tile pairs and its odd last tile.
-  const tokenCounts = [1, 3, 7, 14, 33];
+  // 2-8 tokens: every instantiation of the AVX-512 few-token path (speculative verify calls).
+  const tokenCounts = [1, 2, 3, 4, 5, 6, 7, 8, 14, 33];
   const cases = shapes.map(([rows, cols], i) => q4Case(rows, cols, 100 + i));
 
   it.each(cases.map((c) => [`${c.rows}x${c.cols}`, c] as const))('%s: the reference equals the int4 math and the fp32 product', (_, c) => {

@@ -139,6 +139,76 @@ void q4TileGemv(Q4Matrix const& w, int tile, Q8Vector const& x, __m256* out) {
   *out = acc;
 }
 
+// A few tokens (speculative verification's 2-8 rows): the GEMV's single prefetched tile stream, each
+// 32-byte chunk dotted with every token. The tile-pair GEMM reads two streams 8-16 KB apart without
+// prefetch, which at small T is bound by memory, not arithmetic (a 2-token call cost 1.6x a 1-token one on
+// the 0.5b shape). The same lane steps as q4TileGemv and q4TilePair<T>: bit-identical results.
+template <int T>
+void q4TileFewTokens(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out) {
+  int const blocks = w.cols / kQ8BlockSize;
+  int const groups = w.cols / kQ4GroupSize;
+  std::uint8_t const* nib = w.nibbles + static_cast<std::size_t>(tile) * blocks * kQ4BlockBytes;
+  std::uint16_t const* scales = w.scales + static_cast<std::size_t>(tile) * groups * kQ4TileRows;
+  std::uint8_t const* zeros = w.zeros + static_cast<std::size_t>(tile) * groups * kQ4TileRows;
+  // Two independent int32 chains per token while the 32 ymm registers hold them (T x (2 sums + 2 float
+  // accumulators) + 4): one chain of 8 VPDPBUSD per block would make the loop latency-bound.
+  constexpr int kChains = T <= 6 ? 2 : 1;
+  __m256i const lowMask = _mm256_set1_epi8(0x0f);
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  for (int g = 0; g < groups; ++g) {
+    __m256 gacc[T];
+    for (int t = 0; t < T; ++t) gacc[t] = _mm256_setzero_ps();
+    for (int b = g * 4; b < g * 4 + 4; ++b) {
+      std::uint8_t const* p = nib + static_cast<std::size_t>(b) * kQ4BlockBytes;
+      _mm_prefetch(reinterpret_cast<char const*>(p) + kGemvPrefetchBytes, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<char const*>(p) + kGemvPrefetchBytes + 64, _MM_HINT_T0);
+      __m256i isum[T][kChains];
+      for (int t = 0; t < T; ++t) {
+        for (int c = 0; c < kChains; ++c) isum[t][c] = _mm256_setzero_si256();
+      }
+      for (int i = 0; i < 4; ++i) {
+        __m256i const raw = _mm256_load_si256(reinterpret_cast<__m256i const*>(p + 32 * i));
+        __m256i const lo = _mm256_and_si256(raw, lowMask);
+        __m256i const hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), lowMask);
+        for (int t = 0; t < T; ++t) {
+          std::int8_t const* xb = x[t].values + b * kQ8BlockSize;
+          __m256i& cLo = isum[t][(2 * i) % kChains];
+          cLo = _mm256_dpbusd_epi32(cLo, lo, broadcast4x8(xb + 4 * i));
+          __m256i& cHi = isum[t][(2 * i + 1) % kChains];
+          cHi = _mm256_dpbusd_epi32(cHi, hi, broadcast4x8(xb + 16 + 4 * i));
+        }
+      }
+      for (int t = 0; t < T; ++t) {
+        __m256i sum = isum[t][0];
+        for (int c = 1; c < kChains; ++c) sum = _mm256_add_epi32(sum, isum[t][c]);  // exact, any order
+        gacc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(x[t].scale[b]), gacc[t]);
+      }
+    }
+    __m256 const scale = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<__m128i const*>(scales + g * kQ4TileRows)));
+    __m128i const z8 = _mm_loadl_epi64(reinterpret_cast<__m128i const*>(zeros + g * kQ4TileRows));
+    __m256 const zeroScale = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(z8)), scale);  // exact
+    for (int t = 0; t < T; ++t) {
+      acc[t] = _mm256_fmadd_ps(gacc[t], scale, acc[t]);
+      acc[t] = _mm256_fnmadd_ps(zeroScale, _mm256_set1_ps(x[t].groupSum[g]), acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) out[t] = acc[t];
+}
+
+template <int T>
+void fewTokens(Q4Matrix const& w, Q8Vector const* x, float* y, std::size_t ldy, int rowBegin, int rowEnd, int tileBegin,
+               int tileEnd) {
+  __m256 out[T];
+  for (int tile = tileBegin; tile < tileEnd; ++tile) {
+    q4TileFewTokens<T>(w, tile, x, out);
+    for (int t = 0; t < T; ++t) storeTile(out[t], tile, rowBegin, rowEnd, y, ldy, t);
+  }
+}
+
+// Token counts up to this take the single-stream path (fewTokens); more the tile-pair GEMM.
+constexpr int kFewTokens = 8;
+
 void matmulQ4Avx512(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, std::size_t ldy, int rowBegin,
                     int rowEnd) {
   if (rowBegin >= rowEnd || tokens <= 0) return;
@@ -151,6 +221,17 @@ void matmulQ4Avx512(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, 
       storeTile(out, tile, rowBegin, rowEnd, y, ldy, 0);
     }
     return;
+  }
+  if (tokens <= kFewTokens) {
+    switch (tokens) {
+      case 2: fewTokens<2>(w, x, y, ldy, rowBegin, rowEnd, tileBegin, tileEnd); return;
+      case 3: fewTokens<3>(w, x, y, ldy, rowBegin, rowEnd, tileBegin, tileEnd); return;
+      case 4: fewTokens<4>(w, x, y, ldy, rowBegin, rowEnd, tileBegin, tileEnd); return;
+      case 5: fewTokens<5>(w, x, y, ldy, rowBegin, rowEnd, tileBegin, tileEnd); return;
+      case 6: fewTokens<6>(w, x, y, ldy, rowBegin, rowEnd, tileBegin, tileEnd); return;
+      case 7: fewTokens<7>(w, x, y, ldy, rowBegin, rowEnd, tileBegin, tileEnd); return;
+      default: fewTokens<8>(w, x, y, ldy, rowBegin, rowEnd, tileBegin, tileEnd); return;
+    }
   }
   int const tokenBlock = maxInt(kTokenTile, kActivationBudget / w.cols / kTokenTile * kTokenTile);
   __m512 out[kTokenTile];
