@@ -113,10 +113,9 @@ class CpuLlmContext final : public HostExecutionContext {
     int position;  // KV cache position the token's K/V go to
     int ropeRow;   // its row of rope_rotary_cos_sin (= position, but for tree tokens: attention_pos_id)
     // Tree decoding: the token's packed attention_mask row over the S new tokens, which start at KV
-    // position treeStart; it attends to [0, treeStart) and the new tokens its row selects. Null: causal,
-    // [0, position].
+    // position `position - slot`; it attends to the positions before them and the new tokens its row
+    // selects. Null: causal, [0, position].
     std::int32_t const* mask = nullptr;
-    int treeStart = 0;
   };
   void runChunk(Token const* tokens, int count, std::uint16_t const* embeds, int seqLen);
   // EAGLE-base engines: the hidden state entering layer `layer` (layers = the final-normed output) goes to
@@ -256,7 +255,6 @@ void CpuLlmContext::execute() {
         TV_CHECK_ARG(token.ropeRow >= 0 && token.ropeRow < ropeRows_, "attention_pos_id[", b, ", ", s, "] = ", token.ropeRow,
                      " is outside rope_rotary_cos_sin's ", ropeRows_, " rows");
         token.mask = masks + (static_cast<std::size_t>(b) * seqLen + s) * maskWords;
-        token.treeStart = start;
       }
       tokens.push_back(token);
     }
@@ -436,7 +434,7 @@ void CpuLlmContext::attention(int layer, Token const* tokens, int count) {
       // (Edge-LLM packs only columns j <= the token's own index, eagleUtilKernels.cu:100-113).
       attendHalf(&qkv_[static_cast<std::size_t>(t) * qkvWidth + static_cast<std::size_t>(h) * d], keys, values,
                  static_cast<std::size_t>(d), tok.position + 1, d, scale, &attn_[(static_cast<std::size_t>(t) * c.heads + h) * d],
-                 scores.data(), tok.mask != nullptr ? tok.treeStart : -1, tok.mask);
+                 scores.data(), tok.mask != nullptr ? tok.position - tok.slot : -1, tok.mask);
     }
   });
 }
