@@ -473,7 +473,7 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
   // Speculative decoding: after each sampled token and its forced run, the drafter's guess of what follows
   // is verified in the same engine call (runVerify); accepted drafts cost no call of their own.
   bool const speculate = request.drafter != nullptr && request.maxDraft > 0 && m.maxVerifyTokens >= 2;
-  std::vector<std::int32_t> drafts, draftStates, sampledStates, forcedHere;
+  std::vector<std::int32_t> drafts, draftStates, rowForced, sampledStates, forcedHere;
   std::int32_t chosen = -1;  // a token a verify call already decided (its correction or bonus row), next to emit
   bool chosenForced = false;  // ... which the grammar forced there
   int const width = m.logitsWidth();
@@ -555,10 +555,6 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
       if (room > 0) request.drafter->draft(result.tokens.data(), static_cast<int>(result.tokens.size()), state, room, drafts);
       if (static_cast<int>(drafts.size()) > room) drafts.resize(static_cast<std::size_t>(room));
     }
-    if (drafts.empty()) {
-      feedTokens(feed, state);
-      continue;
-    }
     // The grammar state each verified row is sampled in: row i follows drafts[0, i). A draft the grammar
     // refuses is cut off there (drafters promise not to send one; the grammar has the last word).
     draftStates.assign(1, state);
@@ -579,11 +575,13 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
     chain.insert(chain.end(), drafts.begin(), drafts.end());
     // Rows in a state with a forced run take its first token, as plain decoding's jump-forward does (a
     // grammar may list other spellings there, which the model is never asked about); the others are sampled.
+    rowForced.clear();
     sampledStates.clear();
     for (int row : draftStates) {
       forcedHere.clear();
       int forcedEnd = row;
       if (constraint != nullptr) constraint->forcedRun(row, forcedHere, forcedEnd);
+      rowForced.push_back(forcedHere.empty() ? -1 : forcedHere.front());
       if (forcedHere.empty()) sampledStates.push_back(row);
     }
     if (sampledStates.empty()) {
@@ -605,12 +603,10 @@ GenerateResult VlaSession::generate(GenerateRequest const& request, std::uint64_
     for (int i = 0; i <= draftCount; ++i) {
       if (i > 0) checkAbort();
       std::int32_t const draft = i < draftCount ? drafts[static_cast<std::size_t>(i)] : -1;
-      int const rowState = draftStates[static_cast<std::size_t>(i)];
-      forcedHere.clear();
-      int forcedEnd = rowState;
-      if (constraint != nullptr) constraint->forcedRun(rowState, forcedHere, forcedEnd);
-      bool const forcedRow = !forcedHere.empty();
-      std::int32_t const picked = forcedRow ? forcedHere.front() : ops.sample(logitsRow(i), sampleStep(rowState, draft), sampler);
+      std::int32_t const forcedToken = rowForced[static_cast<std::size_t>(i)];
+      bool const forcedRow = forcedToken >= 0;
+      std::int32_t const picked =
+          forcedRow ? forcedToken : ops.sample(logitsRow(i), sampleStep(draftStates[static_cast<std::size_t>(i)], draft), sampler);
       if (picked != draft) {
         chosen = picked;
         chosenForced = forcedRow;
