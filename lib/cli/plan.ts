@@ -66,7 +66,8 @@ function formatPlan(plan: PlanResult, model: Model): string {
     `timings: preprocess ${ms(t.preprocessMs)}, vision ${ms(t.visionMs)}, embed ${ms(t.embedMs)}, prefill ${ms(t.prefillMs)}, ` +
       `decode ${ms(t.decodeMs)}, first token ${ms(t.firstTokenMs)}, total ${ms(t.endToEndMs)}`,
     `tokens: prompt ${t.promptTokens} (${t.imageTokens} image, ${t.cachedPromptTokens} cached), generated ${t.generatedTokens} ` +
-      `(${t.forcedTokens} forced), forward passes ${t.forwardPasses}`,
+      `(${t.forcedTokens} forced), forward passes ${t.forwardPasses}` +
+      (t.draftedTokens > 0 ? ` (${t.verifyCalls} verifying drafts: ${t.acceptedDraftTokens} of ${t.draftedTokens} drafted tokens accepted)` : ''),
   );
   return lines.join('\n');
 }

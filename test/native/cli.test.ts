@@ -47,7 +47,7 @@ describe('trt-vla plan', () => {
     expect(out.match(/^ {2}t=\d\.\ds /gm)).toHaveLength(6);
     expect(out).toMatch(/^answer: <PLANNING>Predicted future movement/m);
     expect(out).toMatch(/^timings: preprocess [\d.]+ ms, vision/m);
-    expect(out).toMatch(/forward passes \d+/);
+    expect(out).toMatch(/forward passes \d+ \(\d+ verifying drafts: \d+ of \d+ drafted tokens accepted\)/);
   });
 
   it('--json prints the PlanResult; q7 gives 10 waypoints', () => {
