@@ -308,6 +308,20 @@ Napi::Value axpyHalf(Napi::CallbackInfo const& info) {
   });
 }
 
+// siluMultiply(gate: Float32Array, up: Float32Array, level) -> new Float32Array silu(gate) * up
+Napi::Value siluMultiply(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    TV_CHECK_ARG(info[0].IsTypedArray(), "gate must be a Float32Array");
+    std::size_t const n = info[0].As<Napi::TypedArray>().ElementLength();
+    auto const* gate = typedData<float, napi_float32_array>(info[0], "gate", n);
+    auto const* up = typedData<float, napi_float32_array>(info[1], "up", n);
+    Napi::Float32Array out = Napi::Float32Array::New(env, n);
+    cpu::kernelsFor(parseLevel(info[2])).siluMultiply(gate, up, out.Data(), n);
+    return out;
+  });
+}
+
 }  // namespace
 
 void addKernelTestHooks(Napi::Env env, Napi::Object testing) {
@@ -323,6 +337,7 @@ void addKernelTestHooks(Napi::Env env, Napi::Object testing) {
   testing.Set("matmulQ8", Napi::Function::New(env, matmulQ8, "matmulQ8"));
   testing.Set("dotHalf", Napi::Function::New(env, dotHalf, "dotHalf"));
   testing.Set("axpyHalf", Napi::Function::New(env, axpyHalf, "axpyHalf"));
+  testing.Set("siluMultiply", Napi::Function::New(env, siluMultiply, "siluMultiply"));
 }
 
 }  // namespace tv::napi

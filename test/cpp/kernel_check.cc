@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "core/fp16.h"
@@ -275,6 +276,30 @@ void checkAttention(KernelTable const& best, KernelTable const& ref) {
   }
 }
 
+// SiLU's exponential is one operation sequence at every level (kernels.h SiluExp): bit-exact, tails and
+// special values included.
+void checkSilu(KernelTable const& best, KernelTable const& ref) {
+  Rng rng(6);
+  float const special[] = {0.0f, -0.0f, 1e-40f, 87.0f, 87.5f, -88.0f, -88.5f, 100.0f, -100.0f,
+                           std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                           std::numeric_limits<float>::quiet_NaN()};
+  for (int n : {1, 3, 4, 7, 8, 9, 17, 4864}) {
+    std::vector<float> gate(n), up(n), ya(n), yb(n);
+    for (int i = 0; i < n; ++i) {
+      gate[i] = i % 5 == 0 ? special[(i / 5) % (sizeof special / sizeof special[0])] : 16.0f * rng.uniform() - 8.0f;
+      up[i] = rng.uniform();
+    }
+    best.siluMultiply(gate.data(), up.data(), ya.data(), static_cast<std::size_t>(n));
+    ref.siluMultiply(gate.data(), up.data(), yb.data(), static_cast<std::size_t>(n));
+    int differ = 0;
+    for (int i = 0; i < n; ++i) {
+      bool const same = std::memcmp(&ya[i], &yb[i], 4) == 0 || (std::isnan(ya[i]) && std::isnan(yb[i]));
+      differ += same ? 0 : 1;
+    }
+    check(differ == 0, "siluMultiply bit-exact", static_cast<double>(differ));
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -288,6 +313,7 @@ int main() {
     checkQ8(best, ref);
     checkDense(best, ref);
     checkAttention(best, ref);
+    checkSilu(best, ref);
   } catch (std::exception const& e) {
     std::printf("FAIL exception: %s\n", e.what());
     return 1;

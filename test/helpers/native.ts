@@ -136,6 +136,8 @@ export interface TestingHooks {
   matmulQ8(handle: Q8Handle, x: Float32Array, tokens: number, level?: string, options?: MatmulOptions): Float32Array;
   dotHalf(k: Uint16Array, q: Float32Array, level?: string): number;
   axpyHalf(a: number, v: Uint16Array, y: Float32Array, level?: string): Float32Array;
+  /** silu(gate) * up element by element, with the kernel table's exponential (kernels.h SiluExp). */
+  siluMultiply(gate: Float32Array, up: Float32Array, level?: string): Float32Array;
   benchQ4(options: BenchOptions): BenchResult;
   benchQ8(options: BenchOptions): BenchResult;
   benchDense(options: BenchOptions): BenchResult;

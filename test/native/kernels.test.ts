@@ -570,3 +570,53 @@ describe('matmulDense, dotHalf, axpyHalf', () => {
     }
   });
 });
+
+describe('siluMultiply', () => {
+  const levels = testing().simdLevels();
+  // Gates over the range an MLP produces and beyond the exponential's clamps, the clamp edges, signed
+  // zeros, subnormals and non-finite values; lengths with every SIMD tail.
+  const special = [0, -0, 1e-40, -1e-40, 1, -1, 20, -20, 86.9, 87, 87.1, -87.9, -88, -88.1, 100, -100, 1e30, -1e30, Infinity, -Infinity, NaN];
+  function gates(n: number, rng: Rng): Float32Array {
+    const g = rng.floats(n, (r) => r.gauss() * 4);
+    for (let i = 0; i < n; i += 7) g[i] = special[(i / 7) % special.length]!;
+    return g;
+  }
+
+  it.each(levels)('%s equals the reference bit for bit, every tail length and special value', (level) => {
+    const rng = new Rng(21);
+    for (const n of [1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 64, 127, 4864]) {
+      const gate = gates(n, rng);
+      const up = rng.floats(n, (r) => r.gauss());
+      const ref = testing().siluMultiply(gate, up, 'scalar');
+      const got = testing().siluMultiply(gate, up, level);
+      for (let i = 0; i < n; i++) {
+        if (!sameFloat(got[i]!, ref[i]!)) throw new Error(`${level} n=${n} [${i}] gate ${gate[i]}: ${got[i]} vs reference ${ref[i]}`);
+      }
+    }
+  });
+
+  it('the reference is silu to within 2e-7 relative (fp64 formula), exact limits at the clamps', () => {
+    const rng = new Rng(22);
+    const gate = new Float32Array(200_000);
+    for (let i = 0; i < gate.length; i++) gate[i] = -90 + (180 * i) / gate.length + rng.gauss() * 1e-3;
+    const up = new Float32Array(gate.length).fill(1);
+    const out = testing().siluMultiply(gate, up, 'scalar');
+    let worst = 0;
+    for (let i = 0; i < gate.length; i++) {
+      const g = gate[i]!;
+      const exact = g / (1 + Math.exp(-g));
+      if (g < -87) {
+        // beyond the clamp exp(-g) stays at e^88: the result is tiny (|silu| < 1e-35) instead of tinier
+        expect(Math.abs(out[i]!)).toBeLessThan(1e-35);
+        continue;
+      }
+      worst = Math.max(worst, Math.abs(out[i]! - exact) / Math.max(Math.abs(exact), 1e-30));
+    }
+    expect(worst).toBeLessThan(2e-7);
+    const edge = testing().siluMultiply(Float32Array.of(0, 90, 1e30, Infinity, NaN, -Infinity), new Float32Array(6).fill(2), 'scalar');
+    expect(Array.from(edge.subarray(0, 4))).toEqual([0, 180, 2e30, Infinity].map((v) => Math.fround(v)));
+    expect(Number.isNaN(edge[4]!)).toBe(true); // NaN gates stay NaN
+    expect(edge[5]).toBe(-Infinity); // -Inf / (1 + e^88): the sign of the limit -Inf * 0 is kept, no NaN invented
+  });
+});
+

@@ -91,6 +91,31 @@ struct Q8Matrix {
   std::uint16_t const* scales = nullptr;
 };
 
+// SiLU's exponential, one sequence of fp32 operations at every level (Cephes' expf, as ggml and most SIMD
+// math libraries use it; relative error ~1e-7, measured against double in the kernel tests):
+//   x = min(-g, kMax) then max(x, kMin)      (as (x < kMax ? x : kMax), (x > kMin ? x : kMin): a NaN gate
+//                                             becomes kMax here and stays NaN through the final g * ...)
+//   n = nearbyint(x * kLog2e)                 (round half to even)
+//   r = fma(-n, kLn2Hi, x); r = fma(-n, kLn2Lo, r)
+//   p = fma(fma(fma(fma(fma(c5, r, c4), r, c3), r, c2), r, c1), r, c0)
+//   e = (fma(p, r * r, r) + 1) * 2^n        (2^n from the exponent bits; n in [-126, 127])
+//   out = g / (1 + e) * u
+// The clamps keep 2^n a normal float: silu(g) for g > 87 is g / (1 + 2e-38) = g exactly; for g < -88
+// it is ~1e-36 instead of smaller, far below anything an MLP activation resolves.
+struct SiluExp {
+  static constexpr float kMax = 88.0f;
+  static constexpr float kMin = -87.0f;
+  static constexpr float kLog2e = 1.44269504088896341f;
+  static constexpr float kLn2Hi = 0.693359375f;
+  static constexpr float kLn2Lo = -2.12194440e-4f;
+  static constexpr float c0 = 5.0000001201e-1f;
+  static constexpr float c1 = 1.6666665459e-1f;
+  static constexpr float c2 = 4.1665795894e-2f;
+  static constexpr float c3 = 8.3334519073e-3f;
+  static constexpr float c4 = 1.3981999507e-3f;
+  static constexpr float c5 = 1.9875691500e-4f;
+};
+
 // A dense weight matrix W [rows][cols], row-major, in one of fp32 / fp16 / bf16.
 enum class DenseType { kF32, kF16, kBF16 };
 struct DenseMatrix {
@@ -132,6 +157,11 @@ struct KernelTable {
   // Same for dense weights with fp32 activations: X_t starts at x + t * ldx.
   void (*matmulDense)(DenseMatrix const& w, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
                       int rowBegin, int rowEnd) = nullptr;
+
+  // out[i] = silu(gate[i]) * up[i] = gate[i] / (1 + exp(-gate[i])) * up[i] for i in [0, n), with the
+  // exponential computed as kSiluExp describes, so that every level gives the same bits (libm's expf
+  // is neither vectorizable nor the same on every platform).
+  void (*siluMultiply)(float const* gate, float const* up, float* out, std::size_t n) = nullptr;
 
   // Attention helpers over the fp16 KV cache: dot(k[0..n), q[0..n)) and y[0..n) += a * v[0..n).
   float (*dotHalf)(std::uint16_t const* k, float const* q, int n) = nullptr;

@@ -205,6 +205,33 @@ void matmulDenseAvx2(DenseMatrix const& w, float const* x, std::size_t ldx, int 
 
 // ---- Attention helpers --------------------------------------------------------------------------
 
+// SiluExp's sequence, 8 lanes at a time (kernels.h); _mm256_min_ps(x, m) is (x < m ? x : m) lane by lane.
+void siluMultiplyAvx2(float const* gate, float const* up, float* out, std::size_t n) {
+  using E = SiluExp;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 const g = _mm256_loadu_ps(gate + i);
+    __m256 x = _mm256_xor_ps(g, _mm256_set1_ps(-0.0f));  // -g
+    x = _mm256_min_ps(x, _mm256_set1_ps(E::kMax));
+    x = _mm256_max_ps(x, _mm256_set1_ps(E::kMin));
+    __m256 const n2 = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(E::kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n2, _mm256_set1_ps(E::kLn2Hi), x);
+    r = _mm256_fnmadd_ps(n2, _mm256_set1_ps(E::kLn2Lo), r);
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(E::c5), r, _mm256_set1_ps(E::c4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c0));
+    __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+    y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+    __m256i const bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n2), _mm256_set1_epi32(127)), 23);
+    __m256 const e = _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
+    __m256 const silu = _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+  }
+  if (i < n) referenceKernels().siluMultiply(gate + i, up + i, out + i, n - i);
+}
+
 float dotHalfAvx2(std::uint16_t const* k, float const* q, int n) {
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
   int i = 0;
@@ -237,6 +264,7 @@ void detail::installAvx2Kernels(KernelTable& table) {
   table.bf16ToFloat = bf16ToFloatAvx2;
   table.quantizeQ8 = quantizeQ8Avx2;
   table.matmulDense = matmulDenseAvx2;
+  table.siluMultiply = siluMultiplyAvx2;
   table.dotHalf = dotHalfAvx2;
   table.axpyHalf = axpyHalfAvx2;
   detail::installAvx2Q4Kernels(table);

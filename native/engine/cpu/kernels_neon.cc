@@ -179,6 +179,36 @@ void matmulDenseNeon(DenseMatrix const& w, float const* x, std::size_t ldx, int 
 
 // ---- Attention helpers --------------------------------------------------------------------------
 
+// SiluExp's sequence, 4 lanes at a time (kernels.h). vminq/vmaxq would return NaN for a NaN lane, so the
+// clamps are selects on the comparisons, as SiluExp states them.
+void siluMultiplyNeon(float const* gate, float const* up, float* out, std::size_t n) {
+  using E = SiluExp;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    float32x4_t const g = vld1q_f32(gate + i);
+    float32x4_t x = vnegq_f32(g);
+    float32x4_t const hi = vdupq_n_f32(E::kMax);
+    float32x4_t const lo = vdupq_n_f32(E::kMin);
+    x = vbslq_f32(vcltq_f32(x, hi), x, hi);
+    x = vbslq_f32(vcgtq_f32(x, lo), x, lo);
+    float32x4_t const n2 = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(E::kLog2e)));
+    float32x4_t r = vfmsq_f32(x, n2, vdupq_n_f32(E::kLn2Hi));
+    r = vfmsq_f32(r, n2, vdupq_n_f32(E::kLn2Lo));
+    float32x4_t p = vfmaq_f32(vdupq_n_f32(E::c4), vdupq_n_f32(E::c5), r);
+    p = vfmaq_f32(vdupq_n_f32(E::c3), p, r);
+    p = vfmaq_f32(vdupq_n_f32(E::c2), p, r);
+    p = vfmaq_f32(vdupq_n_f32(E::c1), p, r);
+    p = vfmaq_f32(vdupq_n_f32(E::c0), p, r);
+    float32x4_t y = vfmaq_f32(r, p, vmulq_f32(r, r));
+    y = vaddq_f32(y, vdupq_n_f32(1.0f));
+    int32x4_t const bits = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n2), vdupq_n_s32(127)), 23);
+    float32x4_t const e = vmulq_f32(y, vreinterpretq_f32_s32(bits));
+    float32x4_t const silu = vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0f), e));
+    vst1q_f32(out + i, vmulq_f32(silu, vld1q_f32(up + i)));
+  }
+  if (i < n) referenceKernels().siluMultiply(gate + i, up + i, out + i, n - i);
+}
+
 float dotHalfNeon(std::uint16_t const* k, float const* q, int n) {
   float32x4_t a0 = vdupq_n_f32(0.0f), a1 = vdupq_n_f32(0.0f);
   int i = 0;
@@ -205,6 +235,7 @@ void detail::installNeonKernels(KernelTable& table) {
   table.bf16ToFloat = bf16ToFloatNeon;
   table.quantizeQ8 = quantizeQ8Neon;
   table.matmulDense = matmulDenseNeon;
+  table.siluMultiply = siluMultiplyNeon;
   table.dotHalf = dotHalfNeon;
   table.axpyHalf = axpyHalfNeon;
   installNeonQ4Kernels(table);

@@ -39,11 +39,10 @@ void applyRotary(float* v, int heads, int dim, float const* cos, float const* si
 }
 
 void siluMultiply(ThreadPool& pool, float const* gateUp, int rows, int n, float* out) {
+  auto const silu = tv::cpu::kernels().siluMultiply;
   auto rowFn = [&](std::int64_t r) {
     float const* g = gateUp + static_cast<std::size_t>(r) * 2 * n;
-    float const* u = g + n;
-    float* o = out + static_cast<std::size_t>(r) * n;
-    for (int i = 0; i < n; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    silu(g, g + n, out + static_cast<std::size_t>(r) * n, static_cast<std::size_t>(n));
   };
   if (rows == 1) {
     rowFn(0);
