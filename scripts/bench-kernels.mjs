@@ -37,6 +37,9 @@ const cases = [
   { id: 'q4gemv', name: 'Q4 GEMV 11008x2048 (gate/up)', kind: 'q4', rows: 11008, cols: 2048, tokens: 1 },
   { id: 'q4gemv', name: 'Q4 GEMV 2048x11008 (down)', kind: 'q4', rows: 2048, cols: 11008, tokens: 1 },
   { id: 'q4gemv', name: 'Q4 GEMV 2048x2048 (q/o)', kind: 'q4', rows: 2048, cols: 2048, tokens: 1 },
+  // Speculative verification's few-token calls: the same weights for 2-8 tokens (the cost per call
+  // against the GEMV above is what a verify call adds over a decode step).
+  ...[2, 4, 6, 8].map((tokens) => ({ id: 'q4few', name: `Q4 ${tokens} tokens 11008x2048 (gate/up)`, kind: 'q4', rows: 11008, cols: 2048, tokens })),
   { id: 'lmhead', name: 'fp16 GEMV 151936x2048 (LM head)', kind: 'dense', type: 'f16', rows: 151936, cols: 2048, tokens: 1, reps: 6 },
   { id: 'lmhead', name: 'Q8 GEMV 151936x2048 (LM head)', kind: 'q8', rows: 151936, cols: 2048, tokens: 1, reps: 6 },
   { id: 'q8gemm', name: 'Q8 GEMM 151936x2048, 4 tokens', kind: 'q8', rows: 151936, cols: 2048, tokens: 4, reps: 3 },

@@ -18,6 +18,9 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+#include <cstring>
+
 #include "engine/cpu/kernels.h"
 
 namespace tv::cpu {
@@ -139,10 +142,22 @@ void q4TileGemv(Q4Matrix const& w, int tile, Q8Vector const& x, __m256* out) {
   *out = acc;
 }
 
-// A few tokens (speculative verification's 2-8 rows): the GEMV's single prefetched tile stream, each
-// 32-byte chunk dotted with every token. The tile-pair GEMM reads two streams 8-16 KB apart without
-// prefetch, which at small T is bound by memory, not arithmetic (a 2-token call cost 1.6x a 1-token one on
-// the 0.5b shape). The same lane steps as q4TileGemv and q4TilePair<T>: bit-identical results.
+// A few tokens (speculative verification's 2-8 rows): the GEMV's single prefetched tile stream, dotted
+// with every token in zmm registers. The tile-pair GEMM reads two streams 8-16 KB apart without prefetch,
+// which at small T is bound by memory (a 2-token call cost 1.6x a 1-token one on the 0.5b shape); the
+// ymm loop this replaces was bound by the FMA pipes that also run VPDPBUSD (Zen 5: two 512-bit VPDPBUSD
+// per cycle, the same count as 256-bit ones, measured), so a zmm holds two chunks of the tile:
+//   64 bytes = chunks (0, 1) or (2, 3), permuted so that lane 2r holds row r of the first chunk and lane
+//   2r + 1 row r of the second; `and` / `shift` then give columns (4i..4i+3 | 4i+4..4i+7) of row r in
+//   lanes (2r, 2r+1), which a 64-bit broadcast of 8 consecutive activations multiplies lane by lane.
+// Each row's two lanes add exactly into its int32 block sum (srli 32 + add, then the even lanes), so the
+// float steps are q4TileGemv's and q4TilePair<T>'s, lane for lane: bit-identical results (tested).
+inline __m512i broadcast8(std::int8_t const* p) {
+  std::int64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return _mm512_set1_epi64(v);
+}
+
 template <int T>
 void q4TileFewTokens(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out) {
   int const blocks = w.cols / kQ8BlockSize;
@@ -150,10 +165,10 @@ void q4TileFewTokens(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out
   std::uint8_t const* nib = w.nibbles + static_cast<std::size_t>(tile) * blocks * kQ4BlockBytes;
   std::uint16_t const* scales = w.scales + static_cast<std::size_t>(tile) * groups * kQ4TileRows;
   std::uint8_t const* zeros = w.zeros + static_cast<std::size_t>(tile) * groups * kQ4TileRows;
-  // Two independent int32 chains per token while the 32 ymm registers hold them (T x (2 sums + 2 float
-  // accumulators) + 4): one chain of 8 VPDPBUSD per block would make the loop latency-bound.
-  constexpr int kChains = T <= 6 ? 2 : 1;
-  __m256i const lowMask = _mm256_set1_epi8(0x0f);
+  // Two tokens leave too few independent VPDPBUSD chains for its 4-cycle latency: two chains each then.
+  constexpr int kChains = T <= 2 ? 2 : 1;
+  __m512i const lowMask = _mm512_set1_epi8(0x0f);
+  __m512i const interleave = _mm512_set_epi32(15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0);
   __m256 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int g = 0; g < groups; ++g) {
@@ -163,26 +178,26 @@ void q4TileFewTokens(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out
       std::uint8_t const* p = nib + static_cast<std::size_t>(b) * kQ4BlockBytes;
       _mm_prefetch(reinterpret_cast<char const*>(p) + kGemvPrefetchBytes, _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<char const*>(p) + kGemvPrefetchBytes + 64, _MM_HINT_T0);
-      __m256i isum[T][kChains];
+      __m512i isum[T][kChains];
       for (int t = 0; t < T; ++t) {
-        for (int c = 0; c < kChains; ++c) isum[t][c] = _mm256_setzero_si256();
+        for (int c = 0; c < kChains; ++c) isum[t][c] = _mm512_setzero_si512();
       }
-      for (int i = 0; i < 4; ++i) {
-        __m256i const raw = _mm256_load_si256(reinterpret_cast<__m256i const*>(p + 32 * i));
-        __m256i const lo = _mm256_and_si256(raw, lowMask);
-        __m256i const hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), lowMask);
+      for (int half = 0; half < 2; ++half) {  // chunks (0, 1), then (2, 3)
+        __m512i const raw = _mm512_permutexvar_epi32(interleave, _mm512_loadu_si512(p + 64 * half));
+        __m512i const lo = _mm512_and_si512(raw, lowMask);                        // columns 8h..8h+7
+        __m512i const hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), lowMask);  // columns 16+8h..
         for (int t = 0; t < T; ++t) {
-          std::int8_t const* xb = x[t].values + b * kQ8BlockSize;
-          __m256i& cLo = isum[t][(2 * i) % kChains];
-          cLo = _mm256_dpbusd_epi32(cLo, lo, broadcast4x8(xb + 4 * i));
-          __m256i& cHi = isum[t][(2 * i + 1) % kChains];
-          cHi = _mm256_dpbusd_epi32(cHi, hi, broadcast4x8(xb + 16 + 4 * i));
+          std::int8_t const* xb = x[t].values + b * kQ8BlockSize + 8 * half;
+          isum[t][0] = _mm512_dpbusd_epi32(isum[t][0], lo, broadcast8(xb));
+          isum[t][kChains - 1] = _mm512_dpbusd_epi32(isum[t][kChains - 1], hi, broadcast8(xb + 16));
         }
       }
       for (int t = 0; t < T; ++t) {
-        __m256i sum = isum[t][0];
-        for (int c = 1; c < kChains; ++c) sum = _mm256_add_epi32(sum, isum[t][c]);  // exact, any order
-        gacc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(x[t].scale[b]), gacc[t]);
+        __m512i sum = isum[t][0];
+        for (int c = 1; c < kChains; ++c) sum = _mm512_add_epi32(sum, isum[t][c]);  // exact, any order
+        sum = _mm512_add_epi32(sum, _mm512_srli_epi64(sum, 32));  // lane 2r: row r's block sum
+        __m256i const rows = _mm512_cvtepi64_epi32(sum);          // the even lanes, rows 0-7
+        gacc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows), _mm256_set1_ps(x[t].scale[b]), gacc[t]);
       }
     }
     __m256 const scale = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<__m128i const*>(scales + g * kQ4TileRows)));
