@@ -32,10 +32,12 @@ using avx2::storeRowTile;
 // temporaries fill the 16 ymm registers; measured fastest of 2..8 on Zen 3 (4: -5%, 8: -4%).
 constexpr int kTokenTile = 6;
 constexpr int kActivationBudget = 128 * 1024;  // bytes of int8 activations per token block (L2)
-// Decode GEMV streams the weights once: prefetching 2 KB ahead of the tile stream keeps more DRAM
-// reads in flight than the hardware prefetcher alone (measured on Zen 3, 128 MB matrix: 1 thread
-// 13.6 -> 16.5 GB/s, 2 threads 25.6 -> 29 GB/s; 1-12 KB all help, 2 KB was best).
-constexpr int kGemvPrefetchBytes = 2048;
+// Decode GEMV streams the weights once: prefetching ahead of the tile stream keeps more DRAM reads in
+// flight than the hardware prefetcher alone (Zen 3, 128 MB matrix, 2 KB ahead: 1 thread 13.6 -> 16.5
+// GB/s, 2 threads 25.6 -> 29 GB/s; 1-12 KB all helped, 2 KB best there). On Zen 5 (2 threads,
+// bench:kernels in alternation) 8 KB ahead beats 2 KB by 10-20%: gate/up 40 -> 49 GB/s, down 36 -> 42,
+// at this level and at AVX-512's; the int8 LM head's GEMV is best at 2 KB on both machines.
+constexpr int kGemvPrefetchBytes = 8192;
 
 
 // GCC reassociates the chain of int16 adds into a tree, so that all 8 x T products of a block are

@@ -41,7 +41,7 @@ using avx512::storeTilePair;
 constexpr int kTokenTile = 8;
 constexpr int kActivationBudget = 128 * 1024;  // bytes of int8 activations per token block (L2), as AVX2
 // Decode GEMV streams the weights once; prefetch ahead of the tile stream (kernels_avx2_q4.cc).
-constexpr int kGemvPrefetchBytes = 2048;
+constexpr int kGemvPrefetchBytes = 8192;
 
 // GEMM: computes the row tiles (tileA, tileB) for T tokens (weights re-read from L1, no prefetch): out[t] lanes 0-7 = tile A's rows of Y for token
 // t, lanes 8-15 tile B's.
