@@ -308,6 +308,34 @@ Napi::Value axpyHalf(Napi::CallbackInfo const& info) {
   });
 }
 
+// attentionRows(rows: Uint16Array, stride, n, q: Float32Array, w: Float32Array, level) -> { scores, sum }:
+// dotHalfRows of q with the n rows (q.length values each, `stride` apart) and weightedSumHalf of the rows
+// with weights w (n of them).
+Napi::Value attentionRows(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    TV_CHECK_ARG(info[0].IsTypedArray() && info[3].IsTypedArray() && info[4].IsTypedArray(), "attentionRows(rows, stride, n, q, w, level)");
+    int const stride = intArg(info[1], "stride");
+    int const n = intArg(info[2], "n");
+    std::size_t const dim = info[3].As<Napi::TypedArray>().ElementLength();
+    TV_CHECK_ARG(n >= 1 && stride >= static_cast<int>(dim), "need n >= 1 and stride >= q.length");
+    std::size_t const need = static_cast<std::size_t>(n - 1) * static_cast<std::size_t>(stride) + dim;
+    TV_CHECK_ARG(info[0].As<Napi::TypedArray>().ElementLength() >= need, "rows holds fewer than (n - 1) * stride + q.length values");
+    auto const* rows = typedData<std::uint16_t, napi_uint16_array>(info[0], "rows", info[0].As<Napi::TypedArray>().ElementLength());
+    auto const* q = typedData<float, napi_float32_array>(info[3], "q", dim);
+    auto const* w = typedData<float, napi_float32_array>(info[4], "w", static_cast<std::size_t>(n));
+    cpu::KernelTable const& k = cpu::kernelsFor(parseLevel(info[5]));
+    Napi::Float32Array scores = Napi::Float32Array::New(env, static_cast<std::size_t>(n));
+    Napi::Float32Array sum = Napi::Float32Array::New(env, dim);
+    k.dotHalfRows(rows, static_cast<std::size_t>(stride), n, q, static_cast<int>(dim), scores.Data());
+    k.weightedSumHalf(w, rows, static_cast<std::size_t>(stride), n, static_cast<int>(dim), sum.Data());
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("scores", scores);
+    out.Set("sum", sum);
+    return out;
+  });
+}
+
 // siluMultiply(gate: Float32Array, up: Float32Array, level) -> new Float32Array silu(gate) * up
 Napi::Value siluMultiply(Napi::CallbackInfo const& info) {
   Napi::Env env = info.Env();
@@ -338,6 +366,7 @@ void addKernelTestHooks(Napi::Env env, Napi::Object testing) {
   testing.Set("dotHalf", Napi::Function::New(env, dotHalf, "dotHalf"));
   testing.Set("axpyHalf", Napi::Function::New(env, axpyHalf, "axpyHalf"));
   testing.Set("siluMultiply", Napi::Function::New(env, siluMultiply, "siluMultiply"));
+  testing.Set("attentionRows", Napi::Function::New(env, attentionRows, "attentionRows"));
 }
 
 }  // namespace tv::napi

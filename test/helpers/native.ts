@@ -138,6 +138,8 @@ export interface TestingHooks {
   axpyHalf(a: number, v: Uint16Array, y: Float32Array, level?: string): Float32Array;
   /** silu(gate) * up element by element, with the kernel table's exponential (kernels.h SiluExp). */
   siluMultiply(gate: Float32Array, up: Float32Array, level?: string): Float32Array;
+  /** dotHalfRows of q with n fp16 rows `stride` apart, and weightedSumHalf of those rows with weights w. */
+  attentionRows(rows: Uint16Array, stride: number, n: number, q: Float32Array, w: Float32Array, level?: string): { scores: Float32Array; sum: Float32Array };
   benchQ4(options: BenchOptions): BenchResult;
   benchQ8(options: BenchOptions): BenchResult;
   benchDense(options: BenchOptions): BenchResult;

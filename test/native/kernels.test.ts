@@ -553,6 +553,29 @@ describe('matmulDense, dotHalf, axpyHalf', () => {
     expect(unpad(y, tokens, rows).subarray(rows, 3 * rows).every((v) => !Number.isFinite(v))).toBe(true);
   });
 
+  it.each(levels)('%s: dotHalfRows and weightedSumHalf equal dotHalf and axpyHalf per row, bit for bit', (level) => {
+    const rng = new Rng(9);
+    for (const dim of [1, 7, 8, 24, 64, 72, 128, 131]) {
+      for (const n of [1, 5, 33]) {
+        const stride = dim + 3;
+        const rows = testing().convert('floatToHalf', rng.floats(n * stride, (r) => r.gauss()), 'scalar');
+        const q = rng.floats(dim, (r) => r.gauss());
+        // softmax-like weights with masked (0) positions among them
+        const w = rng.floats(n, (r) => (r.uniform() < 0.25 ? 0 : Math.abs(r.gauss()) / n));
+        const { scores, sum } = testing().attentionRows(rows, stride, n, q, w, level);
+        const expected = new Float32Array(dim);
+        for (let t = 0; t < n; t++) {
+          const row = rows.subarray(t * stride, t * stride + dim);
+          expect(sameFloat(scores[t]!, testing().dotHalf(row, q, level)), `dotHalfRows dim ${dim} row ${t}`).toBe(true);
+          if (w[t] !== 0) expected.set(testing().axpyHalf(w[t]!, row, expected, level));
+        }
+        for (let i = 0; i < dim; i++) {
+          if (!sameFloat(sum[i]!, expected[i]!)) throw new Error(`${level} weightedSumHalf dim ${dim} n ${n} [${i}]: ${sum[i]} vs ${expected[i]}`);
+        }
+      }
+    }
+  });
+
   it.each(levels)('%s: dotHalf and axpyHalf equal the reference for every length', (level) => {
     const rng = new Rng(8);
     for (const n of [1, 7, 8, 15, 16, 64, 128, 131]) {

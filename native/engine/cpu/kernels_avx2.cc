@@ -256,6 +256,40 @@ void axpyHalfAvx2(float a, std::uint16_t const* v, float* y, int n) {
   }
   if (i < n) referenceKernels().axpyHalf(a, v + i, y + i, n - i);
 }
+
+void dotHalfRowsAvx2(std::uint16_t const* rows, std::size_t stride, int n, float const* q, int dim, float* scores) {
+  for (int t = 0; t < n; ++t) scores[t] = dotHalfAvx2(rows + static_cast<std::size_t>(t) * stride, q, dim);
+}
+
+// axpyHalfAvx2's lane steps with the output held in 8 (then 1) ymm accumulators across the positions,
+// 64 columns per pass; the column tail goes through the reference per position, as axpyHalfAvx2's does.
+void weightedSumHalfAvx2(float const* w, std::uint16_t const* rows, std::size_t stride, int n, int dim, float* out) {
+  int c = 0;
+  for (; c + 64 <= dim; c += 64) {
+    __m256 acc[8];
+    for (__m256& a : acc) a = _mm256_setzero_ps();
+    for (int t = 0; t < n; ++t) {
+      if (w[t] == 0.0f) continue;
+      __m256 const wv = _mm256_set1_ps(w[t]);
+      std::uint16_t const* v = rows + static_cast<std::size_t>(t) * stride + c;
+      for (int j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(wv, load8<DenseType::kF16>(v, 8 * j), acc[j]);
+    }
+    for (int j = 0; j < 8; ++j) _mm256_storeu_ps(out + c + 8 * j, acc[j]);
+  }
+  for (; c + 8 <= dim; c += 8) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int t = 0; t < n; ++t) {
+      if (w[t] != 0.0f) acc = _mm256_fmadd_ps(_mm256_set1_ps(w[t]), load8<DenseType::kF16>(rows + static_cast<std::size_t>(t) * stride, c), acc);
+    }
+    _mm256_storeu_ps(out + c, acc);
+  }
+  if (c < dim) {
+    for (int i = c; i < dim; ++i) out[i] = 0.0f;
+    for (int t = 0; t < n; ++t) {
+      if (w[t] != 0.0f) referenceKernels().axpyHalf(w[t], rows + static_cast<std::size_t>(t) * stride + c, out + c, dim - c);
+    }
+  }
+}
 }  // namespace
 
 void detail::installAvx2Kernels(KernelTable& table) {
@@ -267,6 +301,8 @@ void detail::installAvx2Kernels(KernelTable& table) {
   table.siluMultiply = siluMultiplyAvx2;
   table.dotHalf = dotHalfAvx2;
   table.axpyHalf = axpyHalfAvx2;
+  table.dotHalfRows = dotHalfRowsAvx2;
+  table.weightedSumHalf = weightedSumHalfAvx2;
   detail::installAvx2Q4Kernels(table);
   detail::installAvx2Q8Kernels(table);
 }

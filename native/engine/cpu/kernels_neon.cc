@@ -227,6 +227,39 @@ void axpyHalfNeon(float a, std::uint16_t const* v, float* y, int n) {
   if (i < n) referenceKernels().axpyHalf(a, v + i, y + i, n - i);
 }
 
+void dotHalfRowsNeon(std::uint16_t const* rows, std::size_t stride, int n, float const* q, int dim, float* scores) {
+  for (int t = 0; t < n; ++t) scores[t] = dotHalfNeon(rows + static_cast<std::size_t>(t) * stride, q, dim);
+}
+
+// axpyHalfNeon's lane steps with the output in 8 (then 1) q-register accumulators across the positions,
+// 32 columns per pass; the column tail through the reference per position, as axpyHalfNeon's.
+void weightedSumHalfNeon(float const* w, std::uint16_t const* rows, std::size_t stride, int n, int dim, float* out) {
+  int c = 0;
+  for (; c + 32 <= dim; c += 32) {
+    float32x4_t acc[8];
+    for (float32x4_t& a : acc) a = vdupq_n_f32(0.0f);
+    for (int t = 0; t < n; ++t) {
+      if (w[t] == 0.0f) continue;
+      std::uint16_t const* v = rows + static_cast<std::size_t>(t) * stride + c;
+      for (int j = 0; j < 8; ++j) acc[j] = vfmaq_n_f32(acc[j], load4<DenseType::kF16>(v, 4 * j), w[t]);
+    }
+    for (int j = 0; j < 8; ++j) vst1q_f32(out + c + 4 * j, acc[j]);
+  }
+  for (; c + 4 <= dim; c += 4) {
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    for (int t = 0; t < n; ++t) {
+      if (w[t] != 0.0f) acc = vfmaq_n_f32(acc, load4<DenseType::kF16>(rows + static_cast<std::size_t>(t) * stride, c), w[t]);
+    }
+    vst1q_f32(out + c, acc);
+  }
+  if (c < dim) {
+    for (int i = c; i < dim; ++i) out[i] = 0.0f;
+    for (int t = 0; t < n; ++t) {
+      if (w[t] != 0.0f) referenceKernels().axpyHalf(w[t], rows + static_cast<std::size_t>(t) * stride + c, out + c, dim - c);
+    }
+  }
+}
+
 }  // namespace
 
 void detail::installNeonKernels(KernelTable& table) {
@@ -238,6 +271,8 @@ void detail::installNeonKernels(KernelTable& table) {
   table.siluMultiply = siluMultiplyNeon;
   table.dotHalf = dotHalfNeon;
   table.axpyHalf = axpyHalfNeon;
+  table.dotHalfRows = dotHalfRowsNeon;
+  table.weightedSumHalf = weightedSumHalfNeon;
   installNeonQ4Kernels(table);
   installNeonQ8Kernels(table);
 }

@@ -191,6 +191,17 @@ void axpyHalfRef(float a, std::uint16_t const* v, float* y, int n) {
   for (int i = 0; i < n; ++i) y[i] += a * tv::halfToFloat(v[i]);
 }
 
+void dotHalfRowsRef(std::uint16_t const* rows, std::size_t stride, int n, float const* q, int dim, float* scores) {
+  for (int t = 0; t < n; ++t) scores[t] = dotHalfRef(rows + static_cast<std::size_t>(t) * stride, q, dim);
+}
+
+void weightedSumHalfRef(float const* w, std::uint16_t const* rows, std::size_t stride, int n, int dim, float* out) {
+  std::fill(out, out + dim, 0.0f);
+  for (int t = 0; t < n; ++t) {
+    if (w[t] != 0.0f) axpyHalfRef(w[t], rows + static_cast<std::size_t>(t) * stride, out, dim);
+  }
+}
+
 }  // namespace
 
 float detail::denseDotRef(DenseType type, void const* row, float const* x, int n) {
@@ -211,6 +222,8 @@ KernelTable const& referenceKernels() {
     t.matmulQ8 = matmulQ8Ref;
     t.matmulDense = matmulDenseRef;
     t.siluMultiply = siluMultiplyRef;
+    t.dotHalfRows = dotHalfRowsRef;
+    t.weightedSumHalf = weightedSumHalfRef;
     t.dotHalf = dotHalfRef;
     t.axpyHalf = axpyHalfRef;
     return t;

@@ -71,9 +71,10 @@ void attendHalf(float const* q, std::uint16_t const* keys, std::uint16_t const* 
     int const j = t - visibleFrom;
     return ((static_cast<std::uint32_t>(mask[j / 32]) >> (j % 32)) & 1u) != 0;
   };
+  k.dotHalfRows(keys, stride, n, q, dim, scores);
   float maxScore = -INFINITY;
   for (int t = 0; t < n; ++t) {
-    scores[t] = visible(t) ? k.dotHalf(keys + static_cast<std::size_t>(t) * stride, q, dim) * scale : -INFINITY;
+    scores[t] = visible(t) ? scores[t] * scale : -INFINITY;
     maxScore = std::max(maxScore, scores[t]);
   }
   float sum = 0.0f;
@@ -82,10 +83,9 @@ void attendHalf(float const* q, std::uint16_t const* keys, std::uint16_t const* 
     sum += scores[t];
   }
   float const inv = 1.0f / sum;
-  std::fill(out, out + dim, 0.0f);
-  for (int t = 0; t < n; ++t) {
-    if (visible(t)) k.axpyHalf(scores[t] * inv, values + static_cast<std::size_t>(t) * stride, out, dim);
-  }
+  // The weights, 0 at masked positions (weightedSumHalf skips those).
+  for (int t = 0; t < n; ++t) scores[t] = visible(t) ? scores[t] * inv : 0.0f;
+  k.weightedSumHalf(scores, values, stride, n, dim, out);
 }
 
 }  // namespace tv::engine::cpu
