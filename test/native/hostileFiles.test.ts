@@ -289,7 +289,9 @@ describe('lifetimes', () => {
     expect(after.threads).toBeLessThanOrEqual(before.threads + 1);
     // Under AddressSanitizer freed memory sits in ASan's quarantine instead of going back to the
     // allocator, so RSS cannot show the release there; the plain run checks it, this run the threads.
-    if (process.env.TRT_VLA_SANITIZED !== '1') expect(after.rss - middle.rss).toBeLessThan(24 * 1024 * 1024);
+    // Allocator noise over 4 models: 16.5-17 MB alone, 27.8 MB once under the full parallel suite on 2 cores;
+    // a leak of what a model holds would be >= 160 MB over 4 (the embedding table alone is 40 MB).
+    if (process.env.TRT_VLA_SANITIZED !== '1') expect(after.rss - middle.rss).toBeLessThan(48 * 1024 * 1024);
     expect(warnings.filter((w) => /garbage-collected without dispose/.test(w))).toHaveLength(1);
   }, 420_000);
 });
