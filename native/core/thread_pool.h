@@ -36,11 +36,12 @@ class ThreadPool {
 
   // Calls fn(begin, end) over ranges that cover [0, n) exactly once, in multiples of `grain` (the last
   // range takes the remainder). The ranges are claimed dynamically by whichever thread is free first,
-  // each a share of what is left (guided scheduling): the first ones an eighth of a thread's share, the
+  // each a share of what is left (guided scheduling): the first ones a quarter of a thread's share, the
   // last ones a single grain. A thread the OS preempts (other processes, the runtime's own threads)
   // delays the region by one range at most instead of by its whole share, and the threads finish
   // within one grain of each other: with fixed ranges of an eighth of the work, the thread that took
-  // the last one kept the other waiting half a range on average, 10-15% of a 2-thread decode step.
+  // the last one kept the other waiting half a range on average (a 6-token verify call on the 0.5b
+  // shape, 2 threads: 5-13% faster with guided claims, alternating builds).
   // Which thread computes a range never changes what it computes (see the header comment).
   template <typename Fn>
   void parallelFor(std::int64_t n, std::int64_t grain, Fn&& fn) {
