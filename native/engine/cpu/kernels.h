@@ -91,8 +91,8 @@ struct Q8Matrix {
   std::uint16_t const* scales = nullptr;
 };
 
-// SiLU's exponential, one sequence of fp32 operations at every level (Cephes' expf, as ggml and most SIMD
-// math libraries use it; relative error ~1e-7, measured against double in the kernel tests):
+// SiLU's exponential, one sequence of fp32 operations at every level (Cephes' expf polynomial, common in SIMD
+// math code; relative error within 2e-7 of fp64, measured in the kernel tests):
 //   x = min(-g, kMax) then max(x, kMin)      (as (x < kMax ? x : kMax), (x > kMin ? x : kMin): a NaN gate
 //                                             becomes kMax here and stays NaN through the final g * ...)
 //   n = nearbyint(x * kLog2e)                 (round half to even)
