@@ -37,7 +37,20 @@
       ],
       "libraries": ["-lpthread", "-ldl"],
       "conditions": [
-        ["target_arch=='x64'", { "dependencies": ["trt_vla_avx2", "trt_vla_avx512"] }]
+        ["target_arch=='x64'", { "dependencies": ["trt_vla_avx2", "trt_vla_avx512"] }],
+        ["target_arch=='arm64'", { "dependencies": ["trt_vla_dotprod"] }]
+      ]
+    },
+    {
+      "target_name": "trt_vla_dotprod",
+      "type": "static_library",
+      "conditions": [
+        ["target_arch=='arm64'", {
+          "sources": ["<!@(node scripts/native-sources.mjs arm64_dotprod)"],
+          "cflags_cc": ["-march=armv8.2-a+dotprod", "-fPIC"]
+        }, {
+          "type": "none"
+        }]
       ]
     },
     {

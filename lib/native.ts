@@ -54,7 +54,7 @@ export interface NativeRuntimeInfo {
   /** The TensorRT library loaded at run time and the headers this binary was built with. */
   tensorrt?: { runtimeVersion: string; buildVersion: string };
   cpu: {
-    simd: 'avx512' | 'avx2' | 'neon' | 'scalar';
+    simd: 'avx512' | 'avx2' | 'neon-dotprod' | 'neon' | 'scalar';
     threads: number;
     features: {
       avx2: boolean;
@@ -66,6 +66,8 @@ export interface NativeRuntimeInfo {
       avx512vl: boolean;
       avx512vnni: boolean;
       neon: boolean;
+      /** AArch64 dot-product extension (SDOT): the 'neon-dotprod' kernels. */
+      neonDot: boolean;
     };
   };
   build: NativeBuildInfo;

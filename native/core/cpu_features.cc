@@ -7,6 +7,12 @@
 #if defined(__linux__)
 #include <sched.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+#if defined(__aarch64__) && defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
 #endif
@@ -43,6 +49,14 @@ CpuFeatures const& cpuFeatures() {
     }
 #elif defined(__aarch64__)
     f.neon = true;
+#if defined(__linux__)
+    // AT_HWCAP bit 20 (HWCAP_ASIMDDP, asm/hwcap.h): the kernel reports the ID_AA64ISAR0_EL1.DP field.
+    f.neonDot = (getauxval(AT_HWCAP) & (1ul << 20)) != 0;
+#elif defined(__APPLE__)
+    int dot = 0;
+    std::size_t size = sizeof dot;
+    f.neonDot = sysctlbyname("hw.optional.arm.FEAT_DotProd", &dot, &size, nullptr, 0) == 0 && dot != 0;
+#endif
 #endif
     return f;
   }();
@@ -77,6 +91,8 @@ bool simdLevelUsable(SimdLevel level) {
     case SimdLevel::kAvx512:
       return avx2 && avx512KernelsCompiled() && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
     case SimdLevel::kNeon: return neonKernelsCompiled() && f.neon;
+    // The SDOT table keeps the NEON entries it does not replace.
+    case SimdLevel::kNeonDot: return neonKernelsCompiled() && f.neon && f.neonDot;
   }
   return false;
 }
@@ -86,8 +102,10 @@ SimdLevel simdLevel() {
     char const* forced = std::getenv("TRT_VLA_SIMD");
     if (forced != nullptr && std::strcmp(forced, "scalar") == 0) return SimdLevel::kScalar;
     bool const capAtAvx2 = forced != nullptr && std::strcmp(forced, "avx2") == 0;
+    bool const capAtNeon = forced != nullptr && std::strcmp(forced, "neon") == 0;
     if (!capAtAvx2 && simdLevelUsable(SimdLevel::kAvx512)) return SimdLevel::kAvx512;
     if (simdLevelUsable(SimdLevel::kAvx2)) return SimdLevel::kAvx2;
+    if (!capAtNeon && simdLevelUsable(SimdLevel::kNeonDot)) return SimdLevel::kNeonDot;
     if (simdLevelUsable(SimdLevel::kNeon)) return SimdLevel::kNeon;
     return SimdLevel::kScalar;
   }();
@@ -99,6 +117,7 @@ char const* simdLevelName(SimdLevel level) {
     case SimdLevel::kAvx2: return "avx2";
     case SimdLevel::kAvx512: return "avx512";
     case SimdLevel::kNeon: return "neon";
+    case SimdLevel::kNeonDot: return "neon-dotprod";
     case SimdLevel::kScalar: return "scalar";
   }
   return "scalar";

@@ -1,12 +1,14 @@
 // What the CPU can do, checked once at run time. The CPU engine's kernels pick their SIMD variant from
 // simdLevel(): x86-64 builds carry AVX2+FMA+F16C kernels, and AVX-512 (F/BW/VL) + VNNI int4/int8
 // matmuls on top of them, next to the portable ones and use each only when this CPU (and its OS, which
-// must save the AVX-512 registers) supports it; arm64 builds use NEON (always present on AArch64).
+// must save the AVX-512 registers) supports it; arm64 builds carry NEON kernels (NEON is always present
+// on AArch64) and SDOT int8 matmuls on top of them, used where the CPU has the dot-product extension
+// (Armv8.2's optional DotProd, e.g. Jetson Orin's Cortex-A78AE; Armv8.4 and later always).
 #pragma once
 
 namespace tv {
 
-enum class SimdLevel { kScalar, kAvx2, kNeon, kAvx512 };
+enum class SimdLevel { kScalar, kAvx2, kNeon, kAvx512, kNeonDot };
 
 struct CpuFeatures {
   bool avx2 = false;
@@ -19,6 +21,8 @@ struct CpuFeatures {
   bool avx512vl = false;
   bool avx512vnni = false;
   bool neon = false;
+  // AArch64 SDOT / UDOT (Linux: HWCAP_ASIMDDP; macOS: hw.optional.arm.FEAT_DotProd).
+  bool neonDot = false;
 };
 
 // Features of the CPU this process runs on.
@@ -34,7 +38,8 @@ bool simdLevelUsable(SimdLevel level);
 
 // The kernel variant in use: the best one that is both compiled in and supported by this CPU.
 // TRT_VLA_SIMD caps it: 'scalar' forces the portable reference kernels, 'avx2' keeps x86-64 at AVX2
-// (to compare with AVX-512 on one machine); a level above the best usable one changes nothing.
+// (to compare with AVX-512 on one machine), 'neon' keeps arm64 at baseline NEON (to compare with SDOT);
+// a level above the best usable one changes nothing.
 SimdLevel simdLevel();
 char const* simdLevelName(SimdLevel level);
 

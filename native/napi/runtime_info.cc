@@ -73,6 +73,7 @@ Napi::Object makeBuildInfo(Napi::Env env) {
   if (avx2KernelsCompiled()) simd.Set(s++, "avx2");
   if (avx512KernelsCompiled()) simd.Set(s++, "avx512");
   if (neonKernelsCompiled()) simd.Set(s++, "neon");
+  if (neonKernelsCompiled()) simd.Set(s++, "neon-dotprod");
   build.Set("simd", simd);
 #if defined(TRT_VLA_WITH_CUDA)
   build.Set("cudaVersion", cuda::formatCudaVersion(CUDART_VERSION));
@@ -170,6 +171,7 @@ class RuntimeInfoWorker : public PromiseWorker {
     features.Set("avx512vl", f.avx512vl);
     features.Set("avx512vnni", f.avx512vnni);
     features.Set("neon", f.neon);
+    features.Set("neonDot", f.neonDot);
     cpu.Set("features", features);
     info.Set("cpu", cpu);
     info.Set("build", makeBuildInfo(env));

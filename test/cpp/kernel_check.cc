@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "core/fp16.h"
@@ -160,11 +161,14 @@ void checkQ4(KernelTable const& best, KernelTable const& ref) {
     });
     std::snprintf(what, sizeof what, "matmulQ4 %dx%d tokens %d threads bit-exact", s[0], cols, tokens);
     check(std::memcmp(yt.data(), ya.data(), ya.size() * 4) == 0, what);
-    // The AVX-512 kernel keeps the AVX2 kernel's float steps lane for lane: bit-identical to it.
-    if (best.level == SimdLevel::kAvx512) {
+    // The AVX-512 kernel keeps the AVX2 kernel's float steps lane for lane, and the SDOT kernel the
+    // baseline NEON one's: bit-identical to the level they extend.
+    if (best.level == SimdLevel::kAvx512 || best.level == SimdLevel::kNeonDot) {
+      SimdLevel const base = best.level == SimdLevel::kAvx512 ? SimdLevel::kAvx2 : SimdLevel::kNeon;
       std::vector<float> y2(ya.size());
-      kernelsFor(SimdLevel::kAvx2).matmulQ4(q4.view(), q.rows(), tokens, y2.data(), rows, 0, useRows);
-      std::snprintf(what, sizeof what, "matmulQ4 %dx%d tokens %d avx512 bit-exact vs avx2", s[0], cols, tokens);
+      kernelsFor(base).matmulQ4(q4.view(), q.rows(), tokens, y2.data(), rows, 0, useRows);
+      std::snprintf(what, sizeof what, "matmulQ4 %dx%d tokens %d %s bit-exact vs %s", s[0], cols, tokens, simdLevelName(best.level),
+                    simdLevelName(base));
       check(std::memcmp(y2.data(), ya.data(), ya.size() * 4) == 0, what);
     }
   }
@@ -322,20 +326,34 @@ void checkSilu(KernelTable const& best, KernelTable const& ref) {
 
 }  // namespace
 
-int main() {
-  KernelTable const& best = kernels();
+// Every SIMD level this build and CPU can run, each against the reference table. With
+// `--expect LEVEL,LEVEL`, also fails unless exactly those levels are usable (scripts/test-neon.sh checks
+// the run-time CPU feature check that way: under an emulated CPU without the dot-product extension the
+// SDOT level must not be picked).
+int main(int argc, char** argv) {
   KernelTable const& ref = referenceKernels();
-  std::printf("kernel check: %s vs reference\n", simdLevelName(best.level));
-  try {
-    checkConversions(best, ref);
-    checkQuantize(best, ref);
-    checkQ4(best, ref);
-    checkQ8(best, ref);
-    checkDense(best, ref);
-    checkAttention(best, ref);
-    checkSilu(best, ref);
-  } catch (std::exception const& e) {
-    std::printf("FAIL exception: %s\n", e.what());
+  std::string usable;
+  for (SimdLevel level : {SimdLevel::kAvx2, SimdLevel::kAvx512, SimdLevel::kNeon, SimdLevel::kNeonDot}) {
+    if (!simdLevelUsable(level)) continue;
+    usable += (usable.empty() ? "" : ",") + std::string(simdLevelName(level));
+    KernelTable const& best = kernelsFor(level);
+    std::printf("kernel check: %s vs reference\n", simdLevelName(best.level));
+    try {
+      checkConversions(best, ref);
+      checkQuantize(best, ref);
+      checkQ4(best, ref);
+      checkQ8(best, ref);
+      checkDense(best, ref);
+      checkAttention(best, ref);
+      checkSilu(best, ref);
+    } catch (std::exception const& e) {
+      std::printf("FAIL exception: %s\n", e.what());
+      return 1;
+    }
+  }
+  std::printf("usable levels: %s; picked: %s\n", usable.c_str(), simdLevelName(simdLevel()));
+  if (argc == 3 && std::string(argv[1]) == "--expect" && usable != argv[2]) {
+    std::printf("FAIL expected the levels %s\n", argv[2]);
     return 1;
   }
   if (failures != 0) {

@@ -30,7 +30,7 @@ describe('info()', () => {
       expect(i.backends.tensorrt.reason).toMatch(/TensorRT|CPU-only build/);
     }
     expect(i.cpu.threads).toBeGreaterThanOrEqual(1);
-    expect(['avx512', 'avx2', 'neon', 'scalar']).toContain(i.cpu.simd);
+    expect(['avx512', 'avx2', 'neon-dotprod', 'neon', 'scalar']).toContain(i.cpu.simd);
     // The level in use is the best this CPU supports (TRT_VLA_SIMD caps it; the suite never sets it).
     const f = i.cpu.features;
     if (process.env.TRT_VLA_SIMD === undefined) {
@@ -94,7 +94,9 @@ describe('trt-vla info', () => {
     const capped = simdWith('avx2');
     const f = capped.features;
     const avx2 = f.avx2 && f.fma && f.f16c;
-    expect(capped.simd).toBe(avx2 ? 'avx2' : f.neon ? 'neon' : 'scalar');
+    expect(capped.simd).toBe(avx2 ? 'avx2' : f.neon ? (f.neonDot ? 'neon-dotprod' : 'neon') : 'scalar');
+    // 'neon' keeps arm64 at baseline NEON (no SDOT); elsewhere it caps nothing.
+    expect(simdWith('neon').simd).toBe(f.neon ? 'neon' : simdWith('best').simd);
   });
 
   it('prints a readable table by default', () => {

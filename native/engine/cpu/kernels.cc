@@ -11,7 +11,8 @@ KernelTable makeTable(SimdLevel level) {
   table.level = level;
   if (level == SimdLevel::kAvx2 || level == SimdLevel::kAvx512) detail::installAvx2Kernels(table);
   if (level == SimdLevel::kAvx512) detail::installAvx512Kernels(table);
-  if (level == SimdLevel::kNeon) detail::installNeonKernels(table);
+  if (level == SimdLevel::kNeon || level == SimdLevel::kNeonDot) detail::installNeonKernels(table);
+  if (level == SimdLevel::kNeonDot) detail::installNeonDotKernels(table);
   return table;
 }
 }  // namespace
@@ -33,6 +34,10 @@ KernelTable const& kernelsFor(SimdLevel level) {
       static KernelTable const avx512 = makeTable(SimdLevel::kAvx512);
       return avx512;
     }
+    case SimdLevel::kNeonDot: {
+      static KernelTable const neonDot = makeTable(SimdLevel::kNeonDot);
+      return neonDot;
+    }
     case SimdLevel::kNeon: break;
   }
   static KernelTable const neon = makeTable(SimdLevel::kNeon);
@@ -43,6 +48,15 @@ KernelTable const& kernelsFor(SimdLevel level) {
 // Non-x86 builds compile neither kernels_avx2*.cc nor kernels_avx512*.cc.
 void detail::installAvx2Kernels(KernelTable&) {}
 void detail::installAvx512Kernels(KernelTable&) {}
+#endif
+#if !defined(__aarch64__)
+// Only arm64 builds compile kernels_neon_dot_*.cc (sources.json 'arm64_dotprod').
+void detail::installNeonDotKernels(KernelTable&) {}
+#else
+void detail::installNeonDotKernels(KernelTable& table) {
+  installNeonDotQ4Kernels(table);
+  installNeonDotQ8Kernels(table);
+}
 #endif
 
 }  // namespace tv::cpu

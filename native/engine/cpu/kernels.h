@@ -198,6 +198,11 @@ void installNeonQ8Kernels(KernelTable& table);  // kernels_neon_q8.cc, called by
 // over an AVX2 table; they replace matmulQ4 and matmulQ8 and nothing else.
 void installAvx512Kernels(KernelTable& table);  // kernels_avx512_q4.cc
 void installAvx512Q8Kernels(KernelTable& table);  // kernels_avx512_q8.cc, called by installAvx512Kernels
+// The same int4 / int8 matmuls as installNeonQ4Kernels / installNeonQ8Kernels, built with the dot-product
+// extension (kernels_neon_dot_q4.cc, kernels_neon_dot_q8.cc: SDOT by lane), installed over a NEON table.
+void installNeonDotKernels(KernelTable& table);    // kernels.cc (empty on other architectures)
+void installNeonDotQ4Kernels(KernelTable& table);  // kernels_neon_dot_q4.cc, called by installNeonDotKernels
+void installNeonDotQ8Kernels(KernelTable& table);  // kernels_neon_dot_q8.cc, called by installNeonDotKernels
 
 // Reference dot product of one dense row with x over n columns (any n): the column tail of the SIMD
 // dense kernels, so that tails are computed by the reference, never by a pasted copy.

@@ -2,7 +2,7 @@
 // empty elsewhere). A 32-byte chunk of a tile block is two registers, rows 0-3 and rows 4-7, each
 // [4 rows][4 columns]; `and 0x0f` / `shift 4` give the columns of quads i and i + 4 of the block.
 //
-// With the dot-product extension (__ARM_FEATURE_DOTPROD, e.g. -march=armv8.2-a+dotprod on Orin's
+// In its dot-product build (kernels_neon_dot_q4.cc, used where the CPU has SDOT, e.g. Orin's
 // Cortex-A78AE) SDOT-by-lane multiplies a [4 rows][4] register with 4 activations of one quad straight
 // into 4 int32 row sums. Baseline NEON uses SMLAL into int16 ([2 rows][4] per register; at most
 // 8 x 15 x 127 = 15240 per lane) and folds them with pairwise adds at the end of each block. Both
@@ -14,6 +14,18 @@
 
 #if defined(__aarch64__)
 #include <arm_neon.h>
+#endif
+
+// This file is built twice on arm64: as itself (baseline NEON, SMLAL, whatever the compiler flags) and
+// through kernels_neon_dot_q4.cc, which defines TV_NEON_DOT_BUILD and is compiled with the dot-product
+// extension (SDOT). simdLevel() picks the second where the CPU reports the extension.
+#if defined(TV_NEON_DOT_BUILD)
+#if defined(__aarch64__) && !defined(__ARM_FEATURE_DOTPROD)
+#error "kernels_neon_dot_q4.cc must be compiled with the dot-product extension (-march=armv8.2-a+dotprod)"
+#endif
+#define TV_NEON_SDOT 1
+#else
+#define TV_NEON_SDOT 0
 #endif
 
 namespace tv::cpu {
@@ -39,7 +51,7 @@ inline void blockDot(std::uint8_t const* p, std::int8_t const* const* xb, int32x
     xa[t] = vld1q_s8(xb[t]);
     xh[t] = vld1q_s8(xb[t] + 16);
   }
-#if defined(__ARM_FEATURE_DOTPROD)
+#if TV_NEON_SDOT
   for (int t = 0; t < T; ++t) isum[t][0] = isum[t][1] = vdupq_n_s32(0);
   auto chunk = [&](auto laneTag) {
     constexpr int i = decltype(laneTag)::value;
@@ -78,7 +90,7 @@ inline void blockDot(std::uint8_t const* p, std::int8_t const* const* xb, int32x
   chunk(std::integral_constant<int, 1>{});
   chunk(std::integral_constant<int, 2>{});
   chunk(std::integral_constant<int, 3>{});
-#if !defined(__ARM_FEATURE_DOTPROD)
+#if !TV_NEON_SDOT
   for (int t = 0; t < T; ++t) {
     for (int h = 0; h < 2; ++h) {
       isum[t][h] = vpaddq_s32(vpaddlq_s16(s16[t][2 * h]), vpaddlq_s16(s16[t][2 * h + 1]));
@@ -157,8 +169,12 @@ void matmulQ4Neon(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, st
 
 }  // namespace
 
-void detail::installNeonQ4Kernels(KernelTable& table) { table.matmulQ4 = matmulQ4Neon; }
+#if TV_NEON_SDOT
+void detail::installNeonDotQ4Kernels(KernelTable& table) { table.matmulQ4 = matmulQ4Neon; }
 #else
+void detail::installNeonQ4Kernels(KernelTable& table) { table.matmulQ4 = matmulQ4Neon; }
+#endif
+#elif !TV_NEON_SDOT
 void detail::installNeonQ4Kernels(KernelTable&) {}
 #endif
 

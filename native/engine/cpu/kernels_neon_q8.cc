@@ -2,7 +2,7 @@
 // compiled everywhere, empty elsewhere). A 32-byte chunk of a tile block is two registers, rows 0-3
 // and rows 4-7, each [4 rows][4 columns]; chunk i multiplies activation columns 4i..4i+3.
 //
-// With the dot-product extension (__ARM_FEATURE_DOTPROD, e.g. -march=armv8.2-a+dotprod on Orin's
+// In its dot-product build (kernels_neon_dot_q8.cc, used where the CPU has SDOT, e.g. Orin's
 // Cortex-A78AE) SDOT-by-lane multiplies a [4 rows][4] register with those 4 activations straight into
 // 4 int32 row sums. Baseline NEON multiplies [2 rows][4] halves with SMULL/SMLAL, two chunks per int16
 // lane (at most 2 x 127 x 127 = 32258), and accumulates them pairwise into int32 (SADALP). Both give
@@ -14,6 +14,18 @@
 
 #if defined(__aarch64__)
 #include <arm_neon.h>
+#endif
+
+// This file is built twice on arm64: as itself (baseline NEON, SMLAL, whatever the compiler flags) and
+// through kernels_neon_dot_q8.cc, which defines TV_NEON_DOT_BUILD and is compiled with the dot-product
+// extension (SDOT). simdLevel() picks the second where the CPU reports the extension.
+#if defined(TV_NEON_DOT_BUILD)
+#if defined(__aarch64__) && !defined(__ARM_FEATURE_DOTPROD)
+#error "kernels_neon_dot_q8.cc must be compiled with the dot-product extension (-march=armv8.2-a+dotprod)"
+#endif
+#define TV_NEON_SDOT 1
+#else
+#define TV_NEON_SDOT 0
 #endif
 
 namespace tv::cpu {
@@ -36,7 +48,7 @@ inline void blockDot(std::int8_t const* p, std::int8_t const* const* xb, int32x4
     xa[t] = vld1q_s8(xb[t]);
     xh[t] = vld1q_s8(xb[t] + 16);
   }
-#if defined(__ARM_FEATURE_DOTPROD)
+#if TV_NEON_SDOT
   for (int t = 0; t < T; ++t) isum[t][0] = isum[t][1] = vdupq_n_s32(0);
   // Chunks i (columns 4i.., lane i of xa) and i + 4 (columns 16 + 4i.., lane i of xh).
   auto chunk = [&](auto laneTag) {
@@ -74,7 +86,7 @@ inline void blockDot(std::int8_t const* p, std::int8_t const* const* xb, int32x4
   chunk(std::integral_constant<int, 1>{});
   chunk(std::integral_constant<int, 2>{});
   chunk(std::integral_constant<int, 3>{});
-#if !defined(__ARM_FEATURE_DOTPROD)
+#if !TV_NEON_SDOT
   for (int t = 0; t < T; ++t) {
     for (int h = 0; h < 2; ++h) isum[t][h] = vpaddq_s32(s32[t][2 * h], s32[t][2 * h + 1]);
   }
@@ -135,8 +147,12 @@ void matmulQ8Neon(Q8Matrix const& w, Q8Vector const* x, int tokens, float* y, st
 
 }  // namespace
 
-void detail::installNeonQ8Kernels(KernelTable& table) { table.matmulQ8 = matmulQ8Neon; }
+#if TV_NEON_SDOT
+void detail::installNeonDotQ8Kernels(KernelTable& table) { table.matmulQ8 = matmulQ8Neon; }
 #else
+void detail::installNeonQ8Kernels(KernelTable& table) { table.matmulQ8 = matmulQ8Neon; }
+#endif
+#elif !TV_NEON_SDOT
 void detail::installNeonQ8Kernels(KernelTable&) {}
 #endif
 
