@@ -72,8 +72,10 @@ Napi::Object makeBuildInfo(Napi::Env env) {
   simd.Set(s++, "scalar");
   if (avx2KernelsCompiled()) simd.Set(s++, "avx2");
   if (avx512KernelsCompiled()) simd.Set(s++, "avx512");
-  if (neonKernelsCompiled()) simd.Set(s++, "neon");
-  if (neonKernelsCompiled()) simd.Set(s++, "neon-dotprod");
+  if (neonKernelsCompiled()) {
+    simd.Set(s++, "neon");
+    simd.Set(s++, "neon-dotprod");  // kernels_neon_dot_*.cc, built on every arm64 target
+  }
   build.Set("simd", simd);
 #if defined(TRT_VLA_WITH_CUDA)
   build.Set("cudaVersion", cuda::formatCudaVersion(CUDART_VERSION));
