@@ -136,7 +136,7 @@ Napi::Object result(Napi::Env env, Napi::Array seconds, double bytes, double mac
 // matrices of random weights (more bytes than the caches hold), rows split over the pool in `grain`s.
 // fill(weights, rng) randomizes one matrix.
 template <typename Weights, typename Kernel, typename Fill>
-Napi::Value benchQuantized(Napi::Env env, Common const& c, Kernel cpu::KernelTable::*kernel, int grain, Fill&& fill) {
+Napi::Value benchQuantized(Napi::Env env, Common const& c, Kernel cpu::KernelTable::*kernel, int span, int grain, Fill&& fill) {
   TV_CHECK_ARG(c.cols % cpu::kQ4GroupSize == 0, "cols must be a multiple of 128");
   Rng rng;
   std::vector<Weights> weights;
@@ -150,7 +150,7 @@ Napi::Value benchQuantized(Napi::Env env, Common const& c, Kernel cpu::KernelTab
   std::vector<float> x(static_cast<std::size_t>(c.tokens) * c.cols);
   for (float& v : x) v = rng.uniform();
   cpu::Q8Buffer q(c.tokens, c.cols);
-  q.quantize(*c.table, x.data(), c.cols, c.tokens);
+  q.quantize(*c.table, span, x.data(), c.cols, c.tokens);
   std::vector<float> y(static_cast<std::size_t>(c.tokens) * c.rows);
   ThreadPool pool(c.threads);
   auto const run = c.table->*kernel;
@@ -169,7 +169,7 @@ Napi::Value benchQ4(Napi::CallbackInfo const& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
     Common const c = commonOptions(info);
-    return benchQuantized<cpu::Q4Weights>(env, c, &cpu::KernelTable::matmulQ4, cpu::kQ4TileRows, [&](cpu::Q4Weights& w, Rng& rng) {
+    return benchQuantized<cpu::Q4Weights>(env, c, &cpu::KernelTable::matmulQ4, cpu::kQ4ActivationSpan, cpu::kQ4TileRows, [&](cpu::Q4Weights& w, Rng& rng) {
       std::size_t const nibbleBytes = static_cast<std::size_t>(w.tiles()) * (c.cols / 32) * cpu::kQ4BlockBytes;
       for (std::size_t j = 0; j < nibbleBytes; ++j) w.nibbles()[j] = static_cast<std::uint8_t>(rng.next());
       std::size_t const groupEntries = static_cast<std::size_t>(w.tiles()) * (c.cols / 128) * cpu::kQ4TileRows;
@@ -187,7 +187,7 @@ Napi::Value benchQ8(Napi::CallbackInfo const& info) {
   return guard(env, [&]() -> Napi::Value {
     Common const c = commonOptions(info);
     // Split in 16 rows, as Linear does (kRowGrain).
-    return benchQuantized<cpu::Q8Weights>(env, c, &cpu::KernelTable::matmulQ8, 16, [&](cpu::Q8Weights& w, Rng& rng) {
+    return benchQuantized<cpu::Q8Weights>(env, c, &cpu::KernelTable::matmulQ8, cpu::kQ8BlockSize, 16, [&](cpu::Q8Weights& w, Rng& rng) {
       std::size_t const blocks = static_cast<std::size_t>(w.tiles()) * (c.cols / cpu::kQ8BlockSize);
       for (std::size_t j = 0; j < blocks * cpu::kQ8WeightBlockBytes; ++j) {
         w.values()[j] = static_cast<std::int8_t>(static_cast<int>(rng.next() % 255) - 127);

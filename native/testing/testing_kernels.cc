@@ -137,7 +137,7 @@ Napi::Value q4Nibbles(Napi::CallbackInfo const& info) {
   });
 }
 
-// quantizeQ8(x: Float32Array [tokens*k], k, level) -> { values: Int8Array, scales, groupSums }
+// quantizeQ8(x: Float32Array [tokens*k], k, level, span = 32) -> { values: Int8Array, scales, groupSums }
 Napi::Value quantizeQ8(Napi::CallbackInfo const& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
@@ -148,7 +148,8 @@ Napi::Value quantizeQ8(Napi::CallbackInfo const& info) {
     TV_CHECK_ARG(length > 0 && length % k == 0, "x must hold whole vectors of length k");
     int const tokens = static_cast<int>(length / k);
     cpu::Q8Buffer q(tokens, k);
-    q.quantize(cpu::kernelsFor(parseLevel(info[2])), x, k, tokens);
+    int const span = info[3].IsUndefined() ? cpu::kQ8BlockSize : intArg(info[3], "span");
+    q.quantize(cpu::kernelsFor(parseLevel(info[2])), span, x, k, tokens);
     auto values = Napi::Int8Array::New(env, length);
     auto scales = Napi::Float32Array::New(env, length / cpu::kQ8BlockSize);
     auto sums = Napi::Float32Array::New(env, length / cpu::kQ4GroupSize);
@@ -170,7 +171,7 @@ Napi::Value quantizeQ8(Napi::CallbackInfo const& info) {
 // (handle, x: Float32Array [tokens*cols], tokens, level, { threads, grain, rowBegin, rowEnd })
 //   -> Float32Array [tokens][rows + 3] (see sentinelOutput). x is quantized at the same level.
 template <typename Matrix, typename Kernel>
-Napi::Value runQuantizedMatmul(Napi::CallbackInfo const& info, Matrix const& w, Kernel cpu::KernelTable::*kernel, int defaultGrain) {
+Napi::Value runQuantizedMatmul(Napi::CallbackInfo const& info, Matrix const& w, Kernel cpu::KernelTable::*kernel, int span, int defaultGrain) {
   Napi::Env env = info.Env();
   int const tokens = intArg(info[2], "tokens");
   TV_CHECK_ARG(tokens >= 1, "tokens must be >= 1");
@@ -179,7 +180,7 @@ Napi::Value runQuantizedMatmul(Napi::CallbackInfo const& info, Matrix const& w, 
   int const rowBegin = option(info[4], "rowBegin", 0), rowEnd = option(info[4], "rowEnd", w.rows);
   TV_CHECK_ARG(0 <= rowBegin && rowBegin <= rowEnd && rowEnd <= w.rows, "bad row range");
   cpu::Q8Buffer q(tokens, w.cols);
-  q.quantize(table, x, w.cols, tokens);
+  q.quantize(table, span, x, w.cols, tokens);
   Napi::Float32Array y = sentinelOutput(env, tokens, w.rows);
   auto const run = table.*kernel;
   splitRows(option(info[4], "threads", 1), option(info[4], "grain", defaultGrain), rowBegin, rowEnd,
@@ -190,7 +191,7 @@ Napi::Value runQuantizedMatmul(Napi::CallbackInfo const& info, Matrix const& w, 
 // matmulQ4(handle from q4Repack, x, tokens, level, options): runQuantizedMatmul over int4 weights.
 Napi::Value matmulQ4(Napi::CallbackInfo const& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    return runQuantizedMatmul(info, q4Handle(info[0]).view(), &cpu::KernelTable::matmulQ4, cpu::kQ4TileRows);
+    return runQuantizedMatmul(info, q4Handle(info[0]).view(), &cpu::KernelTable::matmulQ4, cpu::kQ4ActivationSpan, cpu::kQ4TileRows);
   });
 }
 
@@ -257,7 +258,7 @@ Napi::Value q8Layout(Napi::CallbackInfo const& info) {
 // matmulQ8(handle from q8Quantize, x, tokens, level, options): runQuantizedMatmul over int8 weights.
 Napi::Value matmulQ8(Napi::CallbackInfo const& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    return runQuantizedMatmul(info, q8Handle(info[0]).view(), &cpu::KernelTable::matmulQ8, cpu::kQ8TileRows);
+    return runQuantizedMatmul(info, q8Handle(info[0]).view(), &cpu::KernelTable::matmulQ8, cpu::kQ8BlockSize, cpu::kQ8TileRows);
   });
 }
 

@@ -110,17 +110,23 @@ void checkQuantize(KernelTable const& best, KernelTable const& ref) {
   x[400] = 3e38f;                                            // a huge finite block
   x[200] = NAN;
   x[300] = INFINITY;
-  Q8Buffer a(1, k), b(1, k);
-  best.quantizeQ8(x.data(), k, a.row(0));
-  ref.quantizeQ8(x.data(), k, b.row(0));
-  check(std::memcmp(a.row(0).values, b.row(0).values, k) == 0, "quantizeQ8 values bit-exact");
-  std::size_t badScales = 0;
-  for (int i = 0; i < k / 32; ++i) {
-    float const sa = a.row(0).scale[i], sb = b.row(0).scale[i];
-    if (!(sa == sb || (std::isnan(sa) && std::isnan(sb)))) ++badScales;
+  for (int span : {kQ8BlockSize, kQ4ActivationSpan}) {
+    Q8Buffer a(1, k), b(1, k);
+    best.quantizeQ8(x.data(), k, span, a.row(0));
+    ref.quantizeQ8(x.data(), k, span, b.row(0));
+    char what[96];
+    std::snprintf(what, sizeof what, "quantizeQ8 span %d values bit-exact", span);
+    check(std::memcmp(a.row(0).values, b.row(0).values, k) == 0, what);
+    std::size_t badScales = 0;
+    for (int i = 0; i < k / 32; ++i) {
+      float const sa = a.row(0).scale[i], sb = b.row(0).scale[i];
+      if (!(sa == sb || (std::isnan(sa) && std::isnan(sb)))) ++badScales;
+    }
+    std::snprintf(what, sizeof what, "quantizeQ8 span %d scales bit-exact (NaN for non-finite spans)", span);
+    check(badScales == 0, what, static_cast<double>(badScales));
+    std::snprintf(what, sizeof what, "quantizeQ8 span %d groupSum", span);
+    check(nmse(a.row(0).groupSum, b.row(0).groupSum, k / 128) < kFloatOrderNmse, what);
   }
-  check(badScales == 0, "quantizeQ8 scales bit-exact (NaN for non-finite blocks)", static_cast<double>(badScales));
-  check(nmse(a.row(0).groupSum, b.row(0).groupSum, k / 128) < kFloatOrderNmse, "quantizeQ8 groupSum");
 }
 
 void checkQ4(KernelTable const& best, KernelTable const& ref) {
@@ -136,7 +142,7 @@ void checkQ4(KernelTable const& best, KernelTable const& ref) {
     std::vector<float> x(static_cast<std::size_t>(tokens) * cols);
     for (float& v : x) v = rng.uniform();
     Q8Buffer q(tokens, cols);
-    q.quantize(ref, x.data(), cols, tokens);
+    q.quantize(ref, kQ4ActivationSpan, x.data(), cols, tokens);
     std::vector<float> ya(static_cast<std::size_t>(tokens) * rows), yb(ya.size()), yf(ya.size());
     int const useRows = s[0];  // odd row ranges exercise partial tiles
     best.matmulQ4(q4.view(), q.rows(), tokens, ya.data(), rows, 0, useRows);
@@ -193,7 +199,7 @@ void checkQ8(KernelTable const& best, KernelTable const& ref) {
     std::vector<float> x(static_cast<std::size_t>(tokens) * cols);
     for (float& v : x) v = rng.uniform();
     Q8Buffer q(tokens, cols);
-    q.quantize(ref, x.data(), cols, tokens);
+    q.quantize(ref, kQ8BlockSize, x.data(), cols, tokens);
     std::vector<float> ya(static_cast<std::size_t>(tokens) * rows), yb(ya.size()), yf(ya.size());
     best.matmulQ8(m, q.rows(), tokens, ya.data(), rows, 0, rows);
     ref.matmulQ8(m, q.rows(), tokens, yb.data(), rows, 0, rows);

@@ -23,12 +23,14 @@ export const TOLERANCE = {
   q4ExactMath: 1e-9,
   /**
    * The int4 kernel against dequantized W times the ORIGINAL fp32 activations: this measures the int8
-   * activation quantization. Per block d = max|x| / 127 and the rounding error is uniform in +-d/2,
-   * so NMSE(x) = (d^2 / 12) / E[x^2]; for Gaussian activations (max of 32 ~ 2.1 sigma) that is ~2.3e-5,
-   * and y = W x inherits it for weights independent of x. 1e-4 leaves 4x margin and still catches a
-   * wrong nibble, scale or zero point (NMSE ~1e-2 and up).
+   * activation quantization, one d = max|x| / 127 per 128 columns (kernels.h, kQ4ActivationSpan). The
+   * rounding error is uniform in +-d/2, so NMSE(x) = (d^2 / 12) / E[x^2], and y = W x inherits it for
+   * weights independent of x. The test activations hold 1% outliers of 8 sigma: 1 - 0.99^128 = 72% of
+   * the groups hold one, whose d is set by it (~6-10 sigma / 127): ~1.5e-4..3e-4 expected, measured
+   * 1.8e-4..3.0e-4 on the test shapes (with one d per 32 columns it was ~5e-5). 1e-3 leaves 3x margin
+   * and still catches a wrong nibble, scale or zero point (NMSE ~1e-2 and up).
    */
-  q4ActivationQ8: 1e-4,
+  q4ActivationQ8: 1e-3,
   /**
    * The int8 x int8 kernel (the LM head) against fp64 sum(dequantized W x dequantized Q8 activations):
    * the same math exactly (exact int32 block sums, then one fp32 product and one FMA per block), so
@@ -50,7 +52,7 @@ export const TOLERANCE = {
    * division w / d before rounding (as rtnHalfStep).
    */
   q8HalfStep: 0.5 * (1 + 2 ** -20),
-  /** groupSum: the same fp32 sum of four products, with or without FMA contraction. */
+  /** groupSum: the same fp32 sum of up to four products, with or without FMA contraction. */
   groupSum: 1e-12,
   /**
    * RTN round trip: |w - dequantized| <= scale / 2 per element, relaxed by one part in 2^20 for the fp32
@@ -160,7 +162,7 @@ export function expectSentinels(y: Float32Array, tokens: number, rows: number, r
   }
 }
 
-/** Dequantizes quantizeQ8 output: values * block scale. */
+/** Dequantizes quantizeQ8 output: values * block scale (a span's scale repeats over its blocks). */
 export function dequantizeQ8(q: { values: Int8Array; scales: Float32Array }): Float64Array {
   return Float64Array.from(q.values, (v, i) => v * q.scales[Math.floor(i / 32)]!);
 }

@@ -115,7 +115,8 @@ export interface TestingHooks {
   awqDequantize(qweight: Int32Array, qzeros: Int32Array, scales: Uint16Array, inFeatures: number, outFeatures: number): Float32Array;
   q4Repack(qweight: Int32Array, qzeros: Int32Array, scales: Uint16Array, inFeatures: number, outFeatures: number, threads?: number): Q4Handle;
   q4Nibbles(handle: Q4Handle): Uint8Array;
-  quantizeQ8(x: Float32Array, k: number, level?: string): Q8Output;
+  /** span: columns per activation scale, 32 (the default, the int8 LM head's) or 128 (the int4 matmuls'). */
+  quantizeQ8(x: Float32Array, k: number, level?: string, span?: number): Q8Output;
   /** Returns [tokens][rows + 3]: rows outside the range and the 3 padding floats keep a sentinel. */
   matmulQ4(handle: Q4Handle, x: Float32Array, tokens: number, level?: string, options?: MatmulOptions): Float32Array;
   matmulDense(

@@ -175,14 +175,17 @@ describe('CPU LLM engine int8 LM head', () => {
     // NMSE of (d^2 / 12) / E[v^2] ~ 2.3e-5 for Gaussian values (d = max of 32 / 127), 5e-5 for both,
     // i.e. an error of ~0.7% of the logits' RMS. Bounds: NMSE 2e-4 over the vocabulary, and the largest
     // error below 3% of the largest logit (the largest of 151,936 errors is ~5 of their sigmas, the
-    // largest logit ~5 of the logits' sigmas, so ~0.7% expected).
-    const run = (engine: NativeEngine) => {
+    // largest logit ~5 of the logits' sigmas, so ~0.7% expected). Both heads see the same tokens (the
+    // fp16 head's greedy ones), so a step compares the heads, not two diverged continuations; the
+    // greedy token must agree wherever the fp16 head's top two are further apart than that 3% bound
+    // (random weights make near-ties: 0.24% apart at one step of this model).
+    const run = (engine: NativeEngine, forced?: number[]) => {
       const session = new LlmSession(engine, dims, capacity);
       let tokens = [...PROMPT];
       let logits = session.prefill(embedTokens(dir, tokens, dims.hiddenSize), tokens.length);
       const all = [logits];
       for (let step = 0; step < 8; step++) {
-        const next = argmax(logits);
+        const next = forced ? forced[PROMPT.length + step]! : argmax(logits);
         logits = session.append(embedTokens(dir, [next], dims.hiddenSize), 1, tokens.length);
         tokens = [...tokens, next];
         all.push(logits);
@@ -190,12 +193,18 @@ describe('CPU LLM engine int8 LM head', () => {
       return { tokens, all };
     };
     const exact = run(fp16);
-    const int8 = run(q8);
+    const int8 = run(q8, exact.tokens);
+    let decided = 0;
     exact.all.forEach((logits, step) => {
       expectClose(int8.all[step]!, logits, 2e-4, `step ${step}`);
       expect(maxRelativeError(int8.all[step]!, logits), `step ${step}`).toBeLessThan(3e-2);
+      const sorted = Float32Array.from(logits).sort().reverse();
+      const largest = Math.max(sorted[0]!, -sorted[sorted.length - 1]!);
+      if (sorted[0]! - sorted[1]! <= 3e-2 * largest) return;
+      decided++;
+      expect(argmax(int8.all[step]!), `step ${step}`).toBe(argmax(logits));
     });
-    expect(int8.tokens).toEqual(exact.tokens);
+    expect(decided, 'steps with a clear greedy token').toBeGreaterThanOrEqual(3);
   });
 });
 

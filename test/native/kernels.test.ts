@@ -124,35 +124,50 @@ describe('quantizeQ8', () => {
   x[200] = 3e38; // a huge but finite block
   x[k + 40] = NaN; // token 1, block 1
   x[2 * k + 500] = -Infinity; // token 2, block 15
-  const ref = testing().quantizeQ8(x, k, 'scalar');
+  // span 32: the int8 LM head's activation blocks; 128: the int4 matmuls' (kernels.h, kQ4ActivationSpan).
+  describe.each([32, 128])('span %i', (span) => {
+    const ref = testing().quantizeQ8(x, k, 'scalar', span);
 
-  it('the reference matches an independent computation', () => {
-    for (let b = 0; b < x.length / 32; b++) {
-      const block = Array.from(x.subarray(b * 32, b * 32 + 32));
-      if (!block.every(Number.isFinite)) {
-        expect(ref.scales[b], `block ${b}`).toBeNaN();
-        expect(Array.from(ref.values.subarray(b * 32, b * 32 + 32))).toEqual(new Array(32).fill(0));
-        continue;
+    it('the reference matches an independent computation', () => {
+      for (let s = 0; s < x.length / span; s++) {
+        const values = Array.from(x.subarray(s * span, s * span + span));
+        const scales = Array.from(ref.scales.subarray((s * span) / 32, ((s + 1) * span) / 32));
+        if (!values.every(Number.isFinite)) {
+          for (const d of scales) expect(d, `span ${s}`).toBeNaN();
+          expect(Array.from(ref.values.subarray(s * span, s * span + span))).toEqual(new Array(span).fill(0));
+          continue;
+        }
+        const amax = Math.max(...values.map(Math.abs));
+        const d = amax < Math.fround(1e-30) ? 0 : Math.fround(amax / 127); // kQ8TinyBlock
+        expect(scales, `span ${s}: every block of 32 holds the span's scale`).toEqual(new Array(span / 32).fill(d));
+        const id = d === 0 ? 0 : Math.fround(1 / d);
+        for (let i = 0; i < span; i++) {
+          const v = Math.fround(values[i]! * id);
+          const rounded = (Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v)) + 0; // half to even, no -0
+          expect(ref.values[s * span + i]).toBe(rounded);
+        }
       }
-      const amax = Math.max(...block.map(Math.abs));
-      const d = amax < Math.fround(1e-30) ? 0 : Math.fround(amax / 127); // kQ8TinyBlock
-      expect(ref.scales[b], `block ${b}`).toBe(d);
-      const id = d === 0 ? 0 : Math.fround(1 / d);
-      for (let i = 0; i < 32; i++) {
-        const v = Math.fround(block[i]! * id);
-        const rounded = (Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v)) + 0; // half to even, no -0
-        expect(ref.values[b * 32 + i]).toBe(rounded);
+      expect(Math.min(...ref.values)).toBeGreaterThanOrEqual(-127);
+      // groupSum: per 128 columns, the dequantized values' sum (each span's exact int sum times its d).
+      for (let g = 0; g < x.length / 128; g++) {
+        let sum = 0;
+        let size = 0;
+        for (let i = g * 128; i < g * 128 + 128; i++) {
+          sum += ref.values[i]! * ref.scales[Math.floor(i / 32)]!;
+          size += Math.abs(ref.values[i]! * ref.scales[Math.floor(i / 32)]!);
+        }
+        if (Number.isNaN(sum)) expect(ref.groupSums[g], `group ${g}`).toBeNaN();
+        else expect(Math.abs(ref.groupSums[g]! - sum), `group ${g}`).toBeLessThanOrEqual(1e-6 * size); // a few fp32 roundings
       }
-    }
-    expect(Math.min(...ref.values)).toBeGreaterThanOrEqual(-127);
-  });
+    });
 
-  it.each(levels)('%s: values and scales are bit-identical to the reference', (level) => {
-    const q = testing().quantizeQ8(x, k, level);
-    expect(q.values).toEqual(ref.values);
-    expect(Array.from(q.scales, (v) => (Number.isNaN(v) ? 'NaN' : v))).toEqual(Array.from(ref.scales, (v) => (Number.isNaN(v) ? 'NaN' : v)));
-    expectClose(q.groupSums, ref.groupSums, TOLERANCE.groupSum, `${level} groupSum`);
-    expect(Number.isNaN(q.groupSums[k / 128])).toBe(true); // the NaN block's group
+    it.each(levels)('%s: values and scales are bit-identical to the reference, group sums within fp32 order', (level) => {
+      const q = testing().quantizeQ8(x, k, level, span);
+      expect(q.values).toEqual(ref.values);
+      expect(Array.from(q.scales, (v) => (Number.isNaN(v) ? 'NaN' : v))).toEqual(Array.from(ref.scales, (v) => (Number.isNaN(v) ? 'NaN' : v)));
+      expectClose(q.groupSums, ref.groupSums, TOLERANCE.groupSum, `${level} groupSum`);
+      expect(Number.isNaN(q.groupSums[k / 128])).toBe(true); // the NaN block's group
+    });
   });
 });
 
@@ -258,7 +273,7 @@ describe('matmulQ4', () => {
     const tokens = 7;
     const x = activations(rng, tokens * c.cols);
     const y = unpad(testing().matmulQ4(c.handle, x, tokens, 'scalar'), tokens, c.rows);
-    const xq = dequantizeQ8(testing().quantizeQ8(x, c.cols, 'scalar'));
+    const xq = dequantizeQ8(testing().quantizeQ8(x, c.cols, 'scalar', 128));
     expectClose(y, matmulF64(c.dequantized, c.rows, c.cols, xq, tokens), TOLERANCE.q4ExactMath, 'vs exact int4 x int8 math');
     expectClose(y, matmulF64(c.dequantized, c.rows, c.cols, x, tokens), TOLERANCE.q4ActivationQ8, 'vs dequantized W x fp32 x');
   });

@@ -17,13 +17,21 @@ namespace tv::cpu {
 //
 // Int4 matrices use the AWQ group size: one scale and one zero point per 128 input columns
 // (w = (q - zero) * scale, q and zero in 0..15). Activations multiplied with them are quantized to
-// int8 in blocks of 32 (one fp32 scale per block), llama.cpp's Q8_0 idea; the dot product runs on
-// integers within a block:
-//   sum_c w[c] x[c] = sum_groups scale * (sum_blocks d_b * isum_b - zero * groupSum)
-// with isum_b = sum of q * xq over the block (an exact int32) and groupSum the sum of the dequantized
-// activations over the group (Q8Vector::groupSum), so the zero point costs one multiply per group.
+// int8 with one fp32 scale d per 128-column group (kQ4ActivationSpan; Q8Vector::scale repeats it for
+// the group's 4 blocks of 32), and the dot product runs on integers within a group:
+//   sum_c w[c] x[c] = sum_groups scale * (d_g * isum_g - zero * groupSum)
+// with isum_g = sum of q * xq over the group (an exact int32, |isum_g| <= 128 * 15 * 127, so its float
+// is exact too) and groupSum the sum of the dequantized activations over the group
+// (Q8Vector::groupSum), so the zero point costs one multiply per group.
+// Why 128 and not 32 (llama.cpp's Q8_0, which the int8 LM head keeps): a scale per 32 columns cost one
+// conversion and one fma per token and 32 columns, on the vector pipes the dot products need; with few
+// tokens (a 6-token verify call) the AVX-512 kernel ran 16% slower. The price is precision: one outlier
+// coarsens 128 activations instead of 32 (kernel tests: activation NMSE ~2e-4 with 1% outliers of 8
+// sigma, vs ~5e-5), still well below the int4 weights' own rounding (NMSE ~5e-3). llama.cpp's k-quants
+// quantize activations in blocks of 256 (Q8_K).
 inline constexpr int kQ4GroupSize = 128;
 inline constexpr int kQ8BlockSize = 32;
+inline constexpr int kQ4ActivationSpan = kQ4GroupSize;  // columns per activation scale for int4 matmuls
 inline constexpr int kQ4TileRows = 8;      // rows interleaved in one tile
 inline constexpr int kQ4BlockBytes = 128;  // one tile x one 32-column block: 8 rows x 32 nibbles
 // A Q8 block whose max|x| is below this quantizes to zeros with scale 0: for smaller maxima 1 / scale
@@ -57,7 +65,7 @@ struct Q4Matrix {
 // q8_buffer.h, which owns these arrays).
 struct Q8Vector {
   std::int8_t* values = nullptr;  // [k], each in -127..127 (never -128: the kernels' int16 sums rely on it)
-  float* scale = nullptr;         // [k / 32]: x ~ values * scale within each block
+  float* scale = nullptr;         // [k / 32]: x ~ values * scale within each block (see quantizeQ8's span)
   float* groupSum = nullptr;      // [k / 128]: sum of the dequantized values over each 128-group
 };
 
@@ -133,14 +141,16 @@ struct KernelTable {
   void (*floatToHalf)(float const* src, std::uint16_t* dst, std::size_t n) = nullptr;
   void (*bf16ToFloat)(std::uint16_t const* src, float* dst, std::size_t n) = nullptr;
 
-  // Quantizes x[0..k) (k % 128 == 0) into out (blocks of 32: scale d = max|x| / 127, values =
-  // x * (1 / d) rounded to nearest even; d = 0 and values 0 when max|x| < kQ8TinyBlock; d = NaN and
-  // values 0 when the block holds Inf or NaN; groupSum over each 128 columns of the dequantized
-  // values). values and scale are bit-identical at every SIMD level.
-  void (*quantizeQ8)(float const* x, int k, Q8Vector const& out) = nullptr;
+  // Quantizes x[0..k) (k % 128 == 0) into out, one scale per `span` columns (32: the int8 LM head's
+  // blocks; kQ4ActivationSpan = 128: the int4 matmuls'): d = max|x| / 127 of the span, stored for each
+  // of its blocks of 32, values = x * (1 / d) rounded to nearest even; d = 0 and values 0 when
+  // max|x| < kQ8TinyBlock; d = NaN and values 0 when the span holds Inf or NaN; groupSum per 128
+  // columns = the fp32 sum, span by span in order, of d * (the exact int sum of the span's values).
+  // values, scale and groupSum are bit-identical at every SIMD level.
+  void (*quantizeQ8)(float const* x, int k, int span, Q8Vector const& out) = nullptr;
 
   // Y[t][r] = sum_c W[r][c] * X_t[c] for t in [0, tokens), r in [rowBegin, rowEnd).
-  // x: tokens quantized vectors of length w.cols; y: row t starts at y + t * ldy (indexed by r).
+  // x: tokens vectors of length w.cols quantized with span kQ4ActivationSpan; y: row t starts at y + t * ldy (indexed by r).
   // tokens == 1 is the decode GEMV; larger counts are prefill GEMMs (weights reused across tokens).
   // Only rows in [rowBegin, rowEnd) are written. Split rows across threads in multiples of 8 (a tile);
   // other splits are correct but compute the shared tile twice. A row's value never depends on the
@@ -148,7 +158,7 @@ struct KernelTable {
   void (*matmulQ4)(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, std::size_t ldy, int rowBegin,
                    int rowEnd) = nullptr;
 
-  // Same for int8 weights (Q8Matrix; x quantized with quantizeQ8, whose groupSum it does not read).
+  // Same for int8 weights (Q8Matrix; x quantized with quantizeQ8 at span 32, its groupSum unread).
   // Rows are bit-identical at every level and for every split (see Q8Matrix); split in multiples of
   // 8 rows to avoid computing a shared tile twice.
   void (*matmulQ8)(Q8Matrix const& w, Q8Vector const* x, int tokens, float* y, std::size_t ldy, int rowBegin,

@@ -58,44 +58,51 @@ inline int hsumInt(__m256i v) {
 
 // ---- Q8 activations ----------------------------------------------------------------------------
 
-// Same arithmetic as quantizeQ8Ref: d = amax / 127, values = round-half-even(x * (1 / d)), so values
-// and scales are bit-identical; a block with Inf or NaN gets scale NaN and values 0.
-void quantizeQ8Avx2(float const* x, int k, Q8Vector const& out) {
+// Same arithmetic as quantizeQ8Ref: one d = amax / 127 per span, values = round-half-even(x * (1 / d)),
+// so values, scales and group sums are bit-identical; a span with Inf or NaN gets scale NaN and values 0.
+void quantizeQ8Avx2(float const* x, int k, int span, Q8Vector const& out) {
   __m256 const absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   __m256i const order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);  // undoes packs' per-lane interleave
-  int const blocksPerGroup = kQ4GroupSize / kQ8BlockSize;
+  int const blocksPerSpan = span / kQ8BlockSize;
   for (int g = 0; g < k / kQ4GroupSize; ++g) {
     float groupSum = 0.0f;
-    for (int b = g * blocksPerGroup; b < (g + 1) * blocksPerGroup; ++b) {
-      float const* xb = x + b * kQ8BlockSize;
-      __m256 v[4];
-      for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(xb + 8 * i);
-      __m256 const m01 = _mm256_max_ps(_mm256_and_ps(v[0], absMask), _mm256_and_ps(v[1], absMask));
-      __m256 const m23 = _mm256_max_ps(_mm256_and_ps(v[2], absMask), _mm256_and_ps(v[3], absMask));
-      // x + y is NaN when either is (or for Inf - Inf, also non-finite): one compare per pair.
-      __m256 const nan = _mm256_or_ps(_mm256_cmp_ps(_mm256_add_ps(v[0], v[1]), _mm256_add_ps(v[0], v[1]), _CMP_UNORD_Q),
-                                      _mm256_cmp_ps(_mm256_add_ps(v[2], v[3]), _mm256_add_ps(v[2], v[3]), _CMP_UNORD_Q));
-      __m256 mv = _mm256_max_ps(m01, m23);
+    for (int s = g * kQ4GroupSize; s < (g + 1) * kQ4GroupSize; s += span) {
+      float const* xs = x + s;
+      std::int8_t* qs = out.values + s;
+      float* scales = out.scale + s / kQ8BlockSize;
+      __m256 mv = _mm256_setzero_ps();
+      __m256 nan = _mm256_setzero_ps();
+      for (int i = 0; i < span; i += 16) {
+        __m256 const a = _mm256_loadu_ps(xs + i);
+        __m256 const b = _mm256_loadu_ps(xs + i + 8);
+        mv = _mm256_max_ps(mv, _mm256_max_ps(_mm256_and_ps(a, absMask), _mm256_and_ps(b, absMask)));
+        // a + b is NaN when either is (or for Inf - Inf, also non-finite): one compare per pair.
+        nan = _mm256_or_ps(nan, _mm256_cmp_ps(_mm256_add_ps(a, b), _mm256_add_ps(a, b), _CMP_UNORD_Q));
+      }
       __m128 m = _mm_max_ps(_mm256_castps256_ps128(mv), _mm256_extractf128_ps(mv, 1));
       m = _mm_max_ps(m, _mm_movehl_ps(m, m));
       m = _mm_max_ss(m, _mm_movehdup_ps(m));
       float const amax = _mm_cvtss_f32(m);
-      std::int8_t* qb = out.values + b * kQ8BlockSize;
       if (_mm256_movemask_ps(nan) != 0 || !(amax <= 3.402823466e38f)) {
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(qb), _mm256_setzero_si256());
-        out.scale[b] = __builtin_nanf("");
-        groupSum += out.scale[b] * 0.0f;
+        for (int b = 0; b < blocksPerSpan; ++b) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + 32 * b), _mm256_setzero_si256());
+          scales[b] = __builtin_nanf("");
+        }
+        groupSum += scales[0] * 0.0f;
         continue;
       }
       float const d = amax >= kQ8TinyBlock ? amax / 127.0f : 0.0f;
       __m256 const id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
-      __m256i q[4];
-      for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], id));  // MXCSR: nearest even
-      int const sum = hsumInt(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
-      __m256i const packed = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(qb), _mm256_permutevar8x32_epi32(packed, order));
-      out.scale[b] = d;
-      groupSum += d * static_cast<float>(sum);
+      __m256i sums = _mm256_setzero_si256();
+      for (int b = 0; b < blocksPerSpan; ++b) {
+        __m256i q[4];
+        for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xs + 32 * b + 8 * i), id));  // nearest even
+        sums = _mm256_add_epi32(sums, _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+        __m256i const packed = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + 32 * b), _mm256_permutevar8x32_epi32(packed, order));
+        scales[b] = d;
+      }
+      groupSum += d * static_cast<float>(hsumInt(sums));  // the int sum is exact: |sum| <= 128 x 127
     }
     out.groupSum[g] = groupSum;
   }

@@ -10,8 +10,8 @@
 // register and token adds 4 exact products to each row's int32 block sum (|sum| <= 32 x 15 x 127).
 // That replaces AVX2's vpmaddubsw + int16 add + vpmaddwd chain and covers 16 rows per instruction.
 //
-// The float steps are kernels_avx2_q4.cc's, lane for lane (fma of the block sum with the activation
-// scale, then per group fma with the weight scale and fnmadd of zero x scale with the group sum), so
+// The float steps are kernels_avx2_q4.cc's, lane for lane (per 128-column group: the int32 group sum
+// times the activation scale, fma with the weight scale, fnmadd of zero x scale with the group sum), so
 // this level's results are bit-identical to the AVX2 level's (tested), and within the reference's
 // float-order tolerance like those.
 #include "engine/cpu/row_tile_avx512.h"  // first: it quiets a GCC 12 header warning before <immintrin.h>
@@ -65,15 +65,13 @@ void q4TilePair(Q4Matrix const& w, int tileA, int tileB, Q8Vector const* x, __m5
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
 
   for (int g = 0; g < groups; ++g) {
-    __m512 gacc[T];  // sum_b d_b * isum_b per row
-    for (int t = 0; t < T; ++t) gacc[t] = _mm512_setzero_ps();
+    __m512i isum[T][kChains];  // the group's exact int32 sums per row
+    for (int t = 0; t < T; ++t) {
+      for (int c = 0; c < kChains; ++c) isum[t][c] = _mm512_setzero_si512();
+    }
     for (int b = g * 4; b < g * 4 + 4; ++b) {
       std::uint8_t const* pA = nibA + static_cast<std::size_t>(b) * kQ4BlockBytes;
       std::uint8_t const* pB = nibB + static_cast<std::size_t>(b) * kQ4BlockBytes;
-      __m512i isum[T][kChains];
-      for (int t = 0; t < T; ++t) {
-        for (int c = 0; c < kChains; ++c) isum[t][c] = _mm512_setzero_si512();
-      }
       for (int i = 0; i < 4; ++i) {
         __m512i const raw = loadPair(pA + 32 * i, pB + 32 * i);
         __m512i const lo = _mm512_and_si512(raw, lowMask);                        // columns 4i..4i+3
@@ -86,11 +84,12 @@ void q4TilePair(Q4Matrix const& w, int tileA, int tileB, Q8Vector const* x, __m5
           cHi = _mm512_dpbusd_epi32(cHi, hi, broadcast4(xb + 16 + 4 * i));
         }
       }
-      for (int t = 0; t < T; ++t) {
-        __m512i sum = isum[t][0];
-        for (int c = 1; c < kChains; ++c) sum = _mm512_add_epi32(sum, isum[t][c]);  // exact, any order
-        gacc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_set1_ps(x[t].scale[b]), gacc[t]);
-      }
+    }
+    __m512 gacc[T];  // d_g * isum_g per row
+    for (int t = 0; t < T; ++t) {
+      __m512i sum = isum[t][0];
+      for (int c = 1; c < kChains; ++c) sum = _mm512_add_epi32(sum, isum[t][c]);  // exact, any order
+      gacc[t] = _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_set1_ps(x[t].scale[g * 4]));
     }
     __m512 const scale = loadHalfPair(scalesA + g * kQ4TileRows, scalesB + g * kQ4TileRows);
     __m128i const z8 = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<__m128i const*>(zerosA + g * kQ4TileRows)),
@@ -115,14 +114,12 @@ void q4TileGemv(Q4Matrix const& w, int tile, Q8Vector const& x, __m256* out) {
   __m256i const lowMask = _mm256_set1_epi8(0x0f);
   __m256 acc = _mm256_setzero_ps();
   for (int g = 0; g < groups; ++g) {
-    __m256 gacc = _mm256_setzero_ps();
+    __m256i chain[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
     for (int b = g * 4; b < g * 4 + 4; ++b) {
       std::uint8_t const* p = nib + static_cast<std::size_t>(b) * kQ4BlockBytes;
       _mm_prefetch(reinterpret_cast<char const*>(p) + kGemvPrefetchBytes, _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<char const*>(p) + kGemvPrefetchBytes + 64, _MM_HINT_T0);
       std::int8_t const* xb = x.values + b * kQ8BlockSize;
-      __m256i chain[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
-                          _mm256_setzero_si256()};
       for (int i = 0; i < 4; ++i) {
         __m256i const raw = _mm256_load_si256(reinterpret_cast<__m256i const*>(p + 32 * i));
         __m256i const lo = _mm256_and_si256(raw, lowMask);
@@ -130,9 +127,9 @@ void q4TileGemv(Q4Matrix const& w, int tile, Q8Vector const& x, __m256* out) {
         chain[(2 * i) % 4] = _mm256_dpbusd_epi32(chain[(2 * i) % 4], lo, broadcast4x8(xb + 4 * i));
         chain[(2 * i + 1) % 4] = _mm256_dpbusd_epi32(chain[(2 * i + 1) % 4], hi, broadcast4x8(xb + 16 + 4 * i));
       }
-      __m256i const isum = _mm256_add_epi32(_mm256_add_epi32(chain[0], chain[1]), _mm256_add_epi32(chain[2], chain[3]));
-      gacc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(x.scale[b]), gacc);
     }
+    __m256i const isum = _mm256_add_epi32(_mm256_add_epi32(chain[0], chain[1]), _mm256_add_epi32(chain[2], chain[3]));
+    __m256 const gacc = _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(x.scale[g * 4]));
     __m256 const scale = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<__m128i const*>(scales + g * kQ4TileRows)));
     __m128i const z8 = _mm_loadl_epi64(reinterpret_cast<__m128i const*>(zeros + g * kQ4TileRows));
     __m256 const zeroScale = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(z8)), scale);  // exact
@@ -150,10 +147,10 @@ void q4TileGemv(Q4Matrix const& w, int tile, Q8Vector const& x, __m256* out) {
 //   64 bytes = chunks (0, 1) or (2, 3), permuted so that lane 2r holds row r of the first chunk and lane
 //   2r + 1 row r of the second; `and` / `shift` then give columns (4i..4i+3 | 4i+4..4i+7) of row r in
 //   lanes (2r, 2r+1), which a 64-bit broadcast of 8 consecutive activations multiplies lane by lane.
-// A row's two lanes add exactly into its int32 block sum. Tokens go in pairs (a, b): a's sums move to the
-// even lanes, b's to the odd ones, and one conversion and one fma with the scales (a, b, a, b, ...) serve
-// both (per token: 1.3x faster at 6-8 tokens than a fold per token); an odd last token folds alone in
-// ymm. Every lane runs q4TileGemv's and q4TilePair<T>'s float steps: bit-identical results (tested).
+// A row's two lanes add exactly into its int32 group sum. Tokens go in pairs (a, b): a's sums move to the
+// even lanes, b's to the odd ones, and one conversion and one multiply with the scales (a, b, a, b, ...)
+// serve both (per token: 1.3x faster at 6-8 tokens than a fold per token); an odd last token folds alone
+// in ymm. Every lane runs q4TileGemv's and q4TilePair<T>'s float steps: bit-identical results (tested).
 inline __m512i broadcast8(std::int8_t const* p) {
   std::int64_t v;
   std::memcpy(&v, p, sizeof v);
@@ -179,15 +176,12 @@ void q4TileFewTokens(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out
   for (int p = 0; p < kPairs; ++p) acc[p] = _mm512_setzero_ps();
   __m256 accOdd = _mm256_setzero_ps();
   for (int g = 0; g < groups; ++g) {
-    __m512 gacc[kPairs > 0 ? kPairs : 1];
-    for (int p = 0; p < kPairs; ++p) gacc[p] = _mm512_setzero_ps();
-    __m256 gaccOdd = _mm256_setzero_ps();
+    __m512i isum[T];  // the group's exact int32 sums, each row's in two lanes
+    for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
     for (int b = g * 4; b < g * 4 + 4; ++b) {
       std::uint8_t const* p = nib + static_cast<std::size_t>(b) * kQ4BlockBytes;
       _mm_prefetch(reinterpret_cast<char const*>(p) + kGemvPrefetchBytes, _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<char const*>(p) + kGemvPrefetchBytes + 64, _MM_HINT_T0);
-      __m512i isum[T];
-      for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
       for (int half = 0; half < 2; ++half) {  // chunks (0, 1), then (2, 3)
         __m512i const raw = _mm512_permutexvar_epi32(interleave, _mm512_loadu_si512(p + 64 * half));
         __m512i const lo = _mm512_and_si512(raw, lowMask);                        // columns 8h..8h+7
@@ -198,17 +192,19 @@ void q4TileFewTokens(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out
           isum[t] = _mm512_dpbusd_epi32(isum[t], hi, broadcast8(xb + 16));
         }
       }
-      for (int p = 0; p < kPairs; ++p) {
-        __m512i const a = _mm512_add_epi32(isum[2 * p], _mm512_srli_epi64(isum[2 * p], 32));          // even lanes
-        __m512i const c = _mm512_add_epi32(isum[2 * p + 1], _mm512_slli_epi64(isum[2 * p + 1], 32));  // odd lanes
-        __m512i const rows = _mm512_mask_blend_epi32(static_cast<__mmask16>(0xaaaa), a, c);
-        gacc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(rows), pairLanes(x[2 * p].scale[b], x[2 * p + 1].scale[b]), gacc[p]);
-      }
-      if constexpr (kOdd) {
-        __m512i const sum = _mm512_add_epi32(isum[T - 1], _mm512_srli_epi64(isum[T - 1], 32));
-        __m256i const rows = _mm512_cvtepi64_epi32(sum);  // the even lanes, rows 0-7
-        gaccOdd = _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows), _mm256_set1_ps(x[T - 1].scale[b]), gaccOdd);
-      }
+    }
+    __m512 gacc[kPairs > 0 ? kPairs : 1];  // d_g * isum_g per row, pair by pair
+    for (int p = 0; p < kPairs; ++p) {
+      __m512i const a = _mm512_add_epi32(isum[2 * p], _mm512_srli_epi64(isum[2 * p], 32));          // even lanes
+      __m512i const c = _mm512_add_epi32(isum[2 * p + 1], _mm512_slli_epi64(isum[2 * p + 1], 32));  // odd lanes
+      __m512i const rows = _mm512_mask_blend_epi32(static_cast<__mmask16>(0xaaaa), a, c);
+      gacc[p] = _mm512_mul_ps(_mm512_cvtepi32_ps(rows), pairLanes(x[2 * p].scale[g * 4], x[2 * p + 1].scale[g * 4]));
+    }
+    __m256 gaccOdd = _mm256_setzero_ps();
+    if constexpr (kOdd) {
+      __m512i const sum = _mm512_add_epi32(isum[T - 1], _mm512_srli_epi64(isum[T - 1], 32));
+      __m256i const rows = _mm512_cvtepi64_epi32(sum);  // the even lanes, rows 0-7
+      gaccOdd = _mm256_mul_ps(_mm256_cvtepi32_ps(rows), _mm256_set1_ps(x[T - 1].scale[g * 4]));
     }
     __m256 const scale = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<__m128i const*>(scales + g * kQ4TileRows)));
     __m128i const z8 = _mm_loadl_epi64(reinterpret_cast<__m128i const*>(zeros + g * kQ4TileRows));

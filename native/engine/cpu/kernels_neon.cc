@@ -42,45 +42,46 @@ inline int maxInt(int a, int b) { return a > b ? a : b; }
 
 // ---- Q8 activations ----------------------------------------------------------------------------
 
-// Same arithmetic as quantizeQ8Ref (d = amax / 127, values = round-half-even(x * (1 / d))), so values
-// and scales are bit-identical; a block with Inf or NaN gets scale NaN and values 0. FMAX propagates
-// NaN, so one check of amax catches both.
-void quantizeQ8Neon(float const* x, int k, Q8Vector const& out) {
-  int const blocksPerGroup = kQ4GroupSize / kQ8BlockSize;
+// Same arithmetic as quantizeQ8Ref (one d = amax / 127 per span, values = round-half-even(x * (1 / d))),
+// so values, scales and group sums are bit-identical; a span with Inf or NaN gets scale NaN and values 0.
+// FMAX propagates NaN, so one check of amax catches both.
+void quantizeQ8Neon(float const* x, int k, int span, Q8Vector const& out) {
+  int const blocksPerSpan = span / kQ8BlockSize;
   for (int g = 0; g < k / kQ4GroupSize; ++g) {
     float groupSum = 0.0f;
-    for (int b = g * blocksPerGroup; b < (g + 1) * blocksPerGroup; ++b) {
-      float const* xb = x + b * kQ8BlockSize;
-      float32x4_t v[8];
+    for (int s = g * kQ4GroupSize; s < (g + 1) * kQ4GroupSize; s += span) {
+      float const* xs = x + s;
+      std::int8_t* qs = out.values + s;
+      float* scales = out.scale + s / kQ8BlockSize;
       float32x4_t m = vdupq_n_f32(0.0f);
-      for (int i = 0; i < 8; ++i) {
-        v[i] = vld1q_f32(xb + 4 * i);
-        m = vmaxq_f32(m, vabsq_f32(v[i]));
-      }
+      for (int i = 0; i < span; i += 4) m = vmaxq_f32(m, vabsq_f32(vld1q_f32(xs + i)));
       float const amax = vmaxvq_f32(m);
-      std::int8_t* qb = out.values + b * kQ8BlockSize;
       if (!(amax <= 3.402823466e38f)) {
-        vst1q_s8(qb, vdupq_n_s8(0));
-        vst1q_s8(qb + 16, vdupq_n_s8(0));
-        out.scale[b] = __builtin_nanf("");
-        groupSum += out.scale[b] * 0.0f;
+        for (int b = 0; b < blocksPerSpan; ++b) {
+          vst1q_s8(qs + 32 * b, vdupq_n_s8(0));
+          vst1q_s8(qs + 32 * b + 16, vdupq_n_s8(0));
+          scales[b] = __builtin_nanf("");
+        }
+        groupSum += scales[0] * 0.0f;
         continue;
       }
       float const d = amax >= kQ8TinyBlock ? amax / 127.0f : 0.0f;
       float const id = d != 0.0f ? 1.0f / d : 0.0f;
-      int32x4_t q[8];
       int32x4_t sum = vdupq_n_s32(0);
-      for (int i = 0; i < 8; ++i) {
-        q[i] = vcvtnq_s32_f32(vmulq_n_f32(v[i], id));  // round to nearest, ties to even
-        sum = vaddq_s32(sum, q[i]);
+      for (int b = 0; b < blocksPerSpan; ++b) {
+        int32x4_t q[8];
+        for (int i = 0; i < 8; ++i) {
+          q[i] = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(xs + 32 * b + 4 * i), id));  // round to nearest, ties to even
+          sum = vaddq_s32(sum, q[i]);
+        }
+        for (int h = 0; h < 2; ++h) {
+          int16x8_t const a = vcombine_s16(vqmovn_s32(q[4 * h]), vqmovn_s32(q[4 * h + 1]));
+          int16x8_t const c = vcombine_s16(vqmovn_s32(q[4 * h + 2]), vqmovn_s32(q[4 * h + 3]));
+          vst1q_s8(qs + 32 * b + 16 * h, vcombine_s8(vqmovn_s16(a), vqmovn_s16(c)));
+        }
+        scales[b] = d;
       }
-      for (int h = 0; h < 2; ++h) {
-        int16x8_t const a = vcombine_s16(vqmovn_s32(q[4 * h]), vqmovn_s32(q[4 * h + 1]));
-        int16x8_t const c = vcombine_s16(vqmovn_s32(q[4 * h + 2]), vqmovn_s32(q[4 * h + 3]));
-        vst1q_s8(qb + 16 * h, vcombine_s8(vqmovn_s16(a), vqmovn_s16(c)));
-      }
-      out.scale[b] = d;
-      groupSum += d * static_cast<float>(vaddvq_s32(sum));
+      groupSum += d * static_cast<float>(vaddvq_s32(sum));  // the int sum is exact: |sum| <= 128 x 127
     }
     out.groupSum[g] = groupSum;
   }

@@ -6,7 +6,8 @@
 // Cortex-A78AE) SDOT-by-lane multiplies a [4 rows][4] register with 4 activations of one quad straight
 // into 4 int32 row sums. Baseline NEON uses SMLAL into int16 ([2 rows][4] per register; at most
 // 8 x 15 x 127 = 15240 per lane) and folds them with pairwise adds at the end of each block. Both
-// produce the exact int32 block dot products; the float part is the same as in the AVX2 kernel.
+// produce the exact int32 block dot products, added exactly over a 128-column group; the float part
+// is the same as in the AVX2 kernel.
 #include <type_traits>
 
 #include "engine/cpu/kernels.h"
@@ -109,8 +110,8 @@ void q4Tile(Q4Matrix const& w, int tile, Q8Vector const* x, float32x4_t (*out)[2
   float32x4_t acc[T][2];
   for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);
   for (int g = 0; g < groups; ++g) {
-    float32x4_t gacc[T][2];
-    for (int t = 0; t < T; ++t) gacc[t][0] = gacc[t][1] = vdupq_n_f32(0.0f);
+    int32x4_t gsum[T][2];  // the group's exact int32 sums, rows 0-3 and 4-7
+    for (int t = 0; t < T; ++t) gsum[t][0] = gsum[t][1] = vdupq_n_s32(0);
     for (int b = g * 4; b < g * 4 + 4; ++b) {
       std::int8_t const* xb[T];
       for (int t = 0; t < T; ++t) xb[t] = x[t].values + b * kQ8BlockSize;
@@ -122,8 +123,12 @@ void q4Tile(Q4Matrix const& w, int tile, Q8Vector const* x, float32x4_t (*out)[2
       int32x4_t isum[T][2];
       blockDot<T>(nib + static_cast<std::size_t>(b) * kQ4BlockBytes, xb, isum);
       for (int t = 0; t < T; ++t) {
-        for (int h = 0; h < 2; ++h) gacc[t][h] = vfmaq_n_f32(gacc[t][h], vcvtq_f32_s32(isum[t][h]), x[t].scale[b]);
+        for (int h = 0; h < 2; ++h) gsum[t][h] = vaddq_s32(gsum[t][h], isum[t][h]);
       }
+    }
+    float32x4_t gacc[T][2];  // d_g * isum_g per row
+    for (int t = 0; t < T; ++t) {
+      for (int h = 0; h < 2; ++h) gacc[t][h] = vmulq_n_f32(vcvtq_f32_s32(gsum[t][h]), x[t].scale[g * 4]);
     }
     float16x8_t const s16 = vreinterpretq_f16_u16(vld1q_u16(scales + g * kQ4TileRows));
     float32x4_t const scale[2] = {vcvt_f32_f16(vget_low_f16(s16)), vcvt_high_f32_f16(s16)};

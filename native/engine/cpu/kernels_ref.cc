@@ -27,39 +27,39 @@ void bf16ToFloatRef(std::uint16_t const* src, float* dst, std::size_t n) {
 
 // ---- Q8 activations ----------------------------------------------------------------------------
 
-void quantizeQ8Ref(float const* x, int k, Q8Vector const& out) {
-  int const blocks = k / kQ8BlockSize;
-  int const blocksPerGroup = kQ4GroupSize / kQ8BlockSize;
+void quantizeQ8Ref(float const* x, int k, int span, Q8Vector const& out) {
+  int const blocksPerSpan = span / kQ8BlockSize;
   for (int g = 0; g < k / kQ4GroupSize; ++g) {
     float groupSum = 0.0f;
-    for (int b = g * blocksPerGroup; b < (g + 1) * blocksPerGroup && b < blocks; ++b) {
-      float const* xb = x + b * kQ8BlockSize;
-      std::int8_t* qb = out.values + b * kQ8BlockSize;
+    for (int s = g * kQ4GroupSize; s < (g + 1) * kQ4GroupSize; s += span) {
+      float const* xs = x + s;
+      std::int8_t* qs = out.values + s;
+      float* scales = out.scale + s / kQ8BlockSize;
       float amax = 0.0f;
       bool finite = true;
-      for (int i = 0; i < kQ8BlockSize; ++i) {
-        finite = finite && std::isfinite(xb[i]);
-        amax = std::max(amax, std::fabs(xb[i]));
+      for (int i = 0; i < span; ++i) {
+        finite = finite && std::isfinite(xs[i]);
+        amax = std::max(amax, std::fabs(xs[i]));
       }
       if (!finite) {
-        // int8 cannot carry Inf or NaN: the block's scale becomes NaN so every output reading it is NaN,
+        // int8 cannot carry Inf or NaN: the span's scale becomes NaN so every output reading it is NaN,
         // instead of the non-finite input vanishing into a finite result.
-        for (int i = 0; i < kQ8BlockSize; ++i) qb[i] = 0;
-        out.scale[b] = std::numeric_limits<float>::quiet_NaN();
-        groupSum += out.scale[b] * 0.0f;
+        for (int i = 0; i < span; ++i) qs[i] = 0;
+        for (int b = 0; b < blocksPerSpan; ++b) scales[b] = std::numeric_limits<float>::quiet_NaN();
+        groupSum += scales[0] * 0.0f;
         continue;
       }
       float const d = amax >= kQ8TinyBlock ? amax / 127.0f : 0.0f;  // see kQ8TinyBlock
       float const id = d != 0.0f ? 1.0f / d : 0.0f;
-      int sum = 0;
-      for (int i = 0; i < kQ8BlockSize; ++i) {
+      int sum = 0;  // exact: |sum| <= 128 x 127
+      for (int i = 0; i < span; ++i) {
         // |x * id| <= 127 (up to one rounding), so the value fits without clamping; nearbyint rounds
         // half to even like the SIMD conversions (cvtps2dq, fcvtns).
-        int const q = static_cast<int>(std::nearbyint(xb[i] * id));
-        qb[i] = static_cast<std::int8_t>(q);
+        int const q = static_cast<int>(std::nearbyint(xs[i] * id));
+        qs[i] = static_cast<std::int8_t>(q);
         sum += q;
       }
-      out.scale[b] = d;
+      for (int b = 0; b < blocksPerSpan; ++b) scales[b] = d;
       groupSum += d * static_cast<float>(sum);
     }
     out.groupSum[g] = groupSum;
@@ -87,13 +87,12 @@ void matmulQ4Ref(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, std
     for (int t = 0; t < tokens; ++t) {
       float acc = 0.0f;
       for (int g = 0; g < groups; ++g) {
-        float blockSum = 0.0f;  // sum_b d_b * isum_b
+        std::int32_t isum = 0;  // exact: |isum| <= 128 * 15 * 127
         for (int b = g * blocksPerGroup; b < (g + 1) * blocksPerGroup; ++b) {
           std::int8_t const* xq = x[t].values + b * kQ8BlockSize;
-          std::int32_t isum = 0;  // exact: |isum| <= 32 * 15 * 127
           for (int c = 0; c < kQ8BlockSize; ++c) isum += q4At(tileNibbles + b * kQ4BlockBytes, lane, c) * xq[c];
-          blockSum += static_cast<float>(isum) * x[t].scale[b];
         }
+        float const blockSum = static_cast<float>(isum) * x[t].scale[g * blocksPerGroup];  // d_g * isum_g
         std::size_t const at = (static_cast<std::size_t>(tile) * groups + g) * kQ4TileRows + lane;
         float const scale = tv::halfToFloat(w.scales[at]);
         float const zeroScale = static_cast<float>(w.zeros[at]) * scale;  // exact: 4-bit x 11-bit mantissa

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "engine/cpu/ops.h"
 
 namespace tv::engine::cpu {
 
@@ -112,7 +113,7 @@ void Linear::withRowKernel(ThreadPool* pool, float const* x, std::size_t ldx, in
   };
   if (q4_ || q8_) {
     tv::cpu::Q8Buffer& q8 = scratch.get(cols_, tokens);
-    q8.quantize(kernels(), x, ldx, tokens, tokens > 1 ? pool : nullptr);
+    q8.quantize(kernels(), q4_ ? tv::cpu::kQ4ActivationSpan : tv::cpu::kQ8BlockSize, x, ldx, tokens, tokens > kSerialRows ? pool : nullptr);
     if (q4_) {
       tv::cpu::Q4Matrix const w = q4_->view();
       auto const kernel = kernels().matmulQ4;

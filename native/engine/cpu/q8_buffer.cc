@@ -20,10 +20,11 @@ Q8Buffer::Q8Buffer(int tokens, int k) : tokens_(tokens), k_(k) {
   }
 }
 
-void Q8Buffer::quantize(KernelTable const& table, float const* x, std::size_t ldx, int tokens, ThreadPool* pool) {
+void Q8Buffer::quantize(KernelTable const& table, int span, float const* x, std::size_t ldx, int tokens, ThreadPool* pool) {
   TV_CHECK_ARG(tokens >= 0 && tokens <= tokens_, "Q8Buffer holds ", tokens_, " tokens; asked to quantize ", tokens);
+  TV_CHECK_ARG(span == kQ8BlockSize || span == kQ4ActivationSpan, "a Q8 activation span is ", kQ8BlockSize, " or ", kQ4ActivationSpan, " columns; got ", span);
   auto work = [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t t = begin; t < end; ++t) table.quantizeQ8(x + static_cast<std::size_t>(t) * ldx, k_, rows_[t]);
+    for (std::int64_t t = begin; t < end; ++t) table.quantizeQ8(x + static_cast<std::size_t>(t) * ldx, k_, span, rows_[t]);
   };
   if (pool != nullptr) {
     pool->parallelFor(tokens, 1, work);

@@ -30,9 +30,10 @@ class Q8Buffer {
   // All rows, for KernelTable::matmulQ4 (x[t] is row t).
   Q8Vector const* rows() const { return rows_.data(); }
 
-  // Quantizes tokens vectors X_t = x + t * ldx (tokens <= this->tokens()) with table.quantizeQ8,
-  // split over the pool's threads by token when one is given.
-  void quantize(KernelTable const& table, float const* x, std::size_t ldx, int tokens, ThreadPool* pool = nullptr);
+  // Quantizes tokens vectors X_t = x + t * ldx (tokens <= this->tokens()) with table.quantizeQ8, one
+  // scale per `span` columns (kQ4ActivationSpan for int4 weights, kQ8BlockSize for int8 ones), split
+  // over the pool's threads by token when one is given.
+  void quantize(KernelTable const& table, int span, float const* x, std::size_t ldx, int tokens, ThreadPool* pool = nullptr);
 
  private:
   int tokens_ = 0;
