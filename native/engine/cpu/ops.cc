@@ -12,8 +12,7 @@ void rmsNorm(ThreadPool& pool, float const* x, float const* weight, int rows, in
     float const* in = x + static_cast<std::size_t>(r) * n;
     float* o = out + static_cast<std::size_t>(r) * n;
     // double: the mean of squares of 2048+ values loses little here and it is cheap. Eight partial sums
-    // (lane i % 8) instead of one chain: one chain waited on the add latency for every element (a 6-token
-    // verify call spent as long in its 48 norms as in all of its attention).
+    // (lane i % 8) instead of one chain, which waits on the add latency for every element.
     double partial[8] = {};
     int i = 0;
     for (; i + 8 <= n; i += 8) {
