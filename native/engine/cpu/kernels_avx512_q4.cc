@@ -7,7 +7,7 @@
 // The weights are unsigned nibbles (0..15) and the activations signed int8, exactly VPDPBUSD's
 // u8 x s8 operands: no sign trick or offset is needed. A zmm pairs two row tiles (row_tile_avx512.h);
 // `and 0x0f` / `shift 4` of a 32-byte chunk give [rows][4 columns] registers, and one VPDPBUSD per
-// register and token adds 4 exact products to each row's int32 block sum (|sum| <= 32 x 15 x 127).
+// register and token adds 4 exact products to each row's int32 group sum (|sum| <= 128 x 15 x 127).
 // That replaces AVX2's vpmaddubsw + int16 add + vpmaddwd chain and covers 16 rows per instruction.
 //
 // The float steps are kernels_avx2_q4.cc's, lane for lane (per 128-column group: the int32 group sum
