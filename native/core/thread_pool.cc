@@ -19,7 +19,7 @@ namespace {
 constexpr auto kSpinTime = std::chrono::microseconds(2000);
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) {
+ThreadPool::ThreadPool(int threads) : shares_(static_cast<std::size_t>(std::max(threads, 1))) {
   int const workers = std::max(threads, 1) - 1;
   workers_.reserve(static_cast<std::size_t>(workers));
   for (int i = 0; i < workers; ++i) workers_.emplace_back([this, i] { workerLoop(i + 1); });
@@ -37,6 +37,10 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::runImpl(Task task, void* context) {
   std::lock_guard<std::mutex> region(regionMutex_);
+  runLocked(task, context);
+}
+
+void ThreadPool::runLocked(Task task, void* context) {
   int const count = size();
   if (count == 1) {
     task(context, 0, 1);

@@ -2,8 +2,11 @@
 // runs one kernel at a chosen SIMD level on JS-provided data, over a ThreadPool when asked, and returns
 // the raw output so the tests compare levels, thread counts and an independent JS computation.
 #include <algorithm>
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -351,6 +354,52 @@ Napi::Value siluMultiply(Napi::CallbackInfo const& info) {
   });
 }
 
+// parallelForClaims(n, grain, threads, stallFirstClaimMs) -> { begin: Int32Array, end: Int32Array, byCaller:
+// Uint8Array }: the ranges one ThreadPool::parallelFor call handed out, in the order they finished, and
+// whether the calling thread (index 0) ran each. With stallFirstClaimMs > 0 the caller sleeps that long in
+// its first range, as if the OS had preempted it, so the other threads must take over the rest of its share.
+Napi::Value parallelForClaims(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    std::int64_t const n = intArg(info[0], "n");
+    int const grain = intArg(info[1], "grain");
+    int const threads = intArg(info[2], "threads");
+    int const stallMs = intArg(info[3], "stallFirstClaimMs");
+    TV_CHECK_ARG(n >= 0 && threads >= 1 && threads <= 64 && stallMs >= 0 && stallMs <= 1000, "bad parallelForClaims arguments");
+    struct Claim {
+      std::int64_t begin, end;
+      bool byCaller;
+    };
+    std::mutex mutex;
+    std::vector<Claim> claims;
+    std::thread::id const caller = std::this_thread::get_id();
+    bool stalled = false;
+    ThreadPool pool(threads);
+    pool.parallelFor(n, grain, [&](std::int64_t b, std::int64_t e) {
+      bool const byCaller = std::this_thread::get_id() == caller;
+      if (byCaller && stallMs > 0 && !stalled) {
+        stalled = true;  // only the caller reads or writes it
+        std::this_thread::sleep_for(std::chrono::milliseconds(stallMs));
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      claims.push_back({b, e, byCaller});
+    });
+    Napi::Int32Array begin = Napi::Int32Array::New(env, claims.size());
+    Napi::Int32Array end = Napi::Int32Array::New(env, claims.size());
+    Napi::Uint8Array byCaller = Napi::Uint8Array::New(env, claims.size());
+    for (std::size_t i = 0; i < claims.size(); ++i) {
+      begin[i] = static_cast<std::int32_t>(claims[i].begin);
+      end[i] = static_cast<std::int32_t>(claims[i].end);
+      byCaller[i] = claims[i].byCaller ? 1 : 0;
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("begin", begin);
+    out.Set("end", end);
+    out.Set("byCaller", byCaller);
+    return out;
+  });
+}
+
 }  // namespace
 
 void addKernelTestHooks(Napi::Env env, Napi::Object testing) {
@@ -367,6 +416,7 @@ void addKernelTestHooks(Napi::Env env, Napi::Object testing) {
   testing.Set("dotHalf", Napi::Function::New(env, dotHalf, "dotHalf"));
   testing.Set("axpyHalf", Napi::Function::New(env, axpyHalf, "axpyHalf"));
   testing.Set("siluMultiply", Napi::Function::New(env, siluMultiply, "siluMultiply"));
+  testing.Set("parallelForClaims", Napi::Function::New(env, parallelForClaims, "parallelForClaims"));
   testing.Set("attentionRows", Napi::Function::New(env, attentionRows, "attentionRows"));
 }
 

@@ -139,6 +139,11 @@ export interface TestingHooks {
   axpyHalf(a: number, v: Uint16Array, y: Float32Array, level?: string): Float32Array;
   /** silu(gate) * up element by element, with the kernel table's exponential (kernels.h SiluExp). */
   siluMultiply(gate: Float32Array, up: Float32Array, level?: string): Float32Array;
+  /**
+   * The ranges one ThreadPool::parallelFor(n, grain) on `threads` threads handed out, in the order they
+   * finished, and whether the calling thread ran each; the caller sleeps stallFirstClaimMs in its first range.
+   */
+  parallelForClaims(n: number, grain: number, threads: number, stallFirstClaimMs: number): { begin: Int32Array; end: Int32Array; byCaller: Uint8Array };
   /** dotHalfRows of q with n fp16 rows `stride` apart, and weightedSumHalf of those rows with weights w. */
   attentionRows(rows: Uint16Array, stride: number, n: number, q: Float32Array, w: Float32Array, level?: string): { scores: Float32Array; sum: Float32Array };
   benchQ4(options: BenchOptions): BenchResult;

@@ -658,3 +658,41 @@ describe('siluMultiply', () => {
   });
 });
 
+
+// ThreadPool::parallelFor (native/core/thread_pool.h) hands every kernel its rows: the ranges must tile
+// [0, n) exactly, in whole grains, for any thread count; and a thread that stalls must not hold up its share.
+describe('ThreadPool.parallelFor', () => {
+  it('covers [0, n) exactly once in multiples of the grain, for any n, grain and thread count', () => {
+    for (const threads of [1, 2, 3, 7]) {
+      for (const n of [0, 1, 5, 16, 17, 100, 1000]) {
+        for (const grain of [1, 5, 16]) {
+          const { begin, end } = testing().parallelForClaims(n, grain, threads, 0);
+          const ranges = Array.from(begin, (b, i) => [b, end[i]!] as const).sort((a, b) => a[0] - b[0]);
+          let next = 0;
+          for (const [b, e] of ranges) {
+            expect(b, `threads ${threads} n ${n} grain ${grain}`).toBe(next);
+            expect(e).toBeGreaterThan(b);
+            expect(b % grain).toBe(0);
+            if (e !== n) expect((e - b) % grain).toBe(0);
+            next = e;
+          }
+          expect(next).toBe(n);
+        }
+      }
+    }
+  });
+
+  it('lets the other threads take over the share of a thread that stalls in its first range', () => {
+    // 2 threads, 64 chunks: the caller owns chunks [0, 32), the worker [32, 64). The caller's first claim
+    // is a quarter of its share; while it sleeps, the worker runs its own share front to back (one
+    // sequential stream) and then the rest of the caller's.
+    const { begin, end, byCaller } = testing().parallelForClaims(64, 1, 2, 200);
+    const callerRanges = Array.from(begin).filter((_, i) => byCaller[i] === 1);
+    expect(callerRanges).toEqual([0]);
+    expect(end[Array.from(byCaller).indexOf(1)]).toBe(8);
+    const workerBegins = Array.from(begin).filter((_, i) => byCaller[i] === 0);
+    expect(workerBegins[0]).toBe(32);
+    expect(workerBegins.filter((b) => b >= 32)).toEqual([...workerBegins.filter((b) => b >= 32)].sort((a, b) => a - b));
+    expect(Math.min(...workerBegins)).toBe(8);
+  });
+});
