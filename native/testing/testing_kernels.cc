@@ -312,27 +312,32 @@ Napi::Value axpyHalf(Napi::CallbackInfo const& info) {
   });
 }
 
-// attentionRows(rows: Uint16Array, stride, n, q: Float32Array, w: Float32Array, level) -> { scores, sum }:
-// dotHalfRows of q with the n rows (q.length values each, `stride` apart) and weightedSumHalf of the rows
-// with weights w (n of them).
+// attentionRows(rows: Uint16Array, stride, n, q: Float32Array, w: Float32Array, level, queries = 1) -> { scores, sum }:
+// dotHalfRows of the `queries` queries in q (q.length / queries values each) with the n rows (`stride`
+// apart) -> scores [queries][n], and weightedSumHalf of the rows with the weights w [queries][n] -> sum
+// [queries][dim], in one call each.
 Napi::Value attentionRows(Napi::CallbackInfo const& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
-    TV_CHECK_ARG(info[0].IsTypedArray() && info[3].IsTypedArray() && info[4].IsTypedArray(), "attentionRows(rows, stride, n, q, w, level)");
+    TV_CHECK_ARG(info[0].IsTypedArray() && info[3].IsTypedArray() && info[4].IsTypedArray(), "attentionRows(rows, stride, n, q, w, level, queries)");
     int const stride = intArg(info[1], "stride");
     int const n = intArg(info[2], "n");
-    std::size_t const dim = info[3].As<Napi::TypedArray>().ElementLength();
-    TV_CHECK_ARG(n >= 1 && stride >= static_cast<int>(dim), "need n >= 1 and stride >= q.length");
+    int const queries = info[6].IsUndefined() ? 1 : intArg(info[6], "queries");
+    std::size_t const qLength = info[3].As<Napi::TypedArray>().ElementLength();
+    TV_CHECK_ARG(queries >= 1 && qLength % static_cast<std::size_t>(queries) == 0, "q.length must be a multiple of queries");
+    std::size_t const dim = qLength / static_cast<std::size_t>(queries);
+    TV_CHECK_ARG(n >= 1 && dim >= 1 && stride >= static_cast<int>(dim), "need n >= 1 and stride >= the query length");
     std::size_t const need = static_cast<std::size_t>(n - 1) * static_cast<std::size_t>(stride) + dim;
-    TV_CHECK_ARG(info[0].As<Napi::TypedArray>().ElementLength() >= need, "rows holds fewer than (n - 1) * stride + q.length values");
+    TV_CHECK_ARG(info[0].As<Napi::TypedArray>().ElementLength() >= need, "rows holds fewer than (n - 1) * stride + dim values");
+    std::size_t const cells = static_cast<std::size_t>(queries) * static_cast<std::size_t>(n);
     auto const* rows = typedData<std::uint16_t, napi_uint16_array>(info[0], "rows", info[0].As<Napi::TypedArray>().ElementLength());
-    auto const* q = typedData<float, napi_float32_array>(info[3], "q", dim);
-    auto const* w = typedData<float, napi_float32_array>(info[4], "w", static_cast<std::size_t>(n));
+    auto const* q = typedData<float, napi_float32_array>(info[3], "q", qLength);
+    auto const* w = typedData<float, napi_float32_array>(info[4], "w", cells);
     cpu::KernelTable const& k = cpu::kernelsFor(parseLevel(info[5]));
-    Napi::Float32Array scores = Napi::Float32Array::New(env, static_cast<std::size_t>(n));
-    Napi::Float32Array sum = Napi::Float32Array::New(env, dim);
-    k.dotHalfRows(rows, static_cast<std::size_t>(stride), n, q, static_cast<int>(dim), scores.Data());
-    k.weightedSumHalf(w, rows, static_cast<std::size_t>(stride), n, static_cast<int>(dim), sum.Data());
+    Napi::Float32Array scores = Napi::Float32Array::New(env, cells);
+    Napi::Float32Array sum = Napi::Float32Array::New(env, qLength);
+    k.dotHalfRows(rows, static_cast<std::size_t>(stride), n, q, dim, queries, static_cast<int>(dim), scores.Data(), static_cast<std::size_t>(n));
+    k.weightedSumHalf(w, static_cast<std::size_t>(n), queries, rows, static_cast<std::size_t>(stride), n, static_cast<int>(dim), sum.Data(), dim);
     Napi::Object out = Napi::Object::New(env);
     out.Set("scores", scores);
     out.Set("sum", sum);

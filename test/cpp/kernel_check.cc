@@ -284,25 +284,32 @@ void checkAttention(KernelTable const& best, KernelTable const& ref) {
     ref.axpyHalf(0.75f, k.data(), yb.data(), n);
     check(nmse(ya.data(), yb.data(), n) < kFloatOrderNmse, "axpyHalf", nmse(ya.data(), yb.data(), n));
   }
-  // The per-head forms equal the per-row calls of the same level bit for bit (a 0 weight skips its row).
+  // The per-head forms equal the per-row calls of the same level bit for bit (a 0 weight skips its row), for
+  // one query and for several sharing the rows (each query as if alone).
   for (int dim : {7, 64, 72, 128}) {
-    int const rows = 9;
-    std::size_t const stride = static_cast<std::size_t>(dim) + 5;
-    std::vector<std::uint16_t> v(rows * stride);
-    std::vector<float> q(dim), w(rows), scores(rows), sum(dim), expected(dim, 0.0f);
-    for (auto& x : v) x = floatToHalf(rng.uniform());
-    for (auto& x : q) x = rng.uniform();
-    for (int t = 0; t < rows; ++t) w[t] = t % 4 == 1 ? 0.0f : rng.uniform();
-    best.dotHalfRows(v.data(), stride, rows, q.data(), dim, scores.data());
-    best.weightedSumHalf(w.data(), v.data(), stride, rows, dim, sum.data());
-    bool same = true;
-    for (int t = 0; t < rows; ++t) {
-      float const d = best.dotHalf(v.data() + t * stride, q.data(), dim);
-      same = same && std::memcmp(&d, &scores[t], 4) == 0;
-      if (w[t] != 0.0f) best.axpyHalf(w[t], v.data() + t * stride, expected.data(), dim);
+    for (int queries : {1, 3, 7}) {
+      int const rows = 9;
+      std::size_t const stride = static_cast<std::size_t>(dim) + 5;
+      std::vector<std::uint16_t> v(rows * stride);
+      std::vector<float> q(static_cast<std::size_t>(queries) * dim), w(static_cast<std::size_t>(queries) * rows);
+      std::vector<float> scores(w.size()), sum(q.size()), expected(q.size(), 0.0f);
+      for (auto& x : v) x = floatToHalf(rng.uniform());
+      for (auto& x : q) x = rng.uniform();
+      for (std::size_t i = 0; i < w.size(); ++i) w[i] = i % 4 == 1 ? 0.0f : rng.uniform();
+      best.dotHalfRows(v.data(), stride, rows, q.data(), dim, queries, dim, scores.data(), rows);
+      best.weightedSumHalf(w.data(), rows, queries, v.data(), stride, rows, dim, sum.data(), dim);
+      bool same = true;
+      for (int i = 0; i < queries; ++i) {
+        for (int t = 0; t < rows; ++t) {
+          float const d = best.dotHalf(v.data() + t * stride, q.data() + i * dim, dim);
+          same = same && std::memcmp(&d, &scores[i * rows + t], 4) == 0;
+          float const wt = w[i * rows + t];
+          if (wt != 0.0f) best.axpyHalf(wt, v.data() + t * stride, expected.data() + i * dim, dim);
+        }
+      }
+      check(same, "dotHalfRows equals dotHalf per row and query");
+      check(std::memcmp(sum.data(), expected.data(), sum.size() * 4) == 0, "weightedSumHalf equals axpyHalf per row and query");
     }
-    check(same, "dotHalfRows equals dotHalf per row");
-    check(std::memcmp(sum.data(), expected.data(), sum.size() * 4) == 0, "weightedSumHalf equals axpyHalf per row");
   }
 }
 

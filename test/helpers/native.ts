@@ -144,8 +144,11 @@ export interface TestingHooks {
    * finished, and whether the calling thread ran each; the caller sleeps stallFirstClaimMs in its first range.
    */
   parallelForClaims(n: number, grain: number, threads: number, stallFirstClaimMs: number): { begin: Int32Array; end: Int32Array; byCaller: Uint8Array };
-  /** dotHalfRows of q with n fp16 rows `stride` apart, and weightedSumHalf of those rows with weights w. */
-  attentionRows(rows: Uint16Array, stride: number, n: number, q: Float32Array, w: Float32Array, level?: string): { scores: Float32Array; sum: Float32Array };
+  /**
+   * dotHalfRows of the `queries` queries in q (q.length / queries values each) with n fp16 rows `stride` apart
+   * (scores [queries][n]), and weightedSumHalf of those rows with weights w [queries][n] (sum [queries][dim]).
+   */
+  attentionRows(rows: Uint16Array, stride: number, n: number, q: Float32Array, w: Float32Array, level?: string, queries?: number): { scores: Float32Array; sum: Float32Array };
   benchQ4(options: BenchOptions): BenchResult;
   benchQ8(options: BenchOptions): BenchResult;
   benchDense(options: BenchOptions): BenchResult;

@@ -591,6 +591,27 @@ describe('matmulDense, dotHalf, axpyHalf', () => {
     }
   });
 
+  it.each(levels)('%s: several queries in one dotHalfRows / weightedSumHalf call give each query its one-query bits', (level) => {
+    // The heads of one KV head share its rows; SIMD levels convert each row once for up to 4 of them.
+    const rng = new Rng(10);
+    for (const dim of [24, 64, 72, 128]) {
+      for (const queries of [2, 3, 4, 5, 7, 8, 9]) {
+        const n = 37;
+        const stride = dim + 5;
+        const rows = testing().convert('floatToHalf', rng.floats(n * stride, (r) => r.gauss()), 'scalar');
+        const q = rng.floats(queries * dim, (r) => r.gauss());
+        const w = rng.floats(queries * n, (r) => (r.uniform() < 0.25 ? 0 : Math.abs(r.gauss()) / n));
+        const all = testing().attentionRows(rows, stride, n, q, w, level, queries);
+        for (let i = 0; i < queries; i++) {
+          const one = testing().attentionRows(rows, stride, n, q.subarray(i * dim, (i + 1) * dim), w.subarray(i * n, (i + 1) * n), level);
+          const label = `${level} dim ${dim} query ${i} of ${queries}`;
+          expect(all.scores.subarray(i * n, (i + 1) * n).every((v, t) => sameFloat(v, one.scores[t]!)), `scores ${label}`).toBe(true);
+          expect(all.sum.subarray(i * dim, (i + 1) * dim).every((v, c) => sameFloat(v, one.sum[c]!)), `sum ${label}`).toBe(true);
+        }
+      }
+    }
+  });
+
   it.each(levels)('%s: dotHalf and axpyHalf equal the reference for every length', (level) => {
     const rng = new Rng(8);
     for (const n of [1, 7, 8, 15, 16, 64, 128, 131]) {

@@ -176,14 +176,18 @@ struct KernelTable {
   // Attention helpers over the fp16 KV cache: dot(k[0..n), q[0..n)) and y[0..n) += a * v[0..n).
   float (*dotHalf)(std::uint16_t const* k, float const* q, int n) = nullptr;
   void (*axpyHalf)(float a, std::uint16_t const* v, float* y, int n) = nullptr;
-  // The same over the rows of a cache, one query at a time (row t at rows + t * stride, dim values):
-  //   dotHalfRows:     scores[t] = dotHalf(row t, q, dim) for t in [0, n), bit for bit;
-  //   weightedSumHalf: out[0..dim) = 0, then axpyHalf(w[t], row t, out, dim) for each t in order whose
-  //                    weight is not 0 (a masked position), bit for bit.
-  // One call per attention head instead of two per position: the output stays in registers across the
-  // positions instead of being loaded and stored at each (the value sum was 7% of a 6-token verify call).
-  void (*dotHalfRows)(std::uint16_t const* rows, std::size_t stride, int n, float const* q, int dim, float* scores) = nullptr;
-  void (*weightedSumHalf)(float const* w, std::uint16_t const* rows, std::size_t stride, int n, int dim, float* out) = nullptr;
+  // The same over the rows of a cache for several queries that share them (the heads of one grouped-query
+  // KV head; row t at rows + t * stride, dim values; query i at q + i * ldq):
+  //   dotHalfRows:     scores[i * ldScores + t] = dotHalf(row t, query i, dim) for t in [0, n), bit for bit;
+  //   weightedSumHalf: out[i * ldOut + 0..dim) = 0, then axpyHalf(w[i * ldw + t], row t, that output, dim)
+  //                    for each t in order whose weight is not 0 (a masked position), bit for bit.
+  // One call per attention head group instead of two per position and head: the output stays in
+  // registers across the positions instead of being loaded and stored at each (the value sum was 7% of a
+  // 6-token verify call), and a SIMD level converts each fp16 row once for several queries.
+  void (*dotHalfRows)(std::uint16_t const* rows, std::size_t stride, int n, float const* q, std::size_t ldq, int queries,
+                      int dim, float* scores, std::size_t ldScores) = nullptr;
+  void (*weightedSumHalf)(float const* w, std::size_t ldw, int queries, std::uint16_t const* rows, std::size_t stride, int n,
+                          int dim, float* out, std::size_t ldOut) = nullptr;
 };
 
 // The portable reference implementations (always complete).

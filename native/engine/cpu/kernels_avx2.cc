@@ -264,13 +264,65 @@ void axpyHalfAvx2(float a, std::uint16_t const* v, float* y, int n) {
   if (i < n) referenceKernels().axpyHalf(a, v + i, y + i, n - i);
 }
 
-void dotHalfRowsAvx2(std::uint16_t const* rows, std::size_t stride, int n, float const* q, int dim, float* scores) {
-  for (int t = 0; t < n; ++t) scores[t] = dotHalfAvx2(rows + static_cast<std::size_t>(t) * stride, q, dim);
+// Up to 4 queries against one row at a time: each query's a0 / a1 accumulate exactly as in dotHalfAvx2,
+// but the row is converted from fp16 once for all of them, and the 4 sums are reduced together in the
+// order hsum() adds (lo + hi halves, then lanes (0 + 2, 1 + 3), then those two), so every score has
+// dotHalfAvx2's bits. Only for dim % 16 == 0 (every head size in use); other sizes go query by query.
+constexpr int kQueryBlock = 4;
+
+template <int Q>
+void dotHalfRowsBlock(std::uint16_t const* rows, std::size_t stride, int n, float const* q, std::size_t ldq, int dim, float* scores,
+                      std::size_t ldScores) {
+  for (int t = 0; t < n; ++t) {
+    std::uint16_t const* row = rows + static_cast<std::size_t>(t) * stride;
+    __m256 a0[kQueryBlock], a1[kQueryBlock];
+    for (int i = 0; i < kQueryBlock; ++i) a0[i] = a1[i] = _mm256_setzero_ps();
+    for (int c = 0; c < dim; c += 16) {
+      __m256 const k0 = load8<DenseType::kF16>(row, c);
+      __m256 const k1 = load8<DenseType::kF16>(row, c + 8);
+      for (int i = 0; i < Q; ++i) {
+        a0[i] = _mm256_fmadd_ps(k0, _mm256_loadu_ps(q + i * ldq + c), a0[i]);
+        a1[i] = _mm256_fmadd_ps(k1, _mm256_loadu_ps(q + i * ldq + c + 8), a1[i]);
+      }
+    }
+    __m256 v[kQueryBlock];
+    for (int i = 0; i < kQueryBlock; ++i) v[i] = _mm256_add_ps(a0[i], a1[i]);
+    // (lo | hi) halves of queries (0, 1) and (2, 3) side by side, added: lanes s0..s3 of each query.
+    __m256 const s01 = _mm256_add_ps(_mm256_permute2f128_ps(v[0], v[1], 0x20), _mm256_permute2f128_ps(v[0], v[1], 0x31));
+    __m256 const s23 = _mm256_add_ps(_mm256_permute2f128_ps(v[2], v[3], 0x20), _mm256_permute2f128_ps(v[2], v[3], 0x31));
+    // (s0 + s2, s1 + s3) of queries 0 and 2 (low half), 1 and 3 (high half).
+    __m256 const pairs = _mm256_add_ps(_mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(3, 2, 3, 2)));
+    __m256 const sums = _mm256_add_ps(_mm256_shuffle_ps(pairs, pairs, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_shuffle_ps(pairs, pairs, _MM_SHUFFLE(3, 1, 3, 1)));
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, sums);  // queries 0, 2, 0, 2, 1, 3, 1, 3
+    float const byQuery[kQueryBlock] = {lanes[0], lanes[4], lanes[1], lanes[5]};
+    for (int i = 0; i < Q; ++i) scores[i * ldScores + t] = byQuery[i];
+  }
+}
+
+void dotHalfRowsAvx2(std::uint16_t const* rows, std::size_t stride, int n, float const* q, std::size_t ldq, int queries, int dim,
+                     float* scores, std::size_t ldScores) {
+  if (dim % 16 != 0) {
+    for (int i = 0; i < queries; ++i) {
+      for (int t = 0; t < n; ++t) scores[i * ldScores + t] = dotHalfAvx2(rows + static_cast<std::size_t>(t) * stride, q + i * ldq, dim);
+    }
+    return;
+  }
+  for (int i = 0; i < queries; i += kQueryBlock) {
+    float const* qi = q + i * ldq;
+    float* si = scores + i * ldScores;
+    switch (queries - i) {
+      case 1: dotHalfRowsBlock<1>(rows, stride, n, qi, ldq, dim, si, ldScores); break;
+      case 2: dotHalfRowsBlock<2>(rows, stride, n, qi, ldq, dim, si, ldScores); break;
+      case 3: dotHalfRowsBlock<3>(rows, stride, n, qi, ldq, dim, si, ldScores); break;
+      default: dotHalfRowsBlock<4>(rows, stride, n, qi, ldq, dim, si, ldScores); break;
+    }
+  }
 }
 
 // axpyHalfAvx2's lane steps with the output held in 8 (then 1) ymm accumulators across the positions,
 // 64 columns per pass; the column tail goes through the reference per position, as axpyHalfAvx2's does.
-void weightedSumHalfAvx2(float const* w, std::uint16_t const* rows, std::size_t stride, int n, int dim, float* out) {
+void weightedSumHalfOne(float const* w, std::uint16_t const* rows, std::size_t stride, int n, int dim, float* out) {
   int c = 0;
   for (; c + 64 <= dim; c += 64) {
     __m256 acc[8];
@@ -294,6 +346,51 @@ void weightedSumHalfAvx2(float const* w, std::uint16_t const* rows, std::size_t 
     for (int i = c; i < dim; ++i) out[i] = 0.0f;
     for (int t = 0; t < n; ++t) {
       if (w[t] != 0.0f) referenceKernels().axpyHalf(w[t], rows + static_cast<std::size_t>(t) * stride + c, out + c, dim - c);
+    }
+  }
+}
+
+// Up to 4 queries' outputs, 16 columns at a time, over the positions: the same per-lane fma sequence as
+// weightedSumHalfOne (so the same bits), with each row's 16 values converted once for all the queries.
+template <int Q>
+void weightedSumHalfBlock(float const* w, std::size_t ldw, std::uint16_t const* rows, std::size_t stride, int n, int dim, float* out,
+                          std::size_t ldOut) {
+  for (int c = 0; c < dim; c += 16) {
+    __m256 acc0[Q], acc1[Q];
+    for (int i = 0; i < Q; ++i) acc0[i] = acc1[i] = _mm256_setzero_ps();
+    for (int t = 0; t < n; ++t) {
+      std::uint16_t const* v = rows + static_cast<std::size_t>(t) * stride + c;
+      __m256 const v0 = load8<DenseType::kF16>(v, 0);
+      __m256 const v1 = load8<DenseType::kF16>(v, 8);
+      for (int i = 0; i < Q; ++i) {
+        float const wt = w[i * ldw + t];
+        if (wt == 0.0f) continue;
+        __m256 const wv = _mm256_set1_ps(wt);
+        acc0[i] = _mm256_fmadd_ps(wv, v0, acc0[i]);
+        acc1[i] = _mm256_fmadd_ps(wv, v1, acc1[i]);
+      }
+    }
+    for (int i = 0; i < Q; ++i) {
+      _mm256_storeu_ps(out + i * ldOut + c, acc0[i]);
+      _mm256_storeu_ps(out + i * ldOut + c + 8, acc1[i]);
+    }
+  }
+}
+
+void weightedSumHalfAvx2(float const* w, std::size_t ldw, int queries, std::uint16_t const* rows, std::size_t stride, int n, int dim,
+                         float* out, std::size_t ldOut) {
+  if (dim % 16 != 0) {
+    for (int i = 0; i < queries; ++i) weightedSumHalfOne(w + i * ldw, rows, stride, n, dim, out + i * ldOut);
+    return;
+  }
+  for (int i = 0; i < queries; i += kQueryBlock) {
+    float const* wi = w + i * ldw;
+    float* oi = out + i * ldOut;
+    switch (queries - i) {
+      case 1: weightedSumHalfBlock<1>(wi, ldw, rows, stride, n, dim, oi, ldOut); break;
+      case 2: weightedSumHalfBlock<2>(wi, ldw, rows, stride, n, dim, oi, ldOut); break;
+      case 3: weightedSumHalfBlock<3>(wi, ldw, rows, stride, n, dim, oi, ldOut); break;
+      default: weightedSumHalfBlock<4>(wi, ldw, rows, stride, n, dim, oi, ldOut); break;
     }
   }
 }

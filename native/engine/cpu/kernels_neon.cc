@@ -228,13 +228,18 @@ void axpyHalfNeon(float a, std::uint16_t const* v, float* y, int n) {
   if (i < n) referenceKernels().axpyHalf(a, v + i, y + i, n - i);
 }
 
-void dotHalfRowsNeon(std::uint16_t const* rows, std::size_t stride, int n, float const* q, int dim, float* scores) {
-  for (int t = 0; t < n; ++t) scores[t] = dotHalfNeon(rows + static_cast<std::size_t>(t) * stride, q, dim);
+void dotHalfRowsNeon(std::uint16_t const* rows, std::size_t stride, int n, float const* q, std::size_t ldq, int queries, int dim,
+                     float* scores, std::size_t ldScores) {
+  for (int i = 0; i < queries; ++i) {
+    for (int t = 0; t < n; ++t) {
+      scores[i * ldScores + t] = dotHalfNeon(rows + static_cast<std::size_t>(t) * stride, q + i * ldq, dim);
+    }
+  }
 }
 
 // axpyHalfNeon's lane steps with the output in 8 (then 1) q-register accumulators across the positions,
 // 32 columns per pass; the column tail through the reference per position, as axpyHalfNeon's.
-void weightedSumHalfNeon(float const* w, std::uint16_t const* rows, std::size_t stride, int n, int dim, float* out) {
+void weightedSumHalfOneNeon(float const* w, std::uint16_t const* rows, std::size_t stride, int n, int dim, float* out) {
   int c = 0;
   for (; c + 32 <= dim; c += 32) {
     float32x4_t acc[8];
@@ -259,6 +264,11 @@ void weightedSumHalfNeon(float const* w, std::uint16_t const* rows, std::size_t 
       if (w[t] != 0.0f) referenceKernels().axpyHalf(w[t], rows + static_cast<std::size_t>(t) * stride + c, out + c, dim - c);
     }
   }
+}
+
+void weightedSumHalfNeon(float const* w, std::size_t ldw, int queries, std::uint16_t const* rows, std::size_t stride, int n,
+                         int dim, float* out, std::size_t ldOut) {
+  for (int i = 0; i < queries; ++i) weightedSumHalfOneNeon(w + i * ldw, rows, stride, n, dim, out + i * ldOut);
 }
 
 }  // namespace

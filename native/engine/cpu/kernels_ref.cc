@@ -190,14 +190,24 @@ void axpyHalfRef(float a, std::uint16_t const* v, float* y, int n) {
   for (int i = 0; i < n; ++i) y[i] += a * tv::halfToFloat(v[i]);
 }
 
-void dotHalfRowsRef(std::uint16_t const* rows, std::size_t stride, int n, float const* q, int dim, float* scores) {
-  for (int t = 0; t < n; ++t) scores[t] = dotHalfRef(rows + static_cast<std::size_t>(t) * stride, q, dim);
+void dotHalfRowsRef(std::uint16_t const* rows, std::size_t stride, int n, float const* q, std::size_t ldq, int queries, int dim,
+                    float* scores, std::size_t ldScores) {
+  for (int i = 0; i < queries; ++i) {
+    for (int t = 0; t < n; ++t) {
+      scores[i * ldScores + t] = dotHalfRef(rows + static_cast<std::size_t>(t) * stride, q + i * ldq, dim);
+    }
+  }
 }
 
-void weightedSumHalfRef(float const* w, std::uint16_t const* rows, std::size_t stride, int n, int dim, float* out) {
-  std::fill(out, out + dim, 0.0f);
-  for (int t = 0; t < n; ++t) {
-    if (w[t] != 0.0f) axpyHalfRef(w[t], rows + static_cast<std::size_t>(t) * stride, out, dim);
+void weightedSumHalfRef(float const* w, std::size_t ldw, int queries, std::uint16_t const* rows, std::size_t stride, int n,
+                        int dim, float* out, std::size_t ldOut) {
+  for (int i = 0; i < queries; ++i) {
+    float const* wi = w + i * ldw;
+    float* oi = out + i * ldOut;
+    std::fill(oi, oi + dim, 0.0f);
+    for (int t = 0; t < n; ++t) {
+      if (wi[t] != 0.0f) axpyHalfRef(wi[t], rows + static_cast<std::size_t>(t) * stride, oi, dim);
+    }
   }
 }
 

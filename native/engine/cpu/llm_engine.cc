@@ -416,25 +416,33 @@ void CpuLlmContext::attention(int layer, Token const* tokens, int count) {
   });
 
   float const scale = 1.0f / std::sqrt(static_cast<float>(d));
+  // A work item is one token and the query heads of one KV head (or a part of them when there are more
+  // threads than token x KV-head pairs): its keys and values are read and converted once for all.
   int const group = c.heads / c.kvHeads;
-  std::int64_t const items = static_cast<std::int64_t>(count) * c.heads;
+  int const pairs = count * c.kvHeads;
+  int const parts = std::min(group, (pool.size() + pairs - 1) / pairs);
+  int const headsPerItem = (group + parts - 1) / parts;
+  int const itemsPerPair = (group + headsPerItem - 1) / headsPerItem;
+  std::int64_t const items = static_cast<std::int64_t>(pairs) * itemsPerPair;
   if (static_cast<int>(scores_.size()) < pool.size()) scores_.resize(static_cast<std::size_t>(pool.size()));
   pool.run([&](int thread, int threads) {
     std::vector<float>& scores = scores_[static_cast<std::size_t>(thread)];
-    if (scores.size() < cap) scores.resize(cap);
+    if (scores.size() < cap * headsPerItem) scores.resize(cap * headsPerItem);
     // Interleaved assignment balances work: later tokens attend over more positions.
     for (std::int64_t item = thread; item < items; item += threads) {
-      int const t = static_cast<int>(item / c.heads);
-      int const h = static_cast<int>(item % c.heads);
+      int const t = static_cast<int>(item / (static_cast<std::int64_t>(c.kvHeads) * itemsPerPair));
+      int const g = static_cast<int>(item / itemsPerPair % c.kvHeads);
+      int const h = g * group + static_cast<int>(item % itemsPerPair) * headsPerItem;  // the item's first head
+      int const heads = std::min(headsPerItem, (g + 1) * group - h);
       Token const& tok = tokens[t];
-      int const g = h / group;
       std::uint16_t const* keys = cache + ((static_cast<std::size_t>(tok.batch) * 2 + 0) * c.kvHeads + g) * cap * d;
       std::uint16_t const* values = cache + ((static_cast<std::size_t>(tok.batch) * 2 + 1) * c.kvHeads + g) * cap * d;
       // A tree token sees the committed prefix and those new tokens up to itself that its mask row selects
       // (Edge-LLM packs only columns j <= the token's own index, eagleUtilKernels.cu:100-113).
-      attendHalf(&qkv_[static_cast<std::size_t>(t) * qkvWidth + static_cast<std::size_t>(h) * d], keys, values,
-                 static_cast<std::size_t>(d), tok.position + 1, d, scale, &attn_[(static_cast<std::size_t>(t) * c.heads + h) * d],
-                 scores.data(), tok.mask != nullptr ? tok.position - tok.slot : -1, tok.mask);
+      attendHalf(&qkv_[static_cast<std::size_t>(t) * qkvWidth + static_cast<std::size_t>(h) * d], static_cast<std::size_t>(d), heads,
+                 keys, values, static_cast<std::size_t>(d), tok.position + 1, d, scale,
+                 &attn_[(static_cast<std::size_t>(t) * c.heads + h) * d], static_cast<std::size_t>(d), scores.data(),
+                 tok.mask != nullptr ? tok.position - tok.slot : -1, tok.mask);
     }
   });
 }

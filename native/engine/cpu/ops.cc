@@ -70,33 +70,37 @@ void addInPlace(float* dst, float const* src, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 
-void attendHalf(float const* q, std::uint16_t const* keys, std::uint16_t const* values, std::size_t stride, int n, int dim,
-                float scale, float* out, float* scores, int visibleFrom, std::int32_t const* mask) {
+void attendHalf(float const* q, std::size_t ldq, int queries, std::uint16_t const* keys, std::uint16_t const* values, std::size_t stride,
+                int n, int dim, float scale, float* out, std::size_t ldOut, float* scores, int visibleFrom, std::int32_t const* mask) {
   tv::cpu::KernelTable const& k = tv::cpu::kernels();
   auto const visible = [&](int t) {
     if (mask == nullptr || t < visibleFrom) return true;
     int const j = t - visibleFrom;
     return ((static_cast<std::uint32_t>(mask[j / 32]) >> (j % 32)) & 1u) != 0;
   };
-  k.dotHalfRows(keys, stride, n, q, dim, scores);
-  // Masked-out positions become -inf, so exp gives them weight 0 (weightedSumHalf skips those); the
-  // mask is only read past visibleFrom, so the loops below see no per-position condition.
-  for (int t = mask == nullptr ? n : std::max(visibleFrom, 0); t < n; ++t) {
-    if (!visible(t)) scores[t] = -INFINITY;
+  std::size_t const ldScores = static_cast<std::size_t>(n);
+  k.dotHalfRows(keys, stride, n, q, ldq, queries, dim, scores, ldScores);
+  for (int i = 0; i < queries; ++i) {
+    float* s = scores + i * ldScores;
+    // Masked-out positions become -inf, so exp gives them weight 0 (weightedSumHalf skips those); the
+    // mask is only read past visibleFrom, so the loops below see no per-position condition.
+    for (int t = mask == nullptr ? n : std::max(visibleFrom, 0); t < n; ++t) {
+      if (!visible(t)) s[t] = -INFINITY;
+    }
+    float maxScore = -INFINITY;
+    for (int t = 0; t < n; ++t) {
+      s[t] *= scale;
+      maxScore = std::max(maxScore, s[t]);
+    }
+    float sum = 0.0f;
+    for (int t = 0; t < n; ++t) {
+      s[t] = std::exp(s[t] - maxScore);
+      sum += s[t];
+    }
+    float const inv = 1.0f / sum;
+    for (int t = 0; t < n; ++t) s[t] *= inv;
   }
-  float maxScore = -INFINITY;
-  for (int t = 0; t < n; ++t) {
-    scores[t] *= scale;
-    maxScore = std::max(maxScore, scores[t]);
-  }
-  float sum = 0.0f;
-  for (int t = 0; t < n; ++t) {
-    scores[t] = std::exp(scores[t] - maxScore);
-    sum += scores[t];
-  }
-  float const inv = 1.0f / sum;
-  for (int t = 0; t < n; ++t) scores[t] *= inv;
-  k.weightedSumHalf(scores, values, stride, n, dim, out);
+  k.weightedSumHalf(scores, ldScores, queries, values, stride, n, dim, out, ldOut);
 }
 
 }  // namespace tv::engine::cpu

@@ -32,11 +32,14 @@ void geluInPlace(ThreadPool& pool, float* x, std::size_t n);
 // dst[i] += src[i].
 void addInPlace(float* dst, float const* src, std::size_t n);
 
-// One query attending to n keys/values (fp16, each of length dim, `stride` halves apart):
-//   out = sum_t softmax(scale * q.k_t) v_t. scores must hold n floats.
+// Queries attending to the same n keys/values (fp16, each of length dim, `stride` halves apart; the heads
+// of one grouped-query KV head, or one head): out_i = sum_t softmax(scale * q_i.k_t) v_t for query i at
+// q + i * ldq, written at out + i * ldOut. scores must hold queries * n floats. Each query's output is
+// the same, bit for bit, whatever the number of queries in the call.
 // With visibleFrom < n: positions t >= visibleFrom count only where bit (t - visibleFrom) of the packed mask
 // row `mask` is set (32 per int32 word, lowest bit first: a tree-attention row, binding_names.h).
-void attendHalf(float const* q, std::uint16_t const* keys, std::uint16_t const* values, std::size_t stride, int n, int dim,
-                float scale, float* out, float* scores, int visibleFrom = -1, std::int32_t const* mask = nullptr);
+void attendHalf(float const* q, std::size_t ldq, int queries, std::uint16_t const* keys, std::uint16_t const* values, std::size_t stride,
+                int n, int dim, float scale, float* out, std::size_t ldOut, float* scores, int visibleFrom = -1,
+                std::int32_t const* mask = nullptr);
 
 }  // namespace tv::engine::cpu

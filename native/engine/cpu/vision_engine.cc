@@ -224,8 +224,8 @@ void CpuVisionContext::attention(std::int32_t const* cu, std::int64_t segments, 
       if (static_cast<int>(scores.size()) < length) scores.resize(static_cast<std::size_t>(length));
       float const* q = &qkv_[static_cast<std::size_t>(t) * 3 * hidden + static_cast<std::size_t>(h) * d];
       std::size_t const offset = static_cast<std::size_t>(begin) * hidden + static_cast<std::size_t>(h) * d;
-      attendHalf(q, &keys_[offset], &values_[offset], static_cast<std::size_t>(hidden), length, d, scale,
-                 &attn_[static_cast<std::size_t>(t) * hidden + static_cast<std::size_t>(h) * d], scores.data());
+      attendHalf(q, static_cast<std::size_t>(d), 1, &keys_[offset], &values_[offset], static_cast<std::size_t>(hidden), length, d, scale,
+                 &attn_[static_cast<std::size_t>(t) * hidden + static_cast<std::size_t>(h) * d], static_cast<std::size_t>(d), scores.data());
     }
   });
 }
