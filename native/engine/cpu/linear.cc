@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <numeric>
 
 #include "core/error.h"
 #include "core/fp16.h"
@@ -145,6 +146,25 @@ void Linear::forward(ThreadPool& pool, float const* x, std::size_t ldx, int toke
   });
 }
 
+void Linear::forwardSwiGlu(ThreadPool& pool, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy, float* act,
+                           std::size_t ldAct, Q8Scratch& scratch) const {
+  TV_CHECK_INTERNAL(gatedBlock_ > 0, "forwardSwiGlu needs a layer from loadGatedLinear");
+  auto const silu = kernels().siluMultiply;
+  int const block = gatedBlock_;
+  withRowKernel(&pool, x, ldx, tokens, y, ldy, scratch, [&](auto const& rowsFn) {
+    // Chunks of whole (gate block, up block) pairs: the grain is a pair, which divides the rows.
+    pool.parallelFor(rows_, 2 * block, [&](std::int64_t b, std::int64_t e) {
+      rowsFn(static_cast<int>(b), static_cast<int>(e));
+      for (std::int64_t r = b; r < e; r += 2 * block) {
+        for (int t = 0; t < tokens; ++t) {
+          float const* gate = y + static_cast<std::size_t>(t) * ldy + r;
+          silu(gate, gate + block, act + static_cast<std::size_t>(t) * ldAct + r / 2, static_cast<std::size_t>(block));
+        }
+      }
+    });
+  });
+}
+
 void Linear::forwardRowList(ThreadPool& pool, float const* x, int tokens, float* y, std::size_t ldy,
                             std::vector<std::int32_t> const& rows, Q8Scratch& scratch) const {
   std::int64_t const n = static_cast<std::int64_t>(rows.size());
@@ -225,17 +245,45 @@ Linear loadDenseMatrix(TensorView const& tensor, std::shared_ptr<void const> kee
   return Linear::dense(m, owned, {});
 }
 
-Linear loadLinear(SafetensorsSet const& weights, std::vector<std::string> const& prefixes, std::vector<int> const& expectedOut,
-                  int expectedIn, bool withBias, ThreadPool* pool) {
+namespace {
+
+// A run of rows of one part in the fused layer's row order.
+struct RowRun {
+  std::size_t part;
+  int begin;
+  int count;
+};
+
+// The parts' rows one after the other (interleave == 0), or two equal parts alternating in blocks of
+// `interleave` rows (loadGatedLinear).
+std::vector<RowRun> fusedRowOrder(std::vector<int> const& partRows, int interleave) {
+  std::vector<RowRun> order;
+  if (interleave == 0) {
+    for (std::size_t p = 0; p < partRows.size(); ++p) order.push_back({p, 0, partRows[p]});
+    return order;
+  }
+  TV_CHECK_INTERNAL(partRows.size() == 2 && partRows[0] == partRows[1], "interleaved layers fuse two equal parts");
+  TV_CHECK_INTERNAL(partRows[0] % interleave == 0, "interleaved blocks must divide the parts");
+  for (int b = 0; b < partRows[0]; b += interleave) {
+    order.push_back({0, b, interleave});
+    order.push_back({1, b, interleave});
+  }
+  return order;
+}
+
+Linear loadFused(SafetensorsSet const& weights, std::vector<std::string> const& prefixes, std::vector<int> const& expectedOut,
+                 int expectedIn, bool withBias, ThreadPool* pool, int interleave) {
   TV_CHECK_INTERNAL(!prefixes.empty() && prefixes.size() == expectedOut.size(), "bad loadLinear call");
   int totalOut = 0;
   for (int n : expectedOut) totalOut += n;
+  std::vector<RowRun> const order = fusedRowOrder(expectedOut, interleave);
 
   std::vector<float> bias;
   if (withBias) {
-    for (std::size_t p = 0; p < prefixes.size(); ++p) {
-      std::vector<float> part = readFloatVector(weights.require(prefixes[p] + ".bias"), expectedOut[p]);
-      bias.insert(bias.end(), part.begin(), part.end());
+    std::vector<std::vector<float>> parts;
+    for (std::size_t p = 0; p < prefixes.size(); ++p) parts.push_back(readFloatVector(weights.require(prefixes[p] + ".bias"), expectedOut[p]));
+    for (RowRun const& run : order) {
+      bias.insert(bias.end(), parts[run.part].begin() + run.begin, parts[run.part].begin() + run.begin + run.count);
     }
   }
 
@@ -245,12 +293,11 @@ Linear loadLinear(SafetensorsSet const& weights, std::vector<std::string> const&
              expectedIn, ", not a multiple of the AWQ group size ", kQ4GroupSize);
     int const groups = expectedIn / kQ4GroupSize;
     int const totalWords = totalOut / 8;
-    // Fuse along N: concatenate each part's columns (AutoAWQ packs 8 output columns per int32).
-    std::vector<std::int32_t> qweight(static_cast<std::size_t>(expectedIn) * totalWords);
-    std::vector<std::int32_t> qzeros(static_cast<std::size_t>(groups) * totalWords);
-    std::vector<std::uint16_t> scales(static_cast<std::size_t>(groups) * totalOut);
-    int wordOffset = 0;
-    int columnOffset = 0;
+    struct Part {
+      std::vector<std::int32_t> qweight, qzeros;
+      std::vector<std::uint16_t> scales;
+    };
+    std::vector<Part> parts(prefixes.size());
     for (std::size_t p = 0; p < prefixes.size(); ++p) {
       int const n = expectedOut[p];
       TV_CHECK(n % 8 == 0, ErrorCode::kModelLoad, "int4 layer '", prefixes[p], "' has out_features ", n, ", not a multiple of 8");
@@ -262,22 +309,30 @@ Linear loadLinear(SafetensorsSet const& weights, std::vector<std::string> const&
       checkShape(sc, {groups, n});
       TV_CHECK(sc.dtype == DType::kF16, ErrorCode::kModelLoad, "tensor '", sc.name, "' has dtype ", dtypeName(sc.dtype),
                "; AutoAWQ scales are F16");
-      std::vector<std::int32_t> const qwPart = int32Copy(qw);
-      std::vector<std::int32_t> const qzPart = int32Copy(qz);
-      std::vector<std::uint16_t> scPart(static_cast<std::size_t>(sc.elements()));
-      sc.copyTo(scPart.data());
+      parts[p].qweight = int32Copy(qw);
+      parts[p].qzeros = int32Copy(qz);
+      parts[p].scales.resize(static_cast<std::size_t>(sc.elements()));
+      sc.copyTo(parts[p].scales.data());
+    }
+    // Fuse along N in the row order: AutoAWQ packs 8 output columns per int32 (runs are multiples of 8).
+    std::vector<std::int32_t> qweight(static_cast<std::size_t>(expectedIn) * totalWords);
+    std::vector<std::int32_t> qzeros(static_cast<std::size_t>(groups) * totalWords);
+    std::vector<std::uint16_t> scales(static_cast<std::size_t>(groups) * totalOut);
+    int column = 0;
+    for (RowRun const& run : order) {
+      Part const& part = parts[run.part];
+      int const partWords = expectedOut[run.part] / 8;
       for (int k = 0; k < expectedIn; ++k) {
-        std::memcpy(&qweight[static_cast<std::size_t>(k) * totalWords + wordOffset], &qwPart[static_cast<std::size_t>(k) * (n / 8)],
-                    sizeof(std::int32_t) * (n / 8));
+        std::memcpy(&qweight[static_cast<std::size_t>(k) * totalWords + column / 8],
+                    &part.qweight[static_cast<std::size_t>(k) * partWords + run.begin / 8], sizeof(std::int32_t) * (run.count / 8));
       }
       for (int g = 0; g < groups; ++g) {
-        std::memcpy(&qzeros[static_cast<std::size_t>(g) * totalWords + wordOffset], &qzPart[static_cast<std::size_t>(g) * (n / 8)],
-                    sizeof(std::int32_t) * (n / 8));
-        std::memcpy(&scales[static_cast<std::size_t>(g) * totalOut + columnOffset], &scPart[static_cast<std::size_t>(g) * n],
-                    sizeof(std::uint16_t) * n);
+        std::memcpy(&qzeros[static_cast<std::size_t>(g) * totalWords + column / 8],
+                    &part.qzeros[static_cast<std::size_t>(g) * partWords + run.begin / 8], sizeof(std::int32_t) * (run.count / 8));
+        std::memcpy(&scales[static_cast<std::size_t>(g) * totalOut + column],
+                    &part.scales[static_cast<std::size_t>(g) * expectedOut[run.part] + run.begin], sizeof(std::uint16_t) * run.count);
       }
-      wordOffset += n / 8;
-      columnOffset += n;
+      column += run.count;
     }
     tv::cpu::AwqTensors tensors;
     tensors.inFeatures = expectedIn;
@@ -292,21 +347,26 @@ Linear loadLinear(SafetensorsSet const& weights, std::vector<std::string> const&
     TensorView const& w = weights.require(prefixes[0] + ".weight");
     return loadDenseMatrix(w, nullptr, expectedOut[0], expectedIn).withBias(std::move(bias));
   }
-  // Dense parts: concatenate rows into one owned matrix of the first part's type.
+  // Dense parts: rows copied in the row order into one owned matrix of the first part's type.
   TensorView const& first = weights.require(prefixes[0] + ".weight");
   DenseType const type = denseTypeOf(first);
   std::size_t const elementSize = denseElementSize(type);
   std::size_t const rowBytes = static_cast<std::size_t>(expectedIn) * elementSize;
   auto owned = std::make_shared<std::vector<std::uint8_t>>(rowBytes * totalOut + 64);
   auto* aligned = reinterpret_cast<std::uint8_t*>((reinterpret_cast<std::uintptr_t>(owned->data()) + 63) & ~std::uintptr_t{63});
-  std::size_t offset = 0;
+  std::vector<std::vector<std::uint8_t>> parts(prefixes.size());
   for (std::size_t p = 0; p < prefixes.size(); ++p) {
     TensorView const& w = weights.require(prefixes[p] + ".weight");
     checkShape(w, {expectedOut[p], expectedIn});
     TV_CHECK(denseTypeOf(w) == type, ErrorCode::kModelLoad, "tensor '", w.name, "' has dtype ", dtypeName(w.dtype),
              " but '", first.name, "' has ", dtypeName(first.dtype));
-    w.copyTo(aligned + offset);
-    offset += w.bytes;
+    parts[p].resize(w.bytes);
+    w.copyTo(parts[p].data());
+  }
+  std::size_t offset = 0;
+  for (RowRun const& run : order) {
+    std::memcpy(aligned + offset, parts[run.part].data() + static_cast<std::size_t>(run.begin) * rowBytes, rowBytes * run.count);
+    offset += rowBytes * run.count;
   }
   DenseMatrix m;
   m.rows = totalOut;
@@ -314,6 +374,23 @@ Linear loadLinear(SafetensorsSet const& weights, std::vector<std::string> const&
   m.type = type;
   m.data = aligned;
   return Linear::dense(m, owned, std::move(bias));
+}
+
+}  // namespace
+
+Linear loadLinear(SafetensorsSet const& weights, std::vector<std::string> const& prefixes, std::vector<int> const& expectedOut,
+                  int expectedIn, bool withBias, ThreadPool* pool) {
+  return loadFused(weights, prefixes, expectedOut, expectedIn, withBias, pool, 0);
+}
+
+Linear loadGatedLinear(SafetensorsSet const& weights, std::string const& gate, std::string const& up, int intermediate, int in,
+                       bool withBias, ThreadPool* pool) {
+  // Whole blocks only: the largest divisor of the intermediate size up to kGatedBlock (64 for every Qwen2.5
+  // size; AWQ layers have intermediate % 8 == 0, so their blocks stay whole int4 tiles).
+  int const block = std::gcd(intermediate, kGatedBlock);
+  Linear l = loadFused(weights, {gate, up}, {intermediate, intermediate}, in, withBias, pool, block);
+  l.gatedBlock_ = block;
+  return l;
 }
 
 }  // namespace tv::engine::cpu

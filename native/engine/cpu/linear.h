@@ -57,6 +57,15 @@ class Linear {
   void forward(ThreadPool& pool, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
                Q8Scratch& scratch) const;
 
+  // A gated layer (loadGatedLinear) with SwiGLU applied as each range of rows is computed:
+  // act[t * ldAct + r] = silu(gate_r . x_t) * (up_r . x_t) for r < outFeatures / 2 (kernels' siluMultiply,
+  // the same bits as siluMultiply over the unfused output). y ([tokens][outFeatures], ldy) receives the raw
+  // gate / up values in the layer's interleaved row order. Each thread applies SwiGLU to the rows it just
+  // computed, while they are in its cache: the unfused pass read half of them from the other core's cache
+  // and ran on one thread for a few tokens.
+  void forwardSwiGlu(ThreadPool& pool, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy, float* act,
+                     std::size_t ldAct, Q8Scratch& scratch) const;
+
   // Only the rows listed (ascending, inside [0, outFeatures)): the LM head when few logits are needed
   // (a grammar's allowed tokens, a reduced vocabulary). x holds `tokens` vectors of inFeatures, prepared
   // once for all rows; contiguous runs of ids go to the kernel together. Long lists are split over the
@@ -86,6 +95,8 @@ class Linear {
   std::shared_ptr<Q4Weights> q4_;
   std::shared_ptr<Q8Weights> q8_;
   std::vector<float> bias_;
+  int gatedBlock_ = 0;  // loadGatedLinear's block size; 0 for other layers
+  friend Linear loadGatedLinear(SafetensorsSet const&, std::string const&, std::string const&, int, int, bool, ThreadPool*);
 };
 
 // The weights' storage as reported to users: "q8", "int4", "fp16", "bf16" or "fp32".
@@ -100,6 +111,17 @@ std::vector<float> readFloatVector(TensorView const& t, std::int64_t expectedLen
 // part's out_features and expectedIn the shared in_features (ERR_MODEL_LOAD on mismatch).
 Linear loadLinear(SafetensorsSet const& weights, std::vector<std::string> const& prefixes,
                   std::vector<int> const& expectedOut, int expectedIn, bool withBias, ThreadPool* pool);
+
+// Rows per block of a gated layer (at most; the largest divisor of the intermediate size up to this): gate
+// rows [block * b, + block) are followed by the same up rows, so that one parallel chunk of 2 * block rows
+// holds matching gate and up rows. A multiple of the int4 / int8 tile (8 rows).
+inline constexpr int kGatedBlock = 64;
+
+// The gate and up projections of a SwiGLU MLP (Hugging Face prefixes, e.g. "model.layers.0.mlp.gate_proj",
+// each [intermediate, in]) fused into one layer with their rows interleaved in blocks of kGatedBlock, for
+// forwardSwiGlu. Same checks as loadLinear.
+Linear loadGatedLinear(SafetensorsSet const& weights, std::string const& gate, std::string const& up, int intermediate, int in,
+                       bool withBias, ThreadPool* pool);
 
 // A dense matrix from one tensor [rows, cols] (e.g. a tied embedding used as LM head), read in place
 // when aligned (the caller keeps the loaded file alive), copied otherwise.

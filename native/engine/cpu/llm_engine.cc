@@ -55,8 +55,7 @@ QwenDecoderWeights loadDecoder(QwenTextConfig const& c, SafetensorsSet const& se
     layer.qkv = loadLinear(set, {l + "self_attn.q_proj", l + "self_attn.k_proj", l + "self_attn.v_proj"},
                            {qOut, kvOut, kvOut}, c.hiddenSize, true, &pool);
     layer.output = loadLinear(set, {l + "self_attn.o_proj"}, {c.hiddenSize}, qOut, false, &pool);
-    layer.gateUp = loadLinear(set, {l + "mlp.gate_proj", l + "mlp.up_proj"}, {c.intermediateSize, c.intermediateSize},
-                              c.hiddenSize, false, &pool);
+    layer.gateUp = loadGatedLinear(set, l + "mlp.gate_proj", l + "mlp.up_proj", c.intermediateSize, c.hiddenSize, false, &pool);
     layer.down = loadLinear(set, {l + "mlp.down_proj"}, {c.hiddenSize}, c.intermediateSize, false, &pool);
     w.weightBytes += layer.qkv.weightBytes() + layer.output.weightBytes() + layer.gateUp.weightBytes() + layer.down.weightBytes();
     w.layers.push_back(std::move(layer));
@@ -357,9 +356,8 @@ void CpuLlmContext::runChunk(Token const* tokens, int count, std::uint16_t const
                          quantScratch_);
     addInPlace(x_.data(), tmp_.data(), n * hidden);
     rmsNorm(pool, x_.data(), layer.postAttentionNorm.data(), count, hidden, c.rmsNormEps, norm_.data());
-    layer.gateUp.forward(pool, norm_.data(), hidden, count, gateUp_.data(), 2 * static_cast<std::size_t>(c.intermediateSize),
-                         quantScratch_);
-    siluMultiply(pool, gateUp_.data(), count, c.intermediateSize, act_.data());
+    layer.gateUp.forwardSwiGlu(pool, norm_.data(), hidden, count, gateUp_.data(), 2 * static_cast<std::size_t>(c.intermediateSize),
+                               act_.data(), static_cast<std::size_t>(c.intermediateSize), quantScratch_);
     layer.down.forward(pool, act_.data(), c.intermediateSize, count, tmp_.data(), hidden, quantScratch_);
     addInPlace(x_.data(), tmp_.data(), n * hidden);
   }

@@ -65,7 +65,7 @@ struct QwenDecoderWeights {
     std::vector<float> postAttentionNorm;
     Linear qkv;     // q, k, v fused: [(heads + 2 kvHeads) * headDim, hidden], with bias
     Linear output;  // o_proj
-    Linear gateUp;  // gate and up fused: [2 * intermediate, hidden]
+    Linear gateUp;  // gate and up fused: [2 * intermediate, hidden], rows interleaved (loadGatedLinear)
     Linear down;
   };
   std::vector<Layer> layers;
