@@ -345,6 +345,21 @@ Napi::Value attentionRows(Napi::CallbackInfo const& info) {
   });
 }
 
+// softmax(x: Float32Array, scale, level) -> new Float32Array: the kernel table's softmax of a copy of x.
+Napi::Value softmax(Napi::CallbackInfo const& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    TV_CHECK_ARG(info[0].IsTypedArray() && info[1].IsNumber(), "softmax(x, scale, level)");
+    std::size_t const n = info[0].As<Napi::TypedArray>().ElementLength();
+    TV_CHECK_ARG(n >= 1 && n <= (1u << 24), "softmax needs 1 to 2^24 values");
+    auto const* x = typedData<float, napi_float32_array>(info[0], "x", n);
+    Napi::Float32Array out = Napi::Float32Array::New(env, n);
+    std::copy(x, x + n, out.Data());
+    cpu::kernelsFor(parseLevel(info[2])).softmax(out.Data(), static_cast<int>(n), info[1].As<Napi::Number>().FloatValue());
+    return out;
+  });
+}
+
 // siluMultiply(gate: Float32Array, up: Float32Array, level) -> new Float32Array silu(gate) * up
 Napi::Value siluMultiply(Napi::CallbackInfo const& info) {
   Napi::Env env = info.Env();
@@ -421,6 +436,7 @@ void addKernelTestHooks(Napi::Env env, Napi::Object testing) {
   testing.Set("dotHalf", Napi::Function::New(env, dotHalf, "dotHalf"));
   testing.Set("axpyHalf", Napi::Function::New(env, axpyHalf, "axpyHalf"));
   testing.Set("siluMultiply", Napi::Function::New(env, siluMultiply, "siluMultiply"));
+  testing.Set("softmax", Napi::Function::New(env, softmax, "softmax"));
   testing.Set("parallelForClaims", Napi::Function::New(env, parallelForClaims, "parallelForClaims"));
   testing.Set("attentionRows", Napi::Function::New(env, attentionRows, "attentionRows"));
 }

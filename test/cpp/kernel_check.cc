@@ -337,6 +337,29 @@ void checkSilu(KernelTable const& best, KernelTable const& ref) {
   }
 }
 
+// Softmax uses SiluExp's sequence too: bit-exact, tails, masked (-inf), underflowing and NaN scores included.
+void checkSoftmax(KernelTable const& best, KernelTable const& ref) {
+  Rng rng(7);
+  for (int n : {1, 3, 4, 7, 8, 9, 17, 100}) {
+    std::vector<float> a(n), b(n);
+    for (int i = 0; i < n; ++i) a[i] = i % 5 == 2 ? -std::numeric_limits<float>::infinity() : 60.0f * rng.uniform();
+    if (n > 4) a[4] = 1500.0f;  // the others fall below kMin
+    for (bool withNan : {false, true}) {
+      if (withNan) a[n / 2] = std::numeric_limits<float>::quiet_NaN();
+      b = a;
+      std::vector<float> c = a;
+      best.softmax(b.data(), n, 0.125f);
+      ref.softmax(c.data(), n, 0.125f);
+      int differ = 0;
+      for (int i = 0; i < n; ++i) {
+        bool const same = std::memcmp(&b[i], &c[i], 4) == 0 || (std::isnan(b[i]) && std::isnan(c[i]));
+        differ += same ? 0 : 1;
+      }
+      check(differ == 0, "softmax bit-exact", static_cast<double>(differ));
+    }
+  }
+}
+
 }  // namespace
 
 // Every SIMD level this build and CPU can run, each against the reference table. With
@@ -359,6 +382,7 @@ int main(int argc, char** argv) {
       checkDense(best, ref);
       checkAttention(best, ref);
       checkSilu(best, ref);
+      checkSoftmax(best, ref);
     } catch (std::exception const& e) {
       std::printf("FAIL exception: %s\n", e.what());
       return 1;

@@ -680,6 +680,65 @@ describe('siluMultiply', () => {
 });
 
 
+// The attention weights of one query (kernels.h softmax): one operation sequence at every level, so the bits
+// match the reference; close to a float64 softmax; masked (-inf) scores get exactly 0 and a NaN score
+// makes the row NaN, as libm's expf did.
+describe('softmax', () => {
+  const levels = testing().simdLevels();
+  const scale = 0.125;
+  it.each(levels)('%s: equals the reference bit for bit, tails, masked and extreme scores included', (level) => {
+    const rng = new Rng(11);
+    for (const n of [1, 3, 7, 8, 9, 15, 16, 17, 64, 100, 1029]) {
+      const x = rng.floats(n, (r) => r.gauss() * 30);
+      for (let i = 2; i < n; i += 5) x[i] = -Infinity;
+      if (n > 4) x[4] = 2000; // the others underflow (d < kMin): weight 0
+      if (n > 6) x[6] = 1999.5;
+      const got = testing().softmax(x, scale, level);
+      const ref = testing().softmax(x, scale, 'scalar');
+      for (let i = 0; i < n; i++) {
+        if (!sameFloat(got[i]!, ref[i]!)) throw new Error(`${level} softmax n ${n} [${i}]: ${got[i]} vs ${ref[i]}`);
+      }
+    }
+    const nan = new Float32Array([1, 2, NaN, 4, 5, 6, 7, 8, 9, 10]);
+    expect(testing().softmax(nan, scale, level).every((v) => Number.isNaN(v))).toBe(true);
+    const masked = new Float32Array(12).fill(-Infinity);
+    expect(testing().softmax(masked, scale, level).every((v) => Number.isNaN(v))).toBe(true); // 0 / 0, as before
+  });
+
+  it('gives a row with masked positions the bits of the same row without them (tree attention vs its path)', () => {
+    const rng = new Rng(13);
+    for (const level of levels) {
+      const path = rng.floats(37, (r) => r.gauss() * 20);
+      const withMasked = new Float32Array([...path.subarray(0, 30), -Infinity, -Infinity, -Infinity, ...path.subarray(30)]);
+      const a = testing().softmax(path, scale, level);
+      const b = testing().softmax(withMasked, scale, level);
+      expect(Array.from(b.subarray(30, 33))).toEqual([0, 0, 0]);
+      const kept = new Float32Array([...b.subarray(0, 30), ...b.subarray(33)]);
+      expect(kept.every((v, i) => sameFloat(v, a[i]!)), level).toBe(true);
+    }
+  });
+
+  it('is a softmax: within 1e-6 of float64, exactly 0 where masked, summing to 1', () => {
+    const rng = new Rng(12);
+    for (const n of [1, 9, 200]) {
+      const x = rng.floats(n, (r) => r.gauss() * 40);
+      for (let i = 1; i < n; i += 4) x[i] = -Infinity;
+      const got = testing().softmax(x, scale, 'scalar');
+      const v = Array.from(x, (a) => Math.fround(a * scale));
+      const m = Math.max(...v);
+      const e = v.map((a) => Math.exp(a - m));
+      const sum = e.reduce((a, b) => a + b, 0);
+      let total = 0;
+      for (let i = 0; i < n; i++) {
+        if (x[i] === -Infinity) expect(got[i]).toBe(0);
+        expect(Math.abs(got[i]! - e[i]! / sum)).toBeLessThan(1e-6);
+        total += got[i]!;
+      }
+      expect(Math.abs(total - 1)).toBeLessThan(1e-5);
+    }
+  });
+});
+
 // ThreadPool::parallelFor (native/core/thread_pool.h) hands every kernel its rows: the ranges must tile
 // [0, n) exactly, in whole grains, for any thread count; and a thread that stalls must not hold up its share.
 describe('ThreadPool.parallelFor', () => {

@@ -239,6 +239,50 @@ void siluMultiplyAvx2(float const* gate, float const* up, float* out, std::size_
   if (i < n) referenceKernels().siluMultiply(gate + i, up + i, out + i, n - i);
 }
 
+// softmax (kernels.h): the max and SiluExp's exponential in 8 lanes, the element tail, the sum and the
+// normalization through detail::softmaxFinish; the same bits as the reference.
+void softmaxAvx2(float* x, int n, float scale) {
+  using E = SiluExp;
+  __m256 const s = _mm256_set1_ps(scale);
+  __m256 lanesMax = _mm256_set1_ps(-__builtin_inff());
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 const v = _mm256_mul_ps(_mm256_loadu_ps(x + i), s);
+    _mm256_storeu_ps(x + i, v);
+    lanesMax = _mm256_max_ps(v, lanesMax);  // a NaN v gives the second operand: never the max
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, lanesMax);
+  float m = -__builtin_inff();
+  for (float const v : lanes) m = v > m ? v : m;
+  for (int j = i; j < n; ++j) {
+    float const v = x[j] * scale;
+    x[j] = v;
+    m = v > m ? v : m;
+  }
+  __m256 const mv = _mm256_set1_ps(m);
+  for (i = 0; i + 8 <= n; i += 8) {
+    __m256 const d = _mm256_sub_ps(_mm256_loadu_ps(x + i), mv);
+    __m256 const c = _mm256_max_ps(_mm256_min_ps(d, _mm256_set1_ps(E::kMax)), _mm256_set1_ps(E::kMin));
+    __m256 const n2 = _mm256_round_ps(_mm256_mul_ps(c, _mm256_set1_ps(E::kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n2, _mm256_set1_ps(E::kLn2Hi), c);
+    r = _mm256_fnmadd_ps(n2, _mm256_set1_ps(E::kLn2Lo), r);
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(E::c5), r, _mm256_set1_ps(E::c4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c0));
+    __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+    y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+    __m256i const bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n2), _mm256_set1_epi32(127)), 23);
+    __m256 e = _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
+    e = _mm256_blendv_ps(e, _mm256_setzero_ps(), _mm256_cmp_ps(d, _mm256_set1_ps(E::kMin), _CMP_LT_OQ));
+    e = _mm256_blendv_ps(e, d, _mm256_cmp_ps(d, d, _CMP_UNORD_Q));
+    _mm256_storeu_ps(x + i, e);
+  }
+  detail::softmaxFinish(x, i, n, m);
+}
+
 float dotHalfAvx2(std::uint16_t const* k, float const* q, int n) {
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
   int i = 0;
@@ -403,6 +447,7 @@ void detail::installAvx2Kernels(KernelTable& table) {
   table.quantizeQ8 = quantizeQ8Avx2;
   table.matmulDense = matmulDenseAvx2;
   table.siluMultiply = siluMultiplyAvx2;
+  table.softmax = softmaxAvx2;
   table.dotHalf = dotHalfAvx2;
   table.axpyHalf = axpyHalfAvx2;
   table.dotHalfRows = dotHalfRowsAvx2;

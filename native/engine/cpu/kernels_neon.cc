@@ -210,6 +210,56 @@ void siluMultiplyNeon(float const* gate, float const* up, float* out, std::size_
   if (i < n) referenceKernels().siluMultiply(gate + i, up + i, out + i, n - i);
 }
 
+// SiluExp's sequence on 4 lanes of d (kMin <= d <= kMax), as siluMultiplyNeon's.
+inline float32x4_t siluExpNeon(float32x4_t d) {
+  using E = SiluExp;
+  float32x4_t const n2 = vrndnq_f32(vmulq_f32(d, vdupq_n_f32(E::kLog2e)));
+  float32x4_t r = vfmsq_f32(d, n2, vdupq_n_f32(E::kLn2Hi));
+  r = vfmsq_f32(r, n2, vdupq_n_f32(E::kLn2Lo));
+  float32x4_t p = vfmaq_f32(vdupq_n_f32(E::c4), vdupq_n_f32(E::c5), r);
+  p = vfmaq_f32(vdupq_n_f32(E::c3), p, r);
+  p = vfmaq_f32(vdupq_n_f32(E::c2), p, r);
+  p = vfmaq_f32(vdupq_n_f32(E::c1), p, r);
+  p = vfmaq_f32(vdupq_n_f32(E::c0), p, r);
+  float32x4_t y = vfmaq_f32(r, p, vmulq_f32(r, r));
+  y = vaddq_f32(y, vdupq_n_f32(1.0f));
+  int32x4_t const bits = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n2), vdupq_n_s32(127)), 23);
+  return vmulq_f32(y, vreinterpretq_f32_s32(bits));
+}
+
+// softmax (kernels.h): the max and SiluExp's exponential in 4 lanes, the element tail, the sum and the
+// normalization through detail::softmaxFinish; the same bits as the reference.
+void softmaxNeon(float* x, int n, float scale) {
+  using E = SiluExp;
+  float32x4_t lanesMax = vdupq_n_f32(-__builtin_inff());
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    float32x4_t const v = vmulq_n_f32(vld1q_f32(x + i), scale);
+    vst1q_f32(x + i, v);
+    lanesMax = vbslq_f32(vcgtq_f32(v, lanesMax), v, lanesMax);  // (v > m ? v : m): a NaN v is never the max
+  }
+  float lanes[4];
+  vst1q_f32(lanes, lanesMax);
+  float m = -__builtin_inff();
+  for (int j = 0; j < 4; ++j) m = lanes[j] > m ? lanes[j] : m;
+  for (int j = i; j < n; ++j) {
+    float const v = x[j] * scale;
+    x[j] = v;
+    m = v > m ? v : m;
+  }
+  float32x4_t const mv = vdupq_n_f32(m);
+  for (i = 0; i + 4 <= n; i += 4) {
+    float32x4_t const d = vsubq_f32(vld1q_f32(x + i), mv);
+    float32x4_t c = vbslq_f32(vcltq_f32(d, vdupq_n_f32(E::kMax)), d, vdupq_n_f32(E::kMax));
+    c = vbslq_f32(vcgtq_f32(c, vdupq_n_f32(E::kMin)), c, vdupq_n_f32(E::kMin));
+    float32x4_t e = siluExpNeon(c);
+    e = vbslq_f32(vcltq_f32(d, vdupq_n_f32(E::kMin)), vdupq_n_f32(0.0f), e);
+    e = vbslq_f32(vceqq_f32(d, d), e, d);  // NaN stays NaN
+    vst1q_f32(x + i, e);
+  }
+  detail::softmaxFinish(x, i, n, m);
+}
+
 float dotHalfNeon(std::uint16_t const* k, float const* q, int n) {
   float32x4_t a0 = vdupq_n_f32(0.0f), a1 = vdupq_n_f32(0.0f);
   int i = 0;
@@ -280,6 +330,7 @@ void detail::installNeonKernels(KernelTable& table) {
   table.quantizeQ8 = quantizeQ8Neon;
   table.matmulDense = matmulDenseNeon;
   table.siluMultiply = siluMultiplyNeon;
+  table.softmax = softmaxNeon;
   table.dotHalf = dotHalfNeon;
   table.axpyHalf = axpyHalfNeon;
   table.dotHalfRows = dotHalfRowsNeon;

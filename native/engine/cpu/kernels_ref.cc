@@ -180,6 +180,60 @@ void siluMultiplyRef(float const* gate, float const* up, float* out, std::size_t
   }
 }
 
+// SiluExp's steps on d (kMin <= d <= kMax), one statement per rounding step.
+float siluExpRef(float d) {
+  using E = SiluExp;
+  float const scaled = d * E::kLog2e;
+  float const n2 = std::nearbyint(scaled);
+  float r = std::fma(-n2, E::kLn2Hi, d);
+  r = std::fma(-n2, E::kLn2Lo, r);
+  float p = std::fma(E::c5, r, E::c4);
+  p = std::fma(p, r, E::c3);
+  p = std::fma(p, r, E::c2);
+  p = std::fma(p, r, E::c1);
+  p = std::fma(p, r, E::c0);
+  float const r2 = r * r;
+  float y = std::fma(p, r2, r);
+  y = y + 1.0f;
+  std::uint32_t const bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(n2) + 127) << 23;
+  float pow2;
+  std::memcpy(&pow2, &bits, sizeof pow2);
+  return y * pow2;
+}
+
+}  // namespace
+
+void detail::softmaxFinish(float* x, int begin, int n, float m) {
+  for (int i = begin; i < n; ++i) {
+    float const d = x[i] - m;
+    float e;
+    if (d < SiluExp::kMin) {
+      e = 0.0f;
+    } else if (d != d) {
+      e = d;
+    } else {
+      e = siluExpRef(d < SiluExp::kMax ? d : SiluExp::kMax);
+    }
+    x[i] = e;
+  }
+  float sum = 0.0f;
+  for (int i = 0; i < n; ++i) sum += x[i];
+  float const inv = 1.0f / sum;
+  for (int i = 0; i < n; ++i) x[i] = x[i] * inv;
+}
+
+namespace {
+
+void softmaxRef(float* x, int n, float scale) {
+  float m = -INFINITY;
+  for (int i = 0; i < n; ++i) {
+    float const v = x[i] * scale;
+    x[i] = v;
+    m = v > m ? v : m;
+  }
+  detail::softmaxFinish(x, 0, n, m);
+}
+
 float dotHalfRef(std::uint16_t const* k, float const* q, int n) {
   float sum = 0.0f;
   for (int i = 0; i < n; ++i) sum += tv::halfToFloat(k[i]) * q[i];
@@ -231,6 +285,7 @@ KernelTable const& referenceKernels() {
     t.matmulQ8 = matmulQ8Ref;
     t.matmulDense = matmulDenseRef;
     t.siluMultiply = siluMultiplyRef;
+    t.softmax = softmaxRef;
     t.dotHalfRows = dotHalfRowsRef;
     t.weightedSumHalf = weightedSumHalfRef;
     t.dotHalf = dotHalfRef;

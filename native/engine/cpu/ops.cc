@@ -87,18 +87,7 @@ void attendHalf(float const* q, std::size_t ldq, int queries, std::uint16_t cons
     for (int t = mask == nullptr ? n : std::max(visibleFrom, 0); t < n; ++t) {
       if (!visible(t)) s[t] = -INFINITY;
     }
-    float maxScore = -INFINITY;
-    for (int t = 0; t < n; ++t) {
-      s[t] *= scale;
-      maxScore = std::max(maxScore, s[t]);
-    }
-    float sum = 0.0f;
-    for (int t = 0; t < n; ++t) {
-      s[t] = std::exp(s[t] - maxScore);
-      sum += s[t];
-    }
-    float const inv = 1.0f / sum;
-    for (int t = 0; t < n; ++t) s[t] *= inv;
+    k.softmax(s, n, scale);
   }
   k.weightedSumHalf(scores, ldScores, queries, values, stride, n, dim, out, ldOut);
 }
