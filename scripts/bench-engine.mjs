@@ -9,8 +9,11 @@
 //   weight GB/s     bytes of weights one decode step reads (int4 + scales + zeros + the LM head: int8
 //                   by default for an int4 body, fp16 with --lm-head fp16)
 //                   divided by the step time: the effective weight bandwidth
-//   read GB/s       the machine's read bandwidth with the same threads, measured by this run (the
-//                   best of a probe before and after), and the decode's share of it
+//   read GB/s       the machine's read bandwidth with the same threads, probed by this run before and
+//                   after every block of 8 decode steps, and the decode's share of it: for each block,
+//                   its median step's weight GB/s over the higher of the two probes around it (the
+//                   neighbours of a shared machine change the bandwidth from second to second, so a
+//                   probe minutes away says little); the median over the blocks
 //   verify          speculative decoding's verify call (--verify N tokens, default 6; 0: off) at the same
 //                   positions as the decode steps, interleaved with them: its median time over the decode
 //                   step's, with every logit and with the few rows a grammar asks for (16 digit-like ids)
@@ -72,7 +75,9 @@ const median = (s) => [...s].sort((a, b) => a - b)[Math.floor(s.length / 2)];
 const best = (s) => Math.min(...s);
 
 log(`CPU LLM engine, ${path.basename(dir)}: ${layers} layers, hidden ${H}, ${(engine.weightBytes / 1e9).toFixed(2)} GB of weights per token (LM head ${engine.lmHead}), ${threads} threads`);
-const bwBefore = readBandwidth();
+const probes = [readBandwidth()];
+const blockShares = []; // per block of decode steps: weight GB/s of its median step / the higher adjacent probe
+const kBlock = 8;
 const prefillSeconds = [];
 const decodeSeconds = [];
 const prefillEmbeds = randomHalf(prefillTokens * H, 1);
@@ -86,8 +91,15 @@ step(randomHalf(8 * H, 3), 8, -1); // warm-up: first touch of the mapped weights
 for (let round = 0; round < rounds; round++) {
   prefillSeconds.push(step(prefillEmbeds, prefillTokens, -1));
   step(contextEmbeds, contextTokens, -1);
+  let blockStart = decodeSeconds.length;
   for (let i = 0; i < decodeSteps; i++) {
     decodeSeconds.push(step(tokenEmbeds[i], 1, contextTokens + i));
+    if (decodeSeconds.length - blockStart === kBlock || i === decodeSteps - 1) {
+      const block = decodeSeconds.slice(blockStart);
+      probes.push(readBandwidth());
+      blockShares.push(engine.weightBytes / median(block) / 1e9 / Math.max(probes.at(-1), probes.at(-2)));
+      blockStart = decodeSeconds.length;
+    }
     if (!chainEmbeds) continue;
     // The verify call at the next position, then a decode step there again (the pair alternates, so
     // both see the same machine); the same with only the grammar's rows.
@@ -100,8 +112,7 @@ for (let round = 0; round < rounds; round++) {
     step(tokenEmbeds[i], 1, contextTokens + i); // restore this position's cache entry
   }
 }
-const bwAfter = readBandwidth();
-const readGBs = Math.max(bwBefore, bwAfter);
+const readGBs = median(probes);
 
 const decodeStep = median(decodeSeconds);
 const result = {
@@ -119,7 +130,9 @@ const result = {
     weightGBs: engine.weightBytes / decodeStep / 1e9,
   },
   readGBs,
-  decodeShareOfReadBandwidth: engine.weightBytes / decodeStep / 1e9 / readGBs,
+  readGBsRange: [Math.min(...probes), Math.max(...probes)],
+  decodeShareOfReadBandwidth: median(blockShares),
+  decodeShareRange: [Math.min(...blockShares), Math.max(...blockShares)],
   verify:
     verifyTokens > 0
       ? {
@@ -142,7 +155,10 @@ if (values.json) {
     const v = result.verify;
     log(`verify   ${v.tokens} tokens in one call = ${f(v.allLogits.ratio, 2)}x a decode step with every logit (${f(v.allLogits.verifyMs, 2)} vs ${f(v.allLogits.decodeMs, 2)} ms), ${f(v.grammarRows.ratio, 2)}x with a grammar's ${v.grammarRows.rows} rows (${f(v.grammarRows.verifyMs, 2)} vs ${f(v.grammarRows.decodeMs, 2)} ms)`);
   }
-  log(`weights  ${f(result.decode.weightGBs)} GB/s effective in decode = ${f(result.decodeShareOfReadBandwidth * 100, 0)}% of the ${f(readGBs)} GB/s read bandwidth measured with ${threads} threads`);
+  const pct = (x) => `${f(x * 100, 0)}%`;
+  log(
+    `weights  ${f(result.decode.weightGBs)} GB/s effective in decode = ${pct(result.decodeShareOfReadBandwidth)} of the read bandwidth probed around each block of ${kBlock} steps (median of ${blockShares.length} blocks, ${pct(result.decodeShareRange[0])}-${pct(result.decodeShareRange[1])}; probes ${f(result.readGBsRange[0])}-${f(result.readGBsRange[1])} GB/s, median ${f(readGBs)}, ${threads} threads)`,
+  );
 }
 
 async function compareLevels(levels) {
