@@ -345,17 +345,21 @@ Napi::Value attentionRows(Napi::CallbackInfo const& info) {
   });
 }
 
-// softmax(x: Float32Array, scale, level) -> new Float32Array: the kernel table's softmax of a copy of x.
+// softmax(x: Float32Array, scale, level, rows = 1) -> new Float32Array: the kernel table's softmax of a copy of
+// x, as `rows` rows of x.length / rows values in one call.
 Napi::Value softmax(Napi::CallbackInfo const& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
     TV_CHECK_ARG(info[0].IsTypedArray() && info[1].IsNumber(), "softmax(x, scale, level)");
     std::size_t const n = info[0].As<Napi::TypedArray>().ElementLength();
     TV_CHECK_ARG(n >= 1 && n <= (1u << 24), "softmax needs 1 to 2^24 values");
+    int const rows = info[3].IsUndefined() ? 1 : intArg(info[3], "rows");
+    TV_CHECK_ARG(rows >= 1 && n % static_cast<std::size_t>(rows) == 0, "x.length must be a multiple of rows");
+    std::size_t const length = n / static_cast<std::size_t>(rows);
     auto const* x = typedData<float, napi_float32_array>(info[0], "x", n);
     Napi::Float32Array out = Napi::Float32Array::New(env, n);
     std::copy(x, x + n, out.Data());
-    cpu::kernelsFor(parseLevel(info[2])).softmax(out.Data(), static_cast<int>(n), info[1].As<Napi::Number>().FloatValue());
+    cpu::kernelsFor(parseLevel(info[2])).softmax(out.Data(), length, rows, static_cast<int>(length), info[1].As<Napi::Number>().FloatValue());
     return out;
   });
 }

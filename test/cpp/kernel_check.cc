@@ -348,8 +348,8 @@ void checkSoftmax(KernelTable const& best, KernelTable const& ref) {
       if (withNan) a[n / 2] = std::numeric_limits<float>::quiet_NaN();
       b = a;
       std::vector<float> c = a;
-      best.softmax(b.data(), n, 0.125f);
-      ref.softmax(c.data(), n, 0.125f);
+      best.softmax(b.data(), static_cast<std::size_t>(n), 1, n, 0.125f);
+      ref.softmax(c.data(), static_cast<std::size_t>(n), 1, n, 0.125f);
       int differ = 0;
       for (int i = 0; i < n; ++i) {
         bool const same = std::memcmp(&b[i], &c[i], 4) == 0 || (std::isnan(b[i]) && std::isnan(c[i]));
@@ -358,6 +358,17 @@ void checkSoftmax(KernelTable const& best, KernelTable const& ref) {
       check(differ == 0, "softmax bit-exact", static_cast<double>(differ));
     }
   }
+  // Rows side by side (ld past the row length): each row as the reference computes it.
+  int const rows = 5, n = 37;
+  std::size_t const ld = 41;
+  std::vector<float> a(rows * ld), b, c;
+  for (float& v : a) v = 40.0f * rng.uniform();
+  a[ld + 3] = -std::numeric_limits<float>::infinity();
+  b = a;
+  c = a;
+  best.softmax(b.data(), ld, rows, n, 0.125f);
+  ref.softmax(c.data(), ld, rows, n, 0.125f);
+  check(std::memcmp(b.data(), c.data(), b.size() * 4) == 0, "softmax rows bit-exact");
 }
 
 }  // namespace

@@ -139,8 +139,8 @@ export interface TestingHooks {
   axpyHalf(a: number, v: Uint16Array, y: Float32Array, level?: string): Float32Array;
   /** silu(gate) * up element by element, with the kernel table's exponential (kernels.h SiluExp). */
   siluMultiply(gate: Float32Array, up: Float32Array, level?: string): Float32Array;
-  /** The kernel table's softmax of a copy of x (kernels.h: scale, max, SiluExp's exponential, 8 partial sums). */
-  softmax(x: Float32Array, scale: number, level?: string): Float32Array;
+  /** The kernel table's softmax of a copy of x, as `rows` rows in one call (kernels.h: scale, max, SiluExp's exponential). */
+  softmax(x: Float32Array, scale: number, level?: string, rows?: number): Float32Array;
   /**
    * The ranges one ThreadPool::parallelFor(n, grain) on `threads` threads handed out, in the order they
    * finished, and whether the calling thread ran each; the caller sleeps stallFirstClaimMs in its first range.

@@ -699,6 +699,14 @@ describe('softmax', () => {
         if (!sameFloat(got[i]!, ref[i]!)) throw new Error(`${level} softmax n ${n} [${i}]: ${got[i]} vs ${ref[i]}`);
       }
     }
+    // Several rows in one call: each row's bits as if alone.
+    const many = rng.floats(5 * 23, (r) => r.gauss() * 30);
+    many[40] = -Infinity;
+    const together = testing().softmax(many, scale, level, 5);
+    for (let r = 0; r < 5; r++) {
+      const alone = testing().softmax(many.subarray(r * 23, (r + 1) * 23), scale, level);
+      expect(together.subarray(r * 23, (r + 1) * 23).every((v, i) => sameFloat(v, alone[i]!)), `${level} row ${r}`).toBe(true);
+    }
     const nan = new Float32Array([1, 2, NaN, 4, 5, 6, 7, 8, 9, 10]);
     expect(testing().softmax(nan, scale, level).every((v) => Number.isNaN(v))).toBe(true);
     const masked = new Float32Array(12).fill(-Infinity);

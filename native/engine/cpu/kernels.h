@@ -173,14 +173,16 @@ struct KernelTable {
   // is neither vectorizable nor the same on every platform).
   void (*siluMultiply)(float const* gate, float const* up, float* out, std::size_t n) = nullptr;
 
-  // Softmax of x[0..n) in place (n >= 1), the attention weights of one query:
+  // Softmax in place of each of `rows` rows of n values (n >= 1; row r at x + r * ld), the attention weights
+  // of one query each; a row's result does not depend on the others:
   //   v_i = x_i * scale; m = max of the v_i (as (v > m ? v : m) from -inf: a NaN is never the max);
   //   d_i = v_i - m; e_i = 0 where d_i < SiluExp::kMin (a masked -inf score included), d_i where d_i is
   //   NaN, else exp(min(d_i, kMax)) by SiluExp's sequence; sum = e_0 + e_1 + ... in order; x_i = e_i * (1 / sum).
   // The same bits at every level (libm's expf, one call per score, was a third of the attention time). The
   // sum stays sequential: a masked position adds exactly 0, so a tree branch's weights keep the bits of its
-  // own path's (verifyCall.test.ts), which partial sums by position would not.
-  void (*softmax)(float* x, int n, float scale) = nullptr;
+  // own path's (verifyCall.test.ts), which partial sums by position would not; the rows' sums run side by
+  // side instead, so that their add chains overlap.
+  void (*softmax)(float* x, std::size_t ld, int rows, int n, float scale) = nullptr;
 
   // Attention helpers over the fp16 KV cache: dot(k[0..n), q[0..n)) and y[0..n) += a * v[0..n).
   float (*dotHalf)(std::uint16_t const* k, float const* q, int n) = nullptr;
@@ -227,10 +229,9 @@ void installNeonDotKernels(KernelTable& table);    // kernels.cc (empty on other
 void installNeonDotQ4Kernels(KernelTable& table);  // kernels_neon_dot_q4.cc, called by installNeonDotKernels
 void installNeonDotQ8Kernels(KernelTable& table);  // kernels_neon_dot_q8.cc, called by installNeonDotKernels
 
-// softmax's steps after the exponentials of [0, begin) (x[i] = e_i there): e_i for i in [begin, n) from
-// d = x[i] - m, the sequential sum and the normalization of all n. The reference's loop, and the element
-// tail of the SIMD ones.
-void softmaxFinish(float* x, int begin, int n, float m);
+// softmax's last steps, shared by every level: the rows' sequential sums side by side and x_i = e_i * (1 / sum),
+// over rows that already hold their e_i.
+void softmaxNormalize(float* x, std::size_t ld, int rows, int n);
 
 // Reference dot product of one dense row with x over n columns (any n): the column tail of the SIMD
 // dense kernels, so that tails are computed by the reference, never by a pasted copy.

@@ -239,48 +239,51 @@ void siluMultiplyAvx2(float const* gate, float const* up, float* out, std::size_
   if (i < n) referenceKernels().siluMultiply(gate + i, up + i, out + i, n - i);
 }
 
-// softmax (kernels.h): the max and SiluExp's exponential in 8 lanes, the element tail, the sum and the
-// normalization through detail::softmaxFinish; the same bits as the reference.
-void softmaxAvx2(float* x, int n, float scale) {
+// softmax (kernels.h): the max and SiluExp's exponential in 8 lanes, the last partial vector through masked
+// loads and stores (the exponential is lane by lane, so the same bits as the reference's per element); the
+// sums and the normalization through detail::softmaxNormalize.
+void softmaxAvx2(float* x, std::size_t ld, int rows, int n, float scale) {
   using E = SiluExp;
   __m256 const s = _mm256_set1_ps(scale);
-  __m256 lanesMax = _mm256_set1_ps(-__builtin_inff());
-  int i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256 const v = _mm256_mul_ps(_mm256_loadu_ps(x + i), s);
-    _mm256_storeu_ps(x + i, v);
-    lanesMax = _mm256_max_ps(v, lanesMax);  // a NaN v gives the second operand: never the max
+  __m256 const negInf = _mm256_set1_ps(-__builtin_inff());
+  __m256i const lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int row = 0; row < rows; ++row) {
+    float* xr = x + row * ld;
+    __m256 lanesMax = negInf;
+    for (int i = 0; i < n; i += 8) {
+      __m256i const valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - i), lane);
+      __m256 const v = _mm256_mul_ps(_mm256_maskload_ps(xr + i, valid), s);
+      _mm256_maskstore_ps(xr + i, valid, v);
+      // a NaN v gives the second operand (never the max); lanes past n count as -inf
+      lanesMax = _mm256_max_ps(_mm256_blendv_ps(negInf, v, _mm256_castsi256_ps(valid)), lanesMax);
+    }
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, lanesMax);
+    float m = -__builtin_inff();
+    for (float const v : lanes) m = v > m ? v : m;
+    __m256 const mv = _mm256_set1_ps(m);
+    for (int i = 0; i < n; i += 8) {
+      __m256i const valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - i), lane);
+      __m256 const d = _mm256_sub_ps(_mm256_maskload_ps(xr + i, valid), mv);
+      __m256 const c = _mm256_max_ps(_mm256_min_ps(d, _mm256_set1_ps(E::kMax)), _mm256_set1_ps(E::kMin));
+      __m256 const n2 = _mm256_round_ps(_mm256_mul_ps(c, _mm256_set1_ps(E::kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      __m256 r = _mm256_fnmadd_ps(n2, _mm256_set1_ps(E::kLn2Hi), c);
+      r = _mm256_fnmadd_ps(n2, _mm256_set1_ps(E::kLn2Lo), r);
+      __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(E::c5), r, _mm256_set1_ps(E::c4));
+      p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c3));
+      p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c2));
+      p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c1));
+      p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c0));
+      __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+      y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+      __m256i const bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n2), _mm256_set1_epi32(127)), 23);
+      __m256 e = _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
+      e = _mm256_blendv_ps(e, _mm256_setzero_ps(), _mm256_cmp_ps(d, _mm256_set1_ps(E::kMin), _CMP_LT_OQ));
+      e = _mm256_blendv_ps(e, d, _mm256_cmp_ps(d, d, _CMP_UNORD_Q));
+      _mm256_maskstore_ps(xr + i, valid, e);
+    }
   }
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, lanesMax);
-  float m = -__builtin_inff();
-  for (float const v : lanes) m = v > m ? v : m;
-  for (int j = i; j < n; ++j) {
-    float const v = x[j] * scale;
-    x[j] = v;
-    m = v > m ? v : m;
-  }
-  __m256 const mv = _mm256_set1_ps(m);
-  for (i = 0; i + 8 <= n; i += 8) {
-    __m256 const d = _mm256_sub_ps(_mm256_loadu_ps(x + i), mv);
-    __m256 const c = _mm256_max_ps(_mm256_min_ps(d, _mm256_set1_ps(E::kMax)), _mm256_set1_ps(E::kMin));
-    __m256 const n2 = _mm256_round_ps(_mm256_mul_ps(c, _mm256_set1_ps(E::kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n2, _mm256_set1_ps(E::kLn2Hi), c);
-    r = _mm256_fnmadd_ps(n2, _mm256_set1_ps(E::kLn2Lo), r);
-    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(E::c5), r, _mm256_set1_ps(E::c4));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c2));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c1));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c0));
-    __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
-    y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
-    __m256i const bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n2), _mm256_set1_epi32(127)), 23);
-    __m256 e = _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
-    e = _mm256_blendv_ps(e, _mm256_setzero_ps(), _mm256_cmp_ps(d, _mm256_set1_ps(E::kMin), _CMP_LT_OQ));
-    e = _mm256_blendv_ps(e, d, _mm256_cmp_ps(d, d, _CMP_UNORD_Q));
-    _mm256_storeu_ps(x + i, e);
-  }
-  detail::softmaxFinish(x, i, n, m);
+  detail::softmaxNormalize(x, ld, rows, n);
 }
 
 float dotHalfAvx2(std::uint16_t const* k, float const* q, int n) {
@@ -314,33 +317,35 @@ void axpyHalfAvx2(float a, std::uint16_t const* v, float* y, int n) {
 // dotHalfAvx2's bits. Only for dim % 16 == 0 (every head size in use); other sizes go query by query.
 constexpr int kQueryBlock = 4;
 
-template <int Q>
-void dotHalfRowsBlock(std::uint16_t const* rows, std::size_t stride, int n, float const* q, std::size_t ldq, int dim, float* scores,
-                      std::size_t ldScores) {
+// 4 queries (q[i]; a short block repeats query 0 and keeps only `count` results) against each row, the
+// accumulators in named registers (arrays of them were kept on the stack, one store-forward per fma).
+void dotHalfRowsBlock(std::uint16_t const* rows, std::size_t stride, int n, float const* const* q, int count, int dim, float* const* scores) {
   for (int t = 0; t < n; ++t) {
     std::uint16_t const* row = rows + static_cast<std::size_t>(t) * stride;
-    __m256 a0[kQueryBlock], a1[kQueryBlock];
-    for (int i = 0; i < kQueryBlock; ++i) a0[i] = a1[i] = _mm256_setzero_ps();
+    __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
     for (int c = 0; c < dim; c += 16) {
       __m256 const k0 = load8<DenseType::kF16>(row, c);
       __m256 const k1 = load8<DenseType::kF16>(row, c + 8);
-      for (int i = 0; i < Q; ++i) {
-        a0[i] = _mm256_fmadd_ps(k0, _mm256_loadu_ps(q + i * ldq + c), a0[i]);
-        a1[i] = _mm256_fmadd_ps(k1, _mm256_loadu_ps(q + i * ldq + c + 8), a1[i]);
-      }
+      a0 = _mm256_fmadd_ps(k0, _mm256_loadu_ps(q[0] + c), a0);
+      b0 = _mm256_fmadd_ps(k1, _mm256_loadu_ps(q[0] + c + 8), b0);
+      a1 = _mm256_fmadd_ps(k0, _mm256_loadu_ps(q[1] + c), a1);
+      b1 = _mm256_fmadd_ps(k1, _mm256_loadu_ps(q[1] + c + 8), b1);
+      a2 = _mm256_fmadd_ps(k0, _mm256_loadu_ps(q[2] + c), a2);
+      b2 = _mm256_fmadd_ps(k1, _mm256_loadu_ps(q[2] + c + 8), b2);
+      a3 = _mm256_fmadd_ps(k0, _mm256_loadu_ps(q[3] + c), a3);
+      b3 = _mm256_fmadd_ps(k1, _mm256_loadu_ps(q[3] + c + 8), b3);
     }
-    __m256 v[kQueryBlock];
-    for (int i = 0; i < kQueryBlock; ++i) v[i] = _mm256_add_ps(a0[i], a1[i]);
+    __m256 const v0 = _mm256_add_ps(a0, b0), v1 = _mm256_add_ps(a1, b1), v2 = _mm256_add_ps(a2, b2), v3 = _mm256_add_ps(a3, b3);
     // (lo | hi) halves of queries (0, 1) and (2, 3) side by side, added: lanes s0..s3 of each query.
-    __m256 const s01 = _mm256_add_ps(_mm256_permute2f128_ps(v[0], v[1], 0x20), _mm256_permute2f128_ps(v[0], v[1], 0x31));
-    __m256 const s23 = _mm256_add_ps(_mm256_permute2f128_ps(v[2], v[3], 0x20), _mm256_permute2f128_ps(v[2], v[3], 0x31));
+    __m256 const s01 = _mm256_add_ps(_mm256_permute2f128_ps(v0, v1, 0x20), _mm256_permute2f128_ps(v0, v1, 0x31));
+    __m256 const s23 = _mm256_add_ps(_mm256_permute2f128_ps(v2, v3, 0x20), _mm256_permute2f128_ps(v2, v3, 0x31));
     // (s0 + s2, s1 + s3) of queries 0 and 2 (low half), 1 and 3 (high half).
     __m256 const pairs = _mm256_add_ps(_mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(3, 2, 3, 2)));
     __m256 const sums = _mm256_add_ps(_mm256_shuffle_ps(pairs, pairs, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_shuffle_ps(pairs, pairs, _MM_SHUFFLE(3, 1, 3, 1)));
-    alignas(32) float lanes[8];
-    _mm256_store_ps(lanes, sums);  // queries 0, 2, 0, 2, 1, 3, 1, 3
-    float const byQuery[kQueryBlock] = {lanes[0], lanes[4], lanes[1], lanes[5]};
-    for (int i = 0; i < Q; ++i) scores[i * ldScores + t] = byQuery[i];
+    __m128 const lo = _mm256_castps256_ps128(sums);     // queries 0, 2, 0, 2
+    __m128 const hi = _mm256_extractf128_ps(sums, 1);   // queries 1, 3, 1, 3
+    float const byQuery[kQueryBlock] = {_mm_cvtss_f32(lo), _mm_cvtss_f32(hi), _mm_cvtss_f32(_mm_movehdup_ps(lo)), _mm_cvtss_f32(_mm_movehdup_ps(hi))};
+    for (int i = 0; i < count; ++i) scores[i][t] = byQuery[i];
   }
 }
 
@@ -353,14 +358,15 @@ void dotHalfRowsAvx2(std::uint16_t const* rows, std::size_t stride, int n, float
     return;
   }
   for (int i = 0; i < queries; i += kQueryBlock) {
-    float const* qi = q + i * ldq;
-    float* si = scores + i * ldScores;
-    switch (queries - i) {
-      case 1: dotHalfRowsBlock<1>(rows, stride, n, qi, ldq, dim, si, ldScores); break;
-      case 2: dotHalfRowsBlock<2>(rows, stride, n, qi, ldq, dim, si, ldScores); break;
-      case 3: dotHalfRowsBlock<3>(rows, stride, n, qi, ldq, dim, si, ldScores); break;
-      default: dotHalfRowsBlock<4>(rows, stride, n, qi, ldq, dim, si, ldScores); break;
+    int const count = minInt(kQueryBlock, queries - i);
+    float const* qs[kQueryBlock];
+    float* out[kQueryBlock];
+    for (int j = 0; j < kQueryBlock; ++j) {
+      int const use = j < count ? i + j : i;
+      qs[j] = q + use * ldq;
+      out[j] = scores + use * ldScores;
     }
+    dotHalfRowsBlock(rows, stride, n, qs, count, dim, out);
   }
 }
 
@@ -396,27 +402,42 @@ void weightedSumHalfOne(float const* w, std::uint16_t const* rows, std::size_t s
 
 // Up to 4 queries' outputs, 16 columns at a time, over the positions: the same per-lane fma sequence as
 // weightedSumHalfOne (so the same bits), with each row's 16 values converted once for all the queries.
-template <int Q>
-void weightedSumHalfBlock(float const* w, std::size_t ldw, std::uint16_t const* rows, std::size_t stride, int n, int dim, float* out,
-                          std::size_t ldOut) {
+// 4 queries' outputs (a short block repeats query 0 and stores only `count`), 16 columns at a time, over the
+// positions: the same per-lane fma sequence as weightedSumHalfOne (so the same bits), with each row's 16
+// values converted once for all the queries; accumulators in named registers (see dotHalfRowsBlock).
+void weightedSumHalfBlock(float const* const* w, int count, std::uint16_t const* rows, std::size_t stride, int n, int dim,
+                          float* const* out) {
   for (int c = 0; c < dim; c += 16) {
-    __m256 acc0[Q], acc1[Q];
-    for (int i = 0; i < Q; ++i) acc0[i] = acc1[i] = _mm256_setzero_ps();
+    __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
     for (int t = 0; t < n; ++t) {
       std::uint16_t const* v = rows + static_cast<std::size_t>(t) * stride + c;
       __m256 const v0 = load8<DenseType::kF16>(v, 0);
       __m256 const v1 = load8<DenseType::kF16>(v, 8);
-      for (int i = 0; i < Q; ++i) {
-        float const wt = w[i * ldw + t];
-        if (wt == 0.0f) continue;
-        __m256 const wv = _mm256_set1_ps(wt);
-        acc0[i] = _mm256_fmadd_ps(wv, v0, acc0[i]);
-        acc1[i] = _mm256_fmadd_ps(wv, v1, acc1[i]);
+      if (w[0][t] != 0.0f) {
+        __m256 const wv = _mm256_set1_ps(w[0][t]);
+        a0 = _mm256_fmadd_ps(wv, v0, a0);
+        b0 = _mm256_fmadd_ps(wv, v1, b0);
+      }
+      if (w[1][t] != 0.0f) {
+        __m256 const wv = _mm256_set1_ps(w[1][t]);
+        a1 = _mm256_fmadd_ps(wv, v0, a1);
+        b1 = _mm256_fmadd_ps(wv, v1, b1);
+      }
+      if (w[2][t] != 0.0f) {
+        __m256 const wv = _mm256_set1_ps(w[2][t]);
+        a2 = _mm256_fmadd_ps(wv, v0, a2);
+        b2 = _mm256_fmadd_ps(wv, v1, b2);
+      }
+      if (w[3][t] != 0.0f) {
+        __m256 const wv = _mm256_set1_ps(w[3][t]);
+        a3 = _mm256_fmadd_ps(wv, v0, a3);
+        b3 = _mm256_fmadd_ps(wv, v1, b3);
       }
     }
-    for (int i = 0; i < Q; ++i) {
-      _mm256_storeu_ps(out + i * ldOut + c, acc0[i]);
-      _mm256_storeu_ps(out + i * ldOut + c + 8, acc1[i]);
+    __m256 const results[2 * kQueryBlock] = {a0, b0, a1, b1, a2, b2, a3, b3};
+    for (int i = 0; i < count; ++i) {
+      _mm256_storeu_ps(out[i] + c, results[2 * i]);
+      _mm256_storeu_ps(out[i] + c + 8, results[2 * i + 1]);
     }
   }
 }
@@ -428,14 +449,15 @@ void weightedSumHalfAvx2(float const* w, std::size_t ldw, int queries, std::uint
     return;
   }
   for (int i = 0; i < queries; i += kQueryBlock) {
-    float const* wi = w + i * ldw;
-    float* oi = out + i * ldOut;
-    switch (queries - i) {
-      case 1: weightedSumHalfBlock<1>(wi, ldw, rows, stride, n, dim, oi, ldOut); break;
-      case 2: weightedSumHalfBlock<2>(wi, ldw, rows, stride, n, dim, oi, ldOut); break;
-      case 3: weightedSumHalfBlock<3>(wi, ldw, rows, stride, n, dim, oi, ldOut); break;
-      default: weightedSumHalfBlock<4>(wi, ldw, rows, stride, n, dim, oi, ldOut); break;
+    int const count = minInt(kQueryBlock, queries - i);
+    float const* ws[kQueryBlock];
+    float* outs[kQueryBlock];
+    for (int j = 0; j < kQueryBlock; ++j) {
+      int const use = j < count ? i + j : i;
+      ws[j] = w + use * ldw;
+      outs[j] = out + use * ldOut;
     }
+    weightedSumHalfBlock(ws, count, rows, stride, n, dim, outs);
   }
 }
 }  // namespace

@@ -227,37 +227,51 @@ inline float32x4_t siluExpNeon(float32x4_t d) {
   return vmulq_f32(y, vreinterpretq_f32_s32(bits));
 }
 
-// softmax (kernels.h): the max and SiluExp's exponential in 4 lanes, the element tail, the sum and the
-// normalization through detail::softmaxFinish; the same bits as the reference.
-void softmaxNeon(float* x, int n, float scale) {
+// softmax (kernels.h): the max and SiluExp's exponential in 4 lanes, the element tail by the reference's
+// steps; the sums and the normalization through detail::softmaxNormalize: the same bits as the reference.
+void softmaxNeon(float* x, std::size_t ld, int rows, int n, float scale) {
   using E = SiluExp;
-  float32x4_t lanesMax = vdupq_n_f32(-__builtin_inff());
-  int i = 0;
-  for (; i + 4 <= n; i += 4) {
-    float32x4_t const v = vmulq_n_f32(vld1q_f32(x + i), scale);
-    vst1q_f32(x + i, v);
-    lanesMax = vbslq_f32(vcgtq_f32(v, lanesMax), v, lanesMax);  // (v > m ? v : m): a NaN v is never the max
+  for (int row = 0; row < rows; ++row) {
+    float* xr = x + row * ld;
+    float32x4_t lanesMax = vdupq_n_f32(-__builtin_inff());
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+      float32x4_t const v = vmulq_n_f32(vld1q_f32(xr + i), scale);
+      vst1q_f32(xr + i, v);
+      lanesMax = vbslq_f32(vcgtq_f32(v, lanesMax), v, lanesMax);  // (v > m ? v : m): a NaN v is never the max
+    }
+    float lanes[4];
+    vst1q_f32(lanes, lanesMax);
+    float m = -__builtin_inff();
+    for (int j = 0; j < 4; ++j) m = lanes[j] > m ? lanes[j] : m;
+    for (int j = i; j < n; ++j) {
+      float const v = xr[j] * scale;
+      xr[j] = v;
+      m = v > m ? v : m;
+    }
+    // The last 1-3 values go through a zero-padded vector: the exponential is lane by lane.
+    float32x4_t const mv = vdupq_n_f32(m);
+    for (i = 0; i < n; i += 4) {
+      float tail[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      bool const whole = i + 4 <= n;
+      if (!whole) {
+        for (int j = i; j < n; ++j) tail[j - i] = xr[j];
+      }
+      float32x4_t const d = vsubq_f32(whole ? vld1q_f32(xr + i) : vld1q_f32(tail), mv);
+      float32x4_t c = vbslq_f32(vcltq_f32(d, vdupq_n_f32(E::kMax)), d, vdupq_n_f32(E::kMax));
+      c = vbslq_f32(vcgtq_f32(c, vdupq_n_f32(E::kMin)), c, vdupq_n_f32(E::kMin));
+      float32x4_t e = siluExpNeon(c);
+      e = vbslq_f32(vcltq_f32(d, vdupq_n_f32(E::kMin)), vdupq_n_f32(0.0f), e);
+      e = vbslq_f32(vceqq_f32(d, d), e, d);  // NaN stays NaN
+      if (whole) {
+        vst1q_f32(xr + i, e);
+      } else {
+        vst1q_f32(tail, e);
+        for (int j = i; j < n; ++j) xr[j] = tail[j - i];
+      }
+    }
   }
-  float lanes[4];
-  vst1q_f32(lanes, lanesMax);
-  float m = -__builtin_inff();
-  for (int j = 0; j < 4; ++j) m = lanes[j] > m ? lanes[j] : m;
-  for (int j = i; j < n; ++j) {
-    float const v = x[j] * scale;
-    x[j] = v;
-    m = v > m ? v : m;
-  }
-  float32x4_t const mv = vdupq_n_f32(m);
-  for (i = 0; i + 4 <= n; i += 4) {
-    float32x4_t const d = vsubq_f32(vld1q_f32(x + i), mv);
-    float32x4_t c = vbslq_f32(vcltq_f32(d, vdupq_n_f32(E::kMax)), d, vdupq_n_f32(E::kMax));
-    c = vbslq_f32(vcgtq_f32(c, vdupq_n_f32(E::kMin)), c, vdupq_n_f32(E::kMin));
-    float32x4_t e = siluExpNeon(c);
-    e = vbslq_f32(vcltq_f32(d, vdupq_n_f32(E::kMin)), vdupq_n_f32(0.0f), e);
-    e = vbslq_f32(vceqq_f32(d, d), e, d);  // NaN stays NaN
-    vst1q_f32(x + i, e);
-  }
-  detail::softmaxFinish(x, i, n, m);
+  detail::softmaxNormalize(x, ld, rows, n);
 }
 
 float dotHalfNeon(std::uint16_t const* k, float const* q, int n) {

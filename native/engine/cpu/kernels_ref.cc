@@ -203,35 +203,47 @@ float siluExpRef(float d) {
 
 }  // namespace
 
-void detail::softmaxFinish(float* x, int begin, int n, float m) {
-  for (int i = begin; i < n; ++i) {
-    float const d = x[i] - m;
-    float e;
-    if (d < SiluExp::kMin) {
-      e = 0.0f;
-    } else if (d != d) {
-      e = d;
-    } else {
-      e = siluExpRef(d < SiluExp::kMax ? d : SiluExp::kMax);
+void detail::softmaxNormalize(float* x, std::size_t ld, int rows, int n) {
+  constexpr int kSideBySide = 8;
+  for (int r0 = 0; r0 < rows; r0 += kSideBySide) {
+    int const count = rows - r0 < kSideBySide ? rows - r0 : kSideBySide;
+    float sum[kSideBySide] = {};
+    for (int i = 0; i < n; ++i) {
+      for (int r = 0; r < count; ++r) sum[r] += x[(r0 + r) * ld + i];
     }
-    x[i] = e;
+    for (int r = 0; r < count; ++r) {
+      float* row = x + (r0 + r) * ld;
+      float const inv = 1.0f / sum[r];
+      for (int i = 0; i < n; ++i) row[i] = row[i] * inv;
+    }
   }
-  float sum = 0.0f;
-  for (int i = 0; i < n; ++i) sum += x[i];
-  float const inv = 1.0f / sum;
-  for (int i = 0; i < n; ++i) x[i] = x[i] * inv;
 }
 
 namespace {
 
-void softmaxRef(float* x, int n, float scale) {
-  float m = -INFINITY;
-  for (int i = 0; i < n; ++i) {
-    float const v = x[i] * scale;
-    x[i] = v;
-    m = v > m ? v : m;
+void softmaxRef(float* x, std::size_t ld, int rows, int n, float scale) {
+  for (int r = 0; r < rows; ++r) {
+    float* row = x + r * ld;
+    float m = -INFINITY;
+    for (int i = 0; i < n; ++i) {
+      float const v = row[i] * scale;
+      row[i] = v;
+      m = v > m ? v : m;
+    }
+    for (int i = 0; i < n; ++i) {
+      float const d = row[i] - m;
+      float e;
+      if (d < SiluExp::kMin) {
+        e = 0.0f;
+      } else if (d != d) {
+        e = d;
+      } else {
+        e = siluExpRef(d < SiluExp::kMax ? d : SiluExp::kMax);
+      }
+      row[i] = e;
+    }
   }
-  detail::softmaxFinish(x, 0, n, m);
+  detail::softmaxNormalize(x, ld, rows, n);
 }
 
 float dotHalfRef(std::uint16_t const* k, float const* q, int n) {

@@ -87,8 +87,8 @@ void attendHalf(float const* q, std::size_t ldq, int queries, std::uint16_t cons
     for (int t = mask == nullptr ? n : std::max(visibleFrom, 0); t < n; ++t) {
       if (!visible(t)) s[t] = -INFINITY;
     }
-    k.softmax(s, n, scale);
   }
+  k.softmax(scores, ldScores, queries, n, scale);
   k.weightedSumHalf(scores, ldScores, queries, values, stride, n, dim, out, ldOut);
 }
 
