@@ -207,25 +207,35 @@ void CpuVisionContext::attention(std::int32_t const* cu, std::int64_t segments, 
     }
   });
   float const scale = 1.0f / std::sqrt(static_cast<float>(d));
-  std::vector<int> segmentOf(n);
+  // A work item is one head and up to kQueryBlock consecutive tokens of one segment: they attend to the same
+  // keys and values, which the kernels then convert once for several queries (each query's result is the
+  // same whatever its block).
+  constexpr int kQueryBlock = 8;
+  struct Block {
+    int first;  // token
+    int count;
+    int segment;
+  };
+  std::vector<Block> blocks;
   for (std::int64_t s = 0; s < segments; ++s) {
-    for (int t = cu[s]; t < cu[s + 1]; ++t) segmentOf[static_cast<std::size_t>(t)] = static_cast<int>(s);
+    for (int t = cu[s]; t < cu[s + 1]; t += kQueryBlock) blocks.push_back({t, std::min(kQueryBlock, cu[s + 1] - t), static_cast<int>(s)});
   }
   if (static_cast<int>(scores_.size()) < pool.size()) scores_.resize(static_cast<std::size_t>(pool.size()));
-  std::int64_t const items = static_cast<std::int64_t>(tokens) * heads;
+  std::int64_t const items = static_cast<std::int64_t>(blocks.size()) * heads;
   pool.run([&](int thread, int threads) {
     std::vector<float>& scores = scores_[static_cast<std::size_t>(thread)];
     for (std::int64_t item = thread; item < items; item += threads) {
-      int const t = static_cast<int>(item / heads);
+      Block const& block = blocks[static_cast<std::size_t>(item / heads)];
       int const h = static_cast<int>(item % heads);
-      int const s = segmentOf[static_cast<std::size_t>(t)];
-      int const begin = cu[s];
-      int const length = cu[s + 1] - begin;
-      if (static_cast<int>(scores.size()) < length) scores.resize(static_cast<std::size_t>(length));
-      float const* q = &qkv_[static_cast<std::size_t>(t) * 3 * hidden + static_cast<std::size_t>(h) * d];
+      int const begin = cu[block.segment];
+      int const length = cu[block.segment + 1] - begin;
+      std::size_t const need = static_cast<std::size_t>(length) * static_cast<std::size_t>(block.count);
+      if (scores.size() < need) scores.resize(need);
+      float const* q = &qkv_[static_cast<std::size_t>(block.first) * 3 * hidden + static_cast<std::size_t>(h) * d];
       std::size_t const offset = static_cast<std::size_t>(begin) * hidden + static_cast<std::size_t>(h) * d;
-      attendHalf(q, static_cast<std::size_t>(d), 1, &keys_[offset], &values_[offset], static_cast<std::size_t>(hidden), length, d, scale,
-                 &attn_[static_cast<std::size_t>(t) * hidden + static_cast<std::size_t>(h) * d], static_cast<std::size_t>(d), scores.data());
+      attendHalf(q, 3 * static_cast<std::size_t>(hidden), block.count, &keys_[offset], &values_[offset], static_cast<std::size_t>(hidden),
+                 length, d, scale, &attn_[static_cast<std::size_t>(block.first) * hidden + static_cast<std::size_t>(h) * d],
+                 static_cast<std::size_t>(hidden), scores.data());
     }
   });
 }
