@@ -212,6 +212,24 @@ void matmulDenseAvx2(DenseMatrix const& w, float const* x, std::size_t ldx, int 
 
 // ---- Attention helpers --------------------------------------------------------------------------
 
+// SiluExp's sequence (kernels.h) on 8 lanes of x, already clamped to [kMin, kMax]: siluMultiply's and
+// softmax's exponential.
+inline __m256 siluExpAvx2(__m256 x) {
+  using E = SiluExp;
+  __m256 const n2 = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(E::kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n2, _mm256_set1_ps(E::kLn2Hi), x);
+  r = _mm256_fnmadd_ps(n2, _mm256_set1_ps(E::kLn2Lo), r);
+  __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(E::c5), r, _mm256_set1_ps(E::c4));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c3));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c2));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c1));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c0));
+  __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+  y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+  __m256i const bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n2), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
+}
+
 // SiluExp's sequence, 8 lanes at a time (kernels.h); _mm256_min_ps(x, m) is (x < m ? x : m) lane by lane.
 void siluMultiplyAvx2(float const* gate, float const* up, float* out, std::size_t n) {
   using E = SiluExp;
@@ -221,18 +239,7 @@ void siluMultiplyAvx2(float const* gate, float const* up, float* out, std::size_
     __m256 x = _mm256_xor_ps(g, _mm256_set1_ps(-0.0f));  // -g
     x = _mm256_min_ps(x, _mm256_set1_ps(E::kMax));
     x = _mm256_max_ps(x, _mm256_set1_ps(E::kMin));
-    __m256 const n2 = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(E::kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n2, _mm256_set1_ps(E::kLn2Hi), x);
-    r = _mm256_fnmadd_ps(n2, _mm256_set1_ps(E::kLn2Lo), r);
-    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(E::c5), r, _mm256_set1_ps(E::c4));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c2));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c1));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c0));
-    __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
-    y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
-    __m256i const bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n2), _mm256_set1_epi32(127)), 23);
-    __m256 const e = _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
+    __m256 const e = siluExpAvx2(x);
     __m256 const silu = _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
     _mm256_storeu_ps(out + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
   }
@@ -266,18 +273,7 @@ void softmaxAvx2(float* x, std::size_t ld, int rows, int n, float scale) {
       __m256i const valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - i), lane);
       __m256 const d = _mm256_sub_ps(_mm256_maskload_ps(xr + i, valid), mv);
       __m256 const c = _mm256_max_ps(_mm256_min_ps(d, _mm256_set1_ps(E::kMax)), _mm256_set1_ps(E::kMin));
-      __m256 const n2 = _mm256_round_ps(_mm256_mul_ps(c, _mm256_set1_ps(E::kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      __m256 r = _mm256_fnmadd_ps(n2, _mm256_set1_ps(E::kLn2Hi), c);
-      r = _mm256_fnmadd_ps(n2, _mm256_set1_ps(E::kLn2Lo), r);
-      __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(E::c5), r, _mm256_set1_ps(E::c4));
-      p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c3));
-      p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c2));
-      p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c1));
-      p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(E::c0));
-      __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
-      y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
-      __m256i const bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n2), _mm256_set1_epi32(127)), 23);
-      __m256 e = _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
+      __m256 e = siluExpAvx2(c);
       e = _mm256_blendv_ps(e, _mm256_setzero_ps(), _mm256_cmp_ps(d, _mm256_set1_ps(E::kMin), _CMP_LT_OQ));
       e = _mm256_blendv_ps(e, d, _mm256_cmp_ps(d, d, _CMP_UNORD_Q));
       _mm256_maskstore_ps(xr + i, valid, e);
@@ -316,6 +312,13 @@ void axpyHalfAvx2(float a, std::uint16_t const* v, float* y, int n) {
 // order hsum() adds (lo + hi halves, then lanes (0 + 2, 1 + 3), then those two), so every score has
 // dotHalfAvx2's bits. Only for dim % 16 == 0 (every head size in use); other sizes go query by query.
 constexpr int kQueryBlock = 4;
+
+// Rows first .. first + count - 1 of an array with rows `ld` apart, as the kQueryBlock pointers a block kernel
+// takes; a short block repeats row `first` in the unused slots (computed, never stored).
+template <typename T>
+void queryBlock(T* base, std::size_t ld, int first, int count, T* (&rows)[kQueryBlock]) {
+  for (int j = 0; j < kQueryBlock; ++j) rows[j] = base + static_cast<std::size_t>(j < count ? first + j : first) * ld;
+}
 
 // 4 queries (q[i]; a short block repeats query 0 and keeps only `count` results) against each row, the
 // accumulators in named registers (arrays of them were kept on the stack, one store-forward per fma).
@@ -361,11 +364,8 @@ void dotHalfRowsAvx2(std::uint16_t const* rows, std::size_t stride, int n, float
     int const count = minInt(kQueryBlock, queries - i);
     float const* qs[kQueryBlock];
     float* out[kQueryBlock];
-    for (int j = 0; j < kQueryBlock; ++j) {
-      int const use = j < count ? i + j : i;
-      qs[j] = q + use * ldq;
-      out[j] = scores + use * ldScores;
-    }
+    queryBlock(q, ldq, i, count, qs);
+    queryBlock(scores, ldScores, i, count, out);
     dotHalfRowsBlock(rows, stride, n, qs, count, dim, out);
   }
 }
@@ -452,11 +452,8 @@ void weightedSumHalfAvx2(float const* w, std::size_t ldw, int queries, std::uint
     int const count = minInt(kQueryBlock, queries - i);
     float const* ws[kQueryBlock];
     float* outs[kQueryBlock];
-    for (int j = 0; j < kQueryBlock; ++j) {
-      int const use = j < count ? i + j : i;
-      ws[j] = w + use * ldw;
-      outs[j] = out + use * ldOut;
-    }
+    queryBlock(w, ldw, i, count, ws);
+    queryBlock(out, ldOut, i, count, outs);
     weightedSumHalfBlock(ws, count, rows, stride, n, dim, outs);
   }
 }

@@ -180,37 +180,8 @@ void matmulDenseNeon(DenseMatrix const& w, float const* x, std::size_t ldx, int 
 
 // ---- Attention helpers --------------------------------------------------------------------------
 
-// SiluExp's sequence, 4 lanes at a time (kernels.h). vminq/vmaxq would return NaN for a NaN lane, so the
-// clamps are selects on the comparisons, as SiluExp states them.
-void siluMultiplyNeon(float const* gate, float const* up, float* out, std::size_t n) {
-  using E = SiluExp;
-  std::size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    float32x4_t const g = vld1q_f32(gate + i);
-    float32x4_t x = vnegq_f32(g);
-    float32x4_t const hi = vdupq_n_f32(E::kMax);
-    float32x4_t const lo = vdupq_n_f32(E::kMin);
-    x = vbslq_f32(vcltq_f32(x, hi), x, hi);
-    x = vbslq_f32(vcgtq_f32(x, lo), x, lo);
-    float32x4_t const n2 = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(E::kLog2e)));
-    float32x4_t r = vfmsq_f32(x, n2, vdupq_n_f32(E::kLn2Hi));
-    r = vfmsq_f32(r, n2, vdupq_n_f32(E::kLn2Lo));
-    float32x4_t p = vfmaq_f32(vdupq_n_f32(E::c4), vdupq_n_f32(E::c5), r);
-    p = vfmaq_f32(vdupq_n_f32(E::c3), p, r);
-    p = vfmaq_f32(vdupq_n_f32(E::c2), p, r);
-    p = vfmaq_f32(vdupq_n_f32(E::c1), p, r);
-    p = vfmaq_f32(vdupq_n_f32(E::c0), p, r);
-    float32x4_t y = vfmaq_f32(r, p, vmulq_f32(r, r));
-    y = vaddq_f32(y, vdupq_n_f32(1.0f));
-    int32x4_t const bits = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n2), vdupq_n_s32(127)), 23);
-    float32x4_t const e = vmulq_f32(y, vreinterpretq_f32_s32(bits));
-    float32x4_t const silu = vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0f), e));
-    vst1q_f32(out + i, vmulq_f32(silu, vld1q_f32(up + i)));
-  }
-  if (i < n) referenceKernels().siluMultiply(gate + i, up + i, out + i, n - i);
-}
-
-// SiluExp's sequence on 4 lanes of d (kMin <= d <= kMax), as siluMultiplyNeon's.
+// SiluExp's sequence (kernels.h) on 4 lanes of d, already clamped to [kMin, kMax]: siluMultiply's and
+// softmax's exponential.
 inline float32x4_t siluExpNeon(float32x4_t d) {
   using E = SiluExp;
   float32x4_t const n2 = vrndnq_f32(vmulq_f32(d, vdupq_n_f32(E::kLog2e)));
@@ -226,6 +197,26 @@ inline float32x4_t siluExpNeon(float32x4_t d) {
   int32x4_t const bits = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n2), vdupq_n_s32(127)), 23);
   return vmulq_f32(y, vreinterpretq_f32_s32(bits));
 }
+
+// SiluExp's sequence, 4 lanes at a time (kernels.h). vminq/vmaxq would return NaN for a NaN lane, so the
+// clamps are selects on the comparisons, as SiluExp states them.
+void siluMultiplyNeon(float const* gate, float const* up, float* out, std::size_t n) {
+  using E = SiluExp;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    float32x4_t const g = vld1q_f32(gate + i);
+    float32x4_t x = vnegq_f32(g);
+    float32x4_t const hi = vdupq_n_f32(E::kMax);
+    float32x4_t const lo = vdupq_n_f32(E::kMin);
+    x = vbslq_f32(vcltq_f32(x, hi), x, hi);
+    x = vbslq_f32(vcgtq_f32(x, lo), x, lo);
+    float32x4_t const e = siluExpNeon(x);
+    float32x4_t const silu = vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0f), e));
+    vst1q_f32(out + i, vmulq_f32(silu, vld1q_f32(up + i)));
+  }
+  if (i < n) referenceKernels().siluMultiply(gate + i, up + i, out + i, n - i);
+}
+
 
 // softmax (kernels.h): the max and SiluExp's exponential in 4 lanes, the element tail by the reference's
 // steps; the sums and the normalization through detail::softmaxNormalize: the same bits as the reference.

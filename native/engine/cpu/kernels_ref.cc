@@ -150,37 +150,8 @@ void matmulDenseRef(DenseMatrix const& w, float const* x, std::size_t ldx, int t
   }
 }
 
-// One statement per rounding step, so that no compiler contracts two of them into an fma (see SiluExp).
-void siluMultiplyRef(float const* gate, float const* up, float* out, std::size_t n) {
-  using E = SiluExp;
-  for (std::size_t i = 0; i < n; ++i) {
-    float const g = gate[i];
-    float x = -g;
-    x = x < E::kMax ? x : E::kMax;
-    x = x > E::kMin ? x : E::kMin;
-    float const scaled = x * E::kLog2e;
-    float const n2 = std::nearbyint(scaled);
-    float r = std::fma(-n2, E::kLn2Hi, x);
-    r = std::fma(-n2, E::kLn2Lo, r);
-    float p = std::fma(E::c5, r, E::c4);
-    p = std::fma(p, r, E::c3);
-    p = std::fma(p, r, E::c2);
-    p = std::fma(p, r, E::c1);
-    p = std::fma(p, r, E::c0);
-    float const r2 = r * r;
-    float y = std::fma(p, r2, r);
-    y = y + 1.0f;
-    std::uint32_t const bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(n2) + 127) << 23;
-    float pow2;
-    std::memcpy(&pow2, &bits, sizeof pow2);
-    float const e = y * pow2;
-    float const denominator = 1.0f + e;
-    float const silu = g / denominator;
-    out[i] = silu * up[i];
-  }
-}
-
-// SiluExp's steps on d (kMin <= d <= kMax), one statement per rounding step.
+// SiluExp's steps on d (kMin <= d <= kMax), one statement per rounding step: siluMultiply's and softmax's
+// exponential.
 float siluExpRef(float d) {
   using E = SiluExp;
   float const scaled = d * E::kLog2e;
@@ -200,6 +171,22 @@ float siluExpRef(float d) {
   std::memcpy(&pow2, &bits, sizeof pow2);
   return y * pow2;
 }
+
+// One statement per rounding step, so that no compiler contracts two of them into an fma (see SiluExp).
+void siluMultiplyRef(float const* gate, float const* up, float* out, std::size_t n) {
+  using E = SiluExp;
+  for (std::size_t i = 0; i < n; ++i) {
+    float const g = gate[i];
+    float x = -g;
+    x = x < E::kMax ? x : E::kMax;
+    x = x > E::kMin ? x : E::kMin;
+    float const e = siluExpRef(x);
+    float const denominator = 1.0f + e;
+    float const silu = g / denominator;
+    out[i] = silu * up[i];
+  }
+}
+
 
 }  // namespace
 

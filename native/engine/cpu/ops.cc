@@ -82,8 +82,8 @@ void attendHalf(float const* q, std::size_t ldq, int queries, std::uint16_t cons
   k.dotHalfRows(keys, stride, n, q, ldq, queries, dim, scores, ldScores);
   for (int i = 0; i < queries; ++i) {
     float* s = scores + i * ldScores;
-    // Masked-out positions become -inf, so exp gives them weight 0 (weightedSumHalf skips those); the
-    // mask is only read past visibleFrom, so the loops below see no per-position condition.
+    // Masked-out positions become -inf, so softmax gives them weight 0 (weightedSumHalf skips those); the
+    // mask is only read past visibleFrom, so the kernels see no per-position condition.
     for (int t = mask == nullptr ? n : std::max(visibleFrom, 0); t < n; ++t) {
       if (!visible(t)) s[t] = -INFINITY;
     }
