@@ -354,18 +354,17 @@ Linear loadFused(SafetensorsSet const& weights, std::vector<std::string> const& 
   std::size_t const rowBytes = static_cast<std::size_t>(expectedIn) * elementSize;
   auto owned = std::make_shared<std::vector<std::uint8_t>>(rowBytes * totalOut + 64);
   auto* aligned = reinterpret_cast<std::uint8_t*>((reinterpret_cast<std::uintptr_t>(owned->data()) + 63) & ~std::uintptr_t{63});
-  std::vector<std::vector<std::uint8_t>> parts(prefixes.size());
+  std::vector<TensorView const*> parts;
   for (std::size_t p = 0; p < prefixes.size(); ++p) {
     TensorView const& w = weights.require(prefixes[p] + ".weight");
     checkShape(w, {expectedOut[p], expectedIn});
     TV_CHECK(denseTypeOf(w) == type, ErrorCode::kModelLoad, "tensor '", w.name, "' has dtype ", dtypeName(w.dtype),
              " but '", first.name, "' has ", dtypeName(first.dtype));
-    parts[p].resize(w.bytes);
-    w.copyTo(parts[p].data());
+    parts.push_back(&w);
   }
   std::size_t offset = 0;
-  for (RowRun const& run : order) {
-    std::memcpy(aligned + offset, parts[run.part].data() + static_cast<std::size_t>(run.begin) * rowBytes, rowBytes * run.count);
+  for (RowRun const& run : order) {  // straight from the loaded file (memcpy takes unaligned data)
+    std::memcpy(aligned + offset, parts[run.part]->data + static_cast<std::size_t>(run.begin) * rowBytes, rowBytes * run.count);
     offset += rowBytes * run.count;
   }
   DenseMatrix m;
