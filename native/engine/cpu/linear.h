@@ -114,7 +114,7 @@ Linear loadLinear(SafetensorsSet const& weights, std::vector<std::string> const&
 
 // Rows per block of a gated layer (at most; the largest divisor of the intermediate size up to this): gate
 // rows [block * b, + block) are followed by the same up rows, so that one parallel chunk of 2 * block rows
-// holds matching gate and up rows. A multiple of the int4 / int8 tile (8 rows).
+// holds matching gate and up rows. For int4 layers (intermediate % 8 == 0) a multiple of the 8-row tile.
 inline constexpr int kGatedBlock = 64;
 
 // The gate and up projections of a SwiGLU MLP (Hugging Face prefixes, e.g. "model.layers.0.mlp.gate_proj",
