@@ -141,7 +141,9 @@ void q4TileGemv(Q4Matrix const& w, int tile, Q8Vector const& x, __m256* out) {
 
 // A few tokens (speculative verification's 2-8 rows): the GEMV's single prefetched tile stream, dotted
 // with every token in zmm registers. The tile-pair GEMM reads two streams 8-16 KB apart without prefetch,
-// which at small T is bound by memory (a 2-token call cost 1.6x a 1-token one on the 0.5b shape); a ymm
+// which at small T is bound by memory (a 2-token call cost 1.6x a 1-token one on the 0.5b shape; with both
+// streams prefetched, two chains per token and folded broadcasts it ran 16.3 cycles per block in cache vs
+// this loop's 16.6, but 6 tokens over 8192 x 2048 from memory on 2 threads took 253 vs 167 us); a ymm
 // loop was bound by the pipes that run VPDPBUSD (Zen 5: two 512-bit VPDPBUSD per cycle, the same count
 // as 256-bit ones, measured), so a zmm holds two chunks of the tile:
 //   64 bytes = chunks (0, 1) or (2, 3), permuted so that lane 2r holds row r of the first chunk and lane
@@ -160,6 +162,9 @@ inline __m512i broadcast8(std::int8_t const* p) {
 // (s_a, s_b, s_a, s_b, ...): token a's value in the even lanes, token b's in the odd ones.
 inline __m512 pairLanes(float a, float b) { return _mm512_unpacklo_ps(_mm512_set1_ps(a), _mm512_set1_ps(b)); }
 
+// Ties a and b each to one register at this point, with no instruction (see q4TileFewTokens).
+inline void pin(__m512i& a, __m512i& b) { __asm__("" : "+v"(a), "+v"(b)); }
+
 template <int T>
 void q4TileFewTokens(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out) {
   constexpr int kPairs = T / 2;
@@ -176,23 +181,35 @@ void q4TileFewTokens(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out
   for (int p = 0; p < kPairs; ++p) acc[p] = _mm512_setzero_ps();
   __m256 accOdd = _mm256_setzero_ps();
   for (int g = 0; g < groups; ++g) {
-    __m512i isum[T];  // the group's exact int32 sums, each row's in two lanes
-    for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+    // Two exact int32 chains per token, one for the low nibbles' columns and one for the high ones: with one,
+    // its 4 dependent VPDPBUSDs per block (latency 4) bound the loop at 16 cycles per block at 6 tokens, where
+    // the two VPDPBUSD pipes need 12. pin() keeps GCC 12 from holding each chain in two registers and copying
+    // it twice per block (it did, seen in objdump). In cache, 1 thread, 512 x 2048: 6 tokens 20.5 -> 19.0 us,
+    // 4 tokens 15.4 -> 13.6 us, 2 tokens 10.1 -> 8.4 us.
+    __m512i isum[T], isumHi[T];
+    for (int t = 0; t < T; ++t) {
+      isum[t] = _mm512_setzero_si512();
+      isumHi[t] = _mm512_setzero_si512();
+      pin(isum[t], isumHi[t]);
+    }
     for (int b = g * 4; b < g * 4 + 4; ++b) {
       std::uint8_t const* p = nib + static_cast<std::size_t>(b) * kQ4BlockBytes;
       _mm_prefetch(reinterpret_cast<char const*>(p) + kGemvPrefetchBytes, _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<char const*>(p) + kGemvPrefetchBytes + 64, _MM_HINT_T0);
-      for (int half = 0; half < 2; ++half) {  // chunks (0, 1), then (2, 3)
-        __m512i const raw = _mm512_permutexvar_epi32(interleave, _mm512_loadu_si512(p + 64 * half));
-        __m512i const lo = _mm512_and_si512(raw, lowMask);                        // columns 8h..8h+7
-        __m512i const hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), lowMask);  // columns 16+8h..
-        for (int t = 0; t < T; ++t) {
-          std::int8_t const* xb = x[t].values + b * kQ8BlockSize + 8 * half;
-          isum[t] = _mm512_dpbusd_epi32(isum[t], lo, broadcast8(xb));
-          isum[t] = _mm512_dpbusd_epi32(isum[t], hi, broadcast8(xb + 16));
-        }
+      __m512i const raw0 = _mm512_permutexvar_epi32(interleave, _mm512_loadu_si512(p));
+      __m512i const raw1 = _mm512_permutexvar_epi32(interleave, _mm512_loadu_si512(p + 64));
+      __m512i const lo0 = _mm512_and_si512(raw0, lowMask), hi0 = _mm512_and_si512(_mm512_srli_epi16(raw0, 4), lowMask);
+      __m512i const lo1 = _mm512_and_si512(raw1, lowMask), hi1 = _mm512_and_si512(_mm512_srli_epi16(raw1, 4), lowMask);
+      for (int t = 0; t < T; ++t) {
+        std::int8_t const* xb = x[t].values + b * kQ8BlockSize;
+        isum[t] = _mm512_dpbusd_epi32(isum[t], lo0, broadcast8(xb));
+        isumHi[t] = _mm512_dpbusd_epi32(isumHi[t], hi0, broadcast8(xb + 16));
+        isum[t] = _mm512_dpbusd_epi32(isum[t], lo1, broadcast8(xb + 8));
+        isumHi[t] = _mm512_dpbusd_epi32(isumHi[t], hi1, broadcast8(xb + 24));
+        pin(isum[t], isumHi[t]);
       }
     }
+    for (int t = 0; t < T; ++t) isum[t] = _mm512_add_epi32(isum[t], isumHi[t]);  // exact
     __m512 gacc[kPairs > 0 ? kPairs : 1];  // d_g * isum_g per row, pair by pair
     for (int p = 0; p < kPairs; ++p) {
       __m512i const a = _mm512_add_epi32(isum[2 * p], _mm512_srli_epi64(isum[2 * p], 32));          // even lanes
