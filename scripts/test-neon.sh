@@ -30,7 +30,7 @@ if [[ "${1:-}" == "--host" ]]; then
       "$cxx" "${flags[@]}" -mavx2 -mfma -mf16c -c "$root/native/$f" -o "$out/host-$(basename "$f").o"
       objs+=("$out/host-$(basename "$f").o")
     done
-    for f in engine/cpu/kernels_avx512_q4.cc engine/cpu/kernels_avx512_q8.cc; do
+    for f in engine/cpu/kernels_avx512.cc engine/cpu/kernels_avx512_q4.cc engine/cpu/kernels_avx512_q8.cc; do
       "$cxx" "${flags[@]}" -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c -c "$root/native/$f" \
         -o "$out/host-$(basename "$f").o"
       objs+=("$out/host-$(basename "$f").o")

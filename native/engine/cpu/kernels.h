@@ -219,10 +219,12 @@ void installNeonKernels(KernelTable& table);
 void installNeonQ4Kernels(KernelTable& table);  // kernels_neon_q4.cc, called by installNeonKernels
 void installAvx2Q8Kernels(KernelTable& table);  // kernels_avx2_q8.cc, called by installAvx2Kernels
 void installNeonQ8Kernels(KernelTable& table);  // kernels_neon_q8.cc, called by installNeonKernels
-// AVX-512 (F/BW/VL) + VNNI int4 and int8 matmuls (kernels_avx512_q4.cc, kernels_avx512_q8.cc), installed
-// over an AVX2 table; they replace matmulQ4 and matmulQ8 and nothing else.
+// AVX-512 (F/BW/VL) + VNNI int4 and int8 matmuls (kernels_avx512_q4.cc, kernels_avx512_q8.cc) and the
+// multi-query attention helpers (kernels_avx512.cc), installed over an AVX2 table; they replace matmulQ4,
+// matmulQ8, dotHalfRows and weightedSumHalf and nothing else.
 void installAvx512Kernels(KernelTable& table);  // kernels_avx512_q4.cc
 void installAvx512Q8Kernels(KernelTable& table);  // kernels_avx512_q8.cc, called by installAvx512Kernels
+void installAvx512AttentionKernels(KernelTable& table);  // kernels_avx512.cc, called by installAvx512Kernels
 // The same int4 / int8 matmuls as installNeonQ4Kernels / installNeonQ8Kernels, built with the dot-product
 // extension (kernels_neon_dot_q4.cc, kernels_neon_dot_q8.cc: SDOT by lane), installed over a NEON table.
 void installNeonDotKernels(KernelTable& table);    // kernels.cc (empty on other architectures)

@@ -312,6 +312,7 @@ void matmulQ4Avx512(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, 
 void detail::installAvx512Kernels(KernelTable& table) {
   table.matmulQ4 = matmulQ4Avx512;
   detail::installAvx512Q8Kernels(table);
+  detail::installAvx512AttentionKernels(table);
 }
 
 }  // namespace tv::cpu

@@ -1,0 +1,144 @@
+// AVX-512 attention helpers over the fp16 KV cache (kernels.h: dotHalfRows, weightedSumHalf), installed over
+// the AVX2 table by installAvx512Kernels. Compiled only with the AVX-512 flags (sources.json, 'x86_avx512');
+// everything here has internal linkage, as in the other AVX-512 files.
+//
+// Bits: kernels_avx2.cc computes a 16-column chunk of a query as two ymm accumulators, a (columns c..c+7)
+// and b (c+8..c+15), then reduces a + b in hsum()'s order. Here one zmm holds a in lanes 0-7 and b in lanes
+// 8-15 (which is how _mm512_cvtph_ps lays out 16 consecutive halves), so every lane runs the same fma
+// sequence; the reduction then adds the two halves and reuses the AVX2 order. Every score and every output
+// value keeps the AVX2 level's bits (kernels.test.ts compares them with the one-query AVX2 kernels).
+// What it saves: half the fma and conversion instructions, and 8 queries share one conversion of a row
+// (the AVX2 block holds 4), which is the grouped-query head count of the Qwen2.5 0.5B/3B shapes rounded up.
+#include "engine/cpu/row_tile_avx512.h"  // first: it quiets a GCC 12 header warning before <immintrin.h>
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/cpu/kernels.h"
+
+namespace tv::cpu {
+
+namespace {
+
+using avx512::minInt;
+
+constexpr int kQueryBlock = 8;
+
+// Rows first .. first + count - 1 of an array with rows `ld` apart; a short block repeats row `first` in
+// the unused slots (computed, never stored).
+template <typename T>
+void queryBlock(T* base, std::size_t ld, int first, int count, T* (&rows)[kQueryBlock]) {
+  for (int j = 0; j < kQueryBlock; ++j) rows[j] = base + static_cast<std::size_t>(j < count ? first + j : first) * ld;
+}
+
+// 16 consecutive fp16 values as floats (lanes 0-7 = values 0-7, as load8<kF16> at c; 8-15 as load8 at c + 8).
+inline __m512 load16Half(std::uint16_t const* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<__m256i const*>(p)));
+}
+
+// The 4 dot products of v0..v3 (each a + b of one query, as kernels_avx2.cc's dotHalfRowsBlock forms
+// them), reduced in hsum()'s order: (lo + hi halves), then lanes (0 + 2, 1 + 3), then those two.
+inline void reduce4(__m256 v0, __m256 v1, __m256 v2, __m256 v3, float* out) {
+  __m256 const s01 = _mm256_add_ps(_mm256_permute2f128_ps(v0, v1, 0x20), _mm256_permute2f128_ps(v0, v1, 0x31));
+  __m256 const s23 = _mm256_add_ps(_mm256_permute2f128_ps(v2, v3, 0x20), _mm256_permute2f128_ps(v2, v3, 0x31));
+  __m256 const pairs = _mm256_add_ps(_mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(3, 2, 3, 2)));
+  __m256 const sums = _mm256_add_ps(_mm256_shuffle_ps(pairs, pairs, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_shuffle_ps(pairs, pairs, _MM_SHUFFLE(3, 1, 3, 1)));
+  __m128 const lo = _mm256_castps256_ps128(sums);    // queries 0, 2, 0, 2
+  __m128 const hi = _mm256_extractf128_ps(sums, 1);  // queries 1, 3, 1, 3
+  out[0] = _mm_cvtss_f32(lo);
+  out[1] = _mm_cvtss_f32(hi);
+  out[2] = _mm_cvtss_f32(_mm_movehdup_ps(lo));
+  out[3] = _mm_cvtss_f32(_mm_movehdup_ps(hi));
+}
+
+// a + b of one zmm accumulator: lanes 0-7 plus lanes 8-15.
+inline __m256 foldHalves(__m512 v) { return _mm256_add_ps(_mm512_castps512_ps256(v), avx512::upperHalf(v)); }
+
+// 8 queries (a short block repeats query 0 and keeps only `count` results) against each row; accumulators in
+// named registers (arrays of them were kept on the stack by GCC, see kernels_avx2.cc).
+void dotHalfRowsBlock(std::uint16_t const* rows, std::size_t stride, int n, float const* const* q, int count, int dim, float* const* scores) {
+  for (int t = 0; t < n; ++t) {
+    std::uint16_t const* row = rows + static_cast<std::size_t>(t) * stride;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (int c = 0; c < dim; c += 16) {
+      __m512 const k = load16Half(row + c);
+      a0 = _mm512_fmadd_ps(k, _mm512_loadu_ps(q[0] + c), a0);
+      a1 = _mm512_fmadd_ps(k, _mm512_loadu_ps(q[1] + c), a1);
+      a2 = _mm512_fmadd_ps(k, _mm512_loadu_ps(q[2] + c), a2);
+      a3 = _mm512_fmadd_ps(k, _mm512_loadu_ps(q[3] + c), a3);
+      a4 = _mm512_fmadd_ps(k, _mm512_loadu_ps(q[4] + c), a4);
+      a5 = _mm512_fmadd_ps(k, _mm512_loadu_ps(q[5] + c), a5);
+      a6 = _mm512_fmadd_ps(k, _mm512_loadu_ps(q[6] + c), a6);
+      a7 = _mm512_fmadd_ps(k, _mm512_loadu_ps(q[7] + c), a7);
+    }
+    float byQuery[kQueryBlock];
+    reduce4(foldHalves(a0), foldHalves(a1), foldHalves(a2), foldHalves(a3), byQuery);
+    if (count > 4) reduce4(foldHalves(a4), foldHalves(a5), foldHalves(a6), foldHalves(a7), byQuery + 4);
+    for (int i = 0; i < count; ++i) scores[i][t] = byQuery[i];
+  }
+}
+
+void dotHalfRowsAvx512(std::uint16_t const* rows, std::size_t stride, int n, float const* q, std::size_t ldq, int queries, int dim,
+                       float* scores, std::size_t ldScores) {
+  if (dim % 16 != 0) {  // the AVX2 level's per-query path (its tail goes through the reference)
+    kernelsFor(SimdLevel::kAvx2).dotHalfRows(rows, stride, n, q, ldq, queries, dim, scores, ldScores);
+    return;
+  }
+  for (int i = 0; i < queries; i += kQueryBlock) {
+    int const count = minInt(kQueryBlock, queries - i);
+    float const* qs[kQueryBlock];
+    float* out[kQueryBlock];
+    queryBlock(q, ldq, i, count, qs);
+    queryBlock(scores, ldScores, i, count, out);
+    dotHalfRowsBlock(rows, stride, n, qs, count, dim, out);
+  }
+}
+
+// 8 queries' outputs (a short block repeats query 0 and stores only `count`), 16 columns at a time, over the
+// positions in order, skipping each query's zero weights: axpyHalf's per-lane fma sequence.
+void weightedSumHalfBlock(float const* const* w, int count, std::uint16_t const* rows, std::size_t stride, int n, int dim,
+                          float* const* out) {
+  for (int c = 0; c < dim; c += 16) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (int t = 0; t < n; ++t) {
+      __m512 const v = load16Half(rows + static_cast<std::size_t>(t) * stride + c);
+      if (w[0][t] != 0.0f) a0 = _mm512_fmadd_ps(_mm512_set1_ps(w[0][t]), v, a0);
+      if (w[1][t] != 0.0f) a1 = _mm512_fmadd_ps(_mm512_set1_ps(w[1][t]), v, a1);
+      if (w[2][t] != 0.0f) a2 = _mm512_fmadd_ps(_mm512_set1_ps(w[2][t]), v, a2);
+      if (w[3][t] != 0.0f) a3 = _mm512_fmadd_ps(_mm512_set1_ps(w[3][t]), v, a3);
+      if (w[4][t] != 0.0f) a4 = _mm512_fmadd_ps(_mm512_set1_ps(w[4][t]), v, a4);
+      if (w[5][t] != 0.0f) a5 = _mm512_fmadd_ps(_mm512_set1_ps(w[5][t]), v, a5);
+      if (w[6][t] != 0.0f) a6 = _mm512_fmadd_ps(_mm512_set1_ps(w[6][t]), v, a6);
+      if (w[7][t] != 0.0f) a7 = _mm512_fmadd_ps(_mm512_set1_ps(w[7][t]), v, a7);
+    }
+    __m512 const results[kQueryBlock] = {a0, a1, a2, a3, a4, a5, a6, a7};
+    for (int i = 0; i < count; ++i) _mm512_storeu_ps(out[i] + c, results[i]);
+  }
+}
+
+void weightedSumHalfAvx512(float const* w, std::size_t ldw, int queries, std::uint16_t const* rows, std::size_t stride, int n, int dim,
+                           float* out, std::size_t ldOut) {
+  if (dim % 16 != 0) {
+    kernelsFor(SimdLevel::kAvx2).weightedSumHalf(w, ldw, queries, rows, stride, n, dim, out, ldOut);
+    return;
+  }
+  for (int i = 0; i < queries; i += kQueryBlock) {
+    int const count = minInt(kQueryBlock, queries - i);
+    float const* ws[kQueryBlock];
+    float* outs[kQueryBlock];
+    queryBlock(w, ldw, i, count, ws);
+    queryBlock(out, ldOut, i, count, outs);
+    weightedSumHalfBlock(ws, count, rows, stride, n, dim, outs);
+  }
+}
+
+}  // namespace
+
+void detail::installAvx512AttentionKernels(KernelTable& table) {
+  table.dotHalfRows = dotHalfRowsAvx512;
+  table.weightedSumHalf = weightedSumHalfAvx512;
+}
+
+}  // namespace tv::cpu
