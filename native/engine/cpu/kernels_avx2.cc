@@ -3,6 +3,7 @@
 // std::function ...): their AVX2 instantiations could be picked by the linker for other files.
 #include <immintrin.h>
 
+#include "engine/cpu/attention_x86.h"
 #include "engine/cpu/kernels.h"
 
 namespace tv::cpu {
@@ -313,13 +314,6 @@ void axpyHalfAvx2(float a, std::uint16_t const* v, float* y, int n) {
 // dotHalfAvx2's bits. Only for dim % 16 == 0 (every head size in use); other sizes go query by query.
 constexpr int kQueryBlock = 4;
 
-// Rows first .. first + count - 1 of an array with rows `ld` apart, as the kQueryBlock pointers a block kernel
-// takes; a short block repeats row `first` in the unused slots (computed, never stored).
-template <typename T>
-void queryBlock(T* base, std::size_t ld, int first, int count, T* (&rows)[kQueryBlock]) {
-  for (int j = 0; j < kQueryBlock; ++j) rows[j] = base + static_cast<std::size_t>(j < count ? first + j : first) * ld;
-}
-
 // 4 queries (q[i]; a short block repeats query 0 and keeps only `count` results) against each row, the
 // accumulators in named registers (arrays of them were kept on the stack, one store-forward per fma).
 void dotHalfRowsBlock(std::uint16_t const* rows, std::size_t stride, int n, float const* const* q, int count, int dim, float* const* scores) {
@@ -338,16 +332,8 @@ void dotHalfRowsBlock(std::uint16_t const* rows, std::size_t stride, int n, floa
       a3 = _mm256_fmadd_ps(k0, _mm256_loadu_ps(q[3] + c), a3);
       b3 = _mm256_fmadd_ps(k1, _mm256_loadu_ps(q[3] + c + 8), b3);
     }
-    __m256 const v0 = _mm256_add_ps(a0, b0), v1 = _mm256_add_ps(a1, b1), v2 = _mm256_add_ps(a2, b2), v3 = _mm256_add_ps(a3, b3);
-    // (lo | hi) halves of queries (0, 1) and (2, 3) side by side, added: lanes s0..s3 of each query.
-    __m256 const s01 = _mm256_add_ps(_mm256_permute2f128_ps(v0, v1, 0x20), _mm256_permute2f128_ps(v0, v1, 0x31));
-    __m256 const s23 = _mm256_add_ps(_mm256_permute2f128_ps(v2, v3, 0x20), _mm256_permute2f128_ps(v2, v3, 0x31));
-    // (s0 + s2, s1 + s3) of queries 0 and 2 (low half), 1 and 3 (high half).
-    __m256 const pairs = _mm256_add_ps(_mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(3, 2, 3, 2)));
-    __m256 const sums = _mm256_add_ps(_mm256_shuffle_ps(pairs, pairs, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_shuffle_ps(pairs, pairs, _MM_SHUFFLE(3, 1, 3, 1)));
-    __m128 const lo = _mm256_castps256_ps128(sums);     // queries 0, 2, 0, 2
-    __m128 const hi = _mm256_extractf128_ps(sums, 1);   // queries 1, 3, 1, 3
-    float const byQuery[kQueryBlock] = {_mm_cvtss_f32(lo), _mm_cvtss_f32(hi), _mm_cvtss_f32(_mm_movehdup_ps(lo)), _mm_cvtss_f32(_mm_movehdup_ps(hi))};
+    float byQuery[kQueryBlock];
+    x86::reduce4(_mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1), _mm256_add_ps(a2, b2), _mm256_add_ps(a3, b3), byQuery);
     for (int i = 0; i < count; ++i) scores[i][t] = byQuery[i];
   }
 }
@@ -364,8 +350,8 @@ void dotHalfRowsAvx2(std::uint16_t const* rows, std::size_t stride, int n, float
     int const count = minInt(kQueryBlock, queries - i);
     float const* qs[kQueryBlock];
     float* out[kQueryBlock];
-    queryBlock(q, ldq, i, count, qs);
-    queryBlock(scores, ldScores, i, count, out);
+    x86::queryBlock(q, ldq, i, count, qs);
+    x86::queryBlock(scores, ldScores, i, count, out);
     dotHalfRowsBlock(rows, stride, n, qs, count, dim, out);
   }
 }
@@ -452,8 +438,8 @@ void weightedSumHalfAvx2(float const* w, std::size_t ldw, int queries, std::uint
     int const count = minInt(kQueryBlock, queries - i);
     float const* ws[kQueryBlock];
     float* outs[kQueryBlock];
-    queryBlock(w, ldw, i, count, ws);
-    queryBlock(out, ldOut, i, count, outs);
+    x86::queryBlock(w, ldw, i, count, ws);
+    x86::queryBlock(out, ldOut, i, count, outs);
     weightedSumHalfBlock(ws, count, rows, stride, n, dim, outs);
   }
 }

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "engine/cpu/attention_x86.h"
 #include "engine/cpu/kernels.h"
 
 namespace tv::cpu {
@@ -26,31 +27,9 @@ using avx512::minInt;
 
 constexpr int kQueryBlock = 8;
 
-// Rows first .. first + count - 1 of an array with rows `ld` apart; a short block repeats row `first` in
-// the unused slots (computed, never stored).
-template <typename T>
-void queryBlock(T* base, std::size_t ld, int first, int count, T* (&rows)[kQueryBlock]) {
-  for (int j = 0; j < kQueryBlock; ++j) rows[j] = base + static_cast<std::size_t>(j < count ? first + j : first) * ld;
-}
-
 // 16 consecutive fp16 values as floats (lanes 0-7 = values 0-7, as load8<kF16> at c; 8-15 as load8 at c + 8).
 inline __m512 load16Half(std::uint16_t const* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<__m256i const*>(p)));
-}
-
-// The 4 dot products of v0..v3 (each a + b of one query, as kernels_avx2.cc's dotHalfRowsBlock forms
-// them), reduced in hsum()'s order: (lo + hi halves), then lanes (0 + 2, 1 + 3), then those two.
-inline void reduce4(__m256 v0, __m256 v1, __m256 v2, __m256 v3, float* out) {
-  __m256 const s01 = _mm256_add_ps(_mm256_permute2f128_ps(v0, v1, 0x20), _mm256_permute2f128_ps(v0, v1, 0x31));
-  __m256 const s23 = _mm256_add_ps(_mm256_permute2f128_ps(v2, v3, 0x20), _mm256_permute2f128_ps(v2, v3, 0x31));
-  __m256 const pairs = _mm256_add_ps(_mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(s01, s23, _MM_SHUFFLE(3, 2, 3, 2)));
-  __m256 const sums = _mm256_add_ps(_mm256_shuffle_ps(pairs, pairs, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_shuffle_ps(pairs, pairs, _MM_SHUFFLE(3, 1, 3, 1)));
-  __m128 const lo = _mm256_castps256_ps128(sums);    // queries 0, 2, 0, 2
-  __m128 const hi = _mm256_extractf128_ps(sums, 1);  // queries 1, 3, 1, 3
-  out[0] = _mm_cvtss_f32(lo);
-  out[1] = _mm_cvtss_f32(hi);
-  out[2] = _mm_cvtss_f32(_mm_movehdup_ps(lo));
-  out[3] = _mm_cvtss_f32(_mm_movehdup_ps(hi));
 }
 
 // a + b of one zmm accumulator: lanes 0-7 plus lanes 8-15.
@@ -74,8 +53,8 @@ void dotHalfRowsBlock(std::uint16_t const* rows, std::size_t stride, int n, floa
       a7 = _mm512_fmadd_ps(k, _mm512_loadu_ps(q[7] + c), a7);
     }
     float byQuery[kQueryBlock];
-    reduce4(foldHalves(a0), foldHalves(a1), foldHalves(a2), foldHalves(a3), byQuery);
-    if (count > 4) reduce4(foldHalves(a4), foldHalves(a5), foldHalves(a6), foldHalves(a7), byQuery + 4);
+    x86::reduce4(foldHalves(a0), foldHalves(a1), foldHalves(a2), foldHalves(a3), byQuery);
+    if (count > 4) x86::reduce4(foldHalves(a4), foldHalves(a5), foldHalves(a6), foldHalves(a7), byQuery + 4);
     for (int i = 0; i < count; ++i) scores[i][t] = byQuery[i];
   }
 }
@@ -90,8 +69,8 @@ void dotHalfRowsAvx512(std::uint16_t const* rows, std::size_t stride, int n, flo
     int const count = minInt(kQueryBlock, queries - i);
     float const* qs[kQueryBlock];
     float* out[kQueryBlock];
-    queryBlock(q, ldq, i, count, qs);
-    queryBlock(scores, ldScores, i, count, out);
+    x86::queryBlock(q, ldq, i, count, qs);
+    x86::queryBlock(scores, ldScores, i, count, out);
     dotHalfRowsBlock(rows, stride, n, qs, count, dim, out);
   }
 }
@@ -128,8 +107,8 @@ void weightedSumHalfAvx512(float const* w, std::size_t ldw, int queries, std::ui
     int const count = minInt(kQueryBlock, queries - i);
     float const* ws[kQueryBlock];
     float* outs[kQueryBlock];
-    queryBlock(w, ldw, i, count, ws);
-    queryBlock(out, ldOut, i, count, outs);
+    x86::queryBlock(w, ldw, i, count, ws);
+    x86::queryBlock(out, ldOut, i, count, outs);
     weightedSumHalfBlock(ws, count, rows, stride, n, dim, outs);
   }
 }
