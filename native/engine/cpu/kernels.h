@@ -67,6 +67,7 @@ struct Q8Vector {
   std::int8_t* values = nullptr;  // [k], each in -127..127 (never -128: the kernels' int16 sums rely on it)
   float* scale = nullptr;         // [k / 32]: x ~ values * scale within each block (see quantizeQ8's span)
   float* groupSum = nullptr;      // [k / 128]: sum of the dequantized values over each 128-group
+  std::int32_t* blockSum = nullptr;  // [k / 32]: sum of the int8 values of each 32-block (exact; Q8Buffer fills it)
 };
 
 // ---- Int8 weights and int8 activations (the LM head) ---------------------------------------------

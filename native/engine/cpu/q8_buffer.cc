@@ -12,11 +12,13 @@ Q8Buffer::Q8Buffer(int tokens, int k) : tokens_(tokens), k_(k) {
   values_ = AlignedBuffer<std::int8_t>(t * n);
   scales_ = AlignedBuffer<float>(t * (n / kQ8BlockSize));
   groupSums_ = AlignedBuffer<float>(t * (n / kQ4GroupSize));
+  blockSums_ = AlignedBuffer<std::int32_t>(t * (n / kQ8BlockSize));
   rows_.resize(t);
   for (std::size_t i = 0; i < t; ++i) {
     rows_[i].values = values_.data() + i * n;
     rows_[i].scale = scales_.data() + i * (n / kQ8BlockSize);
     rows_[i].groupSum = groupSums_.data() + i * (n / kQ4GroupSize);
+    rows_[i].blockSum = blockSums_.data() + i * (n / kQ8BlockSize);
   }
 }
 
@@ -24,7 +26,15 @@ void Q8Buffer::quantize(KernelTable const& table, int span, float const* x, std:
   TV_CHECK_ARG(tokens >= 0 && tokens <= tokens_, "Q8Buffer holds ", tokens_, " tokens; asked to quantize ", tokens);
   TV_CHECK_ARG(span == kQ8BlockSize || span == kQ4ActivationSpan, "a Q8 activation span is ", kQ8BlockSize, " or ", kQ4ActivationSpan, " columns; got ", span);
   auto work = [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t t = begin; t < end; ++t) table.quantizeQ8(x + static_cast<std::size_t>(t) * ldx, k_, span, rows_[t]);
+    for (std::int64_t t = begin; t < end; ++t) {
+      Q8Vector const& row = rows_[static_cast<std::size_t>(t)];
+      table.quantizeQ8(x + static_cast<std::size_t>(t) * ldx, k_, span, row);
+      for (int b = 0; b < k_ / kQ8BlockSize; ++b) {
+        std::int32_t sum = 0;
+        for (int j = 0; j < kQ8BlockSize; ++j) sum += row.values[b * kQ8BlockSize + j];
+        row.blockSum[b] = sum;
+      }
+    }
   };
   if (pool != nullptr) {
     pool->parallelFor(tokens, 1, work);
