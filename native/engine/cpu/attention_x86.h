@@ -1,7 +1,8 @@
 // Pieces the AVX2 and AVX-512 multi-query attention kernels share (kernels_avx2.cc, kernels_avx512.cc): the
 // order in which 4 queries' dot products are reduced (which fixes every score's bits at both levels) and
-// the query-block pointers. Include only from files compiled with at least the AVX2 flags; everything here
-// has internal linkage, so no AVX-512 build of it can be merged into a function that AVX2-only CPUs run.
+// the loop over blocks of queries. Include only from files compiled with at least the AVX2 flags;
+// everything here has internal linkage, so no AVX-512 build of it can be merged into a function that
+// AVX2-only CPUs run.
 #pragma once
 
 #include <immintrin.h>
@@ -11,11 +12,22 @@
 namespace tv::cpu::x86 {
 namespace {
 
-// Rows first .. first + count - 1 of an array with rows `ld` apart, as the N pointers a block kernel takes;
-// a short block repeats row `first` in the unused slots (computed, never stored).
-template <int N, typename T>
-void queryBlock(T* base, std::size_t ld, int first, int count, T* (&rows)[N]) {
-  for (int j = 0; j < N; ++j) rows[j] = base + static_cast<std::size_t>(j < count ? first + j : first) * ld;
+// Calls block(ins, outs, count) for each block of up to N queries of a multi-query kernel: ins[j] and outs[j]
+// are query i + j's input row (in + (i + j) * ldIn) and output row (out + (i + j) * ldOut); a short block
+// repeats its first query in the unused slots (computed by the block kernel, never stored).
+template <int N, typename Block>
+void forQueryBlocks(float const* in, std::size_t ldIn, float* out, std::size_t ldOut, int queries, Block&& block) {
+  for (int i = 0; i < queries; i += N) {
+    int const count = queries - i < N ? queries - i : N;
+    float const* ins[N];
+    float* outs[N];
+    for (int j = 0; j < N; ++j) {
+      std::size_t const row = static_cast<std::size_t>(j < count ? i + j : i);
+      ins[j] = in + row * ldIn;
+      outs[j] = out + row * ldOut;
+    }
+    block(ins, outs, count);
+  }
 }
 
 // The sums of the 8 lanes of v0..v3 (one query each) into out[0..4), in hsum()'s order: lo + hi halves,

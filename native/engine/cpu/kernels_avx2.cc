@@ -346,14 +346,9 @@ void dotHalfRowsAvx2(std::uint16_t const* rows, std::size_t stride, int n, float
     }
     return;
   }
-  for (int i = 0; i < queries; i += kQueryBlock) {
-    int const count = minInt(kQueryBlock, queries - i);
-    float const* qs[kQueryBlock];
-    float* out[kQueryBlock];
-    x86::queryBlock(q, ldq, i, count, qs);
-    x86::queryBlock(scores, ldScores, i, count, out);
+  x86::forQueryBlocks<kQueryBlock>(q, ldq, scores, ldScores, queries, [&](float const* const* qs, float* const* out, int count) {
     dotHalfRowsBlock(rows, stride, n, qs, count, dim, out);
-  }
+  });
 }
 
 // axpyHalfAvx2's lane steps with the output held in 8 (then 1) ymm accumulators across the positions,
@@ -434,14 +429,9 @@ void weightedSumHalfAvx2(float const* w, std::size_t ldw, int queries, std::uint
     for (int i = 0; i < queries; ++i) weightedSumHalfOne(w + i * ldw, rows, stride, n, dim, out + i * ldOut);
     return;
   }
-  for (int i = 0; i < queries; i += kQueryBlock) {
-    int const count = minInt(kQueryBlock, queries - i);
-    float const* ws[kQueryBlock];
-    float* outs[kQueryBlock];
-    x86::queryBlock(w, ldw, i, count, ws);
-    x86::queryBlock(out, ldOut, i, count, outs);
+  x86::forQueryBlocks<kQueryBlock>(w, ldw, out, ldOut, queries, [&](float const* const* ws, float* const* outs, int count) {
     weightedSumHalfBlock(ws, count, rows, stride, n, dim, outs);
-  }
+  });
 }
 }  // namespace
 

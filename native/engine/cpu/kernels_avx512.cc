@@ -23,8 +23,6 @@ namespace tv::cpu {
 
 namespace {
 
-using avx512::minInt;
-
 constexpr int kQueryBlock = 8;
 
 // 16 consecutive fp16 values as floats (lanes 0-7 = values 0-7, as load8<kF16> at c; 8-15 as load8 at c + 8).
@@ -65,14 +63,9 @@ void dotHalfRowsAvx512(std::uint16_t const* rows, std::size_t stride, int n, flo
     kernelsFor(SimdLevel::kAvx2).dotHalfRows(rows, stride, n, q, ldq, queries, dim, scores, ldScores);
     return;
   }
-  for (int i = 0; i < queries; i += kQueryBlock) {
-    int const count = minInt(kQueryBlock, queries - i);
-    float const* qs[kQueryBlock];
-    float* out[kQueryBlock];
-    x86::queryBlock(q, ldq, i, count, qs);
-    x86::queryBlock(scores, ldScores, i, count, out);
+  x86::forQueryBlocks<kQueryBlock>(q, ldq, scores, ldScores, queries, [&](float const* const* qs, float* const* out, int count) {
     dotHalfRowsBlock(rows, stride, n, qs, count, dim, out);
-  }
+  });
 }
 
 // 8 queries' outputs (a short block repeats query 0 and stores only `count`), 16 columns at a time, over the
@@ -103,14 +96,9 @@ void weightedSumHalfAvx512(float const* w, std::size_t ldw, int queries, std::ui
     kernelsFor(SimdLevel::kAvx2).weightedSumHalf(w, ldw, queries, rows, stride, n, dim, out, ldOut);
     return;
   }
-  for (int i = 0; i < queries; i += kQueryBlock) {
-    int const count = minInt(kQueryBlock, queries - i);
-    float const* ws[kQueryBlock];
-    float* outs[kQueryBlock];
-    x86::queryBlock(w, ldw, i, count, ws);
-    x86::queryBlock(out, ldOut, i, count, outs);
+  x86::forQueryBlocks<kQueryBlock>(w, ldw, out, ldOut, queries, [&](float const* const* ws, float* const* outs, int count) {
     weightedSumHalfBlock(ws, count, rows, stride, n, dim, outs);
-  }
+  });
 }
 
 }  // namespace
