@@ -28,7 +28,6 @@ namespace tv::cpu {
 namespace {
 
 using avx512::broadcast4;
-using avx512::broadcast4x8;
 using avx512::storeTile;
 using avx512::loadHalfPair;
 using avx512::loadPair;
@@ -103,44 +102,10 @@ void q4TilePair(Q4Matrix const& w, int tileA, int tileB, Q8Vector const* x, __m5
   for (int t = 0; t < T; ++t) out[t] = acc[t];
 }
 
-// The decode GEMV (one token): one row tile per call in ymm registers, reading the tile as one stream.
-// The same lane steps as q4TilePair<1> (and kernels_avx2_q4.cc).
-void q4TileGemv(Q4Matrix const& w, int tile, Q8Vector const& x, __m256* out) {
-  int const blocks = w.cols / kQ8BlockSize;
-  int const groups = w.cols / kQ4GroupSize;
-  std::uint8_t const* nib = w.nibbles + static_cast<std::size_t>(tile) * blocks * kQ4BlockBytes;
-  std::uint16_t const* scales = w.scales + static_cast<std::size_t>(tile) * groups * kQ4TileRows;
-  std::uint8_t const* zeros = w.zeros + static_cast<std::size_t>(tile) * groups * kQ4TileRows;
-  __m256i const lowMask = _mm256_set1_epi8(0x0f);
-  __m256 acc = _mm256_setzero_ps();
-  for (int g = 0; g < groups; ++g) {
-    __m256i chain[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
-    for (int b = g * 4; b < g * 4 + 4; ++b) {
-      std::uint8_t const* p = nib + static_cast<std::size_t>(b) * kQ4BlockBytes;
-      _mm_prefetch(reinterpret_cast<char const*>(p) + kGemvPrefetchBytes, _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<char const*>(p) + kGemvPrefetchBytes + 64, _MM_HINT_T0);
-      std::int8_t const* xb = x.values + b * kQ8BlockSize;
-      for (int i = 0; i < 4; ++i) {
-        __m256i const raw = _mm256_load_si256(reinterpret_cast<__m256i const*>(p + 32 * i));
-        __m256i const lo = _mm256_and_si256(raw, lowMask);
-        __m256i const hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), lowMask);
-        chain[(2 * i) % 4] = _mm256_dpbusd_epi32(chain[(2 * i) % 4], lo, broadcast4x8(xb + 4 * i));
-        chain[(2 * i + 1) % 4] = _mm256_dpbusd_epi32(chain[(2 * i + 1) % 4], hi, broadcast4x8(xb + 16 + 4 * i));
-      }
-    }
-    __m256i const isum = _mm256_add_epi32(_mm256_add_epi32(chain[0], chain[1]), _mm256_add_epi32(chain[2], chain[3]));
-    __m256 const gacc = _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(x.scale[g * 4]));
-    __m256 const scale = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<__m128i const*>(scales + g * kQ4TileRows)));
-    __m128i const z8 = _mm_loadl_epi64(reinterpret_cast<__m128i const*>(zeros + g * kQ4TileRows));
-    __m256 const zeroScale = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(z8)), scale);  // exact
-    acc = _mm256_fmadd_ps(gacc, scale, acc);
-    acc = _mm256_fnmadd_ps(zeroScale, _mm256_set1_ps(x.groupSum[g]), acc);
-  }
-  *out = acc;
-}
-
-// A few tokens (speculative verification's 2-8 rows): the GEMV's single prefetched tile stream, dotted
-// with every token in zmm registers. The tile-pair GEMM reads two streams 8-16 KB apart without prefetch,
+// One to eight tokens (the decode GEMV and speculative verification's rows): one prefetched tile stream,
+// dotted with every token in zmm registers. At one token it replaced a ymm loop (one 32-byte chunk per
+// register: 8 VPDPBUSDs and 8 dword broadcasts per block, and GCC copied its chains every block): in cache,
+// 1 thread, 512 x 2048, 10.0 -> 5.9 us. The tile-pair GEMM reads two streams 8-16 KB apart without prefetch,
 // which at small T is bound by memory (a 2-token call cost 1.6x a 1-token one on the 0.5b shape; with both
 // streams prefetched, two chains per token and folded broadcasts it ran 16.3 cycles per block in cache vs
 // this loop's 16.6, but 6 tokens over 8192 x 2048 from memory on 2 threads took 253 vs 167 us); a ymm
@@ -152,7 +117,7 @@ void q4TileGemv(Q4Matrix const& w, int tile, Q8Vector const& x, __m256* out) {
 // A row's two lanes add exactly into its int32 group sum. Tokens go in pairs (a, b): a's sums move to the
 // even lanes, b's to the odd ones, and one conversion and one multiply with the scales (a, b, a, b, ...)
 // serve both (per token: 1.3x faster at 6-8 tokens than a fold per token); an odd last token folds alone
-// in ymm. Every lane runs q4TileGemv's and q4TilePair<T>'s float steps: bit-identical results (tested).
+// in ymm. Every lane runs q4TilePair<T>'s (and the AVX2 level's) float steps: bit-identical results (tested).
 inline __m512i broadcast8(std::int8_t const* p) {
   std::int64_t v;
   std::memcpy(&v, p, sizeof v);
@@ -264,16 +229,9 @@ void matmulQ4Avx512(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, 
   if (rowBegin >= rowEnd || tokens <= 0) return;
   int const tileBegin = rowBegin / kQ4TileRows;
   int const tileEnd = (rowEnd + kQ4TileRows - 1) / kQ4TileRows;
-  if (tokens == 1) {
-    for (int tile = tileBegin; tile < tileEnd; ++tile) {
-      __m256 out;
-      q4TileGemv(w, tile, x[0], &out);
-      storeTile(out, tile, rowBegin, rowEnd, y, ldy, 0);
-    }
-    return;
-  }
   if (tokens <= kFewTokens) {
     switch (tokens) {
+      case 1: fewTokens<1>(w, x, y, ldy, rowBegin, rowEnd, tileBegin, tileEnd); return;
       case 2: fewTokens<2>(w, x, y, ldy, rowBegin, rowEnd, tileBegin, tileEnd); return;
       case 3: fewTokens<3>(w, x, y, ldy, rowBegin, rowEnd, tileBegin, tileEnd); return;
       case 4: fewTokens<4>(w, x, y, ldy, rowBegin, rowEnd, tileBegin, tileEnd); return;
