@@ -28,11 +28,20 @@ namespace tv::cpu {
 namespace {
 
 using avx512::broadcast4;
-using avx512::storeTile;
+using avx512::broadcast8;
+using avx512::chunkPair;
+using avx512::duplicateRows;
+using avx512::evenLanes;
+using avx512::foldLanes;
+using avx512::foldPairLanes;
 using avx512::loadHalfPair;
 using avx512::loadPair;
 using avx512::maxInt;
 using avx512::minInt;
+using avx512::oddLanes;
+using avx512::pairLanes;
+using avx512::pin;
+using avx512::storeTile;
 using avx512::storeTilePair;
 
 // Tokens per register tile: T x (int32 block sum, float block-sum accumulator, float row accumulator)
@@ -110,26 +119,11 @@ void q4TilePair(Q4Matrix const& w, int tileA, int tileB, Q8Vector const* x, __m5
 // streams prefetched, two chains per token and folded broadcasts it ran 16.3 cycles per block in cache vs
 // this loop's 16.6, but 6 tokens over 8192 x 2048 from memory on 2 threads took 253 vs 167 us); a ymm
 // loop was bound by the pipes that run VPDPBUSD (Zen 5: two 512-bit VPDPBUSD per cycle, the same count
-// as 256-bit ones, measured), so a zmm holds two chunks of the tile:
-//   64 bytes = chunks (0, 1) or (2, 3), permuted so that lane 2r holds row r of the first chunk and lane
-//   2r + 1 row r of the second; `and` / `shift` then give columns (4i..4i+3 | 4i+4..4i+7) of row r in
-//   lanes (2r, 2r+1), which a 64-bit broadcast of 8 consecutive activations multiplies lane by lane.
-// A row's two lanes add exactly into its int32 group sum. Tokens go in pairs (a, b): a's sums move to the
-// even lanes, b's to the odd ones, and one conversion and one multiply with the scales (a, b, a, b, ...)
-// serve both (per token: 1.3x faster at 6-8 tokens than a fold per token); an odd last token folds alone
-// in ymm. Every lane runs q4TilePair<T>'s (and the AVX2 level's) float steps: bit-identical results (tested).
-inline __m512i broadcast8(std::int8_t const* p) {
-  std::int64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return _mm512_set1_epi64(v);
-}
-
-// (s_a, s_b, s_a, s_b, ...): token a's value in the even lanes, token b's in the odd ones.
-inline __m512 pairLanes(float a, float b) { return _mm512_unpacklo_ps(_mm512_set1_ps(a), _mm512_set1_ps(b)); }
-
-// Ties a and b each to one register at this point, with no instruction (see q4TileFewTokens).
-inline void pin(__m512i& a, __m512i& b) { __asm__("" : "+v"(a), "+v"(b)); }
-
+// as 256-bit ones, measured), so a zmm holds two chunks of the tile (chunkPair, row_tile_avx512.h):
+// 64 bytes = nibble chunks (0, 1) or (2, 3); `and` / `shift` then give columns (4i..4i+3 | 4i+4..4i+7) of
+// row r in lanes (2r, 2r+1). Tokens in pairs share one conversion and one multiply with the scales per
+// group (per token: 1.3x faster at 6-8 tokens than a fold per token). Every lane runs q4TilePair<T>'s (and
+// the AVX2 level's) float steps: bit-identical results (tested).
 template <int T>
 void q4TileFewTokens(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out) {
   constexpr int kPairs = T / 2;
@@ -140,8 +134,6 @@ void q4TileFewTokens(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out
   std::uint16_t const* scales = w.scales + static_cast<std::size_t>(tile) * groups * kQ4TileRows;
   std::uint8_t const* zeros = w.zeros + static_cast<std::size_t>(tile) * groups * kQ4TileRows;
   __m512i const lowMask = _mm512_set1_epi8(0x0f);
-  __m512i const interleave = _mm512_set_epi32(15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0);
-  __m512i const duplicate = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
   __m512 acc[kPairs > 0 ? kPairs : 1];
   for (int p = 0; p < kPairs; ++p) acc[p] = _mm512_setzero_ps();
   __m256 accOdd = _mm256_setzero_ps();
@@ -161,8 +153,8 @@ void q4TileFewTokens(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out
       std::uint8_t const* p = nib + static_cast<std::size_t>(b) * kQ4BlockBytes;
       _mm_prefetch(reinterpret_cast<char const*>(p) + kGemvPrefetchBytes, _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<char const*>(p) + kGemvPrefetchBytes + 64, _MM_HINT_T0);
-      __m512i const raw0 = _mm512_permutexvar_epi32(interleave, _mm512_loadu_si512(p));
-      __m512i const raw1 = _mm512_permutexvar_epi32(interleave, _mm512_loadu_si512(p + 64));
+      __m512i const raw0 = chunkPair(p);
+      __m512i const raw1 = chunkPair(p + 64);
       __m512i const lo0 = _mm512_and_si512(raw0, lowMask), hi0 = _mm512_and_si512(_mm512_srli_epi16(raw0, 4), lowMask);
       __m512i const lo1 = _mm512_and_si512(raw1, lowMask), hi1 = _mm512_and_si512(_mm512_srli_epi16(raw1, 4), lowMask);
       for (int t = 0; t < T; ++t) {
@@ -177,22 +169,19 @@ void q4TileFewTokens(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out
     for (int t = 0; t < T; ++t) isum[t] = _mm512_add_epi32(isum[t], isumHi[t]);  // exact
     __m512 gacc[kPairs > 0 ? kPairs : 1];  // d_g * isum_g per row, pair by pair
     for (int p = 0; p < kPairs; ++p) {
-      __m512i const a = _mm512_add_epi32(isum[2 * p], _mm512_srli_epi64(isum[2 * p], 32));          // even lanes
-      __m512i const c = _mm512_add_epi32(isum[2 * p + 1], _mm512_slli_epi64(isum[2 * p + 1], 32));  // odd lanes
-      __m512i const rows = _mm512_mask_blend_epi32(static_cast<__mmask16>(0xaaaa), a, c);
+      __m512i const rows = foldPairLanes(isum[2 * p], isum[2 * p + 1]);
       gacc[p] = _mm512_mul_ps(_mm512_cvtepi32_ps(rows), pairLanes(x[2 * p].scale[g * 4], x[2 * p + 1].scale[g * 4]));
     }
     __m256 gaccOdd = _mm256_setzero_ps();
     if constexpr (kOdd) {
-      __m512i const sum = _mm512_add_epi32(isum[T - 1], _mm512_srli_epi64(isum[T - 1], 32));
-      __m256i const rows = _mm512_cvtepi64_epi32(sum);  // the even lanes, rows 0-7
+      __m256i const rows = foldLanes(isum[T - 1]);
       gaccOdd = _mm256_mul_ps(_mm256_cvtepi32_ps(rows), _mm256_set1_ps(x[T - 1].scale[g * 4]));
     }
     __m256 const scale = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<__m128i const*>(scales + g * kQ4TileRows)));
     __m128i const z8 = _mm_loadl_epi64(reinterpret_cast<__m128i const*>(zeros + g * kQ4TileRows));
     __m256 const zeroScale = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(z8)), scale);  // exact
-    __m512 const scale2 = _mm512_permutexvar_ps(duplicate, _mm512_castps256_ps512(scale));  // row r in lanes 2r, 2r+1
-    __m512 const zeroScale2 = _mm512_permutexvar_ps(duplicate, _mm512_castps256_ps512(zeroScale));
+    __m512 const scale2 = duplicateRows(scale);
+    __m512 const zeroScale2 = duplicateRows(zeroScale);
     for (int p = 0; p < kPairs; ++p) {
       acc[p] = _mm512_fmadd_ps(gacc[p], scale2, acc[p]);
       acc[p] = _mm512_fnmadd_ps(zeroScale2, pairLanes(x[2 * p].groupSum[g], x[2 * p + 1].groupSum[g]), acc[p]);
@@ -202,11 +191,9 @@ void q4TileFewTokens(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out
       accOdd = _mm256_fnmadd_ps(zeroScale, _mm256_set1_ps(x[T - 1].groupSum[g]), accOdd);
     }
   }
-  __m512i const evens = _mm512_set_epi32(14, 12, 10, 8, 6, 4, 2, 0, 14, 12, 10, 8, 6, 4, 2, 0);
-  __m512i const odds = _mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 15, 13, 11, 9, 7, 5, 3, 1);
   for (int p = 0; p < kPairs; ++p) {
-    out[2 * p] = _mm512_castps512_ps256(_mm512_permutexvar_ps(evens, acc[p]));
-    out[2 * p + 1] = _mm512_castps512_ps256(_mm512_permutexvar_ps(odds, acc[p]));
+    out[2 * p] = evenLanes(acc[p]);
+    out[2 * p + 1] = oddLanes(acc[p]);
   }
   if constexpr (kOdd) out[T - 1] = accOdd;
 }
