@@ -592,10 +592,11 @@ describe('matmulDense, dotHalf, axpyHalf', () => {
   });
 
   it.each(levels)('%s: several queries in one dotHalfRows / weightedSumHalf call give each query its one-query bits', (level) => {
-    // The heads of one KV head share its rows; SIMD levels convert each row once for up to 4 of them.
+    // The heads of one KV head share its rows; SIMD levels convert each row once for several queries (whole
+    // and partial blocks of 4 or 8 at 16 and 19).
     const rng = new Rng(10);
     for (const dim of [24, 64, 72, 128]) {
-      for (const queries of [2, 3, 4, 5, 7, 8, 9]) {
+      for (const queries of [2, 3, 4, 5, 7, 8, 9, 16, 19]) {
         const n = 37;
         const stride = dim + 5;
         const rows = testing().convert('floatToHalf', rng.floats(n * stride, (r) => r.gauss()), 'scalar');
