@@ -140,7 +140,7 @@ Napi::Value q4Nibbles(Napi::CallbackInfo const& info) {
   });
 }
 
-// quantizeQ8(x: Float32Array [tokens*k], k, level, span = 32) -> { values: Int8Array, scales, groupSums }
+// quantizeQ8(x: Float32Array [tokens*k], k, level, span = 32) -> { values: Int8Array, scales, groupSums, blockSums: Int32Array }
 Napi::Value quantizeQ8(Napi::CallbackInfo const& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
@@ -156,16 +156,19 @@ Napi::Value quantizeQ8(Napi::CallbackInfo const& info) {
     auto values = Napi::Int8Array::New(env, length);
     auto scales = Napi::Float32Array::New(env, length / cpu::kQ8BlockSize);
     auto sums = Napi::Float32Array::New(env, length / cpu::kQ4GroupSize);
+    auto blockSums = Napi::Int32Array::New(env, length / cpu::kQ8BlockSize);
     for (int t = 0; t < tokens; ++t) {
       cpu::Q8Vector const v = q.row(t);
       std::copy(v.values, v.values + k, values.Data() + static_cast<std::size_t>(t) * k);
       std::copy(v.scale, v.scale + k / cpu::kQ8BlockSize, scales.Data() + t * (k / cpu::kQ8BlockSize));
       std::copy(v.groupSum, v.groupSum + k / cpu::kQ4GroupSize, sums.Data() + t * (k / cpu::kQ4GroupSize));
+      std::copy(v.blockSum, v.blockSum + k / cpu::kQ8BlockSize, blockSums.Data() + t * (k / cpu::kQ8BlockSize));
     }
     Napi::Object out = Napi::Object::New(env);
     out.Set("values", values);
     out.Set("scales", scales);
     out.Set("groupSums", sums);
+    out.Set("blockSums", blockSums);
     return out;
   });
 }

@@ -19,6 +19,7 @@ export interface Q8Output {
   values: Int8Array; // [tokens * k]
   scales: Float32Array; // [tokens * k / 32]
   groupSums: Float32Array; // [tokens * k / 128]
+  blockSums: Int32Array; // [tokens * k / 32]: exact sums of the values per 32-block
 }
 
 /** Row range and threading of a matmul hook: rows [rowBegin, rowEnd) split in chunks of `grain`. */

@@ -148,6 +148,12 @@ describe('quantizeQ8', () => {
         }
       }
       expect(Math.min(...ref.values)).toBeGreaterThanOrEqual(-127);
+      // blockSum: per 32 columns, the exact sum of the int8 values (0 where the span is non-finite).
+      for (let b = 0; b < x.length / 32; b++) {
+        let sum = 0;
+        for (let i = b * 32; i < b * 32 + 32; i++) sum += ref.values[i]!;
+        expect(ref.blockSums[b], `block ${b}`).toBe(sum);
+      }
       // groupSum: per 128 columns, the dequantized values' sum (each span's exact int sum times its d).
       for (let g = 0; g < x.length / 128; g++) {
         let sum = 0;
@@ -161,9 +167,10 @@ describe('quantizeQ8', () => {
       }
     });
 
-    it.each(levels)('%s: values and scales are bit-identical to the reference, group sums within fp32 order', (level) => {
+    it.each(levels)('%s: values, scales and block sums are bit-identical to the reference, group sums within fp32 order', (level) => {
       const q = testing().quantizeQ8(x, k, level, span);
       expect(q.values).toEqual(ref.values);
+      expect(q.blockSums).toEqual(ref.blockSums);
       expect(Array.from(q.scales, (v) => (Number.isNaN(v) ? 'NaN' : v))).toEqual(Array.from(ref.scales, (v) => (Number.isNaN(v) ? 'NaN' : v)));
       expectClose(q.groupSums, ref.groupSums, TOLERANCE.groupSum, `${level} groupSum`);
       expect(Number.isNaN(q.groupSums[k / 128])).toBe(true); // the NaN block's group

@@ -67,7 +67,7 @@ struct Q8Vector {
   std::int8_t* values = nullptr;  // [k], each in -127..127 (never -128: the kernels' int16 sums rely on it)
   float* scale = nullptr;         // [k / 32]: x ~ values * scale within each block (see quantizeQ8's span)
   float* groupSum = nullptr;      // [k / 128]: sum of the dequantized values over each 128-group
-  std::int32_t* blockSum = nullptr;  // [k / 32]: sum of the int8 values of each 32-block (exact; Q8Buffer fills it)
+  std::int32_t* blockSum = nullptr;  // [k / 32]: sum of the int8 values of each 32-block (exact; quantizeQ8 fills it)
 };
 
 // ---- Int8 weights and int8 activations (the LM head) ---------------------------------------------
@@ -146,8 +146,9 @@ struct KernelTable {
   // blocks; kQ4ActivationSpan = 128: the int4 matmuls'): d = max|x| / 127 of the span, stored for each
   // of its blocks of 32, values = x * (1 / d) rounded to nearest even; d = 0 and values 0 when
   // max|x| < kQ8TinyBlock; d = NaN and values 0 when the span holds Inf or NaN; groupSum per 128
-  // columns = the fp32 sum, span by span in order, of d * (the exact int sum of the span's values).
-  // values, scale and groupSum are bit-identical at every SIMD level.
+  // columns = the fp32 sum, span by span in order, of d * (the exact int sum of the span's values);
+  // blockSum per 32 columns = the exact int sum of the block's values (0 in a non-finite span).
+  // values, scale, blockSum and groupSum are bit-identical at every SIMD level.
   void (*quantizeQ8)(float const* x, int k, int span, Q8Vector const& out) = nullptr;
 
   // Y[t][r] = sum_c W[r][c] * X_t[c] for t in [0, tokens), r in [rowBegin, rowEnd).
@@ -225,7 +226,7 @@ void installNeonQ8Kernels(KernelTable& table);  // kernels_neon_q8.cc, called by
 // matmulQ8, dotHalfRows and weightedSumHalf and nothing else.
 void installAvx512Kernels(KernelTable& table);  // kernels_avx512_q4.cc
 void installAvx512Q8Kernels(KernelTable& table);  // kernels_avx512_q8.cc, called by installAvx512Kernels
-void installAvx512AttentionKernels(KernelTable& table);  // kernels_avx512.cc, called by installAvx512Kernels
+void installAvx512VectorKernels(KernelTable& table);  // kernels_avx512.cc (attention, quantizeQ8, siluMultiply), called by installAvx512Kernels
 // The same int4 / int8 matmuls as installNeonQ4Kernels / installNeonQ8Kernels, built with the dot-product
 // extension (kernels_neon_dot_q4.cc, kernels_neon_dot_q8.cc: SDOT by lane), installed over a NEON table.
 void installNeonDotKernels(KernelTable& table);    // kernels.cc (empty on other architectures)

@@ -71,6 +71,7 @@ void quantizeQ8Avx2(float const* x, int k, int span, Q8Vector const& out) {
       float const* xs = x + s;
       std::int8_t* qs = out.values + s;
       float* scales = out.scale + s / kQ8BlockSize;
+      std::int32_t* blockSums = out.blockSum + s / kQ8BlockSize;
       __m256 mv = _mm256_setzero_ps();
       __m256 nan = _mm256_setzero_ps();
       for (int i = 0; i < span; i += 16) {
@@ -88,22 +89,25 @@ void quantizeQ8Avx2(float const* x, int k, int span, Q8Vector const& out) {
         for (int b = 0; b < blocksPerSpan; ++b) {
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + 32 * b), _mm256_setzero_si256());
           scales[b] = __builtin_nanf("");
+          blockSums[b] = 0;
         }
         groupSum += scales[0] * 0.0f;
         continue;
       }
       float const d = amax >= kQ8TinyBlock ? amax / 127.0f : 0.0f;
       __m256 const id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
-      __m256i sums = _mm256_setzero_si256();
+      int sum = 0;  // exact: |sum| <= 128 x 127
       for (int b = 0; b < blocksPerSpan; ++b) {
         __m256i q[4];
         for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xs + 32 * b + 8 * i), id));  // nearest even
-        sums = _mm256_add_epi32(sums, _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+        int const blockSum = hsumInt(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
         __m256i const packed = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + 32 * b), _mm256_permutevar8x32_epi32(packed, order));
         scales[b] = d;
+        blockSums[b] = blockSum;
+        sum += blockSum;
       }
-      groupSum += d * static_cast<float>(hsumInt(sums));  // the int sum is exact: |sum| <= 128 x 127
+      groupSum += d * static_cast<float>(sum);
     }
     out.groupSum[g] = groupSum;
   }

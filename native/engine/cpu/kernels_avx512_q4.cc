@@ -256,7 +256,7 @@ void matmulQ4Avx512(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, 
 void detail::installAvx512Kernels(KernelTable& table) {
   table.matmulQ4 = matmulQ4Avx512;
   detail::installAvx512Q8Kernels(table);
-  detail::installAvx512AttentionKernels(table);
+  detail::installAvx512VectorKernels(table);
 }
 
 }  // namespace tv::cpu

@@ -53,6 +53,7 @@ void quantizeQ8Neon(float const* x, int k, int span, Q8Vector const& out) {
       float const* xs = x + s;
       std::int8_t* qs = out.values + s;
       float* scales = out.scale + s / kQ8BlockSize;
+      std::int32_t* blockSums = out.blockSum + s / kQ8BlockSize;
       float32x4_t m = vdupq_n_f32(0.0f);
       for (int i = 0; i < span; i += 4) m = vmaxq_f32(m, vabsq_f32(vld1q_f32(xs + i)));
       float const amax = vmaxvq_f32(m);
@@ -61,19 +62,23 @@ void quantizeQ8Neon(float const* x, int k, int span, Q8Vector const& out) {
           vst1q_s8(qs + 32 * b, vdupq_n_s8(0));
           vst1q_s8(qs + 32 * b + 16, vdupq_n_s8(0));
           scales[b] = __builtin_nanf("");
+          blockSums[b] = 0;
         }
         groupSum += scales[0] * 0.0f;
         continue;
       }
       float const d = amax >= kQ8TinyBlock ? amax / 127.0f : 0.0f;
       float const id = d != 0.0f ? 1.0f / d : 0.0f;
-      int32x4_t sum = vdupq_n_s32(0);
+      int sum = 0;  // exact: |sum| <= 128 x 127
       for (int b = 0; b < blocksPerSpan; ++b) {
         int32x4_t q[8];
+        int32x4_t blockSum = vdupq_n_s32(0);
         for (int i = 0; i < 8; ++i) {
           q[i] = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(xs + 32 * b + 4 * i), id));  // round to nearest, ties to even
-          sum = vaddq_s32(sum, q[i]);
+          blockSum = vaddq_s32(blockSum, q[i]);
         }
+        blockSums[b] = vaddvq_s32(blockSum);
+        sum += blockSums[b];
         for (int h = 0; h < 2; ++h) {
           int16x8_t const a = vcombine_s16(vqmovn_s32(q[4 * h]), vqmovn_s32(q[4 * h + 1]));
           int16x8_t const c = vcombine_s16(vqmovn_s32(q[4 * h + 2]), vqmovn_s32(q[4 * h + 3]));
@@ -81,7 +86,7 @@ void quantizeQ8Neon(float const* x, int k, int span, Q8Vector const& out) {
         }
         scales[b] = d;
       }
-      groupSum += d * static_cast<float>(vaddvq_s32(sum));  // the int sum is exact: |sum| <= 128 x 127
+      groupSum += d * static_cast<float>(sum);
     }
     out.groupSum[g] = groupSum;
   }

@@ -35,6 +35,7 @@ void quantizeQ8Ref(float const* x, int k, int span, Q8Vector const& out) {
       float const* xs = x + s;
       std::int8_t* qs = out.values + s;
       float* scales = out.scale + s / kQ8BlockSize;
+      std::int32_t* blockSums = out.blockSum + s / kQ8BlockSize;
       float amax = 0.0f;
       bool finite = true;
       for (int i = 0; i < span; ++i) {
@@ -45,21 +46,29 @@ void quantizeQ8Ref(float const* x, int k, int span, Q8Vector const& out) {
         // int8 cannot carry Inf or NaN: the span's scale becomes NaN so every output reading it is NaN,
         // instead of the non-finite input vanishing into a finite result.
         for (int i = 0; i < span; ++i) qs[i] = 0;
-        for (int b = 0; b < blocksPerSpan; ++b) scales[b] = std::numeric_limits<float>::quiet_NaN();
+        for (int b = 0; b < blocksPerSpan; ++b) {
+          scales[b] = std::numeric_limits<float>::quiet_NaN();
+          blockSums[b] = 0;
+        }
         groupSum += scales[0] * 0.0f;
         continue;
       }
       float const d = amax >= kQ8TinyBlock ? amax / 127.0f : 0.0f;  // see kQ8TinyBlock
       float const id = d != 0.0f ? 1.0f / d : 0.0f;
       int sum = 0;  // exact: |sum| <= 128 x 127
-      for (int i = 0; i < span; ++i) {
-        // |x * id| <= 127 (up to one rounding), so the value fits without clamping; nearbyint rounds
-        // half to even like the SIMD conversions (cvtps2dq, fcvtns).
-        int const q = static_cast<int>(std::nearbyint(xs[i] * id));
-        qs[i] = static_cast<std::int8_t>(q);
-        sum += q;
+      for (int b = 0; b < blocksPerSpan; ++b) {
+        int blockSum = 0;
+        for (int i = 32 * b; i < 32 * b + 32; ++i) {
+          // |x * id| <= 127 (up to one rounding), so the value fits without clamping; nearbyint rounds
+          // half to even like the SIMD conversions (cvtps2dq, fcvtns).
+          int const q = static_cast<int>(std::nearbyint(xs[i] * id));
+          qs[i] = static_cast<std::int8_t>(q);
+          blockSum += q;
+        }
+        scales[b] = d;
+        blockSums[b] = blockSum;
+        sum += blockSum;
       }
-      for (int b = 0; b < blocksPerSpan; ++b) scales[b] = d;
       groupSum += d * static_cast<float>(sum);
     }
     out.groupSum[g] = groupSum;

@@ -29,11 +29,6 @@ void Q8Buffer::quantize(KernelTable const& table, int span, float const* x, std:
     for (std::int64_t t = begin; t < end; ++t) {
       Q8Vector const& row = rows_[static_cast<std::size_t>(t)];
       table.quantizeQ8(x + static_cast<std::size_t>(t) * ldx, k_, span, row);
-      for (int b = 0; b < k_ / kQ8BlockSize; ++b) {
-        std::int32_t sum = 0;
-        for (int j = 0; j < kQ8BlockSize; ++j) sum += row.values[b * kQ8BlockSize + j];
-        row.blockSum[b] = sum;
-      }
     }
   };
   if (pool != nullptr) {

@@ -31,9 +31,8 @@ class Q8Buffer {
   Q8Vector const* rows() const { return rows_.data(); }
 
   // Quantizes tokens vectors X_t = x + t * ldx (tokens <= this->tokens()) with table.quantizeQ8, one
-  // scale per `span` columns (kQ4ActivationSpan for int4 weights, kQ8BlockSize for int8 ones), and sums
-  // each 32-block's int8 values (Q8Vector::blockSum), split over the pool's threads by token when one is
-  // given.
+  // scale per `span` columns (kQ4ActivationSpan for int4 weights, kQ8BlockSize for int8 ones), split over
+  // the pool's threads by token when one is given.
   void quantize(KernelTable const& table, int span, float const* x, std::size_t ldx, int tokens, ThreadPool* pool = nullptr);
 
  private:
