@@ -102,9 +102,20 @@ tv::cpu::Q8Buffer& Q8Scratch::get(int k, int tokens) {
   return buffers_.back();
 }
 
+std::atomic<int>* Q8Scratch::counters(int n) {
+  if (countersSize_ < n) {
+    counters_ = std::make_unique<std::atomic<int>[]>(static_cast<std::size_t>(n));
+    countersSize_ = n;
+  }
+  for (int i = 0; i < n; ++i) counters_[static_cast<std::size_t>(i)].store(0, std::memory_order_relaxed);
+  return counters_.get();
+}
+
+int Linear::activationSpan() const { return q4_ ? tv::cpu::kQ4ActivationSpan : q8_ ? tv::cpu::kQ8BlockSize : 0; }
+
 template <typename Visit>
 void Linear::withRowKernel(ThreadPool* pool, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
-                           Q8Scratch& scratch, Visit&& visit) const {
+                           Q8Scratch& scratch, tv::cpu::Q8Buffer const* prequantized, Visit&& visit) const {
   auto const addBias = [&](int r0, int r1) {
     if (bias_.empty()) return;
     for (int t = 0; t < tokens; ++t) {
@@ -113,8 +124,12 @@ void Linear::withRowKernel(ThreadPool* pool, float const* x, std::size_t ldx, in
     }
   };
   if (q4_ || q8_) {
-    tv::cpu::Q8Buffer& q8 = scratch.get(cols_, tokens);
-    q8.quantize(kernels(), q4_ ? tv::cpu::kQ4ActivationSpan : tv::cpu::kQ8BlockSize, x, ldx, tokens, tokens > kSerialRows ? pool : nullptr);
+    tv::cpu::Q8Buffer const& q8 = prequantized != nullptr ? *prequantized : scratch.get(cols_, tokens);
+    if (prequantized == nullptr) {
+      scratch.get(cols_, tokens).quantize(kernels(), activationSpan(), x, ldx, tokens, tokens > kSerialRows ? pool : nullptr);
+    } else {
+      TV_CHECK_INTERNAL(prequantized->k() == cols_ && prequantized->tokens() >= tokens, "prequantized activations of another shape");
+    }
     if (q4_) {
       tv::cpu::Q4Matrix const w = q4_->view();
       auto const kernel = kernels().matmulQ4;
@@ -140,19 +155,30 @@ void Linear::withRowKernel(ThreadPool* pool, float const* x, std::size_t ldx, in
 }
 
 void Linear::forward(ThreadPool& pool, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
-                     Q8Scratch& scratch) const {
-  withRowKernel(&pool, x, ldx, tokens, y, ldy, scratch, [&](auto const& rowsFn) {
+                     Q8Scratch& scratch, tv::cpu::Q8Buffer const* prequantized) const {
+  withRowKernel(&pool, x, ldx, tokens, y, ldy, scratch, prequantized, [&](auto const& rowsFn) {
     pool.parallelFor(rows_, kRowGrain, [&](std::int64_t b, std::int64_t e) { rowsFn(static_cast<int>(b), static_cast<int>(e)); });
   });
 }
 
-void Linear::forwardSwiGlu(ThreadPool& pool, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy, float* act,
-                           std::size_t ldAct, Q8Scratch& scratch) const {
+tv::cpu::Q8Buffer const* Linear::forwardSwiGlu(ThreadPool& pool, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy,
+                                               float* act, std::size_t ldAct, Q8Scratch& scratch, Linear const* next) const {
   TV_CHECK_INTERNAL(gatedBlock_ > 0, "forwardSwiGlu needs a layer from loadGatedLinear");
   auto const silu = kernels().siluMultiply;
   int const block = gatedBlock_;
-  withRowKernel(&pool, x, ldx, tokens, y, ldy, scratch, [&](auto const& rowsFn) {
-    // Chunks of whole (gate block, up block) pairs: the grain is a pair, which divides the rows.
+  int const span = next != nullptr ? next->activationSpan() : 0;
+  tv::cpu::Q8Buffer* quantized = nullptr;
+  if (span > 0 && next->cols_ == rows_ / 2 && next->cols_ != cols_) {
+    TV_CHECK_INTERNAL(next->cols_ % kQ4GroupSize == 0, "quantized layers take whole 128-column groups");
+    quantized = &scratch.get(next->cols_, tokens);
+  }
+  // Chunks of whole (gate block, up block) pairs: the grain is a pair, which divides the rows. A 128-column
+  // group of act may take two chunks (two threads): each adds the columns it computed to the group's
+  // counter, and the one that completes the group quantizes it (its acquire sees the other's columns). A
+  // grain of whole groups (256 rows) instead made a 3b verify call's last chunks twice as long and the
+  // call 2-7% slower.
+  std::atomic<int>* groupDone = quantized != nullptr ? scratch.counters(next->cols_ / kQ4GroupSize) : nullptr;
+  withRowKernel(&pool, x, ldx, tokens, y, ldy, scratch, nullptr, [&](auto const& rowsFn) {
     pool.parallelFor(rows_, 2 * block, [&](std::int64_t b, std::int64_t e) {
       rowsFn(static_cast<int>(b), static_cast<int>(e));
       for (std::int64_t r = b; r < e; r += 2 * block) {
@@ -161,8 +187,25 @@ void Linear::forwardSwiGlu(ThreadPool& pool, float const* x, std::size_t ldx, in
           silu(gate, gate + block, act + static_cast<std::size_t>(t) * ldAct + r / 2, static_cast<std::size_t>(block));
         }
       }
+      if (quantized == nullptr) return;
+      int const c0 = static_cast<int>(b / 2), c1 = static_cast<int>(e / 2);
+      int runBegin = -1;  // consecutive completed groups go to one quantizeColumns call
+      for (int g = c0 / kQ4GroupSize; g * kQ4GroupSize < c1; ++g) {
+        int const columns = std::min(c1, (g + 1) * kQ4GroupSize) - std::max(c0, g * kQ4GroupSize);
+        bool const complete = groupDone[g].fetch_add(columns, std::memory_order_acq_rel) + columns == kQ4GroupSize;
+        if (complete && runBegin < 0) runBegin = g;
+        if (!complete && runBegin >= 0) {
+          quantized->quantizeColumns(kernels(), span, act, ldAct, tokens, runBegin * kQ4GroupSize, g * kQ4GroupSize);
+          runBegin = -1;
+        }
+      }
+      if (runBegin >= 0) {
+        int const end = (c1 + kQ4GroupSize - 1) / kQ4GroupSize * kQ4GroupSize;
+        quantized->quantizeColumns(kernels(), span, act, ldAct, tokens, runBegin * kQ4GroupSize, end);
+      }
     });
   });
+  return quantized;
 }
 
 void Linear::forwardRowList(ThreadPool& pool, float const* x, int tokens, float* y, std::size_t ldy,
@@ -171,7 +214,7 @@ void Linear::forwardRowList(ThreadPool& pool, float const* x, int tokens, float*
   if (n == 0) return;
   TV_CHECK_INTERNAL(rows.front() >= 0 && rows.back() < rows_, "row list out of bounds");
   ThreadPool* const split = n >= kParallelRows ? &pool : nullptr;
-  withRowKernel(split, x, static_cast<std::size_t>(cols_), tokens, y, ldy, scratch, [&](auto const& rowsFn) {
+  withRowKernel(split, x, static_cast<std::size_t>(cols_), tokens, y, ldy, scratch, nullptr, [&](auto const& rowsFn) {
     // Entries [b, e) of the list, one kernel call per contiguous run of ids. A run cut by a chunk
     // boundary only recomputes the tile the two halves share (each writes its own rows).
     auto const runs = [&](std::int64_t b, std::int64_t e) {

@@ -356,9 +356,10 @@ void CpuLlmContext::runChunk(Token const* tokens, int count, std::uint16_t const
                          quantScratch_);
     addInPlace(x_.data(), tmp_.data(), n * hidden);
     rmsNorm(pool, x_.data(), layer.postAttentionNorm.data(), count, hidden, c.rmsNormEps, norm_.data());
-    layer.gateUp.forwardSwiGlu(pool, norm_.data(), hidden, count, gateUp_.data(), 2 * static_cast<std::size_t>(c.intermediateSize),
-                               act_.data(), static_cast<std::size_t>(c.intermediateSize), quantScratch_);
-    layer.down.forward(pool, act_.data(), c.intermediateSize, count, tmp_.data(), hidden, quantScratch_);
+    tv::cpu::Q8Buffer const* act = layer.gateUp.forwardSwiGlu(pool, norm_.data(), hidden, count, gateUp_.data(),
+                                                              2 * static_cast<std::size_t>(c.intermediateSize), act_.data(),
+                                                              static_cast<std::size_t>(c.intermediateSize), quantScratch_, &layer.down);
+    layer.down.forward(pool, act_.data(), c.intermediateSize, count, tmp_.data(), hidden, quantScratch_, act);
     addInPlace(x_.data(), tmp_.data(), n * hidden);
   }
   if (hiddenOut_ != nullptr) {

@@ -38,4 +38,20 @@ void Q8Buffer::quantize(KernelTable const& table, int span, float const* x, std:
   }
 }
 
+void Q8Buffer::quantizeColumns(KernelTable const& table, int span, float const* x, std::size_t ldx, int tokens, int c0, int c1) {
+  TV_CHECK_ARG(tokens >= 0 && tokens <= tokens_, "Q8Buffer holds ", tokens_, " tokens; asked to quantize ", tokens);
+  TV_CHECK_ARG(span == kQ8BlockSize || span == kQ4ActivationSpan, "a Q8 activation span is ", kQ8BlockSize, " or ", kQ4ActivationSpan, " columns; got ", span);
+  TV_CHECK_ARG(0 <= c0 && c0 <= c1 && c1 <= k_ && c0 % kQ4GroupSize == 0 && c1 % kQ4GroupSize == 0, "quantizeColumns needs 128-aligned columns within [0, ",
+               k_, "); got [", c0, ", ", c1, ")");
+  for (int t = 0; t < tokens; ++t) {
+    Q8Vector const& row = rows_[static_cast<std::size_t>(t)];
+    Q8Vector part;
+    part.values = row.values + c0;
+    part.scale = row.scale + c0 / kQ8BlockSize;
+    part.groupSum = row.groupSum + c0 / kQ4GroupSize;
+    part.blockSum = row.blockSum + c0 / kQ8BlockSize;
+    table.quantizeQ8(x + static_cast<std::size_t>(t) * ldx + c0, c1 - c0, span, part);
+  }
+}
+
 }  // namespace tv::cpu
