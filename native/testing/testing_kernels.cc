@@ -140,7 +140,9 @@ Napi::Value q4Nibbles(Napi::CallbackInfo const& info) {
   });
 }
 
-// quantizeQ8(x: Float32Array [tokens*k], k, level, span = 32) -> { values: Int8Array, scales, groupSums, blockSums: Int32Array }
+// quantizeQ8(x: Float32Array [tokens*k], k, level, span = 32, columns?: Int32Array [c0, c1, c0, c1, ...])
+//   -> { values: Int8Array, scales, groupSums, blockSums: Int32Array }; with `columns`, Q8Buffer::quantizeColumns
+//   of each range in turn instead of one quantize (the buffer starts zeroed).
 Napi::Value quantizeQ8(Napi::CallbackInfo const& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
@@ -152,7 +154,15 @@ Napi::Value quantizeQ8(Napi::CallbackInfo const& info) {
     int const tokens = static_cast<int>(length / k);
     cpu::Q8Buffer q(tokens, k);
     int const span = info[3].IsUndefined() ? cpu::kQ8BlockSize : intArg(info[3], "span");
-    q.quantize(cpu::kernelsFor(parseLevel(info[2])), span, x, k, tokens);
+    if (info[4].IsTypedArray()) {
+      Napi::Int32Array const ranges = info[4].As<Napi::Int32Array>();
+      TV_CHECK_ARG(ranges.ElementLength() % 2 == 0, "columns holds [c0, c1) pairs");
+      for (std::size_t i = 0; i < ranges.ElementLength(); i += 2) {
+        q.quantizeColumns(cpu::kernelsFor(parseLevel(info[2])), span, x, k, tokens, ranges[i], ranges[i + 1]);
+      }
+    } else {
+      q.quantize(cpu::kernelsFor(parseLevel(info[2])), span, x, k, tokens);
+    }
     auto values = Napi::Int8Array::New(env, length);
     auto scales = Napi::Float32Array::New(env, length / cpu::kQ8BlockSize);
     auto sums = Napi::Float32Array::New(env, length / cpu::kQ4GroupSize);

@@ -117,7 +117,8 @@ export interface TestingHooks {
   q4Repack(qweight: Int32Array, qzeros: Int32Array, scales: Uint16Array, inFeatures: number, outFeatures: number, threads?: number): Q4Handle;
   q4Nibbles(handle: Q4Handle): Uint8Array;
   /** span: columns per activation scale, 32 (the default, the int8 LM head's) or 128 (the int4 matmuls'). */
-  quantizeQ8(x: Float32Array, k: number, level?: string, span?: number): Q8Output;
+  /** With `columns` ([c0, c1) pairs), Q8Buffer::quantizeColumns of each range in turn instead of one quantize. */
+  quantizeQ8(x: Float32Array, k: number, level?: string, span?: number, columns?: Int32Array): Q8Output;
   /** Returns [tokens][rows + 3]: rows outside the range and the 3 padding floats keep a sentinel. */
   matmulQ4(handle: Q4Handle, x: Float32Array, tokens: number, level?: string, options?: MatmulOptions): Float32Array;
   matmulDense(

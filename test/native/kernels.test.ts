@@ -175,6 +175,23 @@ describe('quantizeQ8', () => {
       expectClose(q.groupSums, ref.groupSums, TOLERANCE.groupSum, `${level} groupSum`);
       expect(Number.isNaN(q.groupSums[k / 128])).toBe(true); // the NaN block's group
     });
+
+    // forwardSwiGlu quantizes an MLP's activations in 128-column ranges on whichever thread completes them
+    // (linear.cc): any cover of [0, k) by ranges, in any order, is the same buffer as one quantize.
+    it.each(levels)('%s: column ranges in any order make up the same buffer as one quantize', (level) => {
+      const whole = testing().quantizeQ8(x, k, level, span);
+      const pieces = testing().quantizeQ8(x, k, level, span, Int32Array.of(768, 1152, 0, 128, 384, 768, 128, 384));
+      expect(pieces.values).toEqual(whole.values);
+      expect(pieces.blockSums).toEqual(whole.blockSums);
+      expect(Array.from(pieces.scales, String)).toEqual(Array.from(whole.scales, String));
+      expect(Array.from(pieces.groupSums, String)).toEqual(Array.from(whole.groupSums, String));
+    });
+  });
+
+  it('rejects column ranges that are not 128-aligned or leave the vector', () => {
+    for (const bad of [Int32Array.of(64, 192), Int32Array.of(0, 100), Int32Array.of(128, 1280), Int32Array.of(256, 128)]) {
+      expect(() => testing().quantizeQ8(x, k, 'scalar', 128, bad)).toThrow(/128-aligned columns/);
+    }
   });
 });
 
