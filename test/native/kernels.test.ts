@@ -578,6 +578,23 @@ describe('matmulDense, dotHalf, axpyHalf', () => {
     }
   });
 
+  // kernels_avx512.cc keeps the AVX2 level's 8-lane accumulators (two tokens per zmm) and its reduction.
+  it.runIf(levels.includes('avx512'))('avx512 equals avx2 bit for bit: every type, column tail and token count 1-9, 17', () => {
+    const rng = new Rng(31);
+    for (const type of types) {
+      for (const [rows, cols] of [[5, 37], [9, 2048], [4, 64]] as const) {
+        const { w } = weights(type, rows * cols, rng);
+        for (const tokens of [1, 2, 3, 4, 5, 6, 7, 8, 9, 17]) {
+          const x = rng.floats(tokens * cols, (r) => r.gauss());
+          const options = { rowBegin: 1, rowEnd: rows };
+          const a = testing().matmulDense(type, w, rows, cols, x, tokens, 'avx2', options);
+          const b = testing().matmulDense(type, w, rows, cols, x, tokens, 'avx512', options);
+          expect(b, `${type} ${rows}x${cols} tokens ${tokens}`).toEqual(a);
+        }
+      }
+    }
+  });
+
   it.each(levels)('%s: threads do not change results; Inf and NaN propagate like the reference', (level) => {
     const rng = new Rng(4);
     const [rows, cols, tokens] = [37, 1001, 4];

@@ -226,7 +226,7 @@ void installNeonQ8Kernels(KernelTable& table);  // kernels_neon_q8.cc, called by
 // matmulQ8, dotHalfRows and weightedSumHalf and nothing else.
 void installAvx512Kernels(KernelTable& table);  // kernels_avx512_q4.cc
 void installAvx512Q8Kernels(KernelTable& table);  // kernels_avx512_q8.cc, called by installAvx512Kernels
-void installAvx512VectorKernels(KernelTable& table);  // kernels_avx512.cc (attention, quantizeQ8, siluMultiply), called by installAvx512Kernels
+void installAvx512VectorKernels(KernelTable& table);  // kernels_avx512.cc (attention, quantizeQ8, siluMultiply, matmulDense), called by installAvx512Kernels
 // The same int4 / int8 matmuls as installNeonQ4Kernels / installNeonQ8Kernels, built with the dot-product
 // extension (kernels_neon_dot_q4.cc, kernels_neon_dot_q8.cc: SDOT by lane), installed over a NEON table.
 void installNeonDotKernels(KernelTable& table);    // kernels.cc (empty on other architectures)

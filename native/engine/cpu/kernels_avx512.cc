@@ -1,5 +1,6 @@
-// AVX-512 attention helpers over the fp16 KV cache (kernels.h: dotHalfRows, weightedSumHalf) and the
-// activation kernels quantizeQ8 and siluMultiply, installed over the AVX2 table by installAvx512Kernels. Compiled only with the AVX-512 flags (sources.json, 'x86_avx512');
+// AVX-512 attention helpers over the fp16 KV cache (kernels.h: dotHalfRows, weightedSumHalf), the
+// activation kernels quantizeQ8 and siluMultiply, and the dense matmul (the vision tower's), installed
+// over the AVX2 table by installAvx512Kernels. Compiled only with the AVX-512 flags (sources.json, 'x86_avx512');
 // everything here has internal linkage, as in the other AVX-512 files.
 //
 // Bits: kernels_avx2.cc computes a 16-column chunk of a query as two ymm accumulators, a (columns c..c+7)
@@ -188,9 +189,120 @@ void siluMultiplyAvx512(float const* gate, float const* up, float* out, std::siz
   }
 }
 
+// ---- Dense matmul (fp32 / fp16 / bf16 weights, fp32 activations: the vision tower) ---------------
+// The AVX2 level's arithmetic, lane for lane: every (row, token) output is one 8-lane accumulator over the
+// columns in order (column c in lane c % 8), reduced in hsum()'s order (x86::reduce4), plus the reference
+// over the column tail. A zmm holds the accumulators of two tokens (lanes 0-7 token t, 8-15 token t + 1)
+// against the row's 8 weights repeated in both halves, so one FMA does the work of two at the AVX2 level,
+// and one conversion of 8 weights serves two tokens. Same bits as the AVX2 level (kernels.test.ts).
+
+// 8 weights of `row` at column c, as floats in lanes 0-7 and again in lanes 8-15.
+template <DenseType kType>
+inline __m512 load8Twice(void const* row, int c) {
+  if constexpr (kType == DenseType::kF32) {
+    // vbroadcastf64x4 (AVX512F; the f32x8 form needs DQ)
+    return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd(reinterpret_cast<double const*>(static_cast<float const*>(row) + c))));
+  } else {
+    __m256i const h = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<__m128i const*>(static_cast<std::uint16_t const*>(row) + c)));
+    if constexpr (kType == DenseType::kF16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+}
+
+// Tokens a (lanes 0-7) and b (lanes 8-15), columns c..c+7.
+inline __m512 loadTokenPair(float const* a, float const* b, int c) {
+  __m512d const lo = _mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(a + c)));
+  return _mm512_castpd_ps(_mm512_insertf64x4(lo, _mm256_castps_pd(_mm256_loadu_ps(b + c)), 1));
+}
+
+// R rows x P token pairs of Y from tokens t0 .. t0 + 2P - 1, of which the first `count` are stored (a
+// short last pair repeats its first token in the upper lanes, computed and not stored); count <= 2P.
+template <DenseType kType, int R, int P>
+void denseTilePairs(DenseMatrix const& w, float const* x, std::size_t ldx, float* y, std::size_t ldy, int r0, int t0, int count) {
+  constexpr std::size_t bytes = kType == DenseType::kF32 ? 4 : 2;
+  void const* rows[R];
+  for (int r = 0; r < R; ++r) rows[r] = static_cast<std::uint8_t const*>(w.data) + static_cast<std::size_t>(r0 + r) * w.cols * bytes;
+  float const* xs[2 * P];
+  for (int t = 0; t < 2 * P; ++t) xs[t] = x + static_cast<std::size_t>(t0 + (t < count ? t : 2 * (t / 2))) * ldx;
+  __m512 acc[R][P];
+  for (int r = 0; r < R; ++r)
+    for (int p = 0; p < P; ++p) acc[r][p] = _mm512_setzero_ps();
+  int const vecCols = w.cols & ~7;
+  auto step = [&](int c) {
+    __m512 xv[P];
+    for (int p = 0; p < P; ++p) xv[p] = loadTokenPair(xs[2 * p], xs[2 * p + 1], c);
+    for (int r = 0; r < R; ++r) {
+      __m512 const wv = load8Twice<kType>(rows[r], c);
+      for (int p = 0; p < P; ++p) acc[r][p] = _mm512_fmadd_ps(wv, xv[p], acc[r][p]);
+    }
+  };
+  // The AVX2 level's prefetch: each line of this tile also prefetches the same line of the next tile.
+  constexpr int kLineCols = static_cast<int>(64 / bytes);
+  std::size_t const nextTile = static_cast<std::size_t>(R) * w.cols * bytes;
+  int c = 0;
+  for (; c + kLineCols <= vecCols; c += kLineCols) {
+    for (int r = 0; r < R; ++r) _mm_prefetch(static_cast<char const*>(rows[r]) + nextTile + c * bytes, _MM_HINT_T0);
+    for (int cc = c; cc < c + kLineCols; cc += 8) step(cc);
+  }
+  for (; c < vecCols; c += 8) step(c);
+  for (int r = 0; r < R; ++r) {
+    float sums[2 * P + 2];  // reduce4 writes 4 at a time
+    for (int p = 0; p < P; p += 2) {
+      __m512 const second = p + 1 < P ? acc[r][p + 1] : acc[r][p];
+      x86::reduce4(_mm512_castps512_ps256(acc[r][p]), avx512::upperHalf(acc[r][p]), _mm512_castps512_ps256(second), avx512::upperHalf(second),
+                   sums + 2 * p);
+    }
+    for (int t = 0; t < count; ++t) {
+      float v = sums[t];
+      if (vecCols < w.cols) v += detail::denseDotRef(kType, static_cast<std::uint8_t const*>(rows[r]) + vecCols * bytes, xs[t] + vecCols, w.cols - vecCols);
+      y[static_cast<std::size_t>(t0 + t) * ldy + r0 + r] = v;
+    }
+  }
+}
+
+template <DenseType kType, int P>
+void denseRowsPairs(DenseMatrix const& w, float const* x, std::size_t ldx, float* y, std::size_t ldy, int rowBegin, int rowEnd, int t0,
+                    int count) {
+  int r = rowBegin;
+  for (; r + 4 <= rowEnd; r += 4) denseTilePairs<kType, 4, P>(w, x, ldx, y, ldy, r, t0, count);
+  for (; r < rowEnd; ++r) denseTilePairs<kType, 1, P>(w, x, ldx, y, ldy, r, t0, count);
+}
+
+template <DenseType kType>
+void matmulDenseTypedAvx512(DenseMatrix const& w, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy, int rowBegin,
+                            int rowEnd) {
+  // As the AVX2 level: token blocks keep their activations in L2 while a 4-row weight tile is reused from L1
+  // across them; here 8 tokens (4 pairs) per tile.
+  std::size_t const rowBytes = static_cast<std::size_t>(w.cols) * sizeof(float);
+  int const tokenBlock = avx512::maxInt(8, static_cast<int>((192 * 1024 / rowBytes) / 8 * 8));
+  for (int tb = 0; tb < tokens; tb += tokenBlock) {
+    int const tbEnd = avx512::minInt(tokens, tb + tokenBlock);
+    for (int r = rowBegin; r < rowEnd; r += 4) {
+      int const re = avx512::minInt(rowEnd, r + 4);
+      int t = tb;
+      for (; t + 8 <= tbEnd; t += 8) denseRowsPairs<kType, 4>(w, x, ldx, y, ldy, r, re, t, 8);
+      int const left = tbEnd - t;  // < 8
+      if (left > 6) denseRowsPairs<kType, 4>(w, x, ldx, y, ldy, r, re, t, left);
+      else if (left > 4) denseRowsPairs<kType, 3>(w, x, ldx, y, ldy, r, re, t, left);
+      else if (left > 2) denseRowsPairs<kType, 2>(w, x, ldx, y, ldy, r, re, t, left);
+      else if (left > 0) denseRowsPairs<kType, 1>(w, x, ldx, y, ldy, r, re, t, left);
+    }
+  }
+}
+
+void matmulDenseAvx512(DenseMatrix const& w, float const* x, std::size_t ldx, int tokens, float* y, std::size_t ldy, int rowBegin,
+                       int rowEnd) {
+  switch (w.type) {
+    case DenseType::kF32: return matmulDenseTypedAvx512<DenseType::kF32>(w, x, ldx, tokens, y, ldy, rowBegin, rowEnd);
+    case DenseType::kF16: return matmulDenseTypedAvx512<DenseType::kF16>(w, x, ldx, tokens, y, ldy, rowBegin, rowEnd);
+    case DenseType::kBF16: return matmulDenseTypedAvx512<DenseType::kBF16>(w, x, ldx, tokens, y, ldy, rowBegin, rowEnd);
+  }
+}
+
 }  // namespace
 
 void detail::installAvx512VectorKernels(KernelTable& table) {
+  table.matmulDense = matmulDenseAvx512;
   table.dotHalfRows = dotHalfRowsAvx512;
   table.weightedSumHalf = weightedSumHalfAvx512;
   table.quantizeQ8 = quantizeQ8Avx512;

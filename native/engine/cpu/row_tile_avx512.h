@@ -14,10 +14,12 @@
 #pragma once
 
 // GCC 12's AVX-512 headers initialize their "undefined" vectors from themselves (`__m512 __Y = __Y;`),
-// which -Wmaybe-uninitialized reports inside the header wherever an intrinsic is inlined (GCC bug
-// 105593, fixed in GCC 13). Only the two files that include this header are affected.
+// which -Wmaybe-uninitialized (and, for casts to 256 bits after a loop is unrolled, -Wuninitialized)
+// reports inside the header wherever an intrinsic is inlined (GCC bug 105593, fixed in GCC 13). Only the
+// files that include this header are affected.
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #include <immintrin.h>
