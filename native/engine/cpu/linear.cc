@@ -124,24 +124,26 @@ void Linear::withRowKernel(ThreadPool* pool, float const* x, std::size_t ldx, in
     }
   };
   if (q4_ || q8_) {
-    tv::cpu::Q8Buffer const& q8 = prequantized != nullptr ? *prequantized : scratch.get(cols_, tokens);
-    if (prequantized == nullptr) {
-      scratch.get(cols_, tokens).quantize(kernels(), activationSpan(), x, ldx, tokens, tokens > kSerialRows ? pool : nullptr);
+    tv::cpu::Q8Buffer const* q8 = prequantized;
+    if (q8 == nullptr) {
+      tv::cpu::Q8Buffer& buffer = scratch.get(cols_, tokens);
+      buffer.quantize(kernels(), activationSpan(), x, ldx, tokens, tokens > kSerialRows ? pool : nullptr);
+      q8 = &buffer;
     } else {
-      TV_CHECK_INTERNAL(prequantized->k() == cols_ && prequantized->tokens() >= tokens, "prequantized activations of another shape");
+      TV_CHECK_INTERNAL(q8->k() == cols_ && q8->tokens() >= tokens, "prequantized activations of another shape");
     }
     if (q4_) {
       tv::cpu::Q4Matrix const w = q4_->view();
       auto const kernel = kernels().matmulQ4;
       visit([&](int r0, int r1) {
-        kernel(w, q8.rows(), tokens, y, ldy, r0, r1);
+        kernel(w, q8->rows(), tokens, y, ldy, r0, r1);
         addBias(r0, r1);
       });
     } else {
       tv::cpu::Q8Matrix const w = q8_->view();
       auto const kernel = kernels().matmulQ8;
       visit([&](int r0, int r1) {
-        kernel(w, q8.rows(), tokens, y, ldy, r0, r1);
+        kernel(w, q8->rows(), tokens, y, ldy, r0, r1);
         addBias(r0, r1);
       });
     }
