@@ -117,6 +117,8 @@ void checkQuantize(KernelTable const& best, KernelTable const& ref) {
     char what[96];
     std::snprintf(what, sizeof what, "quantizeQ8 span %d values bit-exact", span);
     check(std::memcmp(a.row(0).values, b.row(0).values, k) == 0, what);
+    std::snprintf(what, sizeof what, "quantizeQ8 span %d block sums exact", span);
+    check(std::memcmp(a.row(0).blockSum, b.row(0).blockSum, (k / 32) * sizeof(std::int32_t)) == 0, what);
     std::size_t badScales = 0;
     for (int i = 0; i < k / 32; ++i) {
       float const sa = a.row(0).scale[i], sb = b.row(0).scale[i];
