@@ -34,7 +34,7 @@ class Q8Buffer {
   // scale per `span` columns (kQ4ActivationSpan for int4 weights, kQ8BlockSize for int8 ones), split over
   // the pool's threads by token when one is given.
   void quantize(KernelTable const& table, int span, float const* x, std::size_t ldx, int tokens, ThreadPool* pool = nullptr);
-  // The same for columns [c0, c1) only (multiples of 128, or c1 = k), on the calling thread: x points at
+  // The same for columns [c0, c1) only (both multiples of 128), on the calling thread: x points at
   // column 0 of the first vector. The other columns are left as they are, so ranges quantized by
   // different threads make up the same buffer as one quantize().
   void quantizeColumns(KernelTable const& table, int span, float const* x, std::size_t ldx, int tokens, int c0, int c1);
