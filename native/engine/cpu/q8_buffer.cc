@@ -23,13 +23,9 @@ Q8Buffer::Q8Buffer(int tokens, int k) : tokens_(tokens), k_(k) {
 }
 
 void Q8Buffer::quantize(KernelTable const& table, int span, float const* x, std::size_t ldx, int tokens, ThreadPool* pool) {
-  TV_CHECK_ARG(tokens >= 0 && tokens <= tokens_, "Q8Buffer holds ", tokens_, " tokens; asked to quantize ", tokens);
-  TV_CHECK_ARG(span == kQ8BlockSize || span == kQ4ActivationSpan, "a Q8 activation span is ", kQ8BlockSize, " or ", kQ4ActivationSpan, " columns; got ", span);
+  checkRequest(span, tokens);
   auto work = [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t t = begin; t < end; ++t) {
-      Q8Vector const& row = rows_[static_cast<std::size_t>(t)];
-      table.quantizeQ8(x + static_cast<std::size_t>(t) * ldx, k_, span, row);
-    }
+    for (std::int64_t t = begin; t < end; ++t) quantizeRow(table, span, x + static_cast<std::size_t>(t) * ldx, static_cast<int>(t), 0, k_);
   };
   if (pool != nullptr) {
     pool->parallelFor(tokens, 1, work);
@@ -39,19 +35,25 @@ void Q8Buffer::quantize(KernelTable const& table, int span, float const* x, std:
 }
 
 void Q8Buffer::quantizeColumns(KernelTable const& table, int span, float const* x, std::size_t ldx, int tokens, int c0, int c1) {
-  TV_CHECK_ARG(tokens >= 0 && tokens <= tokens_, "Q8Buffer holds ", tokens_, " tokens; asked to quantize ", tokens);
-  TV_CHECK_ARG(span == kQ8BlockSize || span == kQ4ActivationSpan, "a Q8 activation span is ", kQ8BlockSize, " or ", kQ4ActivationSpan, " columns; got ", span);
+  checkRequest(span, tokens);
   TV_CHECK_ARG(0 <= c0 && c0 <= c1 && c1 <= k_ && c0 % kQ4GroupSize == 0 && c1 % kQ4GroupSize == 0, "quantizeColumns needs 128-aligned columns within [0, ",
                k_, "); got [", c0, ", ", c1, ")");
-  for (int t = 0; t < tokens; ++t) {
-    Q8Vector const& row = rows_[static_cast<std::size_t>(t)];
-    Q8Vector part;
-    part.values = row.values + c0;
-    part.scale = row.scale + c0 / kQ8BlockSize;
-    part.groupSum = row.groupSum + c0 / kQ4GroupSize;
-    part.blockSum = row.blockSum + c0 / kQ8BlockSize;
-    table.quantizeQ8(x + static_cast<std::size_t>(t) * ldx + c0, c1 - c0, span, part);
-  }
+  for (int t = 0; t < tokens; ++t) quantizeRow(table, span, x + static_cast<std::size_t>(t) * ldx, t, c0, c1);
+}
+
+void Q8Buffer::checkRequest(int span, int tokens) const {
+  TV_CHECK_ARG(tokens >= 0 && tokens <= tokens_, "Q8Buffer holds ", tokens_, " tokens; asked to quantize ", tokens);
+  TV_CHECK_ARG(span == kQ8BlockSize || span == kQ4ActivationSpan, "a Q8 activation span is ", kQ8BlockSize, " or ", kQ4ActivationSpan, " columns; got ", span);
+}
+
+void Q8Buffer::quantizeRow(KernelTable const& table, int span, float const* x, int t, int c0, int c1) const {
+  Q8Vector const& row = rows_[static_cast<std::size_t>(t)];
+  Q8Vector part;
+  part.values = row.values + c0;
+  part.scale = row.scale + c0 / kQ8BlockSize;
+  part.groupSum = row.groupSum + c0 / kQ4GroupSize;
+  part.blockSum = row.blockSum + c0 / kQ8BlockSize;
+  table.quantizeQ8(x + c0, c1 - c0, span, part);
 }
 
 }  // namespace tv::cpu

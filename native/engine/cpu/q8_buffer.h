@@ -40,6 +40,11 @@ class Q8Buffer {
   void quantizeColumns(KernelTable const& table, int span, float const* x, std::size_t ldx, int tokens, int c0, int c1);
 
  private:
+  // ERR_INVALID_ARGUMENT unless span is a Q8 activation span and tokens <= this->tokens().
+  void checkRequest(int span, int tokens) const;
+  // Columns [c0, c1) of vector x (column 0 at x) into row t.
+  void quantizeRow(KernelTable const& table, int span, float const* x, int t, int c0, int c1) const;
+
   int tokens_ = 0;
   int k_ = 0;
   AlignedBuffer<std::int8_t> values_;  // [tokens][k]
