@@ -38,7 +38,7 @@
       "libraries": ["-lpthread", "-ldl"],
       "conditions": [
         ["target_arch=='x64'", { "dependencies": ["trt_vla_avx2", "trt_vla_avx512"] }],
-        ["target_arch=='arm64'", { "dependencies": ["trt_vla_dotprod"] }]
+        ["target_arch=='arm64'", { "dependencies": ["trt_vla_dotprod", "trt_vla_i8mm"] }]
       ]
     },
     {
@@ -48,6 +48,18 @@
         ["target_arch=='arm64'", {
           "sources": ["<!@(node scripts/native-sources.mjs arm64_dotprod)"],
           "cflags_cc": ["-march=armv8.2-a+dotprod", "-fPIC"]
+        }, {
+          "type": "none"
+        }]
+      ]
+    },
+    {
+      "target_name": "trt_vla_i8mm",
+      "type": "static_library",
+      "conditions": [
+        ["target_arch=='arm64'", {
+          "sources": ["<!@(node scripts/native-sources.mjs arm64_i8mm)"],
+          "cflags_cc": ["-march=armv8.2-a+dotprod+i8mm", "-fPIC"]
         }, {
           "type": "none"
         }]

@@ -54,7 +54,7 @@ export interface NativeRuntimeInfo {
   /** The TensorRT library loaded at run time and the headers this binary was built with. */
   tensorrt?: { runtimeVersion: string; buildVersion: string };
   cpu: {
-    simd: 'avx512' | 'avx2' | 'neon-dotprod' | 'neon' | 'scalar';
+    simd: 'avx512' | 'avx2' | 'neon-i8mm' | 'neon-dotprod' | 'neon' | 'scalar';
     threads: number;
     features: {
       avx2: boolean;
@@ -68,6 +68,8 @@ export interface NativeRuntimeInfo {
       neon: boolean;
       /** AArch64 dot-product extension (SDOT): the 'neon-dotprod' kernels. */
       neonDot: boolean;
+      /** AArch64 int8 matrix multiply extension (SMMLA / USMMLA): with neonDot, the 'neon-i8mm' kernels. */
+      neonI8mm: boolean;
     };
   };
   build: NativeBuildInfo;

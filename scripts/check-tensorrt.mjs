@@ -52,7 +52,7 @@ const warnings = ['-Wall', '-Wextra', '-Wno-unused-parameter', '-Werror'];
 const jobs = [];
 // Every C++ source: the library, both addons and trt-vla-gpu-check (built with CUDA, so its checks too).
 const isArm64 = process.arch === 'arm64';
-const cxxGroups = [groups.common, isX86 ? groups.x86_avx2 : [], isX86 ? groups.x86_avx512 : [], isArm64 ? groups.arm64_dotprod : [], groups.tensorrt, groups.napi, groups.addon, groups.testing, groups.cuda_checks, groups.gpu_check];
+const cxxGroups = [groups.common, isX86 ? groups.x86_avx2 : [], isX86 ? groups.x86_avx512 : [], isArm64 ? [...groups.arm64_dotprod, ...groups.arm64_i8mm] : [], groups.tensorrt, groups.napi, groups.addon, groups.testing, groups.cuda_checks, groups.gpu_check];
 for (const file of cxxGroups.flat()) {
   const simd = groups.x86_avx2.includes(file)
     ? ['-mavx2', '-mfma', '-mf16c']
@@ -60,7 +60,9 @@ for (const file of cxxGroups.flat()) {
       ? ['-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512vnni', '-mavx2', '-mfma', '-mf16c']
       : groups.arm64_dotprod.includes(file)
         ? ['-march=armv8.2-a+dotprod']
-        : [];
+        : groups.arm64_i8mm.includes(file)
+          ? ['-march=armv8.2-a+dotprod+i8mm']
+          : [];
   jobs.push({ file, cmd: process.env.CXX || 'c++', args: ['-std=c++17', '-fsyntax-only', ...simd, ...warnings, ...defines, ...includes, path.join(root, file)] });
 }
 for (const file of groups.cuda) {

@@ -65,7 +65,7 @@ async function build() {
   // Each source once, whichever binaries link it.
   const emulated = (file) => {
     if (!file.endsWith('.cu')) {
-      const simd = groups.x86_avx2.includes(file) ? 'avx2' : groups.x86_avx512.includes(file) ? 'avx512' : groups.arm64_dotprod.includes(file) ? 'dotprod' : null;
+      const simd = groups.x86_avx2.includes(file) ? 'avx2' : groups.x86_avx512.includes(file) ? 'avx512' : groups.arm64_dotprod.includes(file) ? 'dotprod' : groups.arm64_i8mm.includes(file) ? 'i8mm' : null;
       return { file: path.join(root, file), simd };
     }
     const generated = path.join(out, 'gen', `${file.replaceAll('/', '_')}.cc`);
@@ -75,7 +75,7 @@ async function build() {
   };
   const part = (files) => files.map(emulated);
   const parts = {
-    core: [...part([...groups.common, ...(isX86 ? [...groups.x86_avx2, ...groups.x86_avx512] : []), ...(process.arch === 'arm64' ? groups.arm64_dotprod : []), ...groups.cuda]), { file: path.join(emulator, 'runtime.cc'), simd: null }],
+    core: [...part([...groups.common, ...(isX86 ? [...groups.x86_avx2, ...groups.x86_avx512] : []), ...(process.arch === 'arm64' ? [...groups.arm64_dotprod, ...groups.arm64_i8mm] : []), ...groups.cuda]), { file: path.join(emulator, 'runtime.cc'), simd: null }],
     napi: part(groups.napi),
     addon: part(groups.addon),
     testing: part(groups.testing),
@@ -91,6 +91,7 @@ async function build() {
         avx2: ['-mavx2', '-mfma', '-mf16c'],
         avx512: ['-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512vnni', '-mavx2', '-mfma', '-mf16c'],
         dotprod: ['-march=armv8.2-a+dotprod'],
+        i8mm: ['-march=armv8.2-a+dotprod+i8mm'],
       };
       jobs.push({ object, args: [...flags, ...(simd ? simdFlags[simd] : []), '-c', file, '-o', object] });
       return object;

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Tests the NEON kernels on an x86 machine: cross-compiles the standalone kernel check
 # (test/cpp/kernel_check.cc, every usable kernel table vs the reference table) for AArch64 and runs it
-# under qemu-user on an emulated CPU without the dot-product extension (baseline NEON) and on one with it
-# (baseline NEON and the SDOT kernels of kernels_neon_dot_*.cc, which the run-time check must pick).
+# under qemu-user on an emulated CPU without the dot-product extension (baseline NEON), on one with it but
+# without the int8 matrix multiply extension (baseline NEON and the SDOT kernels of kernels_neon_dot_*.cc)
+# and on one with both (also the USMMLA kernels of kernels_neon_i8mm_*.cc); the run-time check must pick
+# exactly the levels each CPU has.
 # With --host it instead builds the same check for this machine (the AVX2 and, where the CPU has them,
 # AVX-512 kernels on x86-64);
 # CHECK_FLAGS adds compiler flags, e.g. CHECK_FLAGS="-fsanitize=address,undefined -g".
@@ -48,9 +50,8 @@ for tool in "$cxx" "$qemu"; do
     exit 2
   fi
 done
-# One binary, as the addon is built: baseline flags everywhere but the SDOT files (sources.json
-# 'arm64_dotprod'), which the run-time CPU check selects. Run on an emulated CPU without the dot-product
-# extension (only baseline NEON may be picked) and on one with it (both levels checked, SDOT picked).
+# One binary, as the addon is built: baseline flags everywhere but the SDOT and USMMLA files (sources.json
+# 'arm64_dotprod', 'arm64_i8mm'), which the run-time CPU check selects.
 bin="$out/kernel_check-arm64"
 objs=()
 for f in "${common[@]}"; do
@@ -61,11 +62,17 @@ for f in engine/cpu/kernels_neon_dot_q4.cc engine/cpu/kernels_neon_dot_q8.cc; do
   "$cxx" "${flags[@]}" -march=armv8.2-a+dotprod -c "$root/native/$f" -o "$out/arm64-$(basename "$f").o"
   objs+=("$out/arm64-$(basename "$f").o")
 done
+for f in engine/cpu/kernels_neon_i8mm_q4.cc; do
+  "$cxx" "${flags[@]}" -march=armv8.2-a+dotprod+i8mm -c "$root/native/$f" -o "$out/arm64-$(basename "$f").o"
+  objs+=("$out/arm64-$(basename "$f").o")
+done
 # Static: runs under qemu without an AArch64 sysroot.
 "$cxx" "${flags[@]}" -march=armv8-a -static "$root/test/cpp/kernel_check.cc" "${objs[@]}" -lpthread -o "$bin"
 status=0
 echo "== qemu-aarch64 -cpu cortex-a57 (Armv8.0: no dot product)"
 "$qemu" -cpu cortex-a57 "$bin" --expect neon || status=1
-echo "== qemu-aarch64 -cpu max (dot product)"
-"$qemu" -cpu max "$bin" --expect neon,neon-dotprod || status=1
+echo "== qemu-aarch64 -cpu cortex-a76 (Armv8.2 with the dot product, no int8 matrix multiply)"
+"$qemu" -cpu cortex-a76 "$bin" --expect neon,neon-dotprod || status=1
+echo "== qemu-aarch64 -cpu max (dot product and int8 matrix multiply)"
+"$qemu" -cpu max "$bin" --expect neon,neon-dotprod,neon-i8mm || status=1
 exit $status

@@ -52,10 +52,15 @@ CpuFeatures const& cpuFeatures() {
 #if defined(__linux__)
     // AT_HWCAP bit 20 (HWCAP_ASIMDDP, asm/hwcap.h): the kernel reports the ID_AA64ISAR0_EL1.DP field.
     f.neonDot = (getauxval(AT_HWCAP) & (1ul << 20)) != 0;
+    // AT_HWCAP2 bit 13 (HWCAP2_I8MM): ID_AA64ISAR1_EL1.I8MM.
+    f.neonI8mm = (getauxval(AT_HWCAP2) & (1ul << 13)) != 0;
 #elif defined(__APPLE__)
     int dot = 0;
     std::size_t size = sizeof dot;
     f.neonDot = sysctlbyname("hw.optional.arm.FEAT_DotProd", &dot, &size, nullptr, 0) == 0 && dot != 0;
+    int i8mm = 0;
+    size = sizeof i8mm;
+    f.neonI8mm = sysctlbyname("hw.optional.arm.FEAT_I8MM", &i8mm, &size, nullptr, 0) == 0 && i8mm != 0;
 #endif
 #endif
     return f;
@@ -93,6 +98,8 @@ bool simdLevelUsable(SimdLevel level) {
     case SimdLevel::kNeon: return neonKernelsCompiled() && f.neon;
     // The SDOT table keeps the NEON entries it does not replace.
     case SimdLevel::kNeonDot: return neonKernelsCompiled() && f.neon && f.neonDot;
+    // The USMMLA table keeps the SDOT entries it does not replace.
+    case SimdLevel::kNeonI8mm: return neonKernelsCompiled() && f.neon && f.neonDot && f.neonI8mm;
   }
   return false;
 }
@@ -103,8 +110,10 @@ SimdLevel simdLevel() {
     if (forced != nullptr && std::strcmp(forced, "scalar") == 0) return SimdLevel::kScalar;
     bool const capAtAvx2 = forced != nullptr && std::strcmp(forced, "avx2") == 0;
     bool const capAtNeon = forced != nullptr && std::strcmp(forced, "neon") == 0;
+    bool const capAtNeonDot = capAtNeon || (forced != nullptr && std::strcmp(forced, "neon-dotprod") == 0);
     if (!capAtAvx2 && simdLevelUsable(SimdLevel::kAvx512)) return SimdLevel::kAvx512;
     if (simdLevelUsable(SimdLevel::kAvx2)) return SimdLevel::kAvx2;
+    if (!capAtNeonDot && simdLevelUsable(SimdLevel::kNeonI8mm)) return SimdLevel::kNeonI8mm;
     if (!capAtNeon && simdLevelUsable(SimdLevel::kNeonDot)) return SimdLevel::kNeonDot;
     if (simdLevelUsable(SimdLevel::kNeon)) return SimdLevel::kNeon;
     return SimdLevel::kScalar;
@@ -118,6 +127,7 @@ char const* simdLevelName(SimdLevel level) {
     case SimdLevel::kAvx512: return "avx512";
     case SimdLevel::kNeon: return "neon";
     case SimdLevel::kNeonDot: return "neon-dotprod";
+    case SimdLevel::kNeonI8mm: return "neon-i8mm";
     case SimdLevel::kScalar: return "scalar";
   }
   return "scalar";

@@ -75,6 +75,7 @@ Napi::Object makeBuildInfo(Napi::Env env) {
   if (neonKernelsCompiled()) {
     simd.Set(s++, "neon");
     simd.Set(s++, "neon-dotprod");  // kernels_neon_dot_*.cc, built on every arm64 target
+    simd.Set(s++, "neon-i8mm");     // kernels_neon_i8mm_*.cc, likewise
   }
   build.Set("simd", simd);
 #if defined(TRT_VLA_WITH_CUDA)
@@ -174,6 +175,7 @@ class RuntimeInfoWorker : public PromiseWorker {
     features.Set("avx512vnni", f.avx512vnni);
     features.Set("neon", f.neon);
     features.Set("neonDot", f.neonDot);
+    features.Set("neonI8mm", f.neonI8mm);
     cpu.Set("features", features);
     info.Set("cpu", cpu);
     info.Set("build", makeBuildInfo(env));

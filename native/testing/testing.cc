@@ -25,6 +25,7 @@ SimdLevel parseLevel(Napi::Value value) {
   if (name == "avx512") return SimdLevel::kAvx512;
   if (name == "neon") return SimdLevel::kNeon;
   if (name == "neon-dotprod") return SimdLevel::kNeonDot;
+  if (name == "neon-i8mm") return SimdLevel::kNeonI8mm;
   TV_THROW(ErrorCode::kInvalidArgument, "unknown SIMD level '", name, "'");
 }
 
@@ -35,7 +36,7 @@ Napi::Value simdLevels(Napi::CallbackInfo const& info) {
   Napi::Array out = Napi::Array::New(info.Env());
   uint32_t n = 0;
   out.Set(n++, "scalar");
-  for (SimdLevel level : {SimdLevel::kAvx2, SimdLevel::kAvx512, SimdLevel::kNeon, SimdLevel::kNeonDot}) {
+  for (SimdLevel level : {SimdLevel::kAvx2, SimdLevel::kAvx512, SimdLevel::kNeon, SimdLevel::kNeonDot, SimdLevel::kNeonI8mm}) {
     if (simdLevelUsable(level)) out.Set(n++, simdLevelName(level));
   }
   return out;

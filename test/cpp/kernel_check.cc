@@ -132,7 +132,9 @@ void checkQuantize(KernelTable const& best, KernelTable const& ref) {
 }
 
 void checkQ4(KernelTable const& best, KernelTable const& ref) {
-  int const shapes[][3] = {{8, 128, 1}, {13, 256, 3}, {67, 1152, 7}, {40, 2048, 33}, {21, 128, 5}};
+  // Token counts: the GEMV (1), one and two USMMLA pairs (2, 4), odd counts (a token paired with zeros),
+  // and 37 tokens of 4096 columns: two token blocks, the second odd (kernels_neon_q4.cc).
+  int const shapes[][3] = {{8, 128, 1}, {13, 256, 3}, {67, 1152, 7}, {40, 2048, 33}, {21, 128, 5}, {24, 256, 2}, {9, 384, 4}, {16, 4096, 37}};
   Rng rng(3);
   for (auto const& s : shapes) {
     int const rows = (s[0] + 7) / 8 * 8, cols = s[1], tokens = s[2];
@@ -169,10 +171,12 @@ void checkQ4(KernelTable const& best, KernelTable const& ref) {
     });
     std::snprintf(what, sizeof what, "matmulQ4 %dx%d tokens %d threads bit-exact", s[0], cols, tokens);
     check(std::memcmp(yt.data(), ya.data(), ya.size() * 4) == 0, what);
-    // The AVX-512 kernel keeps the AVX2 kernel's float steps lane for lane, and the SDOT kernel the
-    // baseline NEON one's: bit-identical to the level they extend.
-    if (best.level == SimdLevel::kAvx512 || best.level == SimdLevel::kNeonDot) {
-      SimdLevel const base = best.level == SimdLevel::kAvx512 ? SimdLevel::kAvx2 : SimdLevel::kNeon;
+    // The AVX-512 kernel keeps the AVX2 kernel's float steps lane for lane, the SDOT kernel the baseline
+    // NEON one's and the USMMLA kernel the SDOT one's: bit-identical to the level they extend.
+    if (best.level == SimdLevel::kAvx512 || best.level == SimdLevel::kNeonDot || best.level == SimdLevel::kNeonI8mm) {
+      SimdLevel const base = best.level == SimdLevel::kAvx512 ? SimdLevel::kAvx2
+                             : best.level == SimdLevel::kNeonI8mm ? SimdLevel::kNeonDot
+                                                                  : SimdLevel::kNeon;
       std::vector<float> y2(ya.size());
       kernelsFor(base).matmulQ4(q4.view(), q.rows(), tokens, y2.data(), rows, 0, useRows);
       std::snprintf(what, sizeof what, "matmulQ4 %dx%d tokens %d %s bit-exact vs %s", s[0], cols, tokens, simdLevelName(best.level),
@@ -382,7 +386,7 @@ void checkSoftmax(KernelTable const& best, KernelTable const& ref) {
 int main(int argc, char** argv) {
   KernelTable const& ref = referenceKernels();
   std::string usable;
-  for (SimdLevel level : {SimdLevel::kAvx2, SimdLevel::kAvx512, SimdLevel::kNeon, SimdLevel::kNeonDot}) {
+  for (SimdLevel level : {SimdLevel::kAvx2, SimdLevel::kAvx512, SimdLevel::kNeon, SimdLevel::kNeonDot, SimdLevel::kNeonI8mm}) {
     if (!simdLevelUsable(level)) continue;
     usable += (usable.empty() ? "" : ",") + std::string(simdLevelName(level));
     KernelTable const& best = kernelsFor(level);

@@ -30,7 +30,7 @@ describe('info()', () => {
       expect(i.backends.tensorrt.reason).toMatch(/TensorRT|CPU-only build/);
     }
     expect(i.cpu.threads).toBeGreaterThanOrEqual(1);
-    expect(['avx512', 'avx2', 'neon-dotprod', 'neon', 'scalar']).toContain(i.cpu.simd);
+    expect(['avx512', 'avx2', 'neon-i8mm', 'neon-dotprod', 'neon', 'scalar']).toContain(i.cpu.simd);
     // The level in use is the best this CPU supports (TRT_VLA_SIMD caps it; the suite never sets it).
     const f = i.cpu.features;
     if (process.env.TRT_VLA_SIMD === undefined) {
@@ -86,7 +86,7 @@ describe('trt-vla info', () => {
   });
 
   // TRT_VLA_SIMD (native/core/cpu_features.cc simdLevel()): 'scalar' forces the reference kernels, 'avx2'
-  // keeps an AVX-512 machine on AVX2; a level the CPU lacks never gets picked.
+  // keeps an AVX-512 machine on AVX2, 'neon' / 'neon-dotprod' cap arm64; a level the CPU lacks never gets picked.
   it('TRT_VLA_SIMD caps the kernel level', () => {
     const simdWith = (value: string) =>
       JSON.parse(execFileSync(process.execPath, [cli, 'info', '--json'], { encoding: 'utf8', env: { ...process.env, TRT_VLA_SIMD: value } })).cpu;
@@ -94,9 +94,11 @@ describe('trt-vla info', () => {
     const capped = simdWith('avx2');
     const f = capped.features;
     const avx2 = f.avx2 && f.fma && f.f16c;
-    expect(capped.simd).toBe(avx2 ? 'avx2' : f.neon ? (f.neonDot ? 'neon-dotprod' : 'neon') : 'scalar');
-    // 'neon' keeps arm64 at baseline NEON (no SDOT); elsewhere it caps nothing.
+    const bestNeon = f.neonDot ? (f.neonI8mm ? 'neon-i8mm' : 'neon-dotprod') : 'neon';
+    expect(capped.simd).toBe(avx2 ? 'avx2' : f.neon ? bestNeon : 'scalar');
+    // 'neon' keeps arm64 at baseline NEON (no SDOT), 'neon-dotprod' at SDOT (no USMMLA); elsewhere they cap nothing.
     expect(simdWith('neon').simd).toBe(f.neon ? 'neon' : simdWith('best').simd);
+    expect(simdWith('neon-dotprod').simd).toBe(f.neon ? (f.neonDot ? 'neon-dotprod' : 'neon') : simdWith('best').simd);
   });
 
   it('prints a readable table by default', () => {

@@ -11,8 +11,9 @@ KernelTable makeTable(SimdLevel level) {
   table.level = level;
   if (level == SimdLevel::kAvx2 || level == SimdLevel::kAvx512) detail::installAvx2Kernels(table);
   if (level == SimdLevel::kAvx512) detail::installAvx512Kernels(table);
-  if (level == SimdLevel::kNeon || level == SimdLevel::kNeonDot) detail::installNeonKernels(table);
-  if (level == SimdLevel::kNeonDot) detail::installNeonDotKernels(table);
+  if (level == SimdLevel::kNeon || level == SimdLevel::kNeonDot || level == SimdLevel::kNeonI8mm) detail::installNeonKernels(table);
+  if (level == SimdLevel::kNeonDot || level == SimdLevel::kNeonI8mm) detail::installNeonDotKernels(table);
+  if (level == SimdLevel::kNeonI8mm) detail::installNeonI8mmKernels(table);
   return table;
 }
 }  // namespace
@@ -38,6 +39,10 @@ KernelTable const& kernelsFor(SimdLevel level) {
       static KernelTable const neonDot = makeTable(SimdLevel::kNeonDot);
       return neonDot;
     }
+    case SimdLevel::kNeonI8mm: {
+      static KernelTable const neonI8mm = makeTable(SimdLevel::kNeonI8mm);
+      return neonI8mm;
+    }
     case SimdLevel::kNeon: break;
   }
   static KernelTable const neon = makeTable(SimdLevel::kNeon);
@@ -50,13 +55,16 @@ void detail::installAvx2Kernels(KernelTable&) {}
 void detail::installAvx512Kernels(KernelTable&) {}
 #endif
 #if !defined(__aarch64__)
-// Only arm64 builds compile kernels_neon_dot_*.cc (sources.json 'arm64_dotprod').
+// Only arm64 builds compile kernels_neon_dot_*.cc and kernels_neon_i8mm_*.cc (sources.json 'arm64_dotprod',
+// 'arm64_i8mm').
 void detail::installNeonDotKernels(KernelTable&) {}
+void detail::installNeonI8mmKernels(KernelTable&) {}
 #else
 void detail::installNeonDotKernels(KernelTable& table) {
   installNeonDotQ4Kernels(table);
   installNeonDotQ8Kernels(table);
 }
+void detail::installNeonI8mmKernels(KernelTable& table) { installNeonI8mmQ4Kernels(table); }
 #endif
 
 }  // namespace tv::cpu

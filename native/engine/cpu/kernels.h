@@ -232,6 +232,10 @@ void installAvx512VectorKernels(KernelTable& table);  // kernels_avx512.cc (atte
 void installNeonDotKernels(KernelTable& table);    // kernels.cc (empty on other architectures)
 void installNeonDotQ4Kernels(KernelTable& table);  // kernels_neon_dot_q4.cc, called by installNeonDotKernels
 void installNeonDotQ8Kernels(KernelTable& table);  // kernels_neon_dot_q8.cc, called by installNeonDotKernels
+// The SDOT int4 matmul with its GEMM (two tokens or more: prefill, speculative verification) on USMMLA
+// (kernels_neon_i8mm_q4.cc), installed over an SDOT table; it replaces matmulQ4 and nothing else.
+void installNeonI8mmKernels(KernelTable& table);    // kernels.cc (empty on other architectures)
+void installNeonI8mmQ4Kernels(KernelTable& table);  // kernels_neon_i8mm_q4.cc, called by installNeonI8mmKernels
 
 // softmax's last steps, shared by every level: the rows' sequential sums side by side and x_i = e_i * (1 / sum),
 // over rows that already hold their e_i.
