@@ -6,11 +6,13 @@
 # and on one with both (also the USMMLA kernels of kernels_neon_i8mm_*.cc); the run-time check must pick
 # exactly the levels each CPU has.
 # With --host it instead builds the same check for this machine (the AVX2 and, where the CPU has them,
-# AVX-512 kernels on x86-64);
+# AVX-512 kernels on x86-64); with --sanitize the aarch64 check is built with AddressSanitizer + UBSan
+# (dynamically linked: qemu loads the cross toolchain's aarch64 libraries from AARCH64_SYSROOT, default
+# /usr/aarch64-linux-gnu), so that a kernel reading past its operands fails the run;
 # CHECK_FLAGS adds compiler flags, e.g. CHECK_FLAGS="-fsanitize=address,undefined -g".
 #
 #   apt-get install g++-aarch64-linux-gnu qemu-user     # Debian / Ubuntu
-#   scripts/test-neon.sh [--host]
+#   scripts/test-neon.sh [--host | --sanitize]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="$root/build-kernel-check"
@@ -52,22 +54,32 @@ for tool in "$cxx" "$qemu"; do
 done
 # One binary, as the addon is built: baseline flags everywhere but the SDOT and USMMLA files (sources.json
 # 'arm64_dotprod', 'arm64_i8mm'), which the run-time CPU check selects.
-bin="$out/kernel_check-arm64"
+prefix=arm64
+link=(-static)  # runs under qemu without an AArch64 sysroot
+if [[ "${1:-}" == "--sanitize" ]]; then
+  prefix=arm64-sanitize
+  flags+=(-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined)
+  link=()  # the sanitizer runtimes are shared libraries
+  export QEMU_LD_PREFIX="${AARCH64_SYSROOT:-/usr/aarch64-linux-gnu}" ASAN_OPTIONS=detect_leaks=0
+  if ! ls "$QEMU_LD_PREFIX"/lib/libasan.so.* >/dev/null 2>&1; then
+    echo "test-neon: no aarch64 libasan under $QEMU_LD_PREFIX/lib (g++-aarch64-linux-gnu installs it); set AARCH64_SYSROOT" >&2
+    exit 2
+  fi
+fi
+bin="$out/kernel_check-$prefix"
 objs=()
-for f in "${common[@]}"; do
-  "$cxx" "${flags[@]}" -march=armv8-a -c "$root/native/$f" -o "$out/arm64-$(basename "$f").o"
-  objs+=("$out/arm64-$(basename "$f").o")
-done
-for f in engine/cpu/kernels_neon_dot_q4.cc engine/cpu/kernels_neon_dot_q8.cc; do
-  "$cxx" "${flags[@]}" -march=armv8.2-a+dotprod -c "$root/native/$f" -o "$out/arm64-$(basename "$f").o"
-  objs+=("$out/arm64-$(basename "$f").o")
-done
-for f in engine/cpu/kernels_neon_i8mm_q4.cc; do
-  "$cxx" "${flags[@]}" -march=armv8.2-a+dotprod+i8mm -c "$root/native/$f" -o "$out/arm64-$(basename "$f").o"
-  objs+=("$out/arm64-$(basename "$f").o")
-done
-# Static: runs under qemu without an AArch64 sysroot.
-"$cxx" "${flags[@]}" -march=armv8-a -static "$root/test/cpp/kernel_check.cc" "${objs[@]}" -lpthread -o "$bin"
+compile() {  # compile MARCH FILE...
+  local march=$1 f
+  shift
+  for f in "$@"; do
+    "$cxx" "${flags[@]}" "-march=$march" -c "$root/native/$f" -o "$out/$prefix-$(basename "$f").o"
+    objs+=("$out/$prefix-$(basename "$f").o")
+  done
+}
+compile armv8-a "${common[@]}"
+compile armv8.2-a+dotprod engine/cpu/kernels_neon_dot_q4.cc engine/cpu/kernels_neon_dot_q8.cc
+compile armv8.2-a+dotprod+i8mm engine/cpu/kernels_neon_i8mm_q4.cc
+"$cxx" "${flags[@]}" -march=armv8-a "${link[@]}" "$root/test/cpp/kernel_check.cc" "${objs[@]}" -lpthread -o "$bin"
 status=0
 echo "== qemu-aarch64 -cpu cortex-a57 (Armv8.0: no dot product)"
 "$qemu" -cpu cortex-a57 "$bin" --expect neon || status=1
