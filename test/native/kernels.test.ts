@@ -285,9 +285,11 @@ describe('matmulQ4', () => {
     [16, 256],
     [72, 1152],
     [40, 2048],
+    [56, 256],
   ];
   // 33 = 4 x 8 + 1 and 14 = 8 + 6: whole and partial token tiles of every level (AVX2 tiles 6 tokens,
-  // AVX-512 8); shapes with 1, 2, 5 and 9 row tiles give the AVX-512 kernel's tile pairs and its odd last tile.
+  // AVX-512 8 per tile pair and 4 per group of four tiles); shapes with 1, 2, 5, 7 and 9 row tiles give the
+  // AVX-512 GEMM's four-tile groups, the tile pairs after them and its odd last tile.
   // 2-8 tokens: every instantiation of the AVX-512 few-token path (speculative verify calls).
   const tokenCounts = [1, 2, 3, 4, 5, 6, 7, 8, 14, 33];
   const cases = shapes.map(([rows, cols], i) => q4Case(rows, cols, 100 + i));

@@ -46,68 +46,88 @@ using avx512::storeTilePair;
 // Tokens per register tile: T x (int32 block sum, float block-sum accumulator, float row accumulator)
 // + 2 weight registers + constants within the 32 zmm registers.
 constexpr int kTokenTile = 8;
+// Tokens per call of the four-tile GEMM: 2 x 4 float accumulators and 2 x 4 x 2 int32 chains.
+constexpr int kQuadTokens = 4;
 constexpr int kActivationBudget = 128 * 1024;  // bytes of int8 activations per token block (L2), as AVX2
 // Decode GEMV streams the weights once; prefetch ahead of the tile stream (kernels_avx2_q4.cc).
 constexpr int kGemvPrefetchBytes = 8192;
 
-// GEMM: computes the row tiles (tileA, tileB) for T tokens (weights re-read from L1, no prefetch): out[t] lanes 0-7 = tile A's rows of Y for token
-// t, lanes 8-15 tile B's.
-template <int T>
-void q4TilePair(Q4Matrix const& w, int tileA, int tileB, Q8Vector const* x, __m512* out) {
+// GEMM: computes P pairs of row tiles (tiles[2p], tiles[2p + 1]) for T tokens (weights re-read from L1, no
+// prefetch): out[p * T + t] lanes 0-7 = tile 2p's rows of Y for token t, lanes 8-15 tile 2p + 1's. With two
+// pairs, each activation broadcast feeds two VPDPBUSDs: one pair took a 32-bit broadcast load per VPDPBUSD,
+// and an inner loop of that shape ran ~38 cycles per 16-row block at 8 tokens against ~32 with the broadcasts
+// shared (a loop model in cache, 1 thread); the float steps per (row, token) lane are the same for any P.
+// Measured (alternating builds, one run): Q4 GEMMs of 64-750 tokens 0.84-0.95x the time on 1 and 2 threads,
+// a 3b-shape prefill of 128 / 512 tokens 0.88x / 0.92x, 0.5b 256 tokens 0.90x. One chain per (token, pair)
+// instead of two was 1.06-1.11x slower (latency: 8 dependent VPDPBUSDs per block).
+template <int T, int P>
+void q4TilePairs(Q4Matrix const& w, int const* tiles, Q8Vector const* x, __m512* out) {
   int const blocks = w.cols / kQ8BlockSize;
   int const groups = w.cols / kQ4GroupSize;
   std::size_t const tileBytes = static_cast<std::size_t>(blocks) * kQ4BlockBytes;
   std::size_t const tileGroups = static_cast<std::size_t>(groups) * kQ4TileRows;
-  std::uint8_t const* nibA = w.nibbles + tileA * tileBytes;
-  std::uint8_t const* nibB = w.nibbles + tileB * tileBytes;
-  std::uint16_t const* scalesA = w.scales + tileA * tileGroups;
-  std::uint16_t const* scalesB = w.scales + tileB * tileGroups;
-  std::uint8_t const* zerosA = w.zeros + tileA * tileGroups;
-  std::uint8_t const* zerosB = w.zeros + tileB * tileGroups;
+  std::uint8_t const* nib[2 * P];
+  std::uint16_t const* scales[2 * P];
+  std::uint8_t const* zeros[2 * P];
+  for (int i = 0; i < 2 * P; ++i) {
+    nib[i] = w.nibbles + tiles[i] * tileBytes;
+    scales[i] = w.scales + tiles[i] * tileGroups;
+    zeros[i] = w.zeros + tiles[i] * tileGroups;
+  }
   // Independent int32 sums per token: one VPDPBUSD chain of 8 per block would be latency-bound with
   // few tokens (measured for the GEMV: 0.7x AVX2's speed with one chain); the chains add exactly.
-  constexpr int kChains = T == 1 ? 4 : T <= 3 ? 2 : 1;
+  constexpr int kChains = T * P == 1 ? 4 : T * P <= 3 || (P > 1 && T <= 4) ? 2 : 1;
   __m512i const lowMask = _mm512_set1_epi8(0x0f);
-  __m512 acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  __m512 acc[P * T];
+  for (int i = 0; i < P * T; ++i) acc[i] = _mm512_setzero_ps();
 
   for (int g = 0; g < groups; ++g) {
-    __m512i isum[T][kChains];  // the group's exact int32 sums per row
-    for (int t = 0; t < T; ++t) {
-      for (int c = 0; c < kChains; ++c) isum[t][c] = _mm512_setzero_si512();
+    __m512i isum[P * T][kChains];  // the group's exact int32 sums per row
+    for (int i = 0; i < P * T; ++i) {
+      for (int c = 0; c < kChains; ++c) isum[i][c] = _mm512_setzero_si512();
     }
     for (int b = g * 4; b < g * 4 + 4; ++b) {
-      std::uint8_t const* pA = nibA + static_cast<std::size_t>(b) * kQ4BlockBytes;
-      std::uint8_t const* pB = nibB + static_cast<std::size_t>(b) * kQ4BlockBytes;
       for (int i = 0; i < 4; ++i) {
-        __m512i const raw = loadPair(pA + 32 * i, pB + 32 * i);
-        __m512i const lo = _mm512_and_si512(raw, lowMask);                        // columns 4i..4i+3
-        __m512i const hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), lowMask);  // columns 16+4i..
+        __m512i lo[P], hi[P];  // columns 4i..4i+3 and 16+4i..
+        for (int p = 0; p < P; ++p) {
+          __m512i const raw = loadPair(nib[2 * p] + static_cast<std::size_t>(b) * kQ4BlockBytes + 32 * i,
+                                       nib[2 * p + 1] + static_cast<std::size_t>(b) * kQ4BlockBytes + 32 * i);
+          lo[p] = _mm512_and_si512(raw, lowMask);
+          hi[p] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), lowMask);
+        }
         for (int t = 0; t < T; ++t) {
           std::int8_t const* xb = x[t].values + b * kQ8BlockSize;
-          __m512i& cLo = isum[t][(2 * i) % kChains];
-          cLo = _mm512_dpbusd_epi32(cLo, lo, broadcast4(xb + 4 * i));
-          __m512i& cHi = isum[t][(2 * i + 1) % kChains];
-          cHi = _mm512_dpbusd_epi32(cHi, hi, broadcast4(xb + 16 + 4 * i));
+          __m512i const xLo = broadcast4(xb + 4 * i), xHi = broadcast4(xb + 16 + 4 * i);
+          for (int p = 0; p < P; ++p) {
+            __m512i& cLo = isum[p * T + t][(2 * i) % kChains];
+            cLo = _mm512_dpbusd_epi32(cLo, lo[p], xLo);
+            __m512i& cHi = isum[p * T + t][(2 * i + 1) % kChains];
+            cHi = _mm512_dpbusd_epi32(cHi, hi[p], xHi);
+          }
+        }
+        if constexpr (P > 1) {  // GCC 12 otherwise copied most of the 16 chains every step (objdump)
+          for (int j = 0; j < P * T; ++j) pin(isum[j][0], isum[j][1]);
         }
       }
     }
-    __m512 gacc[T];  // d_g * isum_g per row
-    for (int t = 0; t < T; ++t) {
-      __m512i sum = isum[t][0];
-      for (int c = 1; c < kChains; ++c) sum = _mm512_add_epi32(sum, isum[t][c]);  // exact, any order
-      gacc[t] = _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_set1_ps(x[t].scale[g * 4]));
-    }
-    __m512 const scale = loadHalfPair(scalesA + g * kQ4TileRows, scalesB + g * kQ4TileRows);
-    __m128i const z8 = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<__m128i const*>(zerosA + g * kQ4TileRows)),
-                                          _mm_loadl_epi64(reinterpret_cast<__m128i const*>(zerosB + g * kQ4TileRows)));
-    __m512 const zeroScale = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(z8)), scale);  // exact
-    for (int t = 0; t < T; ++t) {
-      acc[t] = _mm512_fmadd_ps(gacc[t], scale, acc[t]);
-      acc[t] = _mm512_fnmadd_ps(zeroScale, _mm512_set1_ps(x[t].groupSum[g]), acc[t]);
+    for (int p = 0; p < P; ++p) {
+      __m512 gacc[T];  // d_g * isum_g per row
+      for (int t = 0; t < T; ++t) {
+        __m512i sum = isum[p * T + t][0];
+        for (int c = 1; c < kChains; ++c) sum = _mm512_add_epi32(sum, isum[p * T + t][c]);  // exact, any order
+        gacc[t] = _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_set1_ps(x[t].scale[g * 4]));
+      }
+      __m512 const scale = loadHalfPair(scales[2 * p] + g * kQ4TileRows, scales[2 * p + 1] + g * kQ4TileRows);
+      __m128i const z8 = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<__m128i const*>(zeros[2 * p] + g * kQ4TileRows)),
+                                            _mm_loadl_epi64(reinterpret_cast<__m128i const*>(zeros[2 * p + 1] + g * kQ4TileRows)));
+      __m512 const zeroScale = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(z8)), scale);  // exact
+      for (int t = 0; t < T; ++t) {
+        acc[p * T + t] = _mm512_fmadd_ps(gacc[t], scale, acc[p * T + t]);
+        acc[p * T + t] = _mm512_fnmadd_ps(zeroScale, _mm512_set1_ps(x[t].groupSum[g]), acc[p * T + t]);
+      }
     }
   }
-  for (int t = 0; t < T; ++t) out[t] = acc[t];
+  for (int i = 0; i < P * T; ++i) out[i] = acc[i];
 }
 
 // One to eight tokens (the decode GEMV and speculative verification's rows): one prefetched tile stream,
@@ -121,7 +141,7 @@ void q4TilePair(Q4Matrix const& w, int tileA, int tileB, Q8Vector const* x, __m5
 // as 256-bit ones, measured), so a zmm holds two chunks of the tile (chunkPair, row_tile_avx512.h):
 // 64 bytes = nibble chunks (0, 1) or (2, 3); `and` / `shift` then give columns (4i..4i+3 | 4i+4..4i+7) of
 // row r in lanes (2r, 2r+1). Tokens in pairs share one conversion and one multiply with the scales per
-// group (per token: 1.3x faster at 6-8 tokens than a fold per token). Every lane runs q4TilePair<T>'s (and
+// group (per token: 1.3x faster at 6-8 tokens than a fold per token). Every lane runs q4TilePairs<T, P>'s (and
 // the AVX2 level's) float steps: bit-identical results (tested).
 template <int T>
 void q4TileFewTokens(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out) {
@@ -231,21 +251,37 @@ void matmulQ4Avx512(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, 
   __m512 out[kTokenTile];
   for (int tb = 0; tb < tokens; tb += tokenBlock) {
     int const tbEnd = minInt(tokens, tb + tokenBlock);
-    for (int tileA = tileBegin; tileA < tileEnd; tileA += 2) {
-      int const tileB = tileA + 1 < tileEnd ? tileA + 1 : tileA;
+    int tileA = tileBegin;
+    // Four tiles at a time (two pairs sharing each activation broadcast), kQuadTokens tokens per call.
+    for (; tileA + 4 <= tileEnd; tileA += 4) {
+      int const tiles[4] = {tileA, tileA + 1, tileA + 2, tileA + 3};
+      for (int t = tb; t < tbEnd; t += kQuadTokens) {
+        int const n = minInt(kQuadTokens, tbEnd - t);
+        switch (n) {
+          case 4: q4TilePairs<4, 2>(w, tiles, x + t, out); break;
+          case 3: q4TilePairs<3, 2>(w, tiles, x + t, out); break;
+          case 2: q4TilePairs<2, 2>(w, tiles, x + t, out); break;
+          default: q4TilePairs<1, 2>(w, tiles, x + t, out); break;
+        }
+        storeTilePair(out, n, tileA, tileA + 1, rowBegin, rowEnd, y, ldy, t);
+        storeTilePair(out + n, n, tileA + 2, tileA + 3, rowBegin, rowEnd, y, ldy, t);
+      }
+    }
+    for (; tileA < tileEnd; tileA += 2) {
+      int const tiles[2] = {tileA, tileA + 1 < tileEnd ? tileA + 1 : tileA};
       for (int t = tb; t < tbEnd; t += kTokenTile) {
         int const n = minInt(kTokenTile, tbEnd - t);
         switch (n) {
-          case 8: q4TilePair<8>(w, tileA, tileB, x + t, out); break;
-          case 7: q4TilePair<7>(w, tileA, tileB, x + t, out); break;
-          case 6: q4TilePair<6>(w, tileA, tileB, x + t, out); break;
-          case 5: q4TilePair<5>(w, tileA, tileB, x + t, out); break;
-          case 4: q4TilePair<4>(w, tileA, tileB, x + t, out); break;
-          case 3: q4TilePair<3>(w, tileA, tileB, x + t, out); break;
-          case 2: q4TilePair<2>(w, tileA, tileB, x + t, out); break;
-          default: q4TilePair<1>(w, tileA, tileB, x + t, out); break;
+          case 8: q4TilePairs<8, 1>(w, tiles, x + t, out); break;
+          case 7: q4TilePairs<7, 1>(w, tiles, x + t, out); break;
+          case 6: q4TilePairs<6, 1>(w, tiles, x + t, out); break;
+          case 5: q4TilePairs<5, 1>(w, tiles, x + t, out); break;
+          case 4: q4TilePairs<4, 1>(w, tiles, x + t, out); break;
+          case 3: q4TilePairs<3, 1>(w, tiles, x + t, out); break;
+          case 2: q4TilePairs<2, 1>(w, tiles, x + t, out); break;
+          default: q4TilePairs<1, 1>(w, tiles, x + t, out); break;
         }
-        storeTilePair(out, n, tileA, tileB, rowBegin, rowEnd, y, ldy, t);
+        storeTilePair(out, n, tiles[0], tiles[1], rowBegin, rowEnd, y, ldy, t);
       }
     }
   }
