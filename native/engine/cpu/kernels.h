@@ -59,6 +59,13 @@ struct Q4Matrix {
   std::uint8_t const* nibbles = nullptr;
   std::uint16_t const* scales = nullptr;
   std::uint8_t const* zeros = nullptr;
+
+  // Where tile t's blocks, and its [groups][8 rows] scales and zero points, start.
+  std::uint8_t const* tileNibbles(int tile) const {
+    return nibbles + static_cast<std::size_t>(tile) * (cols / kQ8BlockSize) * kQ4BlockBytes;
+  }
+  std::uint16_t const* tileScales(int tile) const { return scales + static_cast<std::size_t>(tile) * (cols / kQ4GroupSize) * kQ4TileRows; }
+  std::uint8_t const* tileZeros(int tile) const { return zeros + static_cast<std::size_t>(tile) * (cols / kQ4GroupSize) * kQ4TileRows; }
 };
 
 // One activation vector of length k (k % 128 == 0), quantized for Q4 matmuls (see Q8Buffer,

@@ -49,11 +49,10 @@ inline void keepInRegister(__m256i& v) { __asm__("" : "+x"(v)); }
 // Computes one row tile for T tokens: out[t] = the tile's 8 rows of Y for token t0 + t.
 template <int T>
 void q4Tile(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out) {
-  int const blocks = w.cols / kQ8BlockSize;
   int const groups = w.cols / kQ4GroupSize;
-  std::uint8_t const* nib = w.nibbles + static_cast<std::size_t>(tile) * blocks * kQ4BlockBytes;
-  std::uint16_t const* scales = w.scales + static_cast<std::size_t>(tile) * groups * kQ4TileRows;
-  std::uint8_t const* zeros = w.zeros + static_cast<std::size_t>(tile) * groups * kQ4TileRows;
+  std::uint8_t const* nib = w.tileNibbles(tile);
+  std::uint16_t const* scales = w.tileScales(tile);
+  std::uint8_t const* zeros = w.tileZeros(tile);
   std::int8_t const* xv[T];
   float const* xd[T];
   float const* xg[T];

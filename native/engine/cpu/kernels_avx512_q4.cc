@@ -62,17 +62,14 @@ constexpr int kGemvPrefetchBytes = 8192;
 // instead of two was 1.06-1.11x slower (latency: 8 dependent VPDPBUSDs per block).
 template <int T, int P>
 void q4TilePairs(Q4Matrix const& w, int const* tiles, Q8Vector const* x, __m512* out) {
-  int const blocks = w.cols / kQ8BlockSize;
   int const groups = w.cols / kQ4GroupSize;
-  std::size_t const tileBytes = static_cast<std::size_t>(blocks) * kQ4BlockBytes;
-  std::size_t const tileGroups = static_cast<std::size_t>(groups) * kQ4TileRows;
   std::uint8_t const* nib[2 * P];
   std::uint16_t const* scales[2 * P];
   std::uint8_t const* zeros[2 * P];
   for (int i = 0; i < 2 * P; ++i) {
-    nib[i] = w.nibbles + tiles[i] * tileBytes;
-    scales[i] = w.scales + tiles[i] * tileGroups;
-    zeros[i] = w.zeros + tiles[i] * tileGroups;
+    nib[i] = w.tileNibbles(tiles[i]);
+    scales[i] = w.tileScales(tiles[i]);
+    zeros[i] = w.tileZeros(tiles[i]);
   }
   // Independent int32 sums per token: one VPDPBUSD chain of 8 per block would be latency-bound with
   // few tokens (measured for the GEMV: 0.7x AVX2's speed with one chain); the chains add exactly.
@@ -147,11 +144,10 @@ template <int T>
 void q4TileFewTokens(Q4Matrix const& w, int tile, Q8Vector const* x, __m256* out) {
   constexpr int kPairs = T / 2;
   constexpr bool kOdd = T % 2 != 0;
-  int const blocks = w.cols / kQ8BlockSize;
   int const groups = w.cols / kQ4GroupSize;
-  std::uint8_t const* nib = w.nibbles + static_cast<std::size_t>(tile) * blocks * kQ4BlockBytes;
-  std::uint16_t const* scales = w.scales + static_cast<std::size_t>(tile) * groups * kQ4TileRows;
-  std::uint8_t const* zeros = w.zeros + static_cast<std::size_t>(tile) * groups * kQ4TileRows;
+  std::uint8_t const* nib = w.tileNibbles(tile);
+  std::uint16_t const* scales = w.tileScales(tile);
+  std::uint8_t const* zeros = w.tileZeros(tile);
   __m512i const lowMask = _mm512_set1_epi8(0x0f);
   __m512 acc[kPairs > 0 ? kPairs : 1];
   for (int p = 0; p < kPairs; ++p) acc[p] = _mm512_setzero_ps();

@@ -146,11 +146,10 @@ inline void addGroup(float32x4_t* acc, int32x4_t const* gsum, Q8Vector const& x,
 
 template <int T>
 void q4Tile(Q4Matrix const& w, int tile, Q8Vector const* x, float32x4_t (*out)[2]) {
-  int const blocks = w.cols / kQ8BlockSize;
   int const groups = w.cols / kQ4GroupSize;
-  std::uint8_t const* nib = w.nibbles + static_cast<std::size_t>(tile) * blocks * kQ4BlockBytes;
-  std::uint16_t const* scales = w.scales + static_cast<std::size_t>(tile) * groups * kQ4TileRows;
-  std::uint8_t const* zeros = w.zeros + static_cast<std::size_t>(tile) * groups * kQ4TileRows;
+  std::uint8_t const* nib = w.tileNibbles(tile);
+  std::uint16_t const* scales = w.tileScales(tile);
+  std::uint8_t const* zeros = w.tileZeros(tile);
   float32x4_t acc[T][2];
   for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);
   for (int g = 0; g < groups; ++g) {
@@ -216,11 +215,10 @@ void packTokenPairs(Q8Vector const* x, int tokens, int cols, std::vector<std::in
 template <int P>
 void q4TileMmla(Q4Matrix const& w, int tile, std::int8_t const* pairs, std::size_t pairStride, Q8Vector const* x, int n,
                 float32x4_t (*out)[2]) {
-  int const blocks = w.cols / kQ8BlockSize;
   int const groups = w.cols / kQ4GroupSize;
-  std::uint8_t const* nib = w.nibbles + static_cast<std::size_t>(tile) * blocks * kQ4BlockBytes;
-  std::uint16_t const* scales = w.scales + static_cast<std::size_t>(tile) * groups * kQ4TileRows;
-  std::uint8_t const* zeros = w.zeros + static_cast<std::size_t>(tile) * groups * kQ4TileRows;
+  std::uint8_t const* nib = w.tileNibbles(tile);
+  std::uint16_t const* scales = w.tileScales(tile);
+  std::uint8_t const* zeros = w.tileZeros(tile);
   uint8x16_t const lowMask = vdupq_n_u8(0x0f);
   float32x4_t acc[2 * P][2];
   for (int t = 0; t < 2 * P; ++t) acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);

@@ -86,13 +86,12 @@ int q4At(std::uint8_t const* block, int lane, int c) {
 
 void matmulQ4Ref(Q4Matrix const& w, Q8Vector const* x, int tokens, float* y, std::size_t ldy, int rowBegin,
                  int rowEnd) {
-  int const blocks = w.cols / kQ8BlockSize;
   int const groups = w.cols / kQ4GroupSize;
   int const blocksPerGroup = kQ4GroupSize / kQ8BlockSize;
   for (int r = rowBegin; r < rowEnd; ++r) {
     int const tile = r / kQ4TileRows;
     int const lane = r % kQ4TileRows;
-    std::uint8_t const* tileNibbles = w.nibbles + static_cast<std::size_t>(tile) * blocks * kQ4BlockBytes;
+    std::uint8_t const* tileNibbles = w.tileNibbles(tile);
     for (int t = 0; t < tokens; ++t) {
       float acc = 0.0f;
       for (int g = 0; g < groups; ++g) {
