@@ -102,7 +102,7 @@ void q4TilePairs(Q4Matrix const& w, int const* tiles, Q8Vector const* x, __m512*
             cHi = _mm512_dpbusd_epi32(cHi, hi[p], xHi);
           }
         }
-        if constexpr (P > 1) {  // GCC 12 otherwise copied most of the 16 chains every step (objdump)
+        if constexpr (P > 1 && kChains == 2) {  // GCC 12 otherwise copied most of the 16 chains every step (objdump)
           for (int j = 0; j < P * T; ++j) pin(isum[j][0], isum[j][1]);
         }
       }
