@@ -32,6 +32,13 @@ const threadCounts = values.threads.split(',').map(Number);
 const reps = Number(values.reps);
 const levels = values.level.split(',');
 const testing = testingAddon(); // the test addon: npm run build:native builds it
+const usableLevels = testing.simdLevels();
+for (const level of levels) {
+  if (level !== 'best' && !usableLevels.includes(level)) {
+    console.error(`bench:kernels: level '${level}' is not usable on this CPU / build (usable: ${usableLevels.join(', ')})`);
+    process.exit(2);
+  }
+}
 
 const cases = [
   { id: 'q4gemv', name: 'Q4 GEMV 11008x2048 (gate/up)', kind: 'q4', rows: 11008, cols: 2048, tokens: 1 },
